@@ -1,0 +1,74 @@
+// sluice::watcher — notices new and growing files under the inbox.
+//
+// Contract:
+// - Paths reported are relative to the inbox, with '/' separators.
+// - A file is a *candidate* unless its name (any path component) starts with '.'
+//   or it ends in ".tmp" or ".part" (writers use those while a file is not done).
+// - Two kinds of change are reported:
+//     change::grown    bytes were appended (IN_MODIFY). Whatever ends in a newline
+//                      is final in an append-only file; the rest may still change.
+//     change::settled  the file was closed after writing (IN_CLOSE_WRITE), moved
+//                      in (IN_MOVED_TO), or found by a scan, and then saw no write
+//                      for `settle`: as complete as anyone can tell. A file that
+//                      grows again is reported again.
+//   IN_CREATE alone is never reported.
+// - Directories are watched recursively, including ones created later (their
+//   files are scanned when the directory appears). IN_Q_OVERFLOW triggers a full
+//   rescan, which reports every candidate as settled.
+// - Threading: every handler call runs on the io_context's thread. The watcher
+//   must be used from that thread only.
+// - Errors: the constructor and start() throw std::system_error when inotify cannot
+//   be set up or the inbox cannot be read (message names the path); later
+//   failures to watch a single directory are logged and skipped.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace sluice::watcher {
+
+enum class change { grown, settled };
+
+struct file_event {
+  std::string path;  // relative to the inbox
+  change kind;
+};
+
+struct watcher_options {
+  std::filesystem::path inbox;
+  std::chrono::milliseconds settle{500};
+};
+
+// True when `relative_path` may be reported (see "candidate" above).
+[[nodiscard]] bool is_candidate(const std::string& relative_path);
+
+// Every candidate regular file under `inbox`, relative, sorted (for --once mode
+// and start-up). Throws std::filesystem::filesystem_error if inbox is unreadable.
+[[nodiscard]] std::vector<std::string> scan_inbox(const std::filesystem::path& inbox);
+
+class inbox_watcher {
+ public:
+  using handler = std::function<void(const file_event&)>;
+
+  inbox_watcher(boost::asio::io_context& io, watcher_options options, handler on_change);
+  ~inbox_watcher();
+  inbox_watcher(const inbox_watcher&) = delete;
+  inbox_watcher& operator=(const inbox_watcher&) = delete;
+
+  // Adds the watches, then scans: every existing candidate is reported `settled`
+  // once it has been quiet for `settle` (measured from its mtime).
+  void start();
+  // Stops watching; no handler call happens after stop() returns.
+  void stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sluice::watcher
