@@ -1,0 +1,204 @@
+# shellcheck shell=bash
+# Shared helpers for sluice's scripts (test.sh, bench.sh, pg.sh, rerun.sh, ...).
+# Source it; it defines functions only and changes no shell options.
+#
+# A "cluster dir" is one directory holding a whole private PostgreSQL:
+#   <dir>/data        PGDATA
+#   <dir>/server.log  the server's log
+#   <dir>/port        the TCP port it was initialised with
+#   <dir>/.s.PGSQL.N  its unix socket (unix_socket_directories = <dir>)
+# PostgreSQL refuses to run as root, so when we are root the server runs as the
+# `postgres` system user and the cluster dir belongs to it.
+
+sluice_log() { printf '%s\n' "$*" >&2; }
+sluice_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The newest PostgreSQL server bin dir of the distribution (pg_config --bindir
+# may name the client-only /usr/bin).
+sluice_pg_bindir() {
+  local dir
+  if [[ -n "${SLUICE_PG_BINDIR:-}" ]]; then
+    printf '%s\n' "$SLUICE_PG_BINDIR"; return 0
+  fi
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
+  if [[ -z "$dir" || ! -x "$dir/initdb" ]]; then
+    dir=$(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/initdb)")
+  fi
+  [[ -x "$dir/initdb" ]] || sluice_die "no PostgreSQL server binaries found (looked in /usr/lib/postgresql/*/bin and PATH); run scripts/install-deps.sh"
+  printf '%s\n' "$dir"
+}
+
+# The user the server runs as: postgres when we are root, else ourselves.
+sluice_pg_user() {
+  if [[ $(id -u) -eq 0 ]]; then echo postgres; else id -un; fi
+}
+
+# Run a command as the server user.
+sluice_as_pg() {
+  if [[ $(id -u) -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || sluice_die "running as root needs the 'postgres' system user (apt-get install postgresql)"
+    # From / so that a cwd postgres cannot enter does not produce warnings.
+    (cd / && runuser -u postgres -- "$@")
+  else
+    "$@"
+  fi
+}
+
+# True when the server user can reach (traverse) directory $1.
+sluice_pg_can_reach() {
+  sluice_as_pg test -x "$1" 2>/dev/null && sluice_as_pg test -r "$1" 2>/dev/null
+}
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+sluice_port_busy() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# A free TCP port on 127.0.0.1 in the ephemeral-safe range 20000-59999.
+sluice_free_port() {
+  local port tries
+  for tries in $(seq 1 50); do
+    port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
+    if ! sluice_port_busy "$port"; then echo "$port"; return 0; fi
+  done
+  sluice_die "found no free TCP port after 50 tries"
+}
+
+# sluice_cluster_init DIR PORT [PROFILE]
+# Creates a cluster in DIR (created if missing; must be empty of a cluster).
+# PROFILE "throwaway" turns durability off (fsync etc.): for test and bench
+# clusters that are deleted afterwards; "durable" (default) keeps it on.
+sluice_cluster_init() {
+  local dir=$1 port=$2 profile=${3:-durable} bindir user
+  bindir=$(sluice_pg_bindir)
+  user=$(sluice_pg_user)
+  mkdir -p "$dir"
+  if [[ $(id -u) -eq 0 ]]; then chown "$user:" "$dir"; fi
+  chmod 0700 "$dir"
+  sluice_pg_can_reach "$dir" || sluice_die "the PostgreSQL server user '$user' cannot reach $dir (a parent directory is not searchable by it)"
+  [[ -e "$dir/data/PG_VERSION" ]] && sluice_die "$dir already holds a cluster"
+  sluice_as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust \
+    --encoding=UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log.tmp" 2>&1 || {
+      cat "$dir/initdb.log.tmp" >&2; sluice_die "initdb failed for $dir"; }
+  rm -f "$dir/initdb.log.tmp"
+  {
+    echo "# sluice: private cluster"
+    echo "listen_addresses = '127.0.0.1'"
+    echo "port = $port"
+    echo "unix_socket_directories = '$dir'"
+    echo "max_connections = 100"
+    echo "shared_buffers = 256MB"
+    echo "max_wal_size = 2GB"
+    echo "log_min_messages = warning"
+    echo "log_line_prefix = '%m [%p] %d '"
+    if [[ "$profile" == throwaway ]]; then
+      echo "fsync = off"
+      echo "synchronous_commit = off"
+      echo "full_page_writes = off"
+    fi
+  } | sluice_as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+  echo "$port" | sluice_as_pg tee "$dir/port" >/dev/null
+}
+
+sluice_cluster_port() { cat "$1/port"; }
+
+# True when the cluster in DIR is running.
+sluice_cluster_running() {
+  local dir=$1
+  [[ -e "$dir/data/PG_VERSION" ]] || return 1
+  sluice_as_pg "$(sluice_pg_bindir)/pg_ctl" -D "$dir/data" status >/dev/null 2>&1
+}
+
+sluice_cluster_start() {
+  local dir=$1 bindir
+  bindir=$(sluice_pg_bindir)
+  [[ -e "$dir/data/PG_VERSION" ]] || sluice_die "no cluster in $dir (run init first)"
+  if sluice_cluster_running "$dir"; then return 0; fi
+  if ! sluice_as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      start >/dev/null; then
+    tail -n 20 "$dir/server.log" >&2 || true
+    return 1
+  fi
+}
+
+sluice_cluster_stop() {
+  local dir=$1
+  sluice_cluster_running "$dir" || return 0
+  sluice_as_pg "$(sluice_pg_bindir)/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+}
+
+# libpq conninfo for database $2 (default postgres) of the cluster in DIR.
+sluice_cluster_dsn() {
+  local dir=$1 db=${2:-postgres}
+  printf 'host=%s port=%s user=postgres dbname=%s\n' "$dir" "$(sluice_cluster_port "$dir")" "$db"
+}
+
+# sluice_throwaway_cluster VAR_PREFIX
+# Creates and starts a throwaway cluster in a fresh temp dir on a random free
+# port; sets ${prefix}_DIR and ${prefix}_DSN (maintenance db). Retries on port
+# races. The caller must call sluice_throwaway_cluster_remove DIR (trap it).
+SLUICE_THROWAWAY_DIR=
+sluice_throwaway_cluster() {
+  local base dir port attempt
+  base=${TMPDIR:-/tmp}
+  dir=$(mktemp -d "$base/sluice-pg.XXXXXX")
+  if [[ $(id -u) -eq 0 ]]; then chown postgres: "$dir"; fi
+  if ! sluice_pg_can_reach "$dir"; then
+    rmdir "$dir"
+    dir=$(mktemp -d /var/tmp/sluice-pg.XXXXXX)
+    if [[ $(id -u) -eq 0 ]]; then chown postgres: "$dir"; fi
+  fi
+  SLUICE_THROWAWAY_DIR=$dir
+  for attempt in 1 2 3 4 5; do
+    port=$(sluice_free_port)
+    sluice_cluster_init "$dir" "$port" throwaway
+    if sluice_cluster_start "$dir"; then
+      SLUICE_THROWAWAY_DSN=$(sluice_cluster_dsn "$dir")
+      return 0
+    fi
+    sluice_log "PostgreSQL did not start on port $port (attempt $attempt); retrying"
+    sluice_as_pg rm -rf "$dir/data" "$dir/port" "$dir/server.log"
+  done
+  sluice_die "could not start a throwaway PostgreSQL in $dir"
+}
+
+sluice_throwaway_cluster_remove() {
+  local dir=${1:-$SLUICE_THROWAWAY_DIR}
+  [[ -n "$dir" && -d "$dir" ]] || return 0
+  sluice_cluster_stop "$dir" || {
+    # A server that will not stop cleanly must still not outlive us.
+    local pid
+    pid=$(head -1 "$dir/data/postmaster.pid" 2>/dev/null || true)
+    [[ -n "$pid" ]] && kill -9 "$pid" 2>/dev/null || true
+  }
+  rm -rf "$dir"
+}
+
+# The repository root (the directory above scripts/).
+sluice_repo_root() { (cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P); }
+
+# Configure (once) and build targets into build/ with Ninja, RelWithDebInfo.
+# sluice_build ROOT [quiet] [targets...]
+sluice_build() {
+  local root=$1 quiet=${2:-} build=$1/build log
+  shift 2 || shift $#
+  local jobs=${SLUICE_JOBS:-$(nproc 2>/dev/null || echo 2)}
+  # A build dir configured with another generator cannot be reused.
+  if [[ -f "$build/CMakeCache.txt" ]] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$build/CMakeCache.txt"; then
+    sluice_log "build/ was configured with another generator; reconfiguring"
+    rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles"
+  fi
+  local targets=()
+  for t in "$@"; do targets+=(--target "$t"); done
+  if [[ "$quiet" == quiet ]]; then
+    log=$(mktemp)
+    if ! { cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+           cmake --build "$build" -j "$jobs" "${targets[@]}"; } >"$log" 2>&1; then
+      cat "$log" >&2; rm -f "$log"; return 1
+    fi
+    rm -f "$log"
+  else
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    cmake --build "$build" -j "$jobs" "${targets[@]}"
+  fi
+}
