@@ -4,19 +4,29 @@
 // - Paths reported are relative to the inbox, with '/' separators.
 // - A file is a *candidate* unless its name (any path component) starts with '.'
 //   or it ends in ".tmp" or ".part" (writers use those while a file is not done).
+//   The suffix test is case-sensitive. Only regular files are reported; symbolic
+//   links are not followed (neither to files nor to directories).
 // - Two kinds of change are reported:
 //     change::grown    bytes were appended (IN_MODIFY). Whatever ends in a newline
 //                      is final in an append-only file; the rest may still change.
+//                      Writes that arrive together are coalesced: at most one
+//                      `grown` per path is queued at any time.
 //     change::settled  the file was closed after writing (IN_CLOSE_WRITE), moved
 //                      in (IN_MOVED_TO), or found by a scan, and then saw no write
 //                      for `settle`: as complete as anyone can tell. A file that
-//                      grows again is reported again.
+//                      grows again is reported again. A file that disappears (or
+//                      stops being a regular file) before it settles is dropped.
 //   IN_CREATE alone is never reported.
-// - Directories are watched recursively, including ones created later (their
-//   files are scanned when the directory appears). IN_Q_OVERFLOW triggers a full
-//   rescan, which reports every candidate as settled.
-// - Threading: every handler call runs on the io_context's thread. The watcher
-//   must be used from that thread only.
+// - Directories are watched recursively, including ones created or moved in later
+//   (their files are scanned when the directory appears). Directories whose name
+//   starts with '.' are not watched: nothing under them is a candidate.
+//   IN_Q_OVERFLOW triggers a full rescan, which reports every candidate as settled.
+// - Threading: every handler call runs on the io_context's thread, from a
+//   completion handler (never from inside start() or stop()). The watcher must be
+//   used from that thread only. An exception thrown by the handler propagates out
+//   of io_context::run(), as with any Asio completion handler.
+// - Lifetime: the io_context must outlive the watcher. The handler may call stop()
+//   or destroy the watcher; no call follows. Destroying the watcher stops it.
 // - Errors: the constructor and start() throw std::system_error when inotify cannot
 //   be set up or the inbox cannot be read (message names the path); later
 //   failures to watch a single directory are logged and skipped.
@@ -41,29 +51,36 @@ struct file_event {
 
 struct watcher_options {
   std::filesystem::path inbox;
+  // How long a closed or moved-in file must stay unwritten before it is `settled`.
   std::chrono::milliseconds settle{500};
 };
 
-// True when `relative_path` may be reported (see "candidate" above).
+// True when `relative_path` may be reported (see "candidate" above). An empty path,
+// an absolute path or one with an empty component is not a candidate.
 [[nodiscard]] bool is_candidate(const std::string& relative_path);
 
 // Every candidate regular file under `inbox`, relative, sorted (for --once mode
-// and start-up). Throws std::filesystem::filesystem_error if inbox is unreadable.
+// and start-up). Throws std::filesystem::filesystem_error if inbox is unreadable;
+// a subdirectory that cannot be read (or vanishes meanwhile) is logged and skipped.
 [[nodiscard]] std::vector<std::string> scan_inbox(const std::filesystem::path& inbox);
 
 class inbox_watcher {
  public:
   using handler = std::function<void(const file_event&)>;
 
+  // Opens the inotify descriptor (no watch yet, nothing is reported before start()).
+  // Throws std::invalid_argument if `on_change` is empty.
   inbox_watcher(boost::asio::io_context& io, watcher_options options, handler on_change);
   ~inbox_watcher();
   inbox_watcher(const inbox_watcher&) = delete;
   inbox_watcher& operator=(const inbox_watcher&) = delete;
 
   // Adds the watches, then scans: every existing candidate is reported `settled`
-  // once it has been quiet for `settle` (measured from its mtime).
+  // once it has been quiet for `settle` (measured from its mtime). Calling start()
+  // on a started watcher does nothing; start() after stop() starts afresh.
   void start();
-  // Stops watching; no handler call happens after stop() returns.
+  // Stops watching; no handler call happens after stop() returns. Pending
+  // `settled` reports are dropped. Safe to call more than once.
   void stop();
 
  private:
