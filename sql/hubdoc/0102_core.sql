@@ -1,0 +1,245 @@
+-- Hubdoc pack, core: the date dimension, the customer dimension (SCD type 2),
+-- facts, and the per-customer state the reports need. The tables here are
+-- filled by the statement triggers of 0104_maintenance.sql; nothing in this
+-- file reads the wall clock.
+--
+-- Conventions
+--   * Calendar periods are those of America/Toronto, whatever the session's
+--     TimeZone: every month/year is computed with core.hubdoc_local_month() /
+--     core.hubdoc_local_year(), never with a bare ::date cast.
+--   * SCD2 current row: valid_to = 'infinity' (not NULL). Validity is the
+--     half-open range [valid_from, valid_to), so "the version in effect at t" is
+--     `valid_from <= t and t < valid_to` with no coalesce, and
+--     tstzrange(valid_from, valid_to) never needs special-casing.
+
+-- Date dimension ----------------------------------------------------------------
+
+create table core.dim_date (
+  date         date primary key,
+  date_key     integer not null unique,
+  year         integer not null,
+  quarter      integer not null,
+  month        integer not null,
+  month_name   text not null,
+  day          integer not null,
+  day_of_week  integer not null,
+  day_name     text not null,
+  iso_week     integer not null,
+  is_weekend   boolean not null,
+  month_start  date not null,
+  month_end    date not null,
+  year_start   date not null
+);
+
+insert into core.dim_date
+select d::date,
+       to_char(d, 'YYYYMMDD')::integer,
+       extract(year from d)::integer,
+       extract(quarter from d)::integer,
+       extract(month from d)::integer,
+       trim(to_char(d, 'Month')),
+       extract(day from d)::integer,
+       extract(isodow from d)::integer,
+       trim(to_char(d, 'Day')),
+       extract(week from d)::integer,
+       extract(isodow from d) in (6, 7),
+       date_trunc('month', d)::date,
+       (date_trunc('month', d) + interval '1 month' - interval '1 day')::date,
+       date_trunc('year', d)::date
+  from generate_series(timestamp '2000-01-01', timestamp '2060-12-31', interval '1 day') as g(d);
+
+comment on table core.dim_date is 'Calendar dimension, one row per day from 2000-01-01 to 2060-12-31. Join on date; event days are taken in America/Toronto.';
+comment on column core.dim_date.date is 'The day.';
+comment on column core.dim_date.date_key is 'The day as a number YYYYMMDD, for tools that prefer integer keys.';
+comment on column core.dim_date.year is 'Calendar year.';
+comment on column core.dim_date.quarter is 'Calendar quarter, 1-4.';
+comment on column core.dim_date.month is 'Month number, 1-12.';
+comment on column core.dim_date.month_name is 'Month name in English, e.g. January.';
+comment on column core.dim_date.day is 'Day of the month, 1-31.';
+comment on column core.dim_date.day_of_week is 'ISO day of the week: 1 = Monday ... 7 = Sunday.';
+comment on column core.dim_date.day_name is 'Day name in English, e.g. Monday.';
+comment on column core.dim_date.iso_week is 'ISO 8601 week number, 1-53.';
+comment on column core.dim_date.is_weekend is 'True on Saturdays and Sundays.';
+comment on column core.dim_date.month_start is 'First day of the month; the key of monthly reports.';
+comment on column core.dim_date.month_end is 'Last day of the month.';
+comment on column core.dim_date.year_start is 'First day of the year.';
+
+-- Helpers -----------------------------------------------------------------------
+-- Immutable SQL functions so the planner inlines them; the time zone is named
+-- explicitly so that results never depend on the session's TimeZone.
+
+create function core.hubdoc_local_month(t timestamptz) returns date
+  language sql immutable parallel safe
+  return date_trunc('month', t at time zone 'America/Toronto')::date;
+comment on function core.hubdoc_local_month(timestamptz) is
+  'First day of the America/Toronto calendar month that contains t.';
+
+create function core.hubdoc_local_year(t timestamptz) returns integer
+  language sql immutable parallel safe
+  return extract(year from t at time zone 'America/Toronto')::integer;
+comment on function core.hubdoc_local_year(timestamptz) is
+  'America/Toronto calendar year that contains t.';
+
+-- Addresses look like '12 Elm St., Moncton, NB E1A 1A1' (single quotes included).
+-- Province: one of the 13 Canadian codes directly before a postal code at the end;
+-- anything else gives NULL rather than a made-up province.
+create function core.hubdoc_address_province(address text) returns text
+  language sql immutable parallel safe
+  return (select case when m[1] in ('AB', 'BC', 'MB', 'NB', 'NL', 'NS', 'NT', 'NU', 'ON',
+                                    'PE', 'QC', 'SK', 'YT') then m[1] end
+            from regexp_match(upper(address),
+                              '(?:^|[\s,''])([A-Z]{2})\s+[A-Z][0-9][A-Z]\s?[0-9][A-Z][0-9]\s*''?\s*$') as m);
+comment on function core.hubdoc_address_province(text) is
+  'Two-letter Canadian province/territory code that ends a Hubdoc address before its postal code; NULL when the address does not end that way.';
+
+create function core.hubdoc_address_postal_code(address text) returns text
+  language sql immutable parallel safe
+  return (select m[1] || ' ' || m[2]
+            from regexp_match(upper(address),
+                              '(?:^|[^A-Z0-9])([A-Z][0-9][A-Z])\s?([0-9][A-Z][0-9])\s*''?\s*$') as m);
+comment on function core.hubdoc_address_postal_code(text) is
+  'Canadian postal code (normalized to "A1A 1A1") that ends a Hubdoc address; NULL when there is none.';
+
+create function core.hubdoc_address_clean(address text) returns text
+  language sql immutable parallel safe
+  return btrim(btrim(address), '''');
+comment on function core.hubdoc_address_clean(text) is
+  'The address without the single quotes the log wraps it in.';
+
+-- Per-customer state --------------------------------------------------------------
+
+create table core.hubdoc_customer_state (
+  account          integer primary key,
+  signup_time      timestamptz,
+  signup_plan      text,
+  signup_file_id   bigint,
+  signup_record    bigint,
+  firstname        text,
+  lastname         text,
+  address          text,
+  province         text,
+  postal_code      text,
+  first_login      timestamptz,
+  last_login       timestamptz,
+  changed_xid      xid8 not null default pg_current_xact_id()
+);
+-- The job finds what changed since its watermark, and who crossed the 30-day
+-- silence line since its last run, through these two.
+create index hubdoc_customer_state_changed on core.hubdoc_customer_state (changed_xid);
+create index hubdoc_customer_state_last_login on core.hubdoc_customer_state (last_login);
+
+comment on table core.hubdoc_customer_state is 'One row per Hubdoc account seen in SIGN_UP, LOGIN or PLAN_CHANGE events: its earliest sign-up and its first and last login, whatever order the events arrived in. Kept by the staging triggers.';
+comment on column core.hubdoc_customer_state.account is 'Customer id (the events'' account).';
+comment on column core.hubdoc_customer_state.signup_time is 'Time of the earliest SIGN_UP event; NULL while no SIGN_UP has been loaded.';
+comment on column core.hubdoc_customer_state.signup_plan is 'Plan chosen in the earliest SIGN_UP.';
+comment on column core.hubdoc_customer_state.signup_file_id is 'File of the earliest SIGN_UP (breaks ties between sign-ups with the same time).';
+comment on column core.hubdoc_customer_state.signup_record is 'Record number of the earliest SIGN_UP in its file (breaks ties).';
+comment on column core.hubdoc_customer_state.firstname is 'First name given at sign-up.';
+comment on column core.hubdoc_customer_state.lastname is 'Last name given at sign-up.';
+comment on column core.hubdoc_customer_state.address is 'Address given at sign-up, without the wrapping quotes.';
+comment on column core.hubdoc_customer_state.province is 'Province code parsed from the address; NULL when the address does not end with a province and postal code.';
+comment on column core.hubdoc_customer_state.postal_code is 'Postal code parsed from the address, as "A1A 1A1".';
+comment on column core.hubdoc_customer_state.first_login is 'Time of the first LOGIN loaded.';
+comment on column core.hubdoc_customer_state.last_login is 'Time of the last LOGIN loaded (the churn clock starts here).';
+comment on column core.hubdoc_customer_state.changed_xid is 'Transaction that last changed the row; the reports job re-examines accounts changed since its watermark.';
+
+-- Customer dimension, SCD type 2 ----------------------------------------------------
+
+create table core.hubdoc_dim_customer (
+  customer_key  bigint generated always as identity primary key,
+  account       integer not null,
+  plan          text not null,
+  valid_from    timestamptz not null,
+  valid_to      timestamptz not null default 'infinity',
+  is_current    boolean generated always as (valid_to = 'infinity') stored,
+  firstname     text,
+  lastname      text,
+  address       text,
+  province      text,
+  postal_code   text,
+  signup_time   timestamptz not null,
+  check (valid_from < valid_to)
+);
+create unique index hubdoc_dim_customer_version on core.hubdoc_dim_customer (account, valid_from);
+create unique index hubdoc_dim_customer_current on core.hubdoc_dim_customer (account) where valid_to = 'infinity';
+
+comment on table core.hubdoc_dim_customer is 'Hubdoc customers with their plan history (SCD type 2): a first version at sign-up, a new version at each later PLAN_CHANGE (by details.change_date). The current version has valid_to = ''infinity''; validity is [valid_from, valid_to). Customers appear once their SIGN_UP is loaded.';
+comment on column core.hubdoc_dim_customer.customer_key is 'Surrogate key of this version; stays the same while the version''s start stays the same.';
+comment on column core.hubdoc_dim_customer.account is 'Customer id (natural key).';
+comment on column core.hubdoc_dim_customer.plan is 'Plan during this version: the sign-up plan, then the "to" plan of each change.';
+comment on column core.hubdoc_dim_customer.valid_from is 'Start of this version (inclusive): the sign-up time or the change_date of the plan change.';
+comment on column core.hubdoc_dim_customer.valid_to is 'End of this version (exclusive): the next change_date, or ''infinity'' for the current version.';
+comment on column core.hubdoc_dim_customer.is_current is 'True for the one current version of each customer (valid_to = ''infinity'').';
+comment on column core.hubdoc_dim_customer.firstname is 'First name given at sign-up.';
+comment on column core.hubdoc_dim_customer.lastname is 'Last name given at sign-up.';
+comment on column core.hubdoc_dim_customer.address is 'Address given at sign-up, without the wrapping quotes.';
+comment on column core.hubdoc_dim_customer.province is 'Province code parsed from the address; NULL when it does not end with a province and postal code.';
+comment on column core.hubdoc_dim_customer.postal_code is 'Postal code parsed from the address, as "A1A 1A1".';
+comment on column core.hubdoc_dim_customer.signup_time is 'Time of the customer''s earliest SIGN_UP.';
+
+-- Facts ----------------------------------------------------------------------------
+
+create table core.hubdoc_fact_plan_change (
+  plan_change_id  bigint generated always as identity primary key,
+  account         integer not null,
+  change_date     timestamptz not null,
+  change_day      date not null,
+  event_time      timestamptz not null,
+  from_plan       text not null,
+  to_plan         text not null,
+  _file_id        bigint not null,
+  _record         bigint not null
+);
+create index hubdoc_fact_plan_change_account on core.hubdoc_fact_plan_change (account, change_date);
+
+comment on table core.hubdoc_fact_plan_change is 'One row per PLAN_CHANGE event loaded (copied by the staging trigger; these are few, and the dimension and reports look them up by account).';
+comment on column core.hubdoc_fact_plan_change.plan_change_id is 'Surrogate key.';
+comment on column core.hubdoc_fact_plan_change.account is 'Customer id; join core.hubdoc_dim_customer on account and change_date within [valid_from, valid_to).';
+comment on column core.hubdoc_fact_plan_change.change_date is 'details.change_date: when the plan changed.';
+comment on column core.hubdoc_fact_plan_change.change_day is 'America/Toronto day of change_date; joins core.dim_date.date.';
+comment on column core.hubdoc_fact_plan_change.event_time is 'When the event was logged.';
+comment on column core.hubdoc_fact_plan_change.from_plan is 'details.from: the plan before, as logged.';
+comment on column core.hubdoc_fact_plan_change.to_plan is 'details.to: the plan after.';
+comment on column core.hubdoc_fact_plan_change._file_id is 'File the event came from (sluice.files.id).';
+comment on column core.hubdoc_fact_plan_change._record is 'Record number of the event in its file.';
+
+-- Logins are the bulk of the feed: a trigger-maintained copy would cost as much
+-- as the load itself, so the login fact is a view over staging (see the
+-- measurements in 0104_maintenance.sql); what the reports need from logins is
+-- kept per customer in core.hubdoc_customer_state.
+create view core.hubdoc_fact_login as
+select l.account,
+       l.event_time,
+       (l.event_time at time zone 'America/Toronto')::date as login_day,
+       c.customer_key,
+       c.plan,
+       l.details,
+       l._file_id,
+       l._record
+  from staging.hubdoc_login l
+  left join core.hubdoc_dim_customer c
+    on c.account = l.account and c.valid_from <= l.event_time and l.event_time < c.valid_to;
+
+comment on view core.hubdoc_fact_login is 'One row per LOGIN event, with the customer version in effect at the time (a view over staging.hubdoc_login).';
+comment on column core.hubdoc_fact_login.account is 'Customer id.';
+comment on column core.hubdoc_fact_login.event_time is 'When the customer logged in.';
+comment on column core.hubdoc_fact_login.login_day is 'America/Toronto day of the login; joins core.dim_date.date.';
+comment on column core.hubdoc_fact_login.customer_key is 'core.hubdoc_dim_customer version in effect at the login; NULL for logins before the sign-up (or without one).';
+comment on column core.hubdoc_fact_login.plan is 'Plan the customer was on at the login.';
+comment on column core.hubdoc_fact_login.details is 'Free text, e.g. "web login".';
+comment on column core.hubdoc_fact_login._file_id is 'File the event came from (sluice.files.id).';
+comment on column core.hubdoc_fact_login._record is 'Record number of the event in its file.';
+
+-- Feed-wide bounds: "as of" defaults to the latest event time of any kind, and the
+-- churn report starts at the month of the first event.
+create table core.hubdoc_feed_state (
+  singleton        boolean primary key default true check (singleton),
+  first_event_time timestamptz,
+  last_event_time  timestamptz
+);
+insert into core.hubdoc_feed_state default values;
+
+comment on table core.hubdoc_feed_state is 'One row: the earliest and latest event time over all Hubdoc events loaded (any type). Kept by the staging triggers.';
+comment on column core.hubdoc_feed_state.singleton is 'Always true; keeps the table at one row.';
+comment on column core.hubdoc_feed_state.first_event_time is 'Earliest event_time loaded; the churn report starts at its month.';
+comment on column core.hubdoc_feed_state.last_event_time is 'Latest event_time loaded; the reports'' default "as of" time.';

@@ -1,0 +1,688 @@
+-- Hubdoc pack, maintenance: how core.* and reports.* stay current.
+--
+-- 1. Statement triggers on the staging tables (AFTER INSERT ... REFERENCING NEW
+--    TABLE, FOR EACH STATEMENT) fold each loaded batch into core: the feed's
+--    first/last event time, per-customer state (earliest sign-up, first/last
+--    login), the plan-change fact and the SCD2 customer dimension. Each trigger
+--    aggregates its transition table by account first, then touches each core
+--    row once. Events arrive in any order, so nothing assumes order: sign-up is a
+--    min, last login a max, and the dimension's versions of an affected account
+--    are recomputed from its sign-up and all its plan changes.
+--    The bulk event types stay cheap: PAGE_ACCESS and UPLOAD only widen the
+--    feed's time span (one scan of the transition table, at most one row
+--    updated); LOGIN adds one upsert per distinct account of the batch.
+--
+-- 2. Everything that depends on the as-of time (all four reports: churn moves
+--    with time, and an explicit as-of hides later events) is kept by one
+--    scheduled job, hubdoc_reports, so that the four reports always agree on
+--    one as-of time. Each run re-derives, for the accounts that may have
+--    changed, what the reports count for them (core.hubdoc_report_basis), turns
+--    the difference into +/- deltas on small per-key count tables, and rebuilds
+--    the report rows from those counts (a few hundred rows at most).
+--    The accounts re-examined are
+--      * those whose core.hubdoc_customer_state row was written by a transaction
+--        in [previous watermark, new watermark): changed_xid, indexed; and
+--      * those whose 30 days of silence ended between the previous as-of time and
+--        this one (an index range on last_login).
+--    Everything is re-examined when the as-of setting changed or the job never ran.
+--    A run that finds nothing changed reads two index ranges and returns.
+--
+-- Measured trigger overhead: see the report of the commit that added this file
+-- (and tests/sql/bench_note in the commit message): COPY of ~500k mixed events
+-- with and without these triggers.
+
+-- SCD2 dimension --------------------------------------------------------------------
+
+-- The versions a customer should have, from their earliest sign-up and every
+-- plan change after it (ordered by change_date; of changes with the same
+-- change_date the last logged wins, so no version is empty).
+create function core.hubdoc_customer_versions(accounts integer[])
+  returns table (account integer, plan text, valid_from timestamptz, valid_to timestamptz,
+                 firstname text, lastname text, address text, province text,
+                 postal_code text, signup_time timestamptz)
+  language sql stable
+as $$
+  with s as (
+    select st.*
+      from unnest(accounts) as a(account)
+      join core.hubdoc_customer_state st on st.account = a.account
+     where st.signup_time is not null),
+  changes as (
+    select distinct on (p.account, p.change_date) p.account, p.change_date, p.to_plan
+      from s
+      join core.hubdoc_fact_plan_change p on p.account = s.account and p.change_date > s.signup_time
+     order by p.account, p.change_date, p.event_time desc, p._file_id desc, p._record desc),
+  v as (
+    select s.account, s.signup_time as valid_from, s.signup_plan as plan from s
+    union all
+    select c.account, c.change_date, c.to_plan from changes c)
+  select v.account, v.plan, v.valid_from,
+         coalesce(lead(v.valid_from) over (partition by v.account order by v.valid_from),
+                  'infinity'::timestamptz),
+         s.firstname, s.lastname, s.address, s.province, s.postal_code, s.signup_time
+    from v
+    join s on s.account = v.account
+$$;
+comment on function core.hubdoc_customer_versions(integer[]) is
+  'The SCD2 versions core.hubdoc_dim_customer should hold for these accounts, computed from core.hubdoc_customer_state and core.hubdoc_fact_plan_change.';
+
+-- Bring the dimension rows of these accounts in line with their versions, keeping
+-- the surrogate key of every version whose start did not move. Three statements
+-- in this order, because the one-current-row index is checked row by row: a
+-- version stops being current (update) before its successor is inserted.
+create function core.hubdoc_sync_dim_customer(accounts integer[]) returns void
+  language plpgsql
+as $$
+begin
+  delete from core.hubdoc_dim_customer d
+   using unnest(accounts) as a(account)
+   where d.account = a.account
+     and not exists (select 1
+                       from core.hubdoc_customer_versions(accounts) v
+                      where v.account = d.account and v.valid_from = d.valid_from);
+
+  update core.hubdoc_dim_customer d
+     set plan = v.plan, valid_to = v.valid_to, firstname = v.firstname,
+         lastname = v.lastname, address = v.address, province = v.province,
+         postal_code = v.postal_code, signup_time = v.signup_time
+    from core.hubdoc_customer_versions(accounts) v
+   where d.account = v.account and d.valid_from = v.valid_from
+     and (d.plan, d.valid_to, d.firstname, d.lastname, d.address, d.province,
+          d.postal_code, d.signup_time)
+         is distinct from
+         (v.plan, v.valid_to, v.firstname, v.lastname, v.address, v.province,
+          v.postal_code, v.signup_time);
+
+  insert into core.hubdoc_dim_customer
+         (account, plan, valid_from, valid_to, firstname, lastname, address, province,
+          postal_code, signup_time)
+  select v.account, v.plan, v.valid_from, v.valid_to, v.firstname, v.lastname, v.address,
+         v.province, v.postal_code, v.signup_time
+    from core.hubdoc_customer_versions(accounts) v
+   where not exists (select 1 from core.hubdoc_dim_customer d
+                      where d.account = v.account and d.valid_from = v.valid_from);
+end
+$$;
+comment on function core.hubdoc_sync_dim_customer(integer[]) is
+  'Recompute the SCD2 rows of core.hubdoc_dim_customer for these accounts (order-independent; keeps surrogate keys of unchanged versions).';
+
+-- Staging triggers ----------------------------------------------------------------------
+
+-- PAGE_ACCESS, UPLOAD: only the feed's time span.
+create function core.hubdoc_widen_feed_span() returns trigger
+  language plpgsql
+as $$
+begin
+  update core.hubdoc_feed_state f
+     set first_event_time = least(f.first_event_time, b.lo),
+         last_event_time = greatest(f.last_event_time, b.hi)
+    from (select min(event_time) as lo, max(event_time) as hi from new_rows) b
+   where b.lo is not null
+     and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time);
+  return null;
+end
+$$;
+comment on function core.hubdoc_widen_feed_span() is
+  'Statement trigger: widen core.hubdoc_feed_state to the event times of the new rows.';
+
+-- LOGIN: first/last login per account, and the span.
+create function core.hubdoc_on_login() returns trigger
+  language plpgsql
+as $$
+begin
+  with batch as (
+    select account, min(event_time) as first_login, max(event_time) as last_login
+      from new_rows
+     group by account),
+  upsert as (
+    insert into core.hubdoc_customer_state as s (account, first_login, last_login)
+    select account, first_login, last_login from batch
+    on conflict (account) do update
+       set first_login = least(s.first_login, excluded.first_login),
+           last_login = greatest(s.last_login, excluded.last_login),
+           changed_xid = excluded.changed_xid
+     where s.last_login is null or excluded.last_login > s.last_login
+        or excluded.first_login < s.first_login)
+  update core.hubdoc_feed_state f
+     set first_event_time = least(f.first_event_time, b.lo),
+         last_event_time = greatest(f.last_event_time, b.hi)
+    from (select min(first_login) as lo, max(last_login) as hi from batch) b
+   where b.lo is not null
+     and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time);
+  return null;
+end
+$$;
+comment on function core.hubdoc_on_login() is
+  'Statement trigger on staging.hubdoc_login: first/last login per account in core.hubdoc_customer_state, and the feed span.';
+
+-- SIGN_UP: keep the earliest sign-up per account; re-derive the dimension of the
+-- accounts whose earliest sign-up changed.
+create function core.hubdoc_on_signup() returns trigger
+  language plpgsql
+as $$
+declare
+  changed integer[];
+begin
+  with firsts as (
+    select distinct on (account) account, event_time, plan, _file_id, _record,
+           firstname, lastname, address
+      from new_rows
+     order by account, event_time, _file_id, _record),
+  upsert as (
+    insert into core.hubdoc_customer_state as s
+           (account, signup_time, signup_plan, signup_file_id, signup_record, firstname,
+            lastname, address, province, postal_code)
+    select account, event_time, plan, _file_id, _record, firstname, lastname,
+           core.hubdoc_address_clean(address), core.hubdoc_address_province(address),
+           core.hubdoc_address_postal_code(address)
+      from firsts
+    on conflict (account) do update
+       set signup_time = excluded.signup_time, signup_plan = excluded.signup_plan,
+           signup_file_id = excluded.signup_file_id, signup_record = excluded.signup_record,
+           firstname = excluded.firstname, lastname = excluded.lastname,
+           address = excluded.address, province = excluded.province,
+           postal_code = excluded.postal_code, changed_xid = excluded.changed_xid
+     where s.signup_time is null
+        or (excluded.signup_time, excluded.signup_file_id, excluded.signup_record)
+           < (s.signup_time, s.signup_file_id, s.signup_record)
+    returning s.account),
+  span as (
+    update core.hubdoc_feed_state f
+       set first_event_time = least(f.first_event_time, b.lo),
+           last_event_time = greatest(f.last_event_time, b.hi)
+      from (select min(event_time) as lo, max(event_time) as hi from firsts) b
+     where b.lo is not null
+       and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time))
+  select array_agg(account) into changed from upsert;
+  -- firsts holds each account's earliest sign-up of the batch, so its min is the
+  -- batch's min; its max can be below the batch's max: widen with all rows too.
+  update core.hubdoc_feed_state f
+     set last_event_time = greatest(f.last_event_time, b.hi)
+    from (select max(event_time) as hi from new_rows) b
+   where b.hi > f.last_event_time;
+
+  if changed is not null then
+    perform core.hubdoc_sync_dim_customer(changed);
+  end if;
+  return null;
+end
+$$;
+comment on function core.hubdoc_on_signup() is
+  'Statement trigger on staging.hubdoc_signup: earliest sign-up per account in core.hubdoc_customer_state, the SCD2 dimension of accounts whose sign-up changed, and the feed span.';
+
+-- PLAN_CHANGE: the fact row, the account's changed mark, and its dimension.
+create function core.hubdoc_on_plan_change() returns trigger
+  language plpgsql
+as $$
+declare
+  with_signup integer[];
+begin
+  insert into core.hubdoc_fact_plan_change
+         (account, change_date, change_day, event_time, from_plan, to_plan, _file_id, _record)
+  select account, change_date, (change_date at time zone 'America/Toronto')::date,
+         event_time, from_plan, to_plan, _file_id, _record
+    from new_rows;
+
+  with batch as (
+    select account, min(event_time) as lo, max(event_time) as hi
+      from new_rows
+     group by account),
+  upsert as (
+    insert into core.hubdoc_customer_state as s (account)
+    select account from batch
+    on conflict (account) do update set changed_xid = excluded.changed_xid
+    returning s.account, s.signup_time),
+  span as (
+    update core.hubdoc_feed_state f
+       set first_event_time = least(f.first_event_time, b.lo),
+           last_event_time = greatest(f.last_event_time, b.hi)
+      from (select min(lo) as lo, max(hi) as hi from batch) b
+     where b.lo is not null
+       and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time))
+  select array_agg(account) filter (where signup_time is not null) into with_signup from upsert;
+
+  if with_signup is not null then
+    perform core.hubdoc_sync_dim_customer(with_signup);
+  end if;
+  return null;
+end
+$$;
+comment on function core.hubdoc_on_plan_change() is
+  'Statement trigger on staging.hubdoc_plan_change: core.hubdoc_fact_plan_change, the changed mark of each account, its SCD2 versions, and the feed span.';
+
+create trigger hubdoc_core after insert on staging.hubdoc_login
+  referencing new table as new_rows for each statement execute function core.hubdoc_on_login();
+create trigger hubdoc_core after insert on staging.hubdoc_page_access
+  referencing new table as new_rows for each statement execute function core.hubdoc_widen_feed_span();
+create trigger hubdoc_core after insert on staging.hubdoc_upload
+  referencing new table as new_rows for each statement execute function core.hubdoc_widen_feed_span();
+create trigger hubdoc_core after insert on staging.hubdoc_signup
+  referencing new table as new_rows for each statement execute function core.hubdoc_on_signup();
+create trigger hubdoc_core after insert on staging.hubdoc_plan_change
+  referencing new table as new_rows for each statement execute function core.hubdoc_on_plan_change();
+
+-- What the reports count, per customer and per key ---------------------------------------
+
+create table core.hubdoc_report_basis (
+  account        integer primary key,
+  signup_month   date,
+  signup_year    integer,
+  signup_plan    text,
+  province       text,
+  churn_month    date,
+  change_to_plan text,
+  change_days    numeric
+);
+comment on table core.hubdoc_report_basis is 'Per account, what the Hubdoc reports counted for it at the last run of the hubdoc_reports job (as of that run''s as-of time). The job diffs against it to apply +/- deltas to the count tables.';
+comment on column core.hubdoc_report_basis.account is 'Customer id.';
+comment on column core.hubdoc_report_basis.signup_month is 'Month of the sign-up, when signed up by the as-of time; NULL otherwise.';
+comment on column core.hubdoc_report_basis.signup_year is 'Year of the sign-up, when signed up by the as-of time.';
+comment on column core.hubdoc_report_basis.signup_plan is 'Plan chosen at sign-up, when signed up by the as-of time.';
+comment on column core.hubdoc_report_basis.province is 'Province of the sign-up address, when signed up by the as-of time.';
+comment on column core.hubdoc_report_basis.churn_month is 'Month of the last LOGIN when the account is churned as of the as-of time; NULL when not churned.';
+comment on column core.hubdoc_report_basis.change_to_plan is 'Plan of the first change after sign-up, when it differs from the sign-up plan; NULL otherwise.';
+comment on column core.hubdoc_report_basis.change_days is 'Days from sign-up to that first change.';
+
+create table core.hubdoc_month_counts (
+  month      date primary key,
+  signups    integer not null,
+  churned    integer not null,
+  departures integer not null
+);
+comment on table core.hubdoc_month_counts is 'Per month, counts behind reports.hubdoc_monthly_churn (kept by the hubdoc_reports job with deltas).';
+comment on column core.hubdoc_month_counts.month is 'First day of the month.';
+comment on column core.hubdoc_month_counts.signups is 'Customers who signed up this month.';
+comment on column core.hubdoc_month_counts.churned is 'Accounts whose churn month is this month.';
+comment on column core.hubdoc_month_counts.departures is 'Signed-up customers who stop being active at the end of this month (the later of sign-up and churn month).';
+
+create table core.hubdoc_year_province_counts (
+  year       integer not null,
+  province   text,
+  signups    integer not null,
+  departures integer not null,
+  unique nulls not distinct (year, province)
+);
+comment on table core.hubdoc_year_province_counts is 'Per year and province, counts behind reports.hubdoc_active_by_province (kept by the hubdoc_reports job with deltas).';
+comment on column core.hubdoc_year_province_counts.year is 'Calendar year.';
+comment on column core.hubdoc_year_province_counts.province is 'Province of the sign-up address (NULL: not parsable).';
+comment on column core.hubdoc_year_province_counts.signups is 'Customers who signed up this year.';
+comment on column core.hubdoc_year_province_counts.departures is 'Signed-up customers gone from the end of this year on (the later of sign-up year and churn year).';
+
+create table core.hubdoc_plan_year_counts (
+  year    integer not null,
+  plan    text not null,
+  signups integer not null,
+  primary key (year, plan)
+);
+comment on table core.hubdoc_plan_year_counts is 'Per sign-up year and plan, counts behind reports.hubdoc_signup_plans (kept by the hubdoc_reports job with deltas).';
+comment on column core.hubdoc_plan_year_counts.year is 'Calendar year of the sign-up.';
+comment on column core.hubdoc_plan_year_counts.plan is 'Plan chosen at sign-up.';
+comment on column core.hubdoc_plan_year_counts.signups is 'Customers who signed up that year with this plan.';
+
+create table core.hubdoc_plan_change_counts (
+  from_plan  text not null,
+  to_plan    text not null,
+  customers  integer not null,
+  total_days numeric not null,
+  primary key (from_plan, to_plan)
+);
+comment on table core.hubdoc_plan_change_counts is 'Per (sign-up plan, first new plan), counts behind reports.hubdoc_plan_changes (kept by the hubdoc_reports job with deltas).';
+comment on column core.hubdoc_plan_change_counts.from_plan is 'Plan chosen at sign-up.';
+comment on column core.hubdoc_plan_change_counts.to_plan is 'Plan after the first change.';
+comment on column core.hubdoc_plan_change_counts.customers is 'Customers with this first change.';
+comment on column core.hubdoc_plan_change_counts.total_days is 'Sum over them of the days from sign-up to the change (exact; the report divides).';
+
+create table core.hubdoc_refresh_state (
+  singleton        boolean primary key default true check (singleton),
+  ran              boolean not null default false,
+  as_of            timestamptz,
+  as_of_setting    timestamptz,
+  first_event_time timestamptz
+);
+insert into core.hubdoc_refresh_state default values;
+comment on table core.hubdoc_refresh_state is 'One row: what the last run of the hubdoc_reports job computed the reports with.';
+comment on column core.hubdoc_refresh_state.singleton is 'Always true; keeps the table at one row.';
+comment on column core.hubdoc_refresh_state.ran is 'False until the job has run (or after reports.hubdoc_rebuild() reset it): the next run re-examines every account.';
+comment on column core.hubdoc_refresh_state.as_of is 'The as-of time the reports currently reflect.';
+comment on column core.hubdoc_refresh_state.as_of_setting is 'reports.hubdoc_settings.as_of at that run; when the setting differs, the next run re-examines every account.';
+comment on column core.hubdoc_refresh_state.first_event_time is 'core.hubdoc_feed_state.first_event_time at that run (the churn report starts at its month).';
+
+-- Report rows from the count tables ---------------------------------------------------
+-- Each report is a few hundred rows at most, so it is derived whole from the
+-- count tables; core.hubdoc_replace_rows() then writes only the rows that differ.
+
+create function core.hubdoc_monthly_churn_rows(as_of timestamptz, first_event timestamptz)
+  returns table (month date, churned integer, active_at_month_end integer, churn_rate numeric)
+  language sql stable
+as $$
+  select m.month, coalesce(c.churned, 0), a.active,
+         round(coalesce(c.churned, 0)::numeric / nullif(a.active, 0), 4)
+    from (select generate_series(core.hubdoc_local_month(first_event)::timestamp,
+                                 core.hubdoc_local_month(as_of)::timestamp,
+                                 interval '1 month')::date
+           where first_event <= as_of) as m(month)
+    left join core.hubdoc_month_counts c on c.month = m.month
+   cross join lateral (select coalesce(sum(x.signups - x.departures), 0)::integer
+                         from core.hubdoc_month_counts x
+                        where x.month <= m.month) as a(active)
+$$;
+comment on function core.hubdoc_monthly_churn_rows(timestamptz, timestamptz) is
+  'reports.hubdoc_monthly_churn as it follows from core.hubdoc_month_counts.';
+
+create function core.hubdoc_signup_plans_rows()
+  returns table (year integer, plan text, signups integer, share_pct numeric)
+  language sql stable
+as $$
+  select p.year, p.plan, p.signups,
+         round(100.0 * p.signups / sum(p.signups) over (partition by p.year), 2)
+    from core.hubdoc_plan_year_counts p
+   where p.signups > 0
+$$;
+comment on function core.hubdoc_signup_plans_rows() is
+  'reports.hubdoc_signup_plans as it follows from core.hubdoc_plan_year_counts.';
+
+create function core.hubdoc_plan_changes_rows()
+  returns table (from_plan text, to_plan text, customers integer, avg_days_to_change numeric)
+  language sql stable
+as $$
+  select c.from_plan, c.to_plan, c.customers, round(c.total_days / c.customers, 4)
+    from core.hubdoc_plan_change_counts c
+   where c.customers > 0
+$$;
+comment on function core.hubdoc_plan_changes_rows() is
+  'reports.hubdoc_plan_changes as it follows from core.hubdoc_plan_change_counts.';
+
+create function core.hubdoc_active_by_province_rows(as_of timestamptz)
+  returns table (year integer, province text, active_customers integer)
+  language sql stable
+as $$
+  with provinces as (
+    select c.province, min(c.year) as first_year
+      from core.hubdoc_year_province_counts c
+     where c.signups > 0
+     group by c.province),
+  years as (
+    select generate_series(min(p.first_year), core.hubdoc_local_year(as_of)) as year
+      from provinces p)
+  select y.year, p.province,
+         (select coalesce(sum(x.signups - x.departures), 0)
+            from core.hubdoc_year_province_counts x
+           where x.province is not distinct from p.province and x.year <= y.year)::integer
+    from years y
+    join provinces p on p.first_year <= y.year
+$$;
+comment on function core.hubdoc_active_by_province_rows(timestamptz) is
+  'reports.hubdoc_active_by_province as it follows from core.hubdoc_year_province_counts.';
+
+-- Make table target hold exactly the rows of query source ($1, $2 bound to
+-- arg1, arg2), deleting and inserting only rows that differ, so readers see
+-- untouched rows untouched and a quiet run writes nothing.
+create function core.hubdoc_replace_rows(target regclass, source text,
+                                         arg1 timestamptz default null,
+                                         arg2 timestamptz default null)
+  returns void
+  language plpgsql
+as $$
+begin
+  execute format('delete from %s t where not exists (select 1 from (%s) s where s is not distinct from t)',
+                 target, source) using arg1, arg2;
+  execute format('insert into %s select * from (%s) s where not exists (select 1 from %s t where t is not distinct from s)',
+                 target, source, target) using arg1, arg2;
+end
+$$;
+comment on function core.hubdoc_replace_rows(regclass, text, timestamptz, timestamptz) is
+  'Make a report table equal to a query''s rows, touching only the rows that differ.';
+
+-- The job ------------------------------------------------------------------------------
+
+create function reports.hubdoc_refresh(since xid8, upto xid8) returns integer
+  language plpgsql
+as $$
+declare
+  v_setting     timestamptz;
+  prev          core.hubdoc_refresh_state;
+  v_first_event timestamptz;
+  v_as_of       timestamptz;
+  everything    boolean;
+  candidates    integer[];
+  late_accounts integer[];
+  late_logins   timestamptz[];
+  changed       integer := 0;
+begin
+  select s.as_of into v_setting from reports.hubdoc_settings s;
+  select * into prev from core.hubdoc_refresh_state;
+  select coalesce(v_setting, f.last_event_time), f.first_event_time
+    into v_as_of, v_first_event
+    from core.hubdoc_feed_state f;
+  everything := not prev.ran or prev.as_of_setting is distinct from v_setting
+                or v_as_of < prev.as_of;
+
+  if everything then
+    select array_agg(s.account) into candidates from core.hubdoc_customer_state s;
+  else
+    select array_agg(x.account) into candidates
+      from (select s.account
+              from core.hubdoc_customer_state s
+             where s.changed_xid >= since and s.changed_xid < upto
+            union
+            -- their 30 days of silence ended since the last run
+            select s.account
+              from core.hubdoc_customer_state s
+             where v_as_of > prev.as_of
+               and s.last_login >= prev.as_of - interval '720 hours'
+               and s.last_login < v_as_of - interval '720 hours') x;
+    if candidates is null and v_as_of is not distinct from prev.as_of
+       and v_first_event is not distinct from prev.first_event_time then
+      return 0;
+    end if;
+  end if;
+
+  -- With an explicit as-of time, an account that logged in after it needs its
+  -- last login at or before it, and only staging keeps every login: one scan,
+  -- and only when such accounts are among the candidates.
+  if v_setting is not null and exists (select 1
+                                         from unnest(candidates) c(account)
+                                         join core.hubdoc_customer_state s on s.account = c.account
+                                        where s.last_login > v_as_of) then
+    select array_agg(l.account), array_agg(l.last_login) into late_accounts, late_logins
+      from (select l.account, max(l.event_time) as last_login
+              from staging.hubdoc_login l
+             where l.event_time <= v_as_of
+               and l.account in (select s.account
+                                   from unnest(candidates) c(account)
+                                   join core.hubdoc_customer_state s on s.account = c.account
+                                  where s.last_login > v_as_of)
+             group by l.account) l;
+  end if;
+
+  if candidates is not null then
+    with st as (
+      select s.account, s.signup_time <= v_as_of as signed_up, s.signup_time,
+             s.signup_plan, s.province,
+             coalesce(late.last_login,
+                      case when s.last_login <= v_as_of then s.last_login end) as last_login
+        from unnest(candidates) c(account)
+        join core.hubdoc_customer_state s on s.account = c.account
+        left join unnest(late_accounts, late_logins) late(account, last_login)
+          on late.account = s.account),
+    fresh as (
+      select st.account,
+             case when st.signed_up then core.hubdoc_local_month(st.signup_time) end as signup_month,
+             case when st.signed_up then core.hubdoc_local_year(st.signup_time) end as signup_year,
+             case when st.signed_up then st.signup_plan end as signup_plan,
+             case when st.signed_up then st.province end as province,
+             case when st.last_login < v_as_of - interval '720 hours'
+                  then core.hubdoc_local_month(st.last_login) end as churn_month,
+             case when fc.to_plan <> st.signup_plan then fc.to_plan end as change_to_plan,
+             case when fc.to_plan <> st.signup_plan
+                  then (extract(epoch from fc.change_date) - extract(epoch from st.signup_time)) / 86400
+             end as change_days
+        from st
+        left join lateral (
+          select p.to_plan, p.change_date
+            from core.hubdoc_fact_plan_change p
+           where p.account = st.account and p.change_date > st.signup_time
+             and p.event_time <= v_as_of
+           order by p.change_date, p.event_time desc, p._file_id desc, p._record desc
+           limit 1) fc on st.signed_up),
+    diff as (
+      select f.*,
+             b.signup_month as old_signup_month, b.signup_year as old_signup_year,
+             b.signup_plan as old_signup_plan, b.province as old_province,
+             b.churn_month as old_churn_month, b.change_to_plan as old_change_to_plan,
+             b.change_days as old_change_days
+        from fresh f
+        left join core.hubdoc_report_basis b on b.account = f.account
+       where (b.signup_month, b.signup_year, b.signup_plan, b.province, b.churn_month,
+              b.change_to_plan, b.change_days)
+             is distinct from
+             (f.signup_month, f.signup_year, f.signup_plan, f.province, f.churn_month,
+              f.change_to_plan, f.change_days)),
+    -- what each changed account counted before (-1) and counts now (+1)
+    contrib as (
+      select -1 as w, old_signup_month as signup_month, old_signup_year as signup_year,
+             old_signup_plan as signup_plan, old_province as province,
+             old_churn_month as churn_month, old_change_to_plan as change_to_plan,
+             old_change_days as change_days
+        from diff
+      union all
+      select 1, signup_month, signup_year, signup_plan, province, churn_month,
+             change_to_plan, change_days
+        from diff),
+    keep_basis as (
+      insert into core.hubdoc_report_basis as b
+      select account, signup_month, signup_year, signup_plan, province, churn_month,
+             change_to_plan, change_days
+        from diff
+      on conflict (account) do update
+         set signup_month = excluded.signup_month, signup_year = excluded.signup_year,
+             signup_plan = excluded.signup_plan, province = excluded.province,
+             churn_month = excluded.churn_month, change_to_plan = excluded.change_to_plan,
+             change_days = excluded.change_days),
+    by_month as (
+      insert into core.hubdoc_month_counts as m (month, signups, churned, departures)
+      select x.month, sum(x.signups), sum(x.churned), sum(x.departures)
+        from (select signup_month as month, w as signups, 0 as churned, 0 as departures
+                from contrib where signup_month is not null
+              union all
+              select churn_month, 0, w, 0 from contrib where churn_month is not null
+              union all
+              select greatest(signup_month, churn_month), 0, 0, w
+                from contrib where signup_month is not null and churn_month is not null) x
+       group by x.month
+      on conflict (month) do update
+         set signups = m.signups + excluded.signups, churned = m.churned + excluded.churned,
+             departures = m.departures + excluded.departures),
+    by_year_province as (
+      insert into core.hubdoc_year_province_counts as y (year, province, signups, departures)
+      select x.year, x.province, sum(x.signups), sum(x.departures)
+        from (select signup_year as year, province, w as signups, 0 as departures
+                from contrib where signup_year is not null
+              union all
+              select greatest(signup_year, extract(year from churn_month)::integer), province, 0, w
+                from contrib where signup_year is not null and churn_month is not null) x
+       group by x.year, x.province
+      on conflict (year, province) do update
+         set signups = y.signups + excluded.signups, departures = y.departures + excluded.departures),
+    by_plan as (
+      insert into core.hubdoc_plan_year_counts as p (year, plan, signups)
+      select signup_year, signup_plan, sum(w)
+        from contrib where signup_year is not null
+       group by signup_year, signup_plan
+      on conflict (year, plan) do update set signups = p.signups + excluded.signups),
+    by_plan_change as (
+      insert into core.hubdoc_plan_change_counts as pc (from_plan, to_plan, customers, total_days)
+      select signup_plan, change_to_plan, sum(w), sum(w * change_days)
+        from contrib where change_to_plan is not null
+       group by signup_plan, change_to_plan
+      on conflict (from_plan, to_plan) do update
+         set customers = pc.customers + excluded.customers,
+             total_days = pc.total_days + excluded.total_days)
+    select count(*) into changed from diff;
+
+    if changed > 0 then
+      delete from core.hubdoc_month_counts where signups = 0 and churned = 0 and departures = 0;
+      delete from core.hubdoc_year_province_counts where signups = 0 and departures = 0;
+      delete from core.hubdoc_plan_year_counts where signups = 0;
+      delete from core.hubdoc_plan_change_counts where customers = 0;
+    end if;
+  end if;
+
+  perform core.hubdoc_replace_rows('reports.hubdoc_monthly_churn',
+    'select * from core.hubdoc_monthly_churn_rows($1, $2)', v_as_of, v_first_event);
+  perform core.hubdoc_replace_rows('reports.hubdoc_signup_plans',
+    'select * from core.hubdoc_signup_plans_rows()');
+  perform core.hubdoc_replace_rows('reports.hubdoc_plan_changes',
+    'select * from core.hubdoc_plan_changes_rows()');
+  perform core.hubdoc_replace_rows('reports.hubdoc_active_by_province',
+    'select * from core.hubdoc_active_by_province_rows($1)', v_as_of);
+
+  update core.hubdoc_refresh_state
+     set ran = true, as_of = v_as_of, as_of_setting = v_setting,
+         first_event_time = v_first_event;
+  return changed;
+end
+$$;
+comment on function reports.hubdoc_refresh(xid8, xid8) is
+  'The hubdoc_reports job: bring the four Hubdoc reports up to date for accounts changed by transactions in [since, upto) and for the current as-of time. Returns how many accounts'' counted values changed. Idempotent.';
+
+-- Recompute core and the reports from staging alone.
+create function reports.hubdoc_rebuild() returns void
+  language plpgsql
+as $$
+begin
+  truncate core.hubdoc_customer_state, core.hubdoc_dim_customer, core.hubdoc_fact_plan_change,
+           core.hubdoc_report_basis, core.hubdoc_month_counts, core.hubdoc_year_province_counts,
+           core.hubdoc_plan_year_counts, core.hubdoc_plan_change_counts;
+
+  update core.hubdoc_feed_state f
+     set first_event_time = b.lo, last_event_time = b.hi
+    from (select min(lo), max(hi)
+            from (select min(event_time), max(event_time) from staging.hubdoc_login
+                  union all select min(event_time), max(event_time) from staging.hubdoc_page_access
+                  union all select min(event_time), max(event_time) from staging.hubdoc_upload
+                  union all select min(event_time), max(event_time) from staging.hubdoc_signup
+                  union all select min(event_time), max(event_time) from staging.hubdoc_plan_change)
+                 as t(lo, hi)) as b(lo, hi);
+
+  insert into core.hubdoc_fact_plan_change
+         (account, change_date, change_day, event_time, from_plan, to_plan, _file_id, _record)
+  select account, change_date, (change_date at time zone 'America/Toronto')::date,
+         event_time, from_plan, to_plan, _file_id, _record
+    from staging.hubdoc_plan_change;
+
+  insert into core.hubdoc_customer_state
+         (account, signup_time, signup_plan, signup_file_id, signup_record, firstname,
+          lastname, address, province, postal_code, first_login, last_login)
+  with signup as (
+    select distinct on (account) *
+      from staging.hubdoc_signup
+     order by account, event_time, _file_id, _record),
+  login as (
+    select account, min(event_time) as first_login, max(event_time) as last_login
+      from staging.hubdoc_login
+     group by account),
+  accounts as (
+    select account from signup
+    union select account from login
+    union select account from staging.hubdoc_plan_change)
+  select a.account, s.event_time, s.plan, s._file_id, s._record, s.firstname, s.lastname,
+         core.hubdoc_address_clean(s.address), core.hubdoc_address_province(s.address),
+         core.hubdoc_address_postal_code(s.address), l.first_login, l.last_login
+    from accounts a
+    left join signup s on s.account = a.account
+    left join login l on l.account = a.account;
+
+  perform core.hubdoc_sync_dim_customer(
+    array(select account from core.hubdoc_customer_state where signup_time is not null));
+
+  update core.hubdoc_refresh_state set ran = false;
+  perform reports.hubdoc_refresh('0', '0');
+end
+$$;
+comment on function reports.hubdoc_rebuild() is
+  'Recompute core.hubdoc_* and the four Hubdoc reports from staging alone (after a bug fix, or to check). Takes the tables'' locks for the duration.';
+
+insert into sluice.jobs (name, command, every, description) values
+  ('hubdoc_reports', 'select reports.hubdoc_refresh($1, $2)', '10 seconds',
+   'Hubdoc reports (churn, sign-up plans, plan changes, active by province) for the accounts changed since the watermark and the current as-of time.');
