@@ -202,3 +202,31 @@ sluice_build() {
     cmake --build "$build" -j "$jobs" "${targets[@]}"
   fi
 }
+
+# sluice_stop_pidfile FILE [TIMEOUT_S] [PATTERN]: stops the process whose pid
+# FILE holds (SIGTERM, then SIGKILL after TIMEOUT_S, default 30) and removes
+# FILE. Only acts on a live process whose command line contains PATTERN
+# (default "sluice"), so a stale file whose pid was reused harms nothing.
+sluice_stop_pidfile() {
+  local file=$1 timeout=${2:-30} pattern=${3:-sluice} pid waited=0
+  [[ -f "$file" ]] || return 0
+  pid=$(head -1 "$file" 2>/dev/null || true)
+  if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
+     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null && ((waited < timeout * 10)); do
+      sleep 0.1; waited=$((waited + 1))
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      sluice_log "pid $pid (from $file) did not stop within ${timeout}s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$file"
+}
+
+# True when a DSN is configured in the environment: SLUICE_DSN or the libpq
+# variables that pick a server or database.
+sluice_env_has_dsn() {
+  [[ -n "${SLUICE_DSN:-}${PGHOST:-}${PGHOSTADDR:-}${PGPORT:-}${PGDATABASE:-}${PGSERVICE:-}" ]]
+}

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# ./rerun.sh — the clean restart: stop what a previous rerun.sh started, wipe
+# the state, build, start the warehouse, migrate, load everything in
+# data/inbox/ and keep watching it.
+#
+# usage: ./rerun.sh [-d] [--dsn DSN] [--log-level LEVEL]
+#
+#   (no option)        run sluice in the foreground; Ctrl-C stops sluice and the
+#                      embedded PostgreSQL this script started
+#   -d, --detach       start sluice in the background and return once it is
+#                      watching (log: data/sluice.log, pid: data/sluice.pid);
+#                      ./clean.sh stops it
+#   --dsn DSN          use this PostgreSQL instead of the embedded one
+#   --log-level LEVEL  trace, debug, info (default), warn or error
+#   -h, --help         this text
+#
+# Warehouse: with no DSN configured (no --dsn, SLUICE_DSN, PGHOST, PGHOSTADDR,
+# PGPORT, PGDATABASE or PGSERVICE) a private PostgreSQL cluster runs under
+# data/pg; it is wiped and created afresh each time. With a DSN that server is
+# used as it is: nothing is wiped there, the schemas are migrated.
+# Files in data/inbox/ are kept (data/inbox/hubdoc/ is created if missing);
+# everything else under data/ is wiped. scripts/psql opens psql on the warehouse.
+# SLUICE_START_TIMEOUT (seconds, default 60) bounds how long -d waits.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=scripts/lib.sh
+source "$root/scripts/lib.sh"
+cd "$root"
+
+usage() { sed -n '2,25s/^# \{0,1\}//p' "$root/rerun.sh"; }
+
+detach=false
+dsn=
+dsn_given=false
+log_level=()
+while (($#)); do
+  case "$1" in
+    -d|--detach) detach=true ;;
+    --dsn) (($# >= 2)) || sluice_die "--dsn needs a value"; dsn=$2; dsn_given=true; shift ;;
+    --dsn=*) dsn=${1#--dsn=}; dsn_given=true ;;
+    --log-level) (($# >= 2)) || sluice_die "--log-level needs a value"; log_level=(--log-level "$2"); shift ;;
+    --log-level=*) log_level=(--log-level "${1#--log-level=}") ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; sluice_die "unknown argument '$1'" ;;
+  esac
+  shift
+done
+
+embedded=true
+if $dsn_given; then
+  embedded=false
+elif [[ -n "${SLUICE_DSN:-}" ]]; then
+  embedded=false; dsn=$SLUICE_DSN
+elif sluice_env_has_dsn; then
+  embedded=false   # libpq reads the PG* variables itself
+fi
+
+# 1. Stop what a previous rerun.sh started. A foreground rerun.sh is asked to
+#    stop first (it stops its sluice and its PostgreSQL), so it cannot stop the
+#    cluster we are about to start.
+sluice_stop_pidfile data/rerun.pid 40 rerun.sh
+sluice_stop_pidfile data/sluice.pid 30
+scripts/pg.sh stop
+
+# 2. Wipe: everything under data/ but the inbox.
+scripts/pg.sh destroy
+mkdir -p data/inbox/hubdoc
+find data -mindepth 1 -maxdepth 1 ! -name inbox -exec rm -rf {} +
+
+# 3. Build (quiet unless it fails).
+echo "building sluice ..."
+sluice_build "$root" quiet sluice || sluice_die "the build failed (output above)"
+sluice=$root/build/app/sluice
+
+# 4. The warehouse.
+if $embedded; then
+  echo "starting the embedded PostgreSQL (data/pg) ..."
+  scripts/pg.sh init 2>/dev/null
+  scripts/pg.sh start
+  dsn=$(scripts/pg.sh dsn)
+fi
+# scripts/psql reads the DSN from here (empty: the PG* variables).
+(umask 077 && printf '%s\n' "$dsn" >data/dsn)
+dsn_args=()
+[[ -n "$dsn" ]] && dsn_args=(--dsn "$dsn")
+
+stop_embedded() { if $embedded; then scripts/pg.sh stop || true; fi; }
+
+# 5. Migrate.
+echo "migrating ..."
+if ! "$sluice" migrate "${dsn_args[@]}" "${log_level[@]}"; then
+  stop_embedded
+  sluice_die "sluice migrate failed (output above)"
+fi
+
+# 6. Load and watch.
+if $detach; then
+  # setsid: the loader outlives this script and the terminal; ./clean.sh stops it.
+  PGAPPNAME=sluice-run setsid "$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" \
+    >data/sluice.log 2>&1 </dev/null &
+  pid=$!
+  echo "$pid" >data/sluice.pid
+  timeout=${SLUICE_START_TIMEOUT:-60}
+  for ((tick = 0; tick < timeout * 10; tick++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 30 data/sluice.log >&2 || true
+      rm -f data/sluice.pid
+      stop_embedded
+      sluice_die "sluice exited during start-up (log: data/sluice.log)"
+    fi
+    if grep -qi 'watching' data/sluice.log 2>/dev/null; then
+      echo "sluice is watching data/inbox (pid $pid, log data/sluice.log)"
+      echo "query:  scripts/psql -c 'table reports.hubdoc_signup_plans'"
+      echo "stop:   ./clean.sh"
+      exit 0
+    fi
+    sleep 0.1
+  done
+  tail -n 30 data/sluice.log >&2 || true
+  sluice_die "sluice did not report watching within ${timeout}s; it is still running (pid $pid, log data/sluice.log); ./clean.sh stops it"
+fi
+
+echo "$$" >data/rerun.pid
+echo "sluice is loading and watching data/inbox; Ctrl-C stops it"
+"$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" &
+pid=$!
+echo "$pid" >data/sluice.pid
+# Background jobs of a script ignore SIGINT, so forward Ctrl-C as SIGTERM.
+trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM HUP
+status=0
+wait "$pid" || status=$?
+while kill -0 "$pid" 2>/dev/null; do
+  status=0
+  wait "$pid" || status=$?
+done
+trap - INT TERM HUP
+rm -f data/sluice.pid data/rerun.pid
+stop_embedded
+exit "$status"
