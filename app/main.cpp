@@ -1,0 +1,226 @@
+// sluice: the command line. Wiring only: watcher -> loader -> warehouse.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <condition_variable>
+#include <csignal>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "sluice/loader/feed.h"
+#include "sluice/loader/loader.h"
+#include "sluice/warehouse/connection.h"
+#include "sluice/warehouse/log.h"
+#include "sluice/warehouse/migrate.h"
+#include "sluice/warehouse/scheduler.h"
+#include "sluice/watcher/inbox_watcher.h"
+
+namespace {
+
+using namespace sluice;
+
+struct run_settings {
+  std::optional<std::string> dsn;
+  std::string inbox;
+  bool once = false;
+  int settle_ms = 500;
+  int jobs_every_ms = 1000;
+  std::size_t batch_mb = 16;
+  std::size_t max_record_mb = 64;
+};
+
+std::shared_ptr<spdlog::logger> log() {
+  static auto instance = warehouse::named_logger("sluice");
+  return instance;
+}
+
+// Refuses to run against a database that `sluice migrate` has not brought up to date.
+void require_migrated(warehouse::connection& conn) {
+  auto expected = warehouse::embedded_migrations();
+  auto present = conn.exec("select to_regclass('sluice.migrations') is not null");
+  std::int64_t applied = 0;
+  if (present.text(0, 0) == "t") applied = conn.exec("select count(*) from sluice.migrations").int64(0, 0);
+  if (applied < static_cast<std::int64_t>(expected.size())) {
+    throw std::runtime_error("the warehouse at " + conn.target() + " has " + std::to_string(applied) +
+                             " of " + std::to_string(expected.size()) +
+                             " migrations applied; run `sluice migrate` with the same DSN first");
+  }
+}
+
+// Paths waiting for the loader, each once, remembering whether it has settled.
+class work_queue {
+ public:
+  void push(const std::string& path, bool settled) {
+    std::lock_guard lock(mutex_);
+    auto [it, fresh] = pending_.try_emplace(path, settled);
+    if (fresh) order_.push_back(path);
+    else it->second = it->second || settled;
+    ready_.notify_one();
+  }
+  // The next path, or nullopt after `wait` with nothing to do (or when stopped).
+  std::optional<std::pair<std::string, bool>> pop(std::chrono::milliseconds wait) {
+    std::unique_lock lock(mutex_);
+    ready_.wait_for(lock, wait, [&] { return !order_.empty() || stopped_; });
+    if (stopped_ || order_.empty()) return std::nullopt;
+    std::string path = std::move(order_.front());
+    order_.pop_front();
+    bool settled = pending_[path];
+    pending_.erase(path);
+    return std::pair{std::move(path), settled};
+  }
+  void stop() {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    ready_.notify_all();
+  }
+  bool stopped() {
+    std::lock_guard lock(mutex_);
+    return stopped_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::string> order_;
+  std::map<std::string, bool> pending_;
+  bool stopped_ = false;
+};
+
+int run_once(const run_settings& settings, const std::string& dsn, const loader::loader_options& options) {
+  loader::loader loader(dsn, options);
+  std::uint64_t loaded = 0, rejected = 0;
+  auto files = watcher::scan_inbox(settings.inbox);
+  for (const auto& path : files) {
+    auto outcome = loader.load(path, true);
+    loaded += outcome.loaded;
+    rejected += outcome.rejected;
+  }
+  warehouse::connection jobs(dsn);
+  auto ran = warehouse::run_jobs(jobs, true);
+  log()->info("done: {} files looked at, {} rows loaded, {} rejected, {} jobs run ({} failed)",
+              files.size(), loaded, rejected, ran.ran, ran.failed);
+  return 0;
+}
+
+int run_daemon(const run_settings& settings, const std::string& dsn, const loader::loader_options& options) {
+  loader::loader loader(dsn, options);
+  warehouse::connection jobs(dsn);
+  work_queue queue;
+  std::thread worker([&] {
+    auto jobs_every = std::chrono::milliseconds(settings.jobs_every_ms);
+    auto next_jobs = std::chrono::steady_clock::now();
+    while (!queue.stopped()) {
+      auto next = queue.pop(std::chrono::milliseconds(200));
+      try {
+        if (next) loader.load(next->first, next->second);
+        if (std::chrono::steady_clock::now() >= next_jobs && !queue.stopped()) {
+          if (!jobs.is_open()) jobs = warehouse::connection(dsn);
+          warehouse::run_jobs(jobs, false);
+          next_jobs = std::chrono::steady_clock::now() + jobs_every;
+        }
+      } catch (const std::exception& e) {
+        log()->error("{}; retrying in a second", e.what());
+        next_jobs = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      }
+    }
+  });
+
+  boost::asio::io_context io;
+  watcher::inbox_watcher watch(
+      io, {settings.inbox, std::chrono::milliseconds(settings.settle_ms)},
+      [&](const watcher::file_event& event) {
+        queue.push(event.path, event.kind == watcher::change::settled);
+      });
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
+    if (ec) return;
+    log()->info("{} received: finishing the batch in hand", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    watch.stop();
+    loader.request_stop();
+    queue.stop();
+    io.stop();
+  });
+  try {
+    watch.start();
+  } catch (...) {
+    queue.stop();
+    worker.join();
+    throw;
+  }
+  log()->info("watching {} (settle {} ms); Ctrl-C to stop", settings.inbox, settings.settle_ms);
+  io.run();
+  worker.join();
+  log()->info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "sluice: loads files dropped into an inbox folder into PostgreSQL staging tables exactly\n"
+      "once, and keeps the warehouse's report tables current.\n\n"
+      "The DSN is a libpq connection string or URI (\"host=/tmp port=5432 dbname=wh\",\n"
+      "\"postgresql://user@host/wh\"); without --dsn, SLUICE_DSN is used, else the usual PG*\n"
+      "variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD)."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
+  std::string level = "info";
+  app.add_option("--log-level", level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.fallthrough();
+
+  std::optional<std::string> dsn;
+  auto* migrate = app.add_subcommand("migrate", "Create or upgrade every schema (idempotent)");
+  migrate->add_option("--dsn", dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
+
+  run_settings settings;
+  auto* run = app.add_subcommand("run", "Load the inbox: watch until SIGINT/SIGTERM, or --once");
+  run->add_option("--dsn", settings.dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
+  run->add_option("--inbox", settings.inbox, "Folder to load, watched recursively")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  run->add_flag("--once", settings.once, "Load every file present, run every job, exit");
+  run->add_option("--settle-ms", settings.settle_ms,
+                  "Quiet time after a write before a file counts as complete")
+      ->capture_default_str();
+  run->add_option("--jobs-every-ms", settings.jobs_every_ms, "How often due jobs are checked")
+      ->capture_default_str();
+  run->add_option("--batch-mb", settings.batch_mb, "COPY megabytes per transaction")
+      ->capture_default_str();
+  run->add_option("--max-record-mb", settings.max_record_mb, "Longer records are rejected")
+      ->capture_default_str();
+
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(level));
+  spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
+
+  try {
+    if (*migrate) {
+      warehouse::connection conn(warehouse::resolve_dsn(dsn));
+      auto outcome = warehouse::migrate(conn);
+      log()->info("migrated {}: {} applied, {} already there", conn.target(), outcome.applied,
+                  outcome.already_applied);
+      return 0;
+    }
+    auto resolved = warehouse::resolve_dsn(settings.dsn);
+    {
+      warehouse::connection check(resolved);
+      require_migrated(check);
+    }
+    loader::loader_options options{std::filesystem::absolute(settings.inbox),
+                                   settings.batch_mb << 20, settings.max_record_mb << 20};
+    return settings.once ? run_once(settings, resolved, options)
+                         : run_daemon(settings, resolved, options);
+  } catch (const std::exception& e) {
+    log()->error("{}", e.what());
+    return 1;
+  }
+}

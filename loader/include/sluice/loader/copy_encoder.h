@@ -1,0 +1,55 @@
+// PostgreSQL binary COPY encoding (the "COPY BINARY" file format of the
+// PostgreSQL manual, "COPY" page): a header, rows of length-prefixed
+// big-endian fields, a trailer. Values are already validated when they get here.
+//
+// A row is built field by field; if a later field turns out to be invalid the
+// caller abandons the row with rollback_row() and the buffer is as before.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace sluice::loader {
+
+class copy_encoder {
+ public:
+  copy_encoder();
+
+  void begin_row(std::int16_t field_count);
+  void rollback_row() noexcept { data_.resize(row_start_); }
+  void end_row() noexcept { ++rows_; }
+
+  void put_null() { put_be32(static_cast<std::uint32_t>(-1)); }
+  void put_bool(bool value);
+  void put_int2(std::int16_t value);
+  void put_int4(std::int32_t value);
+  void put_int8(std::int64_t value);
+  void put_float4(float value);
+  void put_float8(double value);
+  void put_text(std::string_view value);   // text, varchar, bpchar, json: UTF-8 bytes
+  void put_bytea(std::span<const char> value);
+  void put_jsonb(std::string_view json);   // jsonb binary: version 1 + JSON text
+  void put_timestamp(std::int64_t micros_since_2000);  // timestamp and timestamptz
+  void put_date(std::int32_t days_since_2000);
+
+  [[nodiscard]] std::uint64_t rows() const noexcept { return rows_; }
+  [[nodiscard]] bool empty() const noexcept { return rows_ == 0; }
+  [[nodiscard]] std::size_t size() const noexcept { return data_.size(); }
+  // The whole COPY stream: header, rows, trailer. Call once, when done adding rows.
+  [[nodiscard]] std::span<const char> finish();
+
+ private:
+  void put_be16(std::uint16_t value);
+  void put_be32(std::uint32_t value);
+  void put_be64(std::uint64_t value);
+
+  std::string data_;
+  std::size_t row_start_ = 0;
+  std::uint64_t rows_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace sluice::loader

@@ -1,0 +1,67 @@
+// Feed declarations (sluice.feeds, feed_targets, feed_columns) compiled against
+// the staging tables' catalog entries: the column types and NOT NULLs are the
+// contract every record is validated against.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sluice/loader/record_reader.h"
+#include "sluice/warehouse/connection.h"
+
+namespace sluice::loader {
+
+// The PostgreSQL types a staging column may have.
+enum class column_type { boolean, int2, int4, int8, float4, float8, text, json, jsonb, date,
+                         timestamp, timestamptz };
+
+enum class column_source { json_pointer, file_id, record_ordinal };
+
+struct column_plan {
+  std::string name;
+  std::string type_name;  // as PostgreSQL spells it, for messages
+  column_type type = column_type::text;
+  bool not_null = false;
+  column_source source = column_source::json_pointer;
+  std::string json_pointer;
+};
+
+struct target_plan {
+  std::string table;           // schema.table as declared
+  std::string copy_statement;  // COPY "s"."t" ("c", ...) FROM STDIN (FORMAT binary)
+  std::vector<column_plan> columns;
+};
+
+struct feed_plan {
+  std::string name;
+  std::vector<std::string> globs;
+  std::string format;  // auto | ndjson | json
+  std::optional<std::string> route_pointer;
+  std::vector<target_plan> targets;
+  std::unordered_map<std::string, std::size_t> routes;  // route value -> targets index
+  std::string route_values;  // "LOGIN, PAGE_ACCESS, ..." for messages
+
+  // The framing for a file whose first bytes are `head`.
+  [[nodiscard]] framing framing_for(std::string_view head) const;
+};
+
+// A declaration that cannot work (unknown table or column, unsupported type,
+// bad pointer). The message names the feed, table and column and what to change.
+class feed_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads every enabled feed. Throws feed_error or warehouse::db_error.
+[[nodiscard]] std::vector<feed_plan> load_feeds(warehouse::connection& conn);
+
+// The first feed (by name) with a glob matching `relative_path` (fnmatch; '*'
+// also matches '/'), or nullptr.
+[[nodiscard]] const feed_plan* match_feed(const std::vector<feed_plan>& feeds,
+                                          std::string_view relative_path);
+
+}  // namespace sluice::loader

@@ -1,0 +1,67 @@
+// The loader: one file at a time, from its last committed offset to what can be
+// read now, into staging and rejects, exactly once.
+//
+// Exactly once: rows, rejects and the ledger advance (sluice.files.bytes_done,
+// done_hash, counts) commit in one transaction per batch. A batch first locks
+// its ledger row and checks that the offset is where the batch starts, so a
+// retried commit whose first attempt did succeed is recognised and skipped.
+//
+// Identity: a path already in the ledger resumes at bytes_done once the first
+// bytes_done bytes still hash to done_hash (else the path holds new content and
+// gets a new ledger row). A new path whose content starts with the content of a
+// known file is that file renamed (old path gone: the row follows the new path)
+// or a copy (old path still there: recorded as a duplicate, nothing loaded).
+//
+// Threading: load() blocks; call it from one thread. Parsing runs on the
+// calling thread while a second thread streams finished batches with COPY on
+// its own connection. request_stop() may be called from any thread: the batch
+// in hand is committed and load() returns.
+//
+// Errors: infrastructure faults (database down) are retried with backoff until
+// they clear or a stop is requested; a feed declaration that cannot work throws
+// feed_error from the constructor. Bad input never throws: it becomes rejects.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+namespace sluice::loader {
+
+struct loader_options {
+  std::filesystem::path inbox;
+  std::size_t batch_bytes = 16 << 20;       // COPY bytes per transaction
+  std::size_t max_record_bytes = 64 << 20;  // longer records are rejected
+};
+
+struct load_outcome {
+  std::uint64_t loaded = 0;
+  std::uint64_t rejected = 0;
+  bool waiting = false;  // something is held back until the file settles
+};
+
+class loader {
+ public:
+  // Connects twice (ledger + COPY) and reads the feed declarations.
+  loader(std::string dsn, loader_options options);
+  ~loader();
+  loader(const loader&) = delete;
+  loader& operator=(const loader&) = delete;
+
+  // Loads what is new in inbox/relative_path. `settled`: the file is complete as
+  // far as anyone can tell, so a last line without newline is a record and JSON
+  // documents may be read. Returns what this call committed.
+  load_outcome load(const std::string& relative_path, bool settled);
+
+  void request_stop() noexcept;
+  [[nodiscard]] bool stop_requested() const noexcept;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sluice::loader

@@ -1,0 +1,271 @@
+#include "sluice/loader/record_reader.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+namespace sluice::loader {
+
+namespace {
+
+bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::size_t read_at(int fd, char* out, std::size_t size, std::uint64_t offset) {
+  while (true) {
+    auto n = ::pread(fd, out, size, static_cast<off_t>(offset));
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "read failed");
+  }
+}
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+}  // namespace
+
+framing detect_framing(std::string_view first_bytes) {
+  auto newline = first_bytes.find('\n');
+  auto first_line = trim(first_bytes.substr(0, newline));
+  if (first_line == "{" || (!first_line.empty() && first_line.front() == '[')) return framing::json;
+  return framing::ndjson;
+}
+
+record_reader::record_reader(int fd, framing kind, position start, content_hash hash,
+                             std::uint64_t limit, bool final, reader_options options)
+    : fd_(fd),
+      kind_(kind),
+      consumed_(start),
+      hash_(std::move(hash)),
+      limit_(limit),
+      final_(final),
+      options_(options),
+      buffer_(std::min<std::size_t>(options.initial_buffer_bytes, options.max_record_bytes + 1) +
+              options.padding),
+      base_offset_(start.bytes),
+      read_offset_(start.bytes) {
+  if (kind_ == framing::json) {
+    // Whether the records are elements of one top-level array is decided by the
+    // file's first significant byte, wherever we resume.
+    char head[4096];
+    auto n = read_at(fd_, head, std::min<std::uint64_t>(sizeof head, limit_), 0);
+    std::size_t i = 0;
+    while (i < n && is_space(head[i])) ++i;
+    bool array = i < n && head[i] == '[';
+    array_ = !array ? array_state::none
+                    : (start.bytes == 0 ? array_state::before_open : array_state::after_value);
+  }
+}
+
+bool record_reader::fill() {
+  if (read_offset_ >= limit_) return false;
+  if (begin_ > 0) {
+    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    base_offset_ += begin_;
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  std::size_t capacity = buffer_.size() - options_.padding;
+  if (end_ == capacity) {
+    std::size_t grown = std::min(capacity * 2, options_.max_record_bytes + 1);
+    if (grown <= capacity) return false;  // callers check max_record_bytes first
+    buffer_.resize(grown + options_.padding);
+    capacity = grown;
+  }
+  auto want = std::min<std::uint64_t>(capacity - end_, limit_ - read_offset_);
+  auto n = read_at(fd_, buffer_.data() + end_, static_cast<std::size_t>(want), read_offset_);
+  if (n == 0) {  // the file shrank under us: read what there is
+    limit_ = read_offset_;
+    return false;
+  }
+  end_ += n;
+  read_offset_ += n;
+  return true;
+}
+
+void record_reader::consume_to(std::uint64_t file_offset) {
+  auto to = static_cast<std::size_t>(file_offset - base_offset_);
+  hash_.update({buffer_.data() + begin_, to - begin_});
+  begin_ = to;
+  consumed_.bytes = file_offset;
+}
+
+std::optional<record> record_reader::next() {
+  return kind_ == framing::ndjson ? next_line() : next_json();
+}
+
+std::optional<record> record_reader::next_line() {
+  while (true) {
+    std::size_t searched = 0;
+    std::size_t line_end = 0;
+    bool has_newline = false;
+    while (true) {
+      auto* from = buffer_.data() + begin_ + searched;
+      auto* newline = static_cast<char*>(std::memchr(from, '\n', end_ - begin_ - searched));
+      if (newline != nullptr) {
+        line_end = static_cast<std::size_t>(newline - buffer_.data());
+        has_newline = true;
+        break;
+      }
+      searched = end_ - begin_;
+      if (searched > options_.max_record_bytes) {
+        return skip_too_long(file_offset_of(begin_), consumed_.lines + 1, true);
+      }
+      if (!fill()) {
+        if (!final_ || end_ == begin_) return std::nullopt;
+        line_end = end_;
+        break;
+      }
+    }
+    std::size_t text_end = line_end;
+    if (text_end > begin_ && buffer_[text_end - 1] == '\r') --text_end;
+    std::string_view text(buffer_.data() + begin_, text_end - begin_);
+    std::uint64_t next_offset = file_offset_of(line_end) + (has_newline ? 1 : 0);
+    if (trim(text).empty()) {  // blank lines are not records
+      consume_to(next_offset);
+      consumed_.lines += has_newline ? 1 : 0;
+      continue;
+    }
+    record out{text, file_offset_of(begin_), consumed_.lines + 1, consumed_.records + 1,
+               text.size(), flaw::none};
+    consume_to(next_offset);
+    consumed_.lines += has_newline ? 1 : 0;
+    consumed_.records += 1;
+    return out;
+  }
+}
+
+std::optional<record> record_reader::skip_too_long(std::uint64_t start, std::uint64_t line,
+                                                   bool stop_at_newline) {
+  // The record does not fit in memory: keep its head for the reject, hash and
+  // count the rest as it streams by, and commit to it only once its end is known.
+  kept_.assign(buffer_.data() + begin_,
+               std::min(options_.raw_keep_bytes, end_ - begin_));
+  content_hash hash = hash_;
+  hash.update({buffer_.data() + begin_, end_ - begin_});
+  std::uint64_t newlines = static_cast<std::uint64_t>(
+      std::count(buffer_.data() + begin_, buffer_.data() + end_, '\n'));
+  std::uint64_t scan = file_offset_of(end_);
+  std::size_t capacity = buffer_.size() - options_.padding;
+  std::uint64_t record_end = 0;
+  bool found = false;
+  while (true) {
+    auto want = std::min<std::uint64_t>(capacity, limit_ - scan);
+    auto n = want == 0 ? 0 : read_at(fd_, buffer_.data(), static_cast<std::size_t>(want), scan);
+    if (n == 0) break;
+    std::size_t take = n;
+    if (stop_at_newline) {
+      if (auto* nl = static_cast<char*>(std::memchr(buffer_.data(), '\n', n))) {
+        take = static_cast<std::size_t>(nl - buffer_.data()) + 1;
+        found = true;
+      }
+    }
+    hash.update({buffer_.data(), take});
+    newlines += static_cast<std::uint64_t>(std::count(buffer_.data(), buffer_.data() + take, '\n'));
+    scan += take;
+    if (found) break;
+  }
+  // Whatever happens next, the buffer no longer holds consumed_.bytes onwards.
+  begin_ = end_ = 0;
+  if (!found && !final_) {
+    base_offset_ = read_offset_ = consumed_.bytes;
+    return std::nullopt;  // its end has not been written yet
+  }
+  record_end = scan;
+  hash_ = std::move(hash);
+  consumed_.bytes = record_end;
+  consumed_.lines += newlines;
+  consumed_.records += 1;
+  base_offset_ = read_offset_ = record_end;
+  std::uint64_t size = record_end - start - (found ? 1 : 0);
+  return record{kept_, start, line, consumed_.records, size, flaw::too_long};
+}
+
+std::optional<record> record_reader::next_json() {
+  while (true) {
+    if (begin_ == end_ && !fill()) return std::nullopt;
+    char c = buffer_[begin_];
+    if (is_space(c)) {
+      consume_to(file_offset_of(begin_) + 1);
+      consumed_.lines += c == '\n' ? 1 : 0;
+      continue;
+    }
+    if (array_ == array_state::before_open && c == '[') {
+      consume_to(file_offset_of(begin_) + 1);
+      array_ = array_state::expect_value;
+      continue;
+    }
+    if (array_ == array_state::after_value && (c == ',' || c == ']')) {
+      consume_to(file_offset_of(begin_) + 1);
+      array_ = c == ',' ? array_state::expect_value : array_state::closed;
+      continue;
+    }
+    if (array_ == array_state::expect_value && c == ']') {  // empty array or trailing comma
+      consume_to(file_offset_of(begin_) + 1);
+      array_ = array_state::closed;
+      continue;
+    }
+    if (array_ == array_state::closed) array_ = array_state::none;  // another document follows
+    bool in_array = array_ == array_state::expect_value || array_ == array_state::after_value;
+
+    // Scan one value structurally from begin_.
+    std::size_t scanned = 0;
+    int depth = 0;
+    bool in_string = false;
+    bool escaped = false;
+    bool complete = false;
+    std::uint64_t newlines = 0;
+    bool container = c == '{' || c == '[';
+    while (!complete) {
+      while (begin_ + scanned < end_) {
+        char b = buffer_[begin_ + scanned];
+        if (container) {
+          if (in_string) {
+            if (escaped) escaped = false;
+            else if (b == '\\') escaped = true;
+            else if (b == '"') in_string = false;
+          } else if (b == '"') {
+            in_string = true;
+          } else if (b == '{' || b == '[') {
+            ++depth;
+          } else if (b == '}' || b == ']') {
+            if (--depth == 0) {
+              ++scanned;
+              complete = true;
+              break;
+            }
+          }
+        } else if (is_space(b) || (scanned > 0 && in_array && (b == ',' || b == ']'))) {
+          complete = true;
+          break;
+        }
+        newlines += b == '\n' ? 1 : 0;
+        ++scanned;
+      }
+      if (complete) break;
+      if (scanned > options_.max_record_bytes) {
+        return skip_too_long(file_offset_of(begin_), consumed_.lines + 1, false);
+      }
+      if (!fill()) {
+        if (!final_) return std::nullopt;
+        break;  // the file ends inside the value (or a scalar ends at the end of file)
+      }
+    }
+    if (!container && !complete) complete = true;
+    std::string_view text(buffer_.data() + begin_, scanned);
+    record out{text, file_offset_of(begin_), consumed_.lines + 1, consumed_.records + 1,
+               text.size(), complete ? flaw::none : flaw::truncated};
+    consume_to(file_offset_of(begin_) + scanned);
+    consumed_.lines += newlines;
+    consumed_.records += 1;
+    if (in_array) array_ = array_state::after_value;
+    return out;
+  }
+}
+
+}  // namespace sluice::loader

@@ -1,0 +1,39 @@
+// Infrastructure errors, mapped from SQLSTATE in one place (error.cpp).
+// Bad input records are never db_errors: they are rejects (see loader/).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace sluice::warehouse {
+
+enum class error_kind {
+  connection,  // cannot reach the server or the link broke: retry with backoff
+  transient,   // serialization failure, deadlock, server shutting down, out of disk: retry
+  data,        // the server refused a value (class 22/23): a bug in validation, not retryable
+  schema,      // missing table/column, syntax, privileges (class 42, 3F...): fix the SQL or migrate
+  internal,    // anything else
+};
+
+[[nodiscard]] const char* to_string(error_kind kind) noexcept;
+
+class db_error : public std::runtime_error {
+ public:
+  db_error(error_kind kind, std::string sqlstate, const std::string& message)
+      : std::runtime_error(message), kind_(kind), sqlstate_(std::move(sqlstate)) {}
+
+  [[nodiscard]] error_kind kind() const noexcept { return kind_; }
+  [[nodiscard]] const std::string& sqlstate() const noexcept { return sqlstate_; }
+  [[nodiscard]] bool is_retryable() const noexcept {
+    return kind_ == error_kind::connection || kind_ == error_kind::transient;
+  }
+
+ private:
+  error_kind kind_;
+  std::string sqlstate_;
+};
+
+// The kind for a SQLSTATE ("" when unknown).
+[[nodiscard]] error_kind classify_sqlstate(const std::string& sqlstate) noexcept;
+
+}  // namespace sluice::warehouse
