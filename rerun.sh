@@ -55,17 +55,40 @@ elif sluice_env_has_dsn; then
   embedded=false   # libpq reads the PG* variables itself
 fi
 
+stop_embedded() { if $embedded; then scripts/pg.sh stop || true; fi; }
+
+# Interrupted at any point (Ctrl-C, or a later ./rerun.sh or ./clean.sh):
+# stop the loader if it runs, then the embedded PostgreSQL; exit with the
+# loader's status (0 after a clean stop). Bash runs this once the command in
+# hand (e.g. initdb) has finished, so nothing is left half-started.
+pid=
+stopping() {
+  trap '' INT TERM HUP
+  local status=130
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    status=0
+    wait "$pid" || status=$?
+  fi
+  rm -f data/sluice.pid data/rerun.pid
+  stop_embedded
+  exit "$status"
+}
+trap stopping INT TERM HUP
+
 # 1. Stop what a previous rerun.sh started. A foreground rerun.sh is asked to
 #    stop first (it stops its sluice and its PostgreSQL), so it cannot stop the
 #    cluster we are about to start.
 sluice_stop_pidfile data/rerun.pid 40 rerun.sh
 sluice_stop_pidfile data/sluice.pid 30
 scripts/pg.sh stop
+mkdir -p data
+echo "$$" >data/rerun.pid
 
 # 2. Wipe: everything under data/ but the inbox.
 scripts/pg.sh destroy
 mkdir -p data/inbox/hubdoc
-find data -mindepth 1 -maxdepth 1 ! -name inbox -exec rm -rf {} +
+find data -mindepth 1 -maxdepth 1 ! -name inbox ! -name rerun.pid -exec rm -rf {} +
 
 # 3. Build (quiet unless it fails).
 echo "building sluice ..."
@@ -84,12 +107,11 @@ fi
 dsn_args=()
 [[ -n "$dsn" ]] && dsn_args=(--dsn "$dsn")
 
-stop_embedded() { if $embedded; then scripts/pg.sh stop || true; fi; }
-
 # 5. Migrate.
 echo "migrating ..."
 if ! "$sluice" migrate "${dsn_args[@]}" "${log_level[@]}"; then
   stop_embedded
+  rm -f data/rerun.pid
   sluice_die "sluice migrate failed (output above)"
 fi
 
@@ -104,11 +126,12 @@ if $detach; then
   for ((tick = 0; tick < timeout * 10; tick++)); do
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 30 data/sluice.log >&2 || true
-      rm -f data/sluice.pid
+      rm -f data/sluice.pid data/rerun.pid
       stop_embedded
       sluice_die "sluice exited during start-up (log: data/sluice.log)"
     fi
     if grep -qi 'watching' data/sluice.log 2>/dev/null; then
+      rm -f data/rerun.pid
       echo "sluice is watching data/inbox (pid $pid, log data/sluice.log)"
       echo "query:  scripts/psql -c 'table reports.hubdoc_signup_plans'"
       echo "stop:   ./clean.sh"
@@ -117,23 +140,19 @@ if $detach; then
     sleep 0.1
   done
   tail -n 30 data/sluice.log >&2 || true
+  rm -f data/rerun.pid
   sluice_die "sluice did not report watching within ${timeout}s; it is still running (pid $pid, log data/sluice.log); ./clean.sh stops it"
 fi
 
-echo "$$" >data/rerun.pid
 echo "sluice is loading and watching data/inbox; Ctrl-C stops it"
+# In the background so that the trap can run: background jobs of a script
+# ignore SIGINT, so `stopping` forwards Ctrl-C to the loader as SIGTERM.
 "$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" &
 pid=$!
 echo "$pid" >data/sluice.pid
-# Background jobs of a script ignore SIGINT, so forward Ctrl-C as SIGTERM.
-trap 'kill -TERM "$pid" 2>/dev/null || true' INT TERM HUP
 status=0
 wait "$pid" || status=$?
-while kill -0 "$pid" 2>/dev/null; do
-  status=0
-  wait "$pid" || status=$?
-done
-trap - INT TERM HUP
+trap '' INT TERM HUP
 rm -f data/sluice.pid data/rerun.pid
 stop_embedded
 exit "$status"
