@@ -125,10 +125,15 @@ $$;
 comment on function core.hubdoc_widen_feed_span() is
   'Statement trigger: widen core.hubdoc_feed_state to the event times of the new rows.';
 
--- LOGIN: first/last login per account, and the span.
+-- LOGIN: first/last login per account, and the span. An account is marked
+-- changed when its last login moved, or when an explicit as-of time is set and
+-- the batch has a login of it at or before that time (which may be its new last
+-- login at or before the as-of time, wherever it falls between first and last).
 create function core.hubdoc_on_login() returns trigger
   language plpgsql
 as $$
+declare
+  explicit_as_of timestamptz := (select as_of from reports.hubdoc_settings);
 begin
   with batch as (
     select account, min(event_time) as first_login, max(event_time) as last_login
@@ -142,7 +147,8 @@ begin
            last_login = greatest(s.last_login, excluded.last_login),
            changed_xid = excluded.changed_xid
      where s.last_login is null or excluded.last_login > s.last_login
-        or excluded.first_login < s.first_login)
+        or excluded.first_login < s.first_login
+        or excluded.first_login <= explicit_as_of)
   update core.hubdoc_feed_state f
      set first_event_time = least(f.first_event_time, b.lo),
          last_event_time = greatest(f.last_event_time, b.hi)
