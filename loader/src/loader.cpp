@@ -364,7 +364,7 @@ struct loader::impl {
     r.put_int8(static_cast<std::int64_t>(rec.offset));
     if (why.field.empty()) r.put_null();
     else r.put_text(why.field);
-    r.put_text(why.reason);
+    r.put_text(printable_raw(why.reason).text);  // reasons quote input, which may be binary
     r.put_text(raw.text);
     if (raw.lossy) r.put_bytea(bytes);
     else r.put_null();

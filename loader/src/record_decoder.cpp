@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <cstdio>
 #include <limits>
 
 #include "sluice/loader/time_parse.h"
@@ -75,8 +76,10 @@ std::string parse_failure(simdjson::error_code error, std::string_view text) {
   }
   auto first = text.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && text[first] != '{' && text[first] != '[') {
-    return "not JSON: a record must be a JSON object, and this starts with '" +
-           std::string(1, text[first]) + "'";
+    auto c = static_cast<unsigned char>(text[first]);
+    char shown_byte[16];
+    std::snprintf(shown_byte, sizeof shown_byte, c >= 0x20 && c < 0x7f ? "'%c'" : "byte 0x%02x", c);
+    return std::string("not JSON: a record must be a JSON object, and this starts with ") + shown_byte;
   }
   return std::string("not valid JSON: ") + simdjson::error_message(error);
 }
