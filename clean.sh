@@ -20,7 +20,7 @@ all=false
 case "${1:-}" in
   "") ;;
   --all) all=true ;;
-  -h|--help) sed -n '2,12s/^# \{0,1\}//p' "$root/clean.sh"; exit 0 ;;
+  -h|--help) sluice_usage "$root/clean.sh"; exit 0 ;;
   *) sluice_die "unknown argument '$1' (see ./clean.sh --help)" ;;
 esac
 

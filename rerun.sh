@@ -27,7 +27,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 source "$root/scripts/lib.sh"
 cd "$root"
 
-usage() { sed -n '2,25s/^# \{0,1\}//p' "$root/rerun.sh"; }
+usage() { sluice_usage "$root/rerun.sh"; }
 
 detach=false
 dsn=

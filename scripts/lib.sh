@@ -133,13 +133,14 @@ sluice_cluster_dsn() {
   printf 'host=%s port=%s user=postgres dbname=%s\n' "$dir" "$(sluice_cluster_port "$dir")" "$db"
 }
 
-# sluice_throwaway_cluster VAR_PREFIX
-# Creates and starts a throwaway cluster in a fresh temp dir on a random free
-# port; sets ${prefix}_DIR and ${prefix}_DSN (maintenance db). Retries on port
-# races. The caller must call sluice_throwaway_cluster_remove DIR (trap it).
+# sluice_throwaway_cluster [PROFILE]
+# Creates and starts a cluster in a fresh temp dir on a random free port;
+# sets SLUICE_THROWAWAY_DIR and SLUICE_THROWAWAY_DSN (maintenance database
+# postgres). PROFILE as for sluice_cluster_init, default throwaway (no fsync).
+# Retries on port races. Trap sluice_throwaway_cluster_remove to delete it.
 SLUICE_THROWAWAY_DIR=
 sluice_throwaway_cluster() {
-  local base dir port attempt
+  local profile=${1:-throwaway} base dir port attempt
   base=${TMPDIR:-/tmp}
   dir=$(mktemp -d "$base/sluice-pg.XXXXXX")
   if [[ $(id -u) -eq 0 ]]; then chown postgres: "$dir"; fi
@@ -151,7 +152,7 @@ sluice_throwaway_cluster() {
   SLUICE_THROWAWAY_DIR=$dir
   for attempt in 1 2 3 4 5; do
     port=$(sluice_free_port)
-    sluice_cluster_init "$dir" "$port" throwaway
+    sluice_cluster_init "$dir" "$port" "$profile"
     if sluice_cluster_start "$dir"; then
       SLUICE_THROWAWAY_DSN=$(sluice_cluster_dsn "$dir")
       return 0
@@ -229,4 +230,20 @@ sluice_stop_pidfile() {
 # variables that pick a server or database.
 sluice_env_has_dsn() {
   [[ -n "${SLUICE_DSN:-}${PGHOST:-}${PGHOSTADDR:-}${PGPORT:-}${PGDATABASE:-}${PGSERVICE:-}" ]]
+}
+
+# sluice_dsn_with_db DSN DB: the same connection, database DB. Handles both
+# keyword conninfo (a later dbname= wins) and postgresql:// URIs.
+sluice_dsn_with_db() {
+  local dsn=$1 db=$2
+  if [[ "$dsn" =~ ^(postgres(ql)?://[^/?]*)(/[^?]*)?(\?.*)?$ ]]; then
+    printf '%s/%s%s\n' "${BASH_REMATCH[1]}" "$db" "${BASH_REMATCH[4]}"
+  else
+    printf '%s dbname=%s\n' "$dsn" "$db"
+  fi
+}
+
+# Prints the leading comment block of script $1 (after the #! line) as help.
+sluice_usage() {
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$1"
 }

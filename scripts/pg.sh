@@ -24,7 +24,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 root=$(sluice_repo_root)
 link=$root/data/pg
 
-usage() { sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sluice_usage "${BASH_SOURCE[0]}"; }
 
 # The cluster directory, or nothing when there is none.
 cluster_dir() {

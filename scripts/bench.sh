@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# scripts/bench.sh — sluice's load speed against psql's binary COPY of the very
+# same rows, and sluice's peak memory. A benchmark, not a test.
+#
+# usage: scripts/bench.sh [--events N] [--runs R] [--seed S] [--dsn DSN]
+#                         [--sluice PATH] [--keep]
+#        scripts/bench.sh --memory-check [SIZE_GB] [--dsn DSN] [--seed S]
+#
+#   --events N       events to generate (default 1000000), as monthly files
+#   --runs R         runs (default 3); the median of each figure is reported
+#   --seed S         generator seed (default 1)
+#   --dsn DSN        a server to use (a superuser on a maintenance database);
+#                    default: a throwaway cluster, fsync on, deleted afterwards
+#   --sluice PATH    benchmark this binary instead of build/app/sluice
+#   --keep           keep the work dir and the bench databases
+#   --memory-check [SIZE_GB]
+#                    load one ~SIZE_GB file (default 2) and report peak RSS
+#
+# Per run: (a) a fresh database, `sluice migrate`, then `sluice run --once` over
+# the generated files, timed (wall clock) with its peak RSS (/usr/bin/time);
+# staging triggers and due jobs run as part of it, as in production.
+# (b) the rows sluice put in each staging table are dumped with
+# COPY ... TO STDOUT (FORMAT binary), and loaded into bench.<table> (LIKE
+# staging.<table> INCLUDING ALL) by one psql session with \copy ... (FORMAT
+# binary), one transaction per table; the whole session is timed.
+# Target: sluice rows/s >= 0.8 x COPY rows/s; peak RSS < 200 MB on 2 GB.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+root=$(sluice_repo_root)
+
+usage() { sluice_usage "${BASH_SOURCE[0]}"; }
+
+events=1000000
+runs=3
+seed=1
+dsn=
+dsn_given=false
+sluice=
+keep=false
+memory_gb=
+while (($#)); do
+  case "$1" in
+    --events) events=${2:?--events needs a number}; shift ;;
+    --runs) runs=${2:?--runs needs a number}; shift ;;
+    --seed) seed=${2:?--seed needs a number}; shift ;;
+    --dsn) dsn=${2?--dsn needs a value}; dsn_given=true; shift ;;
+    --sluice) sluice=${2:?--sluice needs a path}; shift ;;
+    --keep) keep=true ;;
+    --memory-check)
+      memory_gb=2
+      if [[ "${2:-}" =~ ^[0-9]+([.][0-9]+)?$ ]]; then memory_gb=$2; shift; fi ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; sluice_die "unknown argument '$1'" ;;
+  esac
+  shift
+done
+[[ "$events" =~ ^[0-9]+$ && "$events" -gt 0 ]] || sluice_die "--events takes a positive number"
+[[ "$runs" =~ ^[0-9]+$ && "$runs" -gt 0 ]] || sluice_die "--runs takes a positive number"
+[[ -x /usr/bin/time ]] || sluice_die "/usr/bin/time is missing (apt-get install time, or scripts/install-deps.sh)"
+
+# --- build --------------------------------------------------------------------
+echo "building ..." >&2
+if [[ -n "$sluice" ]]; then
+  [[ -x "$sluice" ]] || sluice_die "--sluice $sluice is not an executable"
+  sluice_build "$root" quiet sluice-gen-hubdoc || sluice_die "the build failed"
+else
+  sluice_build "$root" quiet sluice sluice-gen-hubdoc || sluice_die "the build failed"
+  sluice=$root/build/app/sluice
+fi
+gen=$root/build/scripts/sluice-gen-hubdoc
+
+# --- work dir and server ------------------------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
+databases=()
+cleanup() {
+  local status=$?
+  trap '' INT TERM
+  if ! $keep; then
+    for db in "${databases[@]}"; do
+      [[ -n "$db" ]] || continue
+      psql -X -q -d "$dsn" -c "drop database if exists $db" >/dev/null 2>&1 || true
+    done
+    rm -rf "$work"
+  else
+    echo "kept: $work and databases ${databases[*]}" >&2
+  fi
+  if [[ -n "$SLUICE_THROWAWAY_DIR" ]]; then sluice_throwaway_cluster_remove; fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if ! $dsn_given; then
+  echo "starting a throwaway PostgreSQL (fsync on, as a real warehouse) ..." >&2
+  sluice_throwaway_cluster durable
+  dsn=$SLUICE_THROWAWAY_DSN
+fi
+psql -X -q -d "$dsn" -c 'select 1' >/dev/null || sluice_die "cannot connect to $dsn"
+
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+now() { date +%s.%N; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# run_sluice DB INBOX -> sets sluice_secs, sluice_rss_mb, loaded, rejected, tables
+run_sluice() {
+  local db=$1 inbox=$2 dbdsn t0 t1
+  q "$dsn" "create database $db" >/dev/null
+  databases+=("$db")
+  dbdsn=$(sluice_dsn_with_db "$dsn" "$db")
+  "$sluice" migrate --dsn "$dbdsn" --log-level warn >"$work/$db.migrate.log" 2>&1 || {
+    cat "$work/$db.migrate.log" >&2; sluice_die "sluice migrate failed"; }
+  t0=$(now)
+  if ! /usr/bin/time -f '%M' -o "$work/$db.rss" \
+      "$sluice" run --once --dsn "$dbdsn" --inbox "$inbox" --log-level warn >"$work/$db.run.log" 2>&1; then
+    tail -n 30 "$work/$db.run.log" >&2
+    sluice_die "sluice run --once failed (log above)"
+  fi
+  t1=$(now)
+  sluice_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  sluice_rss_mb=$(awk '/^[0-9]+$/ { printf "%.1f", $1 / 1024 }' "$work/$db.rss")
+  mapfile -t tables < <(q "$dbdsn" "select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                                    where n.nspname = 'staging' and c.relkind = 'r' order by 1")
+  loaded=0
+  local t
+  for t in "${tables[@]}"; do
+    loaded=$((loaded + $(q "$dbdsn" "select count(*) from staging.\"$t\"")))
+  done
+  rejected=$(q "$dbdsn" "select count(*) from sluice.rejects" 2>/dev/null || echo "?")
+}
+
+# run_copy DB -> sets copy_secs: dump staging.*, then time \copy into bench.*
+run_copy() {
+  local db=$1 dbdsn t0 t1 t script=$work/$db.copy.sql
+  dbdsn=$(sluice_dsn_with_db "$dsn" "$db")
+  mkdir -p "$work/$db.dump"
+  q "$dbdsn" "create schema bench" >/dev/null
+  : >"$script"
+  echo '\set ON_ERROR_STOP on' >>"$script"
+  for t in "${tables[@]}"; do
+    psql -X -q -d "$dbdsn" -c "COPY staging.\"$t\" TO STDOUT (FORMAT binary)" >"$work/$db.dump/$t.bin"
+    q "$dbdsn" "create table bench.\"$t\" (like staging.\"$t\" including all)" >/dev/null
+    printf 'begin;\n\\copy bench."%s" from '"'"'%s'"'"' with (format binary)\ncommit;\n' \
+      "$t" "$work/$db.dump/$t.bin" >>"$script"
+  done
+  t0=$(now)
+  psql -X -q -d "$dbdsn" -f "$script" >/dev/null
+  t1=$(now)
+  copy_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+  rm -rf "$work/$db.dump"
+  local copied=0
+  for t in "${tables[@]}"; do
+    copied=$((copied + $(q "$dbdsn" "select count(*) from bench.\"$t\"")))
+  done
+  ((copied == loaded)) || sluice_die "COPY loaded $copied rows, sluice $loaded: the comparison is void"
+}
+
+size_of() { du -sb "$1" | awk '{ printf "%.1f", $1 / 1048576 }'; }
+
+# --- memory check -------------------------------------------------------------
+if [[ -n "$memory_gb" ]]; then
+  bytes=$(awk -v g="$memory_gb" 'BEGIN { printf "%d", g * 1073741824 }')
+  echo "generating one ~${memory_gb} GB file ..." >&2
+  "$gen" --bytes "$bytes" --seed "$seed" --out-dir "$work/inbox/hubdoc"
+  input_mb=$(size_of "$work/inbox")
+  echo "loading it with sluice run --once ..." >&2
+  run_sluice "sluice_bench_mem_$$" "$work/inbox"
+  rows_s=$(awk -v r="$loaded" -v s="$sluice_secs" 'BEGIN { printf "%.0f", r / s }')
+  printf '\nmemory check: input %s MB, %s rows loaded (%s rejected) in %s s = %s rows/s\n' \
+    "$input_mb" "$loaded" "$rejected" "$sluice_secs" "$rows_s"
+  verdict=$(awk -v m="$sluice_rss_mb" 'BEGIN { print (m < 200 ? "under" : "OVER") }')
+  printf 'sluice peak RSS: %s MB (%s the 200 MB target)\n' "$sluice_rss_mb" "$verdict"
+  exit 0
+fi
+
+# --- benchmark ----------------------------------------------------------------
+echo "generating $events events (seed $seed) ..." >&2
+"$gen" --events "$events" --seed "$seed" --out-dir "$work/inbox/hubdoc" --split-months
+input_mb=$(size_of "$work/inbox")
+
+results=$work/results.tsv
+printf 'run\tinput_mb\trows\trejected\tsluice_s\tsluice_rows_s\tcopy_s\tcopy_rows_s\tratio\tsluice_rss_mb\n' >"$results"
+printf '\n%-6s %9s %10s %9s %9s %13s %8s %13s %7s %9s\n' run "input MB" rows rejected "sluice s" "sluice rows/s" "COPY s" "COPY rows/s" ratio "RSS MB"
+for ((run = 1; run <= runs; run++)); do
+  db=sluice_bench_$$_$run
+  run_sluice "$db" "$work/inbox"
+  run_copy "$db"
+  line=$(awk -v run="$run" -v in_mb="$input_mb" -v rows="$loaded" -v rej="$rejected" -v ss="$sluice_secs" \
+             -v cs="$copy_secs" -v rss="$sluice_rss_mb" 'BEGIN {
+    srs = rows / ss; crs = rows / cs
+    printf "%d\t%s\t%d\t%s\t%.3f\t%.0f\t%.3f\t%.0f\t%.3f\t%s", run, in_mb, rows, rej, ss, srs, cs, crs, srs / crs, rss }')
+  printf '%s\n' "$line" >>"$results"
+  printf '%s\n' "$line" | awk -F'\t' '{ printf "%-6s %9s %10s %9s %9s %13s %8s %13s %7s %9s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
+  if ! $keep; then
+    q "$dsn" "drop database $db" >/dev/null
+    databases=("${databases[@]/$db}")
+  fi
+done
+
+col() { tail -n +2 "$results" | cut -f"$1" | median; }
+med_sluice=$(col 6); med_copy=$(col 8); med_ratio=$(col 9); med_rss=$(col 10)
+printf '%-6s %9s %10s %9s %9s %13.0f %8s %13.0f %7.3f %9s\n' median "$input_mb" "$loaded" "$rejected" "" \
+  "$med_sluice" "" "$med_copy" "$med_ratio" "$med_rss"
+verdict=$(awk -v r="$med_ratio" 'BEGIN { print (r >= 0.8 ? "meets" : "MISSES") }')
+printf '\nmedian of %d run(s), %d events, %s MB input: sluice %.0f rows/s, binary COPY %.0f rows/s, ratio %.3f (%s the 0.8 target), sluice peak RSS %s MB\n' \
+  "$runs" "$events" "$input_mb" "$med_sluice" "$med_copy" "$med_ratio" "$verdict" "$med_rss"
