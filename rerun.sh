@@ -90,9 +90,9 @@ scripts/pg.sh destroy
 mkdir -p data/inbox/hubdoc
 find data -mindepth 1 -maxdepth 1 ! -name inbox ! -name rerun.pid -exec rm -rf {} +
 
-# 3. Build (quiet unless it fails).
+# 3. Build (quiet unless it fails); the generator too, for trying things out.
 echo "building sluice ..."
-sluice_build "$root" quiet sluice || sluice_die "the build failed (output above)"
+sluice_build "$root" quiet sluice sluice-gen-hubdoc || sluice_die "the build failed (output above)"
 sluice=$root/build/app/sluice
 
 # 4. The warehouse.
