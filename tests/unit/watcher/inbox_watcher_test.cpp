@@ -384,8 +384,12 @@ TEST_CASE("a handler that stops the watcher receives no further calls", "[watche
         events.push_back(event);
         watcher->stop();
       });
+  // Old mtimes: the start-up scan arms every timer to fire at once, so all five
+  // completions are queued together when the first handler call runs.
   for (int file_idx = 0; file_idx < 5; ++file_idx) {
-    write_file(dir.path() / ("f" + std::to_string(file_idx) + ".json"), "{}");
+    const auto path = dir.path() / ("f" + std::to_string(file_idx) + ".json");
+    write_file(path, "{}");
+    fs::last_write_time(path, fs::file_time_type::clock::now() - 1h);
   }
   watcher->start();
   run_for(io, 4 * test_settle);
@@ -402,8 +406,12 @@ TEST_CASE("a handler may destroy the watcher that called it", "[watcher]") {
         events.push_back(event);
         watcher.reset();
       });
+  // Old mtimes: the start-up scan arms every timer to fire at once, so all five
+  // completions are queued together when the first handler call runs.
   for (int file_idx = 0; file_idx < 5; ++file_idx) {
-    write_file(dir.path() / ("f" + std::to_string(file_idx) + ".json"), "{}");
+    const auto path = dir.path() / ("f" + std::to_string(file_idx) + ".json");
+    write_file(path, "{}");
+    fs::last_write_time(path, fs::file_time_type::clock::now() - 1h);
   }
   watcher->start();
   run_for(io, 4 * test_settle);
