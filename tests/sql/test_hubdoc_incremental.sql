@@ -11,6 +11,9 @@
 \set ON_ERROR_STOP 1
 \o /dev/null
 set client_min_messages = warning;
+-- Speed only: each batch commits on its own, and the plans here are cheap.
+set synchronous_commit = off;
+set jit = off;
 set timezone = 'America/Vancouver';
 
 create function pg_temp.run_jobs() returns void
