@@ -87,7 +87,7 @@ TEST_CASE("concatenated JSON objects are one record each, with their lines and o
   CHECK(reader.hash().hex() == hash_of(content));
 }
 
-TEST_CASE("the elements of a top-level array are the records; brackets in strings and escaped quotes do not confuse it",
+TEST_CASE("the elements of a top-level array are the records, and brackets in strings or escaped quotes do not confuse it",
           "[loader][record_reader][json][array]") {
   auto options = generated_options();
   temp_file file(array_file);

@@ -346,7 +346,7 @@ TEST_CASE("a file shorter than its limit (it shrank) is read to its end without 
   }
 }
 
-TEST_CASE("detect_framing: a lone '{' or a leading '[' on the first line is JSON, anything else NDJSON",
+TEST_CASE("detect_framing calls a first line that is a lone brace or starts with a bracket JSON, anything else NDJSON",
           "[loader][record_reader][framing]") {
   CHECK(detect_framing("{\n  \"a\": 1\n}\n") == framing::json);
   CHECK(detect_framing("  {  \r\n\"a\": 1}") == framing::json);
