@@ -10,7 +10,9 @@
 //     change::grown    bytes were appended (IN_MODIFY). Whatever ends in a newline
 //                      is final in an append-only file; the rest may still change.
 //                      Writes that arrive together are coalesced: at most one
-//                      `grown` per path is queued at any time.
+//                      `grown` per path is queued at any time. inotify cannot tell
+//                      an append from a truncation or rewrite, so the reader must
+//                      compare the size with its own offset.
 //     change::settled  the file was closed after writing (IN_CLOSE_WRITE), moved
 //                      in (IN_MOVED_TO), or found by a scan, and then saw no write
 //                      for `settle`: as complete as anyone can tell. A file that
