@@ -123,12 +123,12 @@ create table core.hubdoc_customer_state (
   last_login       timestamptz,
   changed_xid      xid8 not null default pg_current_xact_id()
 );
--- The job finds what changed since its watermark, and who crossed the 30-day
--- silence line since its last run, through these two.
+-- The job finds whose sign-up changed since its watermark, and who crossed the
+-- 30-day silence line since its last run, through these two.
 create index hubdoc_customer_state_changed on core.hubdoc_customer_state (changed_xid);
 create index hubdoc_customer_state_last_login on core.hubdoc_customer_state (last_login);
 
-comment on table core.hubdoc_customer_state is 'One row per Hubdoc account seen in SIGN_UP, LOGIN or PLAN_CHANGE events: its earliest sign-up and its first and last login, whatever order the events arrived in. Kept by the staging triggers.';
+comment on table core.hubdoc_customer_state is 'One row per Hubdoc account seen in SIGN_UP, LOGIN or PLAN_CHANGE events: its earliest sign-up and its first and last login, whatever order the events arrived in. Sign-ups are kept by the staging trigger; logins are folded in by the hubdoc_reports job (every few seconds).';
 comment on column core.hubdoc_customer_state.account is 'Customer id (the events'' account).';
 comment on column core.hubdoc_customer_state.signup_time is 'Time of the earliest SIGN_UP event; NULL while no SIGN_UP has been loaded.';
 comment on column core.hubdoc_customer_state.signup_plan is 'Plan chosen in the earliest SIGN_UP.';
@@ -139,9 +139,9 @@ comment on column core.hubdoc_customer_state.lastname is 'Last name given at sig
 comment on column core.hubdoc_customer_state.address is 'Address given at sign-up, without the wrapping quotes.';
 comment on column core.hubdoc_customer_state.province is 'Province code parsed from the address; NULL when the address does not end with a province and postal code.';
 comment on column core.hubdoc_customer_state.postal_code is 'Postal code parsed from the address, as "A1A 1A1".';
-comment on column core.hubdoc_customer_state.first_login is 'Time of the first LOGIN loaded.';
-comment on column core.hubdoc_customer_state.last_login is 'Time of the last LOGIN loaded (the churn clock starts here).';
-comment on column core.hubdoc_customer_state.changed_xid is 'Transaction that last changed the row; the reports job re-examines accounts changed since its watermark.';
+comment on column core.hubdoc_customer_state.first_login is 'Time of the first LOGIN loaded (as of the last run of the hubdoc_reports job).';
+comment on column core.hubdoc_customer_state.last_login is 'Time of the last LOGIN loaded (as of the last run of the hubdoc_reports job); the churn clock starts here.';
+comment on column core.hubdoc_customer_state.changed_xid is 'Transaction that created the row or last changed its sign-up; the reports job re-examines accounts changed since its watermark.';
 
 -- Customer dimension, SCD type 2 ----------------------------------------------------
 
@@ -161,7 +161,13 @@ create table core.hubdoc_dim_customer (
   check (valid_from < valid_to)
 );
 create unique index hubdoc_dim_customer_version on core.hubdoc_dim_customer (account, valid_from);
-create unique index hubdoc_dim_customer_current on core.hubdoc_dim_customer (account) where valid_to = 'infinity';
+-- Exactly one current row per customer. A constraint rather than a unique index
+-- so that it is checked at the end of each statement, not row by row: the
+-- trigger retires a current version and inserts its successor in one statement.
+alter table core.hubdoc_dim_customer
+  add constraint hubdoc_dim_customer_one_current
+  exclude using btree (account with =) where (valid_to = 'infinity')
+  deferrable initially immediate;
 
 comment on table core.hubdoc_dim_customer is 'Hubdoc customers with their plan history (SCD type 2): a first version at sign-up, a new version at each later PLAN_CHANGE (by details.change_date). The current version has valid_to = ''infinity''; validity is [valid_from, valid_to). Customers appear once their SIGN_UP is loaded.';
 comment on column core.hubdoc_dim_customer.customer_key is 'Surrogate key of this version; stays the same while the version''s start stays the same.';

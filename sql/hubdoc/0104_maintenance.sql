@@ -10,7 +10,8 @@
 --    are recomputed from its sign-up and all its plan changes.
 --    The bulk event types stay cheap: PAGE_ACCESS and UPLOAD only widen the
 --    feed's time span (one scan of the transition table, at most one row
---    updated); LOGIN adds one upsert per distinct account of the batch.
+--    updated); LOGIN appends one row per distinct account of the batch to an
+--    unindexed log that the job folds into the per-customer state.
 --
 -- 2. Everything that depends on the as-of time (all four reports: churn moves
 --    with time, and an explicit as-of hides later events) is kept by one
@@ -20,7 +21,10 @@
 --    the difference into +/- deltas on small per-key count tables, and rebuilds
 --    the report rows from those counts (a few hundred rows at most).
 --    The accounts re-examined are
---      * those whose core.hubdoc_customer_state row was written by a transaction
+--      * those with LOGIN or PLAN_CHANGE events since the last run: the triggers
+--        append them to core.hubdoc_account_log, which the job consumes (and folds
+--        the logins into core.hubdoc_customer_state);
+--      * those whose sign-up changed: their core.hubdoc_customer_state row was written by a transaction
 --        at or above the previous watermark (changed_xid, indexed): every
 --        transaction below it had finished before the previous run's snapshot,
 --        so that run saw it. There is deliberately no upper bound: rows of
@@ -73,41 +77,38 @@ comment on function core.hubdoc_customer_versions(integer[]) is
   'The SCD2 versions core.hubdoc_dim_customer should hold for these accounts, computed from core.hubdoc_customer_state and core.hubdoc_fact_plan_change.';
 
 -- Bring the dimension rows of these accounts in line with their versions, keeping
--- the surrogate key of every version whose start did not move. Three statements
--- in this order, because the one-current-row index is checked row by row: a
--- version stops being current (update) before its successor is inserted.
+-- the surrogate key of every version whose start did not move. One statement, so
+-- the versions are computed once; the one-current-row rule is checked at its end
+-- (a version stops being current in the same statement its successor arrives).
 create function core.hubdoc_sync_dim_customer(accounts integer[]) returns void
-  language plpgsql
+  language sql
 as $$
-begin
-  delete from core.hubdoc_dim_customer d
-   using unnest(accounts) as a(account)
-   where d.account = a.account
-     and not exists (select 1
-                       from core.hubdoc_customer_versions(accounts) v
-                      where v.account = d.account and v.valid_from = d.valid_from);
-
-  update core.hubdoc_dim_customer d
-     set plan = v.plan, valid_to = v.valid_to, firstname = v.firstname,
-         lastname = v.lastname, address = v.address, province = v.province,
-         postal_code = v.postal_code, signup_time = v.signup_time
-    from core.hubdoc_customer_versions(accounts) v
-   where d.account = v.account and d.valid_from = v.valid_from
-     and (d.plan, d.valid_to, d.firstname, d.lastname, d.address, d.province,
-          d.postal_code, d.signup_time)
-         is distinct from
-         (v.plan, v.valid_to, v.firstname, v.lastname, v.address, v.province,
-          v.postal_code, v.signup_time);
-
+  with v as materialized (
+    select * from core.hubdoc_customer_versions(accounts)),
+  gone as (
+    delete from core.hubdoc_dim_customer d
+     where d.account = any(accounts)
+       and not exists (select 1 from v where v.account = d.account and v.valid_from = d.valid_from)),
+  changed as (
+    update core.hubdoc_dim_customer d
+       set plan = v.plan, valid_to = v.valid_to, firstname = v.firstname,
+           lastname = v.lastname, address = v.address, province = v.province,
+           postal_code = v.postal_code, signup_time = v.signup_time
+      from v
+     where d.account = v.account and d.valid_from = v.valid_from
+       and (d.plan, d.valid_to, d.firstname, d.lastname, d.address, d.province,
+            d.postal_code, d.signup_time)
+           is distinct from
+           (v.plan, v.valid_to, v.firstname, v.lastname, v.address, v.province,
+            v.postal_code, v.signup_time))
   insert into core.hubdoc_dim_customer
          (account, plan, valid_from, valid_to, firstname, lastname, address, province,
           postal_code, signup_time)
   select v.account, v.plan, v.valid_from, v.valid_to, v.firstname, v.lastname, v.address,
          v.province, v.postal_code, v.signup_time
-    from core.hubdoc_customer_versions(accounts) v
+    from v
    where not exists (select 1 from core.hubdoc_dim_customer d
-                      where d.account = v.account and d.valid_from = v.valid_from);
-end
+                      where d.account = v.account and d.valid_from = v.valid_from)
 $$;
 comment on function core.hubdoc_sync_dim_customer(integer[]) is
   'Recompute the SCD2 rows of core.hubdoc_dim_customer for these accounts (order-independent; keeps surrogate keys of unchanged versions).';
@@ -131,30 +132,33 @@ $$;
 comment on function core.hubdoc_widen_feed_span() is
   'Statement trigger: widen core.hubdoc_feed_state to the event times of the new rows.';
 
--- LOGIN: first/last login per account, and the span. An account is marked
--- changed when its last login moved, or when an explicit as-of time is set and
--- the batch has a login of it at or before that time (which may be its new last
--- login at or before the as-of time, wherever it falls between first and last).
+-- Logins are a third of the feed, and a batch touches most of its accounts:
+-- updating core.hubdoc_customer_state here (three indexes, no HOT) cost about as
+-- much as the COPY itself. So the trigger only appends each batch's first/last
+-- login per account to an unindexed log; the job folds it into
+-- core.hubdoc_customer_state and re-examines exactly those accounts.
+create table core.hubdoc_account_log (
+  account     integer not null,
+  first_login timestamptz,
+  last_login  timestamptz
+);
+comment on table core.hubdoc_account_log is 'Accounts with LOGIN or PLAN_CHANGE events loaded since the last run of the hubdoc_reports job, one row per account and batch (appended by the staging triggers, consumed by the job). Not for reporting.';
+comment on column core.hubdoc_account_log.account is 'Customer id.';
+comment on column core.hubdoc_account_log.first_login is 'Earliest LOGIN of the account in the batch; NULL for a PLAN_CHANGE batch.';
+comment on column core.hubdoc_account_log.last_login is 'Latest LOGIN of the account in the batch; NULL for a PLAN_CHANGE batch.';
+
+-- LOGIN: log first/last login per account; widen the span.
 create function core.hubdoc_on_login() returns trigger
   language plpgsql
 as $$
-declare
-  explicit_as_of timestamptz := (select as_of from reports.hubdoc_settings);
 begin
   with batch as (
     select account, min(event_time) as first_login, max(event_time) as last_login
       from new_rows
      group by account),
-  upsert as (
-    insert into core.hubdoc_customer_state as s (account, first_login, last_login)
-    select account, first_login, last_login from batch
-    on conflict (account) do update
-       set first_login = least(s.first_login, excluded.first_login),
-           last_login = greatest(s.last_login, excluded.last_login),
-           changed_xid = excluded.changed_xid
-     where s.last_login is null or excluded.last_login > s.last_login
-        or excluded.first_login < s.first_login
-        or excluded.first_login <= explicit_as_of)
+  logged as (
+    insert into core.hubdoc_account_log (account, first_login, last_login)
+    select account, first_login, last_login from batch)
   update core.hubdoc_feed_state f
      set first_event_time = least(f.first_event_time, b.lo),
          last_event_time = greatest(f.last_event_time, b.hi)
@@ -165,7 +169,7 @@ begin
 end
 $$;
 comment on function core.hubdoc_on_login() is
-  'Statement trigger on staging.hubdoc_login: first/last login per account in core.hubdoc_customer_state, and the feed span.';
+  'Statement trigger on staging.hubdoc_login: append first/last login per account to core.hubdoc_account_log; widen the feed span.';
 
 -- SIGN_UP: keep the earliest sign-up per account; re-derive the dimension of the
 -- accounts whose earliest sign-up changed.
@@ -222,12 +226,12 @@ $$;
 comment on function core.hubdoc_on_signup() is
   'Statement trigger on staging.hubdoc_signup: earliest sign-up per account in core.hubdoc_customer_state, the SCD2 dimension of accounts whose sign-up changed, and the feed span.';
 
--- PLAN_CHANGE: the fact row, the account's changed mark, and its dimension.
+-- PLAN_CHANGE: the fact row, the account in the log for the job, its dimension.
 create function core.hubdoc_on_plan_change() returns trigger
   language plpgsql
 as $$
 declare
-  with_signup integer[];
+  accounts integer[];
 begin
   insert into core.hubdoc_fact_plan_change
          (account, change_date, change_day, event_time, from_plan, to_plan, _file_id, _record)
@@ -239,11 +243,9 @@ begin
     select account, min(event_time) as lo, max(event_time) as hi
       from new_rows
      group by account),
-  upsert as (
-    insert into core.hubdoc_customer_state as s (account)
-    select account from batch
-    on conflict (account) do update set changed_xid = excluded.changed_xid
-    returning s.account, s.signup_time),
+  logged as (
+    insert into core.hubdoc_account_log (account)
+    select account from batch),
   span as (
     update core.hubdoc_feed_state f
        set first_event_time = least(f.first_event_time, b.lo),
@@ -251,16 +253,14 @@ begin
       from (select min(lo) as lo, max(hi) as hi from batch) b
      where b.lo is not null
        and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time))
-  select array_agg(account) filter (where signup_time is not null) into with_signup from upsert;
+  select array_agg(account) into accounts from batch;
 
-  if with_signup is not null then
-    perform core.hubdoc_sync_dim_customer(with_signup);
-  end if;
+  perform core.hubdoc_sync_dim_customer(accounts);
   return null;
 end
 $$;
 comment on function core.hubdoc_on_plan_change() is
-  'Statement trigger on staging.hubdoc_plan_change: core.hubdoc_fact_plan_change, the changed mark of each account, its SCD2 versions, and the feed span.';
+  'Statement trigger on staging.hubdoc_plan_change: core.hubdoc_fact_plan_change, the accounts in core.hubdoc_account_log for the job, their SCD2 versions, and the feed span.';
 
 create trigger hubdoc_core after insert on staging.hubdoc_login
   referencing new table as new_rows for each statement execute function core.hubdoc_on_login();
@@ -463,6 +463,7 @@ declare
   late_accounts integer[];
   late_logins   timestamptz[];
   changed       integer := 0;
+  logged        integer[];
 begin
   select s.as_of into v_setting from reports.hubdoc_settings s;
   select * into prev from core.hubdoc_refresh_state;
@@ -472,6 +473,24 @@ begin
   everything := not prev.ran or prev.as_of_setting is distinct from v_setting
                 or v_as_of < prev.as_of;
 
+  -- Fold the logins (and plan-change marks) logged by the triggers since the
+  -- last run into the per-customer state; those accounts are re-examined.
+  -- Rows of transactions this snapshot cannot see stay for the next run.
+  with consumed as (
+    delete from core.hubdoc_account_log returning account, first_login, last_login),
+  per_account as (
+    select account, min(first_login) as first_login, max(last_login) as last_login
+      from consumed
+     group by account),
+  folded as (
+    insert into core.hubdoc_customer_state as s (account, first_login, last_login)
+    select account, first_login, last_login from per_account
+    on conflict (account) do update
+       set first_login = least(s.first_login, excluded.first_login),
+           last_login = greatest(s.last_login, excluded.last_login)
+    returning s.account)
+  select array_agg(account) into logged from folded;
+
   if everything then
     select array_agg(s.account) into candidates from core.hubdoc_customer_state s;
   else
@@ -479,6 +498,8 @@ begin
       from (select s.account
               from core.hubdoc_customer_state s
              where s.changed_xid >= since
+            union
+            select unnest(logged)
             union
             -- their 30 days of silence ended since the last run
             select s.account
@@ -647,7 +668,8 @@ create function reports.hubdoc_rebuild() returns void
   set jit = off
 as $$
 begin
-  truncate core.hubdoc_customer_state, core.hubdoc_dim_customer, core.hubdoc_fact_plan_change,
+  truncate core.hubdoc_customer_state, core.hubdoc_account_log, core.hubdoc_dim_customer,
+           core.hubdoc_fact_plan_change,
            core.hubdoc_report_basis, core.hubdoc_month_counts, core.hubdoc_year_province_counts,
            core.hubdoc_plan_year_counts, core.hubdoc_plan_change_counts;
 
