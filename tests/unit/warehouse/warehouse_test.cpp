@@ -1,0 +1,72 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+
+#include "sluice/warehouse/connection.h"
+#include "sluice/warehouse/error.h"
+#include "sluice/warehouse/migrate.h"
+
+using namespace sluice::warehouse;
+
+TEST_CASE("embedded migrations come sorted by version, each version once", "[warehouse]") {
+  auto migrations = embedded_migrations();
+  REQUIRE(migrations.size() >= 2);
+  CHECK(migrations.front().name == "sluice/0001_bookkeeping.sql");
+  std::set<int> versions;
+  for (std::size_t i = 0; i < migrations.size(); ++i) {
+    CHECK(versions.insert(migrations[i].version).second);
+    if (i > 0) CHECK(migrations[i - 1].version < migrations[i].version);
+    CHECK_FALSE(migrations[i].sql.empty());
+    CHECK(migrations[i].checksum.size() == 16);
+  }
+}
+
+TEST_CASE("the Hubdoc staging migration is embedded with its feed declaration", "[warehouse]") {
+  auto migrations = embedded_migrations();
+  auto it = std::find_if(migrations.begin(), migrations.end(),
+                         [](const migration& m) { return m.name == "hubdoc/0101_staging.sql"; });
+  REQUIRE(it != migrations.end());
+  CHECK(it->version == 101);
+  CHECK(it->sql.find("insert into sluice.feeds") != std::string_view::npos);
+}
+
+TEST_CASE("SQLSTATEs map to the kinds a caller acts on", "[warehouse]") {
+  CHECK(classify_sqlstate("08006") == error_kind::connection);
+  CHECK(classify_sqlstate("57P01") == error_kind::connection);
+  CHECK(classify_sqlstate("40001") == error_kind::transient);
+  CHECK(classify_sqlstate("40P01") == error_kind::transient);
+  CHECK(classify_sqlstate("53100") == error_kind::transient);
+  CHECK(classify_sqlstate("22P02") == error_kind::data);
+  CHECK(classify_sqlstate("23505") == error_kind::data);
+  CHECK(classify_sqlstate("42P01") == error_kind::schema);
+  CHECK(classify_sqlstate("XX000") == error_kind::internal);
+  CHECK(classify_sqlstate("") == error_kind::internal);
+}
+
+TEST_CASE("only connection and transient errors are retryable", "[warehouse]") {
+  CHECK(db_error(error_kind::connection, "08006", "x").is_retryable());
+  CHECK(db_error(error_kind::transient, "40001", "x").is_retryable());
+  CHECK_FALSE(db_error(error_kind::data, "22P02", "x").is_retryable());
+  CHECK_FALSE(db_error(error_kind::schema, "42P01", "x").is_retryable());
+}
+
+TEST_CASE("a connection that cannot be made says where it tried and what to set", "[warehouse]") {
+  try {
+    connection conn("host=/nonexistent-socket-dir port=1 dbname=nowhere connect_timeout=1");
+    FAIL("connected to nothing");
+  } catch (const db_error& e) {
+    CHECK(e.kind() == error_kind::connection);
+    CHECK(e.is_retryable());
+    CHECK_THAT(e.what(), Catch::Contains("SLUICE_DSN"));
+  }
+}
+
+TEST_CASE("the DSN comes from the flag, else SLUICE_DSN", "[warehouse]") {
+  CHECK(resolve_dsn(std::string("dbname=a")) == "dbname=a");
+  ::setenv("SLUICE_DSN", "dbname=b", 1);
+  CHECK(resolve_dsn(std::nullopt) == "dbname=b");
+  ::unsetenv("SLUICE_DSN");
+  CHECK(resolve_dsn(std::nullopt).empty());
+}
