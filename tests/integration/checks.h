@@ -1,0 +1,63 @@
+// Assertions shared by the integration tests (Catch2 CHECKs, so that one test
+// reports every broken invariant, not just the first).
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fixture.h"
+
+namespace sluice::itest {
+
+// Invariant 1 (conservation) for one file of the inbox, loaded to its end:
+// every record is exactly one staging row or one reject, the ledger's counters
+// agree with the tables, and the records are numbered 1..N without gap or repeat
+// across staging and rejects.
+inline void check_file_conserved(sluice_fixture& fx, const std::string& relative_path,
+                                 std::string_view content) {
+  INFO("file " << relative_path);
+  auto id = fx.file_id(relative_path);
+  REQUIRE(id > 0);
+  auto records = static_cast<std::int64_t>(count_records(content));
+  auto loaded = fx.staging_rows(id);
+  auto rejected = fx.rejects(id);
+  INFO("records in input " << records << ", staging rows " << loaded << ", rejects " << rejected);
+  CHECK(loaded + rejected == records);
+
+  auto ledger = fx.db().exec_params(
+      "select state, bytes_done, records_done, rows_loaded, rows_rejected from sluice.files where id = $1",
+      {std::to_string(id)});
+  REQUIRE(ledger.rows() == 1);
+  CHECK(ledger.text(0, 0) == "loaded");
+  CHECK(ledger.int64(0, 1) == static_cast<std::int64_t>(content.size()));
+  CHECK(ledger.int64(0, 2) == records);
+  CHECK(ledger.int64(0, 3) == loaded);
+  CHECK(ledger.int64(0, 4) == rejected);
+
+  auto ordinals = fx.db().exec_params(
+      "select count(*), count(distinct r), coalesce(min(r), 0), coalesce(max(r), 0) from ("
+      " select _record as r from (" + fx.staging_union() + ") s where _file_id = $1"
+      " union all select record from sluice.rejects where file_id = $1) o",
+      {std::to_string(id)});
+  INFO("records numbered: count, distinct, min, max");
+  CHECK(ordinals.int64(0, 0) == records);
+  CHECK(ordinals.int64(0, 1) == records);
+  CHECK(ordinals.int64(0, 2) == (records > 0 ? 1 : 0));
+  CHECK(ordinals.int64(0, 3) == records);
+}
+
+inline std::string to_hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (char c : bytes) {
+    auto b = static_cast<unsigned char>(c);
+    out += digits[b >> 4];
+    out += digits[b & 15];
+  }
+  return out;
+}
+
+}  // namespace sluice::itest

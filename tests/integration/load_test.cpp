@@ -1,0 +1,242 @@
+// Loading with `sluice run --once`: conservation per file, every kind of bad
+// input, and reports that are current when --once returns.
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "checks.h"
+#include "fixture.h"
+#include "hubdoc_input.h"
+
+namespace sluice::itest {
+namespace {
+
+// The same load with the default batch size and with the smallest one, so that
+// rejects and batch boundaries meet (STYLE.md: force errors across boundaries).
+std::vector<std::string> batch_flags(const std::string& which) {
+  if (which == "1 MB batches") return {"--batch-mb", "1"};
+  return {};
+}
+
+// `content` with `extra` inserted every `every` lines, starting after line `first`.
+std::string interleave(std::string_view content, const std::vector<input_line>& extra,
+                       std::size_t first, std::size_t every) {
+  std::string out;
+  std::size_t line_idx = 0;
+  std::size_t extra_idx = 0;
+  while (!content.empty()) {
+    auto newline = content.find('\n');
+    out += content.substr(0, newline == std::string_view::npos ? content.size() : newline + 1);
+    content.remove_prefix(newline == std::string_view::npos ? content.size() : newline + 1);
+    ++line_idx;
+    if (line_idx >= first && (line_idx - first) % every == 0) {
+      out += extra[extra_idx++ % extra.size()].bytes + "\n";
+    }
+  }
+  return out;
+}
+
+// A file of bytes that are not text at all (starts like gzip).
+std::string binary_junk(std::size_t size) {
+  std::string out = "\x1f\x8b\x08";
+  for (std::size_t byte_idx = 0; out.size() < size; ++byte_idx) {
+    out += static_cast<char>((byte_idx * 37 + 11) % 256);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a month of generated events loads with loaded + rejected == records, per file",
+          "[integration][conservation]") {
+  for (std::string batches : {"default batches", "1 MB batches"}) {
+    DYNAMIC_SECTION(batches) {
+      sluice_fixture fx;
+      fx.generate_hubdoc(20'000, 11, "hubdoc/2019-january.log");
+      auto clean = read_file(fx.inbox() / "hubdoc/2019-january.log");
+      REQUIRE(count_records(clean) == 20'000);
+
+      // The same shape with every kind of bad line sprinkled in (one every 211 lines).
+      auto generated = fx.generate_hubdoc(20'000, 12, "hubdoc/generated-tmp.log");
+      auto mixed = interleave(read_file(generated), bad_hubdoc_lines(), 5, 211);
+      std::filesystem::remove(generated);
+      fx.write_file("hubdoc/2019-february.ndjson", mixed);
+
+      const std::string notes = "Meeting notes, 2019-01-04\n\n- not a log at all\n- [ ] follow up\n";
+      fx.write_file("hubdoc/notes.jsonl", notes);
+      const std::string junk = binary_junk(5000);
+      fx.write_file("hubdoc/archive.log", junk);
+
+      auto run = fx.run_once(batch_flags(batches));
+      INFO(run.describe());
+      REQUIRE(run.ok());
+
+      check_file_conserved(fx, "hubdoc/2019-january.log", clean);
+      check_file_conserved(fx, "hubdoc/2019-february.ndjson", mixed);
+      check_file_conserved(fx, "hubdoc/notes.jsonl", notes);
+      check_file_conserved(fx, "hubdoc/archive.log", junk);
+
+      CHECK(fx.rejects(fx.file_id("hubdoc/2019-january.log")) == 0);
+      CHECK(fx.rejects(fx.file_id("hubdoc/2019-february.ndjson")) ==
+            static_cast<std::int64_t>(count_records(mixed) - 20'000));
+      CHECK(fx.staging_rows(fx.file_id("hubdoc/notes.jsonl")) == 0);
+      CHECK(fx.staging_rows(fx.file_id("hubdoc/archive.log")) == 0);
+      CHECK(fx.duplicate_staging_keys() == 0);
+      CHECK(fx.scalar("select count(*) from sluice.files") == 4);
+    }
+  }
+}
+
+TEST_CASE("every kind of bad input from the issue becomes a reject with a reason naming the problem",
+          "[integration][rejects]") {
+  for (std::string batches : {"default batches", "1 MB batches"}) {
+    DYNAMIC_SECTION(batches) {
+      sluice_fixture fx;
+
+      // Good lines around every bad one, blank lines and CRLF endings in between,
+      // and a valid 1 MB line, so line numbers, records and offsets all differ.
+      std::vector<input_line> lines;
+      int account = 1000;
+      lines.push_back({"good", login_line(account++), true, {}, ""});
+      for (auto& bad : bad_hubdoc_lines()) {
+        lines.push_back(std::move(bad));
+        lines.push_back({"good", login_line(account++), true, {}, ""});
+      }
+      const std::string huge_details(1'000'000, 'x');
+      lines.push_back({"a valid 1 MB line", login_line(account++, huge_details), true, {}, ""});
+      lines.push_back({"good after the 1 MB line", login_line(account++), true, {}, ""});
+
+      struct placed {
+        std::uint64_t record, line, offset;
+      };
+      std::vector<placed> where;
+      std::string content;
+      std::uint64_t line_no = 1;
+      for (std::size_t line_idx = 0; line_idx < lines.size(); ++line_idx) {
+        if (line_idx % 3 == 1) {
+          content += "\n";
+          ++line_no;
+        }
+        if (line_idx % 7 == 4) {
+          content += "  \t\r\n";
+          ++line_no;
+        }
+        where.push_back({line_idx + 1, line_no, content.size()});
+        content += lines[line_idx].bytes + (line_idx % 5 == 3 ? "\r\n" : "\n");
+        ++line_no;
+      }
+      fx.write_file("hubdoc/bad-input.log", content);
+
+      // A complete file whose last line has no newline: --once loads that line.
+      const std::string no_newline = login_line(7001) + "\n" + login_line(7002);
+      fx.write_file("hubdoc/no-final-newline.log", no_newline);
+      // A file that is not JSON at all.
+      const std::string prose = "Dear team,\nthe export failed again.\n\nRegards\n";
+      fx.write_file("hubdoc/letter.log", prose);
+
+      auto run = fx.run_once(batch_flags(batches));
+      INFO(run.describe());
+      REQUIRE(run.ok());
+
+      check_file_conserved(fx, "hubdoc/bad-input.log", content);
+      auto id = fx.file_id("hubdoc/bad-input.log");
+
+      std::set<std::int64_t> expected_loaded;
+      for (std::size_t line_idx = 0; line_idx < lines.size(); ++line_idx) {
+        if (lines[line_idx].loads) expected_loaded.insert(static_cast<std::int64_t>(line_idx + 1));
+      }
+      std::set<std::int64_t> loaded;
+      auto staged = fx.db().exec_params(
+          "select _record from (" + fx.staging_union() + ") s where _file_id = $1", {std::to_string(id)});
+      for (int row = 0; row < staged.rows(); ++row) loaded.insert(staged.int64(row, 0));
+      CHECK(loaded == expected_loaded);
+
+      auto rejects = fx.db().exec_params(
+          "select record, line, byte_offset, coalesce(field, ''), reason, raw,"
+          " coalesce(encode(raw_bytes, 'hex'), ''), raw_truncated, feed"
+          " from sluice.rejects where file_id = $1 order by record",
+          {std::to_string(id)});
+      std::map<std::int64_t, int> reject_row;
+      for (int row = 0; row < rejects.rows(); ++row) reject_row[rejects.int64(row, 0)] = row;
+
+      for (std::size_t line_idx = 0; line_idx < lines.size(); ++line_idx) {
+        const auto& line = lines[line_idx];
+        if (line.loads) continue;
+        INFO("bad input: " << line.what << " (record " << line_idx + 1 << ")");
+        auto found = reject_row.find(static_cast<std::int64_t>(line_idx + 1));
+        CHECK(found != reject_row.end());
+        if (found == reject_row.end()) continue;
+        int row = found->second;
+        std::string reason(rejects.text(row, 4));
+        INFO("reason: " << reason);
+        CHECK(rejects.int64(row, 1) == static_cast<std::int64_t>(where[line_idx].line));
+        CHECK(rejects.int64(row, 2) == static_cast<std::int64_t>(where[line_idx].offset));
+        CHECK(std::string(rejects.text(row, 3)) == line.field);
+        for (const auto& word : line.reason) CHECK_THAT(reason, Catch::Contains(word));
+        CHECK(rejects.text(row, 7) == "f");
+        CHECK(rejects.text(row, 8) == "hubdoc");
+        bool utf8_clean = line.what.find("UTF-8") == std::string::npos;
+        if (utf8_clean) {
+          CHECK(std::string(rejects.text(row, 5)) == line.bytes);
+          CHECK(rejects.text(row, 6).empty());
+        } else {
+          // raw_bytes keeps the exact bytes; raw shows U+FFFD where they are not UTF-8.
+          CHECK(std::string(rejects.text(row, 6)) == to_hex(line.bytes));
+          CHECK_THAT(std::string(rejects.text(row, 5)), Catch::Contains("caf\xef\xbf\xbd cr\xef\xbf\xbdme"));
+        }
+      }
+
+      // The 1 MB line arrived whole.
+      CHECK(fx.scalar("select length(details) from staging.hubdoc_login where _file_id = $1 and account = $2",
+                      {std::to_string(id), std::to_string(account - 2)}) == 1'000'000);
+
+      // No final newline: both lines load in --once, and the file counts as complete.
+      check_file_conserved(fx, "hubdoc/no-final-newline.log", no_newline);
+      CHECK(fx.staging_rows(fx.file_id("hubdoc/no-final-newline.log")) == 2);
+      CHECK(fx.scalar("select count(*) from staging.hubdoc_login where account = 7002") == 1);
+
+      // Not JSON at all: every non-blank line is a reject saying so; nothing stops.
+      check_file_conserved(fx, "hubdoc/letter.log", prose);
+      auto letter = fx.file_id("hubdoc/letter.log");
+      CHECK(fx.rejects(letter) == 3);
+      CHECK(fx.scalar("select count(*) from sluice.rejects where file_id = $1 and reason like '%not JSON%'",
+                      {std::to_string(letter)}) == 3);
+      CHECK(fx.scalar("select line from sluice.rejects where file_id = $1 and record = 3",
+                      {std::to_string(letter)}) == 4);
+      CHECK(fx.duplicate_staging_keys() == 0);
+    }
+  }
+}
+
+TEST_CASE("reports are current after --once", "[integration][reports]") {
+  sluice_fixture fx;
+  fx.write_file("hubdoc/2019-01-sample.log", hubdoc_sample_month);
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  check_file_conserved(fx, "hubdoc/2019-01-sample.log", hubdoc_sample_month);
+
+  auto plans = fx.db().exec(
+      "select plan, signups, share_pct::text from reports.hubdoc_signup_plans where year = 2019 order by plan");
+  REQUIRE(plans.rows() == 2);
+  CHECK(plans.text(0, 0) == "PLAN_BRONZE");
+  CHECK(plans.int64(0, 1) == 1);
+  CHECK(plans.text(0, 2) == "50.00");
+  CHECK(plans.text(1, 0) == "PLAN_GOLD");
+  CHECK(plans.int64(1, 1) == 1);
+  CHECK(plans.text(1, 2) == "50.00");
+
+  // 502 signed up 2019-01-02T04:48:46-05:00 on GOLD, changed to SILVER at
+  // 2019-03-03T10:00:00-05:00: 60 days + 18674 s = 60.2161 days.
+  auto changes = fx.db().exec(
+      "select from_plan, to_plan, customers, round(avg_days_to_change, 4)::text from reports.hubdoc_plan_changes");
+  REQUIRE(changes.rows() == 1);
+  CHECK(changes.text(0, 0) == "PLAN_GOLD");
+  CHECK(changes.text(0, 1) == "PLAN_SILVER");
+  CHECK(changes.int64(0, 2) == 1);
+  CHECK(changes.text(0, 3) == "60.2161");
+}
+
+}  // namespace sluice::itest
