@@ -187,3 +187,29 @@ TEST_CASE("a file that grows between two --once runs loads only the new lines",
 }
 
 }  // namespace sluice::itest
+
+namespace sluice::itest {
+
+TEST_CASE("a path that now holds other content is loaded again as a new file",
+          "[integration][exactly-once]") {
+  sluice_fixture fx;
+  const std::string path = "hubdoc/current.log";
+  const std::string before = login_line(1) + "\n" + login_line(2) + "\n";
+  fx.write_file(path, before);
+  REQUIRE(fx.run_once().ok());
+  auto old_id = fx.file_id(path);
+
+  const std::string after = login_line(3) + "\n" + login_line(4) + "\n" + login_line(5) + "\n";
+  fx.write_file(path, after);
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  auto new_id = fx.file_id(path);
+  CHECK(new_id != old_id);
+  CHECK(fx.text("select state from sluice.files where id = $1", {std::to_string(old_id)}) == "replaced");
+  check_file_conserved(fx, path, after);
+  CHECK(fx.staging_rows(old_id) == 2);
+  CHECK(fx.staging_rows() == 5);
+}
+
+}  // namespace sluice::itest

@@ -240,3 +240,77 @@ TEST_CASE("reports are current after --once", "[integration][reports]") {
 }
 
 }  // namespace sluice::itest
+
+namespace sluice::itest {
+
+// BUG (found by this test): a line cut off after a complete value (a writer
+// killed mid-line: `{"date": ..., "account": 501`) is rejected with "not valid
+// JSON: The JSON document has an improper structure: missing or superfluous
+// commas, braces, missing keys, etc." (simdjson's TAPE_ERROR), while a line cut
+// inside a string says "truncated JSON: a string, object or array is not
+// closed". Both are the issue's "truncated JSON" and should say so.
+TEST_CASE("a line cut off after a complete value is rejected as truncated JSON",
+          "[integration][rejects][!mayfail]") {
+  sluice_fixture fx;
+  const std::string cut =
+      R"({"date": "2019-01-05T08:00:00-05:00", "log_type": "LOGIN", "level": "INFO", "account": 501)";
+  const std::string content = login_line(1) + "\n" + cut + "\n" + login_line(2) + "\n";
+  fx.write_file("hubdoc/cut.log", content);
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  check_file_conserved(fx, "hubdoc/cut.log", content);
+  auto reason = fx.text("select reason from sluice.rejects where record = 2");
+  CHECK_THAT(reason, Catch::Contains("truncated"));
+}
+
+TEST_CASE("a pretty-printed JSON document and a top-level array of objects load like NDJSON",
+          "[integration][conservation]") {
+  sluice_fixture fx;
+  const std::string pretty =
+      "{\n  \"date\": \"2019-01-05T08:00:00-05:00\",\n  \"log_type\": \"LOGIN\",\n  \"level\": \"INFO\",\n"
+      "  \"account\": 801,\n  \"details\": \"web login\"\n}\n";
+  const std::string array = "[\n  " + login_line(802) + ",\n  " + login_line(803, "a, b ] c") + ",\n  42,\n  " +
+                            login_line(804) + "\n]\n";
+  fx.write_file("hubdoc/one-event.json.log", pretty);
+  fx.write_file("hubdoc/events-array.ndjson", array);
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(fx.staging_rows(fx.file_id("hubdoc/one-event.json.log")) == 1);
+  auto array_id = fx.file_id("hubdoc/events-array.ndjson");
+  CHECK(fx.staging_rows(array_id) == 3);
+  CHECK(fx.rejects(array_id) == 1);
+  CHECK(fx.scalar("select record from sluice.rejects where file_id = $1", {std::to_string(array_id)}) == 3);
+  CHECK(fx.scalar("select line from sluice.rejects where file_id = $1", {std::to_string(array_id)}) == 4);
+  CHECK(fx.scalar("select _record from staging.hubdoc_login where account = 804") == 4);
+  CHECK(fx.text("select details from staging.hubdoc_login where account = 803") == "a, b ] c");
+  CHECK(fx.text("select string_agg(state, ',') from sluice.files") == "loaded,loaded");
+  CHECK(fx.duplicate_staging_keys() == 0);
+}
+
+// BUG (found by this test): in a top-level JSON array, an element that is a
+// string with spaces is split at the spaces into several records. Input:
+//   [\n  {...LOGIN 802...},\n  "not an object",\n  {...LOGIN 804...}\n]\n
+// Expected: 3 records; record 2 a reject "a record must be a JSON object, got a
+// string", record 3 (LOGIN 804) loaded. Actual: 5 records: `"not` (truncated
+// JSON), `an` (not JSON), `object"` (truncated JSON) are three rejects and LOGIN
+// 804 becomes record 5; records_done counts 5 for 3 records in the input.
+TEST_CASE("a string element of a top-level array is one reject",
+          "[integration][rejects][!mayfail]") {
+  sluice_fixture fx;
+  const std::string array = "[\n  " + login_line(802) + ",\n  \"not an object\",\n  " + login_line(804) + "\n]\n";
+  fx.write_file("hubdoc/events-array.log", array);
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  auto id = fx.file_id("hubdoc/events-array.log");
+  CHECK(fx.staging_rows(id) == 2);
+  CHECK(fx.rejects(id) == 1);
+  CHECK(fx.scalar("select records_done from sluice.files where id = $1", {std::to_string(id)}) == 3);
+  CHECK(fx.scalar("select _record from staging.hubdoc_login where account = 804") == 3);
+  CHECK_THAT(fx.text("select reason from sluice.rejects where file_id = $1", {std::to_string(id)}),
+             Catch::Contains("got a string"));
+}
+
+}  // namespace sluice::itest
