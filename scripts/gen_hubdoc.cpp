@@ -397,7 +397,7 @@ class generator {
     const std::uint64_t expected_events =
         opts_.events != std::numeric_limits<std::uint64_t>::max() ? opts_.events : opts_.bytes / 125 + 1;
     std::uint64_t customer_count = opts_.customers != 0 ? opts_.customers : std::max<std::uint64_t>(1, expected_events / 150);
-    customer_count = std::min<std::uint64_t>(customer_count, std::numeric_limits<std::uint32_t>::max() - 1000);
+    customer_count = std::min<std::uint64_t>(customer_count, std::numeric_limits<std::int32_t>::max() - 2000);
 
     // Sessions average about 5.4 events; sign-ups are spread over 300 days, so a
     // customer is active for about 170 days of the first year on average (silences
@@ -421,7 +421,7 @@ class generator {
     heap_storage.reserve(customer_count);
     for (std::size_t idx = 0; idx < customer_count; ++idx) {
       customer& c = customers_[idx];
-      c.account = static_cast<std::uint32_t>(501 + idx);
+      c.account = static_cast<std::uint32_t>(1001 + idx);  // clear of the sample log's 501, 502
       c.plan = static_cast<std::uint8_t>(weighted(rng_, plan_weights));
       c.session_gap_days = static_cast<float>(base_gap_days * std::exp((rng_.uniform() - 0.5) * 2.0));
       heap_storage.push_back({signups[idx], static_cast<std::uint32_t>(idx)});
