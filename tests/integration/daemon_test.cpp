@@ -113,7 +113,7 @@ TEST_CASE("a half line appended by a writer that closes the file waits for its n
   check_file_conserved(fx, path, logins(1, 4));
 }
 
-TEST_CASE("SIGTERM during a big load commits the batch in hand and exits 0; --once finishes the file",
+TEST_CASE("SIGTERM during a big load commits the batch in hand and exits 0 and --once finishes the file",
           "[integration][daemon][exactly-once]") {
   sluice_fixture fx;
   const std::string path = "hubdoc/2019-big.log";
