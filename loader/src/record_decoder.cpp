@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <limits>
 
+#include "sluice/loader/record_reader.h"
 #include "sluice/loader/time_parse.h"
 
 namespace sluice::loader {
@@ -57,6 +58,17 @@ std::size_t first_invalid_utf8(std::string_view bytes) {
   return bytes.size();
 }
 
+// Whether minified JSON text holds the escape \u0000 (and not an escaped
+// backslash followed by "u0000").
+bool has_escaped_nul(std::string_view json) {
+  for (auto at = json.find("u0000"); at != std::string_view::npos; at = json.find("u0000", at + 1)) {
+    std::size_t backslashes = 0;
+    while (backslashes < at && json[at - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 1) return true;
+  }
+  return false;
+}
+
 std::string parse_failure(simdjson::error_code error, std::string_view text) {
   using simdjson::error_code;
   switch (error) {
@@ -73,6 +85,17 @@ std::string parse_failure(simdjson::error_code error, std::string_view text) {
       return "JSON nested too deeply";
     default:
       break;
+  }
+  if (error == error_code::TAPE_ERROR) {
+    // simdjson reports a value cut short as a structure error; say what it is.
+    json_value_scanner scanner;
+    auto start = text.find_first_not_of(" \t\r\n");
+    bool closed = false;
+    for (std::size_t i = start == std::string_view::npos ? text.size() : start;
+         i < text.size() && !closed; ++i) {
+      closed = scanner.feed(text[i]);
+    }
+    if (!closed && scanner.open()) return "truncated JSON: a string, object or array is not closed";
   }
   auto first = text.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && text[first] != '{' && text[first] != '[') {
@@ -169,9 +192,8 @@ struct record_decoder::impl {
       case column_type::json:
       case column_type::jsonb: {
         std::string text = simdjson::minify(value);
-        if (text.find("\\u0000") != std::string::npos) {
-          return column.json_pointer + ": contains \\u0000, which PostgreSQL " + column.type_name +
-                 " cannot hold";
+        if (column.type == column_type::jsonb && has_escaped_nul(text)) {
+          return column.json_pointer + ": contains \\u0000, which PostgreSQL jsonb cannot hold";
         }
         if (column.type == column_type::json) rows.put_text(text);
         else rows.put_jsonb(text);

@@ -29,6 +29,38 @@ std::string_view trim(std::string_view text) {
 
 }  // namespace
 
+bool json_value_scanner::feed(char byte) noexcept {
+  if (kind_ == kind::unknown) {
+    if (byte == '{' || byte == '[') {
+      kind_ = kind::container;
+      depth_ = 1;
+    } else if (byte == '"') {
+      kind_ = kind::string;
+      in_string_ = true;
+    } else {
+      kind_ = kind::scalar;
+    }
+    return false;
+  }
+  if (in_string_) {
+    if (escaped_) escaped_ = false;
+    else if (byte == '\\') escaped_ = true;
+    else if (byte == '"') in_string_ = false;
+    return kind_ == kind::string && !in_string_;
+  }
+  switch (kind_) {
+    case kind::container:
+      if (byte == '"') in_string_ = true;
+      else if (byte == '{' || byte == '[') ++depth_;
+      else if (byte == '}' || byte == ']') return --depth_ == 0;
+      return false;
+    case kind::scalar:
+      return is_space(byte) || byte == ',' || byte == ']' || byte == '}';
+    default:
+      return false;
+  }
+}
+
 framing detect_framing(std::string_view first_bytes) {
   auto newline = first_bytes.find('\n');
   auto first_line = trim(first_bytes.substr(0, newline));
@@ -54,11 +86,11 @@ record_reader::record_reader(int fd, framing kind, position start, content_hash 
     // file's first significant byte, wherever we resume.
     char head[4096];
     auto n = read_at(fd_, head, std::min<std::uint64_t>(sizeof head, limit_), 0);
-    std::size_t i = 0;
-    while (i < n && is_space(head[i])) ++i;
-    bool array = i < n && head[i] == '[';
+    std::size_t first = 0;
+    while (first < n && is_space(head[first])) ++first;
+    bool array = first < n && head[first] == '[';
     array_ = !array ? array_state::none
-                    : (start.bytes == 0 ? array_state::before_open : array_state::after_value);
+                    : (start.bytes <= first ? array_state::before_open : array_state::after_value);
   }
 }
 
@@ -114,7 +146,7 @@ std::optional<record> record_reader::next_line() {
       }
       searched = end_ - begin_;
       if (searched > options_.max_record_bytes) {
-        return skip_too_long(file_offset_of(begin_), consumed_.lines + 1, true);
+        return skip_too_long(file_offset_of(begin_), consumed_.lines + 1, searched, nullptr);
       }
       if (!fill()) {
         if (!final_ || end_ == begin_) return std::nullopt;
@@ -141,34 +173,48 @@ std::optional<record> record_reader::next_line() {
 }
 
 std::optional<record> record_reader::skip_too_long(std::uint64_t start, std::uint64_t line,
-                                                   bool stop_at_newline) {
+                                                   std::size_t seen, json_value_scanner* scanner) {
   // The record does not fit in memory: keep its head for the reject, hash and
   // count the rest as it streams by, and commit to it only once its end is known.
-  kept_.assign(buffer_.data() + begin_,
-               std::min(options_.raw_keep_bytes, end_ - begin_));
+  kept_.assign(buffer_.data() + begin_, std::min(options_.raw_keep_bytes, end_ - begin_));
   content_hash hash = hash_;
-  hash.update({buffer_.data() + begin_, end_ - begin_});
+  // The first `seen` bytes were looked at already (no newline among them for
+  // ndjson; fed to `scanner` for json): hash and count them, scan on after them.
   std::uint64_t newlines = static_cast<std::uint64_t>(
-      std::count(buffer_.data() + begin_, buffer_.data() + end_, '\n'));
-  std::uint64_t scan = file_offset_of(end_);
-  std::size_t capacity = buffer_.size() - options_.padding;
-  std::uint64_t record_end = 0;
+      std::count(buffer_.data() + begin_, buffer_.data() + begin_ + seen, '\n'));
+  hash.update({buffer_.data() + begin_, seen});
+  std::uint64_t scan = file_offset_of(begin_) + seen;
+  std::size_t from = begin_ + seen;
+  std::size_t to = end_;
   bool found = false;
   while (true) {
+    // Bytes [from, to) of the buffer are the next unseen part of the record.
+    std::size_t take = to - from;
+    if (scanner == nullptr) {
+      if (auto* nl = static_cast<char*>(std::memchr(buffer_.data() + from, '\n', take))) {
+        take = static_cast<std::size_t>(nl - (buffer_.data() + from)) + 1;
+        found = true;
+      }
+    } else {
+      for (std::size_t i = 0; i < take; ++i) {
+        if (scanner->feed(buffer_[from + i])) {
+          take = i + (scanner->bare_scalar() ? 0 : 1);
+          found = true;
+          break;
+        }
+      }
+    }
+    hash.update({buffer_.data() + from, take});
+    newlines += static_cast<std::uint64_t>(
+        std::count(buffer_.data() + from, buffer_.data() + from + take, '\n'));
+    scan += take;
+    if (found) break;
+    std::size_t capacity = buffer_.size() - options_.padding;
     auto want = std::min<std::uint64_t>(capacity, limit_ - scan);
     auto n = want == 0 ? 0 : read_at(fd_, buffer_.data(), static_cast<std::size_t>(want), scan);
     if (n == 0) break;
-    std::size_t take = n;
-    if (stop_at_newline) {
-      if (auto* nl = static_cast<char*>(std::memchr(buffer_.data(), '\n', n))) {
-        take = static_cast<std::size_t>(nl - buffer_.data()) + 1;
-        found = true;
-      }
-    }
-    hash.update({buffer_.data(), take});
-    newlines += static_cast<std::uint64_t>(std::count(buffer_.data(), buffer_.data() + take, '\n'));
-    scan += take;
-    if (found) break;
+    from = 0;
+    to = n;
   }
   // Whatever happens next, the buffer no longer holds consumed_.bytes onwards.
   begin_ = end_ = 0;
@@ -176,13 +222,12 @@ std::optional<record> record_reader::skip_too_long(std::uint64_t start, std::uin
     base_offset_ = read_offset_ = consumed_.bytes;
     return std::nullopt;  // its end has not been written yet
   }
-  record_end = scan;
   hash_ = std::move(hash);
-  consumed_.bytes = record_end;
+  consumed_.bytes = scan;
   consumed_.lines += newlines;
   consumed_.records += 1;
-  base_offset_ = read_offset_ = record_end;
-  std::uint64_t size = record_end - start - (found ? 1 : 0);
+  base_offset_ = read_offset_ = scan;
+  std::uint64_t size = scan - start - (found && scanner == nullptr ? 1 : 0);
   return record{kept_, start, line, consumed_.records, size, flaw::too_long};
 }
 
@@ -214,47 +259,44 @@ std::optional<record> record_reader::next_json() {
     bool in_array = array_ == array_state::expect_value || array_ == array_state::after_value;
 
     // Scan one value structurally from begin_.
+    json_value_scanner scanner;
     std::size_t scanned = 0;
-    int depth = 0;
-    bool in_string = false;
-    bool escaped = false;
     bool complete = false;
     std::uint64_t newlines = 0;
-    bool container = c == '{' || c == '[';
     while (!complete) {
       while (begin_ + scanned < end_) {
         char b = buffer_[begin_ + scanned];
-        if (container) {
-          if (in_string) {
-            if (escaped) escaped = false;
-            else if (b == '\\') escaped = true;
-            else if (b == '"') in_string = false;
-          } else if (b == '"') {
-            in_string = true;
-          } else if (b == '{' || b == '[') {
-            ++depth;
-          } else if (b == '}' || b == ']') {
-            if (--depth == 0) {
-              ++scanned;
-              complete = true;
-              break;
-            }
-          }
-        } else if (is_space(b) || (scanned > 0 && in_array && (b == ',' || b == ']'))) {
+        if (scanner.feed(b)) {
           complete = true;
-          break;
+          if (scanner.bare_scalar()) break;  // it ended before this byte
         }
         newlines += b == '\n' ? 1 : 0;
         ++scanned;
+        if (complete) break;
+      }
+      if (scanned > options_.max_record_bytes) {
+        if (complete) break;
+        auto skipped = skip_too_long(file_offset_of(begin_), consumed_.lines + 1, scanned, &scanner);
+        if (skipped && in_array) array_ = array_state::after_value;
+        return skipped;
       }
       if (complete) break;
-      if (scanned > options_.max_record_bytes) {
-        return skip_too_long(file_offset_of(begin_), consumed_.lines + 1, false);
-      }
       if (!fill()) {
         if (!final_) return std::nullopt;
         break;  // the file ends inside the value (or a scalar ends at the end of file)
       }
+    }
+    bool container = c == '{' || c == '[' || c == '"';
+    if (scanned > options_.max_record_bytes) {
+      // Complete, but over the limit: report it like any too-long record.
+      kept_.assign(buffer_.data() + begin_, std::min(options_.raw_keep_bytes, scanned));
+      record out{kept_, file_offset_of(begin_), consumed_.lines + 1, consumed_.records + 1,
+                 scanned, flaw::too_long};
+      consume_to(file_offset_of(begin_) + scanned);
+      consumed_.lines += newlines;
+      consumed_.records += 1;
+      if (in_array) array_ = array_state::after_value;
+      return out;
     }
     if (!container && !complete) complete = true;
     std::string_view text(buffer_.data() + begin_, scanned);

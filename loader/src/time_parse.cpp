@@ -78,8 +78,9 @@ const char* parse_date_time(std::string_view text, std::int64_t& micros,
       int oh = 0, om = 0;
       if (!digits(text, at + 1, 2, oh)) return "UTC offset is not +HH:MM";
       at += 3;
-      if (at < text.size() && text[at] == ':') ++at;
-      if (at < text.size()) {
+      bool colon = at < text.size() && text[at] == ':';
+      if (colon) ++at;
+      if (colon || at < text.size()) {
         if (!digits(text, at, 2, om)) return "UTC offset is not +HH:MM";
         at += 2;
       }

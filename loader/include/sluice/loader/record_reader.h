@@ -70,6 +70,27 @@ struct reader_options {
 // array); anything else is NDJSON.
 [[nodiscard]] framing detect_framing(std::string_view first_bytes);
 
+// Finds where one JSON value ends, a byte at a time, without validating it:
+// strings and escapes are respected, so brackets inside strings do not count.
+class json_value_scanner {
+ public:
+  // Feeds the next byte of the value; true once the value is complete (for a
+  // container or string: this byte closed it; for a bare scalar: this byte is
+  // the first one after it, and is not part of the value).
+  bool feed(char byte) noexcept;
+  // Inside a string or container that has not been closed.
+  [[nodiscard]] bool open() const noexcept { return depth_ > 0 || in_string_; }
+  // The value is a number or literal, whose end is seen one byte late.
+  [[nodiscard]] bool bare_scalar() const noexcept { return kind_ == kind::scalar; }
+
+ private:
+  enum class kind { unknown, container, string, scalar };
+  kind kind_ = kind::unknown;
+  int depth_ = 0;
+  bool in_string_ = false;
+  bool escaped_ = false;
+};
+
 class record_reader {
  public:
   // fd is borrowed and read with pread. `start` must be a record boundary
@@ -90,8 +111,10 @@ class record_reader {
   void consume_to(std::uint64_t file_offset);
   std::optional<record> next_line();
   std::optional<record> next_json();
-  std::optional<record> skip_too_long(std::uint64_t start, std::uint64_t line,
-                                      bool stop_at_newline);
+  // The current record is longer than max_record_bytes: keep its head, stream
+  // past the rest (to the newline, or with `scanner` to the value's end).
+  std::optional<record> skip_too_long(std::uint64_t start, std::uint64_t line, std::size_t seen,
+                                      json_value_scanner* scanner);
   [[nodiscard]] std::uint64_t file_offset_of(std::size_t buffer_index) const noexcept {
     return base_offset_ + buffer_index;
   }
