@@ -108,4 +108,25 @@ inline std::vector<input_line> bad_hubdoc_lines() {
   };
 }
 
+// `content` with `extra` lines inserted (cycling through them) after line
+// `first` and then after every `every` lines.
+inline std::string interleave(std::string_view content, const std::vector<input_line>& extra,
+                              std::size_t first, std::size_t every) {
+  std::string out;
+  out.reserve(content.size() + content.size() / every * 128);
+  std::size_t line_idx = 0;
+  std::size_t extra_idx = 0;
+  while (!content.empty()) {
+    auto newline = content.find('\n');
+    auto length = newline == std::string_view::npos ? content.size() : newline + 1;
+    out += content.substr(0, length);
+    content.remove_prefix(length);
+    ++line_idx;
+    if (line_idx >= first && (line_idx - first) % every == 0) {
+      out += extra[extra_idx++ % extra.size()].bytes + "\n";
+    }
+  }
+  return out;
+}
+
 }  // namespace sluice::itest

@@ -20,24 +20,6 @@ std::vector<std::string> batch_flags(const std::string& which) {
   return {};
 }
 
-// `content` with `extra` inserted every `every` lines, starting after line `first`.
-std::string interleave(std::string_view content, const std::vector<input_line>& extra,
-                       std::size_t first, std::size_t every) {
-  std::string out;
-  std::size_t line_idx = 0;
-  std::size_t extra_idx = 0;
-  while (!content.empty()) {
-    auto newline = content.find('\n');
-    out += content.substr(0, newline == std::string_view::npos ? content.size() : newline + 1);
-    content.remove_prefix(newline == std::string_view::npos ? content.size() : newline + 1);
-    ++line_idx;
-    if (line_idx >= first && (line_idx - first) % every == 0) {
-      out += extra[extra_idx++ % extra.size()].bytes + "\n";
-    }
-  }
-  return out;
-}
-
 // A file of bytes that are not text at all (starts like gzip).
 std::string binary_junk(std::size_t size) {
   std::string out = "\x1f\x8b\x08";
