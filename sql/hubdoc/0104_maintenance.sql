@@ -63,20 +63,26 @@ as $$
       join core.hubdoc_customer_state st on st.account = a.account
      where st.signup_time is not null),
   changes as (
-    select distinct on (p.account, p.change_date) p.account, p.change_date, p.to_plan
+    select distinct on (p.account, p.change_date) s.account, p.change_date as valid_from,
+           p.to_plan as plan, s.firstname, s.lastname, s.address, s.province, s.postal_code,
+           s.signup_time
       from s
       join core.hubdoc_fact_plan_change p on p.account = s.account and p.change_date > s.signup_time
      order by p.account, p.change_date, p.event_time desc, p._file_id desc, p._record desc),
+  -- Each branch carries the customer's columns, so no join follows: the caller
+  -- plans with hash and merge joins off, and a join here would be a nested loop
+  -- over two CTEs (quadratic in the batch's accounts).
   v as (
-    select s.account, s.signup_time as valid_from, s.signup_plan as plan from s
+    select s.account, s.signup_time as valid_from, s.signup_plan as plan, s.firstname,
+           s.lastname, s.address, s.province, s.postal_code, s.signup_time
+      from s
     union all
-    select c.account, c.change_date, c.to_plan from changes c)
+    select * from changes)
   select v.account, v.plan, v.valid_from,
          coalesce(lead(v.valid_from) over (partition by v.account order by v.valid_from),
                   'infinity'::timestamptz),
-         s.firstname, s.lastname, s.address, s.province, s.postal_code, s.signup_time
+         v.firstname, v.lastname, v.address, v.province, v.postal_code, v.signup_time
     from v
-    join s on s.account = v.account
 $$;
 comment on function core.hubdoc_customer_versions(integer[]) is
   'The SCD2 versions core.hubdoc_dim_customer should hold for these accounts, computed from core.hubdoc_customer_state and core.hubdoc_fact_plan_change.';
