@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+
+#include "../../support/temp_dir.h"
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -30,34 +32,8 @@ constexpr std::chrono::milliseconds test_settle{50};
 // Upper bound for anything a test waits for; far above what a passing test needs.
 constexpr std::chrono::milliseconds test_deadline{5000};
 
-// A fresh directory under the system temp dir, removed with everything in it.
-class temp_dir {
- public:
-  temp_dir() {
-    std::random_device entropy;
-    const auto suffix = std::to_string(entropy()) + std::to_string(entropy());
-    path_ = fs::temp_directory_path() / ("sluice-watcher-test-" + suffix);
-    fs::create_directories(path_);
-  }
-  ~temp_dir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-
-  [[nodiscard]] const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-// Writes `content` and closes the file (IN_CREATE, IN_MODIFY, IN_CLOSE_WRITE).
-inline void write_file(const fs::path& path, const std::string& content) {
-  fs::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out << content;
-}
+using sluice::testing::temp_dir;
+using sluice::testing::write_file;
 
 inline void append_file(const fs::path& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::app);
