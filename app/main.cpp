@@ -216,7 +216,8 @@ int main(int argc, char** argv) {
       require_migrated(check);
     }
     loader::loader_options options{std::filesystem::absolute(settings.inbox),
-                                   settings.batch_mb << 20, settings.max_record_mb << 20};
+                                   settings.batch_mb << 20, settings.max_record_mb << 20,
+                                   settings.once};
     return settings.once ? run_once(settings, resolved, options)
                          : run_daemon(settings, resolved, options);
   } catch (const std::exception& e) {

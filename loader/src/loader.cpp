@@ -385,10 +385,12 @@ struct loader::impl {
     return b;
   }
 
+  // Loads [t.at, size). `final`: the end of the file ends the last record;
+  // `settled`: a file read to its end is marked complete ('loaded').
   load_outcome stream(const std::string& path, const feed_plan& feed, int fd, std::uint64_t size,
-                      bool settled, tracked_file& t) {
+                      bool settled, bool final, tracked_file& t) {
     load_outcome outcome;
-    record_reader reader(fd, t.kind, t.at, t.hash, size, settled,
+    record_reader reader(fd, t.kind, t.at, t.hash, size, final,
                          {.initial_buffer_bytes = 1 << 20,
                           .max_record_bytes = options.max_record_bytes,
                           .raw_keep_bytes = reject_raw_bytes,
@@ -503,14 +505,17 @@ struct loader::impl {
     auto& t = it->second;
     if (t.duplicate) return outcome;
     auto size = static_cast<std::uint64_t>(st.st_size);
-    if (t.at.bytes == size && (t.complete || !settled)) return outcome;
     if (t.kind == framing::json && !settled) {
       outcome.waiting = true;  // a JSON document is read once it is complete
       return outcome;
     }
+    // Whether the end of the file ends a record: for a settled JSON document, yes;
+    // for lines, only when told so (--once), since an appender may be mid-line.
+    bool final = settled && (t.kind == framing::json || options.read_unterminated_tail);
+    if (t.at.bytes == size && (t.complete || !settled)) return outcome;
     auto started = std::chrono::steady_clock::now();
     auto first_record = t.at.records + 1;
-    outcome = stream(path, *feed, file.fd(), size, settled, t);
+    outcome = stream(path, *feed, file.fd(), size, settled, final, t);
     if (outcome.loaded + outcome.rejected > 0) {
       auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       log()->info("{} {}: records {}..{}: {} loaded, {} rejected in {:.2f} s", feed->name, path,

@@ -91,7 +91,7 @@ comment on table sluice.files is 'The ledger: every input file sluice has seen, 
 comment on column sluice.files.id is 'File id; staging rows carry it as _file_id, rejects as file_id.';
 comment on column sluice.files.feed is 'Feed that took the file.';
 comment on column sluice.files.path is 'Path relative to the inbox where the file was last seen.';
-comment on column sluice.files.state is 'loading: may grow, loaded up to bytes_done; loaded: complete (its last line had no newline, or it is a JSON document); duplicate: same content as duplicate_of, nothing loaded from it; replaced: the path now holds other content, loaded as a new row.';
+comment on column sluice.files.state is 'loading: being read, or waiting for more (a line without its newline waits in the daemon); loaded: read to its end once it had settled (it is loaded again from bytes_done if it grows); duplicate: same content as duplicate_of, nothing loaded from it; replaced: the path now holds other content, loaded as a new row.';
 comment on column sluice.files.duplicate_of is 'For duplicates: the file whose content this one repeats.';
 comment on column sluice.files.head_hash is 'XXH3-128 of the first line (at most 4 KiB): finds the same content under another name.';
 comment on column sluice.files.bytes_done is 'Bytes of the file consumed by committed batches (always ends at a record boundary).';

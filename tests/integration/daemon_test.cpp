@@ -89,7 +89,7 @@ TEST_CASE("the daemon loads new and growing files within seconds and exits 0 on 
 // second reject. The issue says a growing file is read up to its last complete
 // line and that only --once counts a last line without newline.
 TEST_CASE("a half line appended by a writer that closes the file waits for its newline",
-          "[integration][daemon][!mayfail]") {
+          "[integration][daemon]") {
   sluice_fixture fx;
   std::filesystem::create_directories(fx.inbox() / "hubdoc");
   auto daemon = start_daemon(fx);

@@ -35,6 +35,10 @@ struct loader_options {
   std::filesystem::path inbox;
   std::size_t batch_bytes = 16 << 20;       // COPY bytes per transaction
   std::size_t max_record_bytes = 64 << 20;  // longer records are rejected
+  // Whether a settled file's last line without a newline is a record. On for
+  // --once (the file is complete); off for the daemon, where a log's writer may
+  // be between two writes of one line: the line waits for its newline.
+  bool read_unterminated_tail = false;
 };
 
 struct load_outcome {
@@ -52,8 +56,9 @@ class loader {
   loader& operator=(const loader&) = delete;
 
   // Loads what is new in inbox/relative_path. `settled`: the file is complete as
-  // far as anyone can tell, so a last line without newline is a record and JSON
-  // documents may be read. Returns what this call committed.
+  // far as anyone can tell, so JSON documents may be read (and, with
+  // read_unterminated_tail, a last line without newline is a record). Returns
+  // what this call committed.
   load_outcome load(const std::string& relative_path, bool settled);
 
   void request_stop() noexcept;
