@@ -30,8 +30,9 @@ struct run_settings {
   bool once = false;
   int settle_ms = 500;
   int jobs_every_ms = 1000;
-  std::size_t batch_mb = 16;
+  std::size_t batch_mb = 4;
   std::size_t max_record_mb = 64;
+  std::size_t copy_streams = 2;
 };
 
 std::shared_ptr<spdlog::logger> log() {
@@ -197,6 +198,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--max-record-mb", settings.max_record_mb, "Longer records are rejected")
       ->capture_default_str();
+  run->add_option("--copy-streams", settings.copy_streams,
+                  "Connections streaming COPY at once (batches still commit in order)")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(level));
@@ -217,7 +222,7 @@ int main(int argc, char** argv) {
     }
     loader::loader_options options{std::filesystem::absolute(settings.inbox),
                                    settings.batch_mb << 20, settings.max_record_mb << 20,
-                                   settings.once};
+                                   settings.once, settings.copy_streams};
     return settings.once ? run_once(settings, resolved, options)
                          : run_daemon(settings, resolved, options);
   } catch (const std::exception& e) {

@@ -88,6 +88,7 @@ std::optional<content_hash> hash_prefix(int fd, std::uint64_t length) {
 struct batch {
   std::int64_t file_id = 0;
   std::string path;
+  std::uint64_t seq = 0;  // order within the file's stream of batches
   position start;
   position end;
   std::string end_hash;
@@ -157,7 +158,7 @@ struct loader::impl {
   std::string dsn;
   loader_options options;
   connection ledger;
-  connection copier;
+  std::vector<connection> lanes;  // one COPY stream each
   std::vector<feed_plan> feeds;
   std::chrono::steady_clock::time_point feeds_loaded_at;
   std::map<std::string, std::unique_ptr<record_decoder>> decoders;  // by feed name
@@ -166,7 +167,10 @@ struct loader::impl {
   std::atomic<bool> stop{false};
 
   impl(std::string dsn_in, loader_options opts)
-      : dsn(std::move(dsn_in)), options(std::move(opts)), ledger(dsn), copier(dsn) {
+      : dsn(std::move(dsn_in)), options(std::move(opts)), ledger(dsn) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, options.copy_streams); ++i) {
+      lanes.emplace_back(dsn);
+    }
     reload_feeds();
   }
 
@@ -310,39 +314,88 @@ struct loader::impl {
     return t;
   }
 
-  void commit(const feed_plan& feed, batch& b) {
-    warehouse::transaction tx(copier);
+  // Batches of one file commit in order, but their COPYs may overlap on
+  // several connections: a batch streams its rows first and only then locks
+  // its ledger row. If an earlier batch has not committed yet, the offset does
+  // not match: roll back (releasing every lock, so the earlier batch cannot be
+  // stuck behind this one), wait for it, and stream again.
+  struct commit_order {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::int64_t committed = -1;  // seq of the last committed batch
+    bool failed = false;
+
+    void done(std::uint64_t seq) {
+      std::lock_guard lock(mutex);
+      committed = std::max(committed, static_cast<std::int64_t>(seq));
+      changed.notify_all();
+    }
+    void fail() {
+      std::lock_guard lock(mutex);
+      failed = true;
+      changed.notify_all();
+    }
+    // True once batch `seq`'s predecessor committed; false if the stream failed.
+    bool wait_for_turn(std::uint64_t seq) {
+      std::unique_lock lock(mutex);
+      changed.wait(lock, [&] { return failed || committed + 1 >= static_cast<std::int64_t>(seq); });
+      return !failed;
+    }
+    bool is_turn(std::uint64_t seq) {
+      std::lock_guard lock(mutex);
+      return committed + 1 >= static_cast<std::int64_t>(seq);
+    }
+  };
+
+  // Raised when the stream of batches stopped behind this one.
+  struct stream_failed : std::runtime_error {
+    stream_failed() : std::runtime_error("an earlier batch of this file failed") {}
+  };
+
+  void commit(connection& conn, const feed_plan& feed, batch& b, commit_order& order) {
     auto id = std::to_string(b.file_id);
-    auto at = copier.exec_params(
-        "select bytes_done, done_hash from sluice.files where id = $1 for update", {id});
-    auto done = static_cast<std::uint64_t>(at.int64(0, 0));
-    if (done == b.end.bytes && at.text(0, 1) == b.end_hash && b.end.bytes != b.start.bytes) {
-      return;  // an earlier attempt committed before its acknowledgement was lost
+    while (true) {
+      warehouse::transaction tx(conn);
+      for (std::size_t i = 0; i < b.rows.size(); ++i) {
+        if (b.rows[i].empty()) continue;
+        conn.copy_begin(feed.targets[i].copy_statement);
+        conn.copy_write(b.rows[i].finish());
+        conn.copy_end();
+      }
+      if (!b.rejects.empty()) {
+        conn.copy_begin(rejects_copy);
+        conn.copy_write(b.rejects.finish());
+        conn.copy_end();
+      }
+      auto at = conn.exec_params(
+          "select bytes_done, done_hash from sluice.files where id = $1 for update", {id});
+      auto done = static_cast<std::uint64_t>(at.int64(0, 0));
+      if (done == b.end.bytes && at.text(0, 1) == b.end_hash && b.end.bytes != b.start.bytes) {
+        order.done(b.seq);
+        return;  // an earlier attempt committed before its acknowledgement was lost
+      }
+      if (done != b.start.bytes) {
+        bool was_turn = order.is_turn(b.seq);
+        if (was_turn) {
+          throw db_error(warehouse::error_kind::internal, "",
+                         "file " + id + " is at byte " + std::to_string(done) + ", not " +
+                             std::to_string(b.start.bytes) + ": another sluice is loading it");
+        }
+        tx.rollback();  // let the earlier batch have every lock this one took
+        if (!order.wait_for_turn(b.seq)) throw stream_failed();
+        continue;
+      }
+      conn.exec_params(
+          "update sluice.files set bytes_done = $2, done_hash = $3, records_done = $4,"
+          " lines_done = $5, rows_loaded = rows_loaded + $6, rows_rejected = rows_rejected + $7,"
+          " state = $8, updated_at = now() where id = $1",
+          {id, std::to_string(b.end.bytes), b.end_hash, std::to_string(b.end.records),
+           std::to_string(b.end.lines), std::to_string(b.loaded), std::to_string(b.rejected),
+           b.complete ? "loaded" : "loading"});
+      tx.commit();
+      order.done(b.seq);
+      return;
     }
-    if (done != b.start.bytes) {
-      throw db_error(warehouse::error_kind::internal, "",
-                     "file " + id + " is at byte " + std::to_string(done) + ", not " +
-                         std::to_string(b.start.bytes) + ": another sluice is loading it");
-    }
-    for (std::size_t i = 0; i < b.rows.size(); ++i) {
-      if (b.rows[i].empty()) continue;
-      copier.copy_begin(feed.targets[i].copy_statement);
-      copier.copy_write(b.rows[i].finish());
-      copier.copy_end();
-    }
-    if (!b.rejects.empty()) {
-      copier.copy_begin(rejects_copy);
-      copier.copy_write(b.rejects.finish());
-      copier.copy_end();
-    }
-    copier.exec_params(
-        "update sluice.files set bytes_done = $2, done_hash = $3, records_done = $4,"
-        " lines_done = $5, rows_loaded = rows_loaded + $6, rows_rejected = rows_rejected + $7,"
-        " state = $8, updated_at = now() where id = $1",
-        {id, std::to_string(b.end.bytes), b.end_hash, std::to_string(b.end.records),
-         std::to_string(b.end.lines), std::to_string(b.loaded), std::to_string(b.rejected),
-         b.complete ? "loaded" : "loading"});
-    tx.commit();
   }
 
   void add_reject(batch& b, const feed_plan& feed, const record& rec, const reject_reason& why) {
@@ -398,29 +451,36 @@ struct loader::impl {
     auto& decoder = *decoders.at(feed.name);
 
     batch_channel channel(2);
+    commit_order order;
     std::atomic<bool> failed{false};
-    std::uint64_t committed_loaded = 0;
-    std::uint64_t committed_rejected = 0;
-    std::thread sender([&] {
+    std::atomic<std::uint64_t> committed_loaded{0};
+    std::atomic<std::uint64_t> committed_rejected{0};
+    auto send = [&](connection& conn) {
       while (auto b = channel.pop()) {
         if (failed) continue;
         try {
-          bool done = with_retry(copier, feed.name + " " + path, [&] { commit(feed, *b); });
+          bool done = with_retry(conn, feed.name + " " + path, [&] { commit(conn, feed, *b, order); });
           if (!done) {
             failed = true;
+            order.fail();
             continue;
           }
           committed_loaded += b->loaded;
           committed_rejected += b->rejected;
+        } catch (const stream_failed&) {
+          failed = true;
         } catch (const std::exception& e) {
           log()->error("{} {}: records {}..{} could not be committed: {}; the file stays at record {}"
                        " and is retried on the next change or restart",
                        feed.name, path, b->start.records + 1, b->end.records, e.what(),
                        b->start.records);
           failed = true;
+          order.fail();
         }
       }
-    });
+    };
+    std::vector<std::thread> senders;
+    for (auto& conn : lanes) senders.emplace_back(send, std::ref(conn));
 
     batch current = new_batch(t, path, feed, t.at);
     reject_reason why;
@@ -437,8 +497,10 @@ struct loader::impl {
           current.end = reader.consumed();
           current.end_hash = reader.hash().hex();
           position next = current.end;
+          auto seq = current.seq + 1;
           channel.push(std::move(current));
           current = new_batch(t, path, feed, next);
+          current.seq = seq;
           if (stop) break;
         }
       }
@@ -452,7 +514,7 @@ struct loader::impl {
     bool changed = current.end.bytes != current.start.bytes || current.complete != t.complete;
     if (changed && !failed) channel.push(std::move(current));
     channel.close();
-    sender.join();
+    for (auto& sender : senders) sender.join();
 
     outcome.loaded = committed_loaded;
     outcome.rejected = committed_rejected;

@@ -14,9 +14,13 @@ namespace sluice::itest {
 namespace {
 
 // The same load with the default batch size and with the smallest one, so that
-// rejects and batch boundaries meet (STYLE.md: force errors across boundaries).
+// rejects and batch boundaries meet (STYLE.md: force errors across boundaries);
+// and with one COPY stream and with four, whose batches overtake each other and
+// must still commit in order.
 std::vector<std::string> batch_flags(const std::string& which) {
   if (which == "1 MB batches") return {"--batch-mb", "1"};
+  if (which == "1 MB batches, 1 COPY stream") return {"--batch-mb", "1", "--copy-streams", "1"};
+  if (which == "1 MB batches, 4 COPY streams") return {"--batch-mb", "1", "--copy-streams", "4"};
   return {};
 }
 
@@ -33,7 +37,8 @@ std::string binary_junk(std::size_t size) {
 
 TEST_CASE("a month of generated events loads with loaded + rejected == records, per file",
           "[integration][conservation]") {
-  for (std::string batches : {"default batches", "1 MB batches"}) {
+  for (std::string batches : {"default batches", "1 MB batches", "1 MB batches, 1 COPY stream",
+                              "1 MB batches, 4 COPY streams"}) {
     DYNAMIC_SECTION(batches) {
       sluice_fixture fx;
       fx.generate_hubdoc(20'000, 11, "hubdoc/2019-january.log");

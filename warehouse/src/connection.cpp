@@ -214,6 +214,11 @@ void transaction::commit() {
   conn_.exec("commit");
 }
 
+void transaction::rollback() {
+  open_ = false;
+  conn_.exec("rollback");
+}
+
 std::string resolve_dsn(const std::optional<std::string>& flag) {
   if (flag) return *flag;
   if (const char* env = std::getenv("SLUICE_DSN"); env != nullptr) return env;

@@ -13,8 +13,8 @@
 // or a copy (old path still there: recorded as a duplicate, nothing loaded).
 //
 // Threading: load() blocks; call it from one thread. Parsing runs on the
-// calling thread while a second thread streams finished batches with COPY on
-// its own connection. request_stop() may be called from any thread: the batch
+// calling thread while copy_streams other threads stream finished batches with
+// COPY, each on its own connection. request_stop() may be called from any thread: the batch
 // in hand is committed and load() returns.
 //
 // Errors: infrastructure faults (database down) are retried with backoff until
@@ -33,12 +33,15 @@ namespace sluice::loader {
 
 struct loader_options {
   std::filesystem::path inbox;
-  std::size_t batch_bytes = 16 << 20;       // COPY bytes per transaction
+  std::size_t batch_bytes = 4 << 20;        // COPY bytes per transaction
   std::size_t max_record_bytes = 64 << 20;  // longer records are rejected
   // Whether a settled file's last line without a newline is a record. On for
   // --once (the file is complete); off for the daemon, where a log's writer may
   // be between two writes of one line: the line waits for its newline.
   bool read_unterminated_tail = false;
+  // COPY connections. Batches of a file commit in order, but with two their
+  // COPYs overlap, so the server works on two cores (see loader.cpp, commit).
+  std::size_t copy_streams = 2;
 };
 
 struct load_outcome {

@@ -104,6 +104,7 @@ class transaction {
   transaction(const transaction&) = delete;
   transaction& operator=(const transaction&) = delete;
   void commit();
+  void rollback();
 
  private:
   connection& conn_;
