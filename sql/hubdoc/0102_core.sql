@@ -100,6 +100,50 @@ create function core.hubdoc_address_postal_code(address text) returns text
 comment on function core.hubdoc_address_postal_code(text) is
   'Canadian postal code (normalized to "A1A 1A1") that ends a Hubdoc address; NULL when there is none.';
 
+-- The triggers parse each address once, with these three instead of the two
+-- functions above (the reference, used by the *_full() recomputes): those are
+-- SQL functions with a subquery, which the planner cannot inline (~14 us a
+-- call, two calls a sign-up). These are bare expressions, so they are inlined.
+-- hubdoc_address_tail() runs ONE regular expression, with no capturing
+-- group: PostgreSQL then only runs its DFA (~4 us), while captures cost a
+-- backtracking pass that took 10-50 us a row here. Its match is the end of the
+-- address from just before the province (first alternative: the province
+-- pattern) or the postal code (second: the postal-code pattern) to the last
+-- character of the postal code (the lookahead keeps the trailing quote and
+-- blanks out). The leftmost match wins and the first alternative starts further
+-- left, so the match holds a province exactly when the province pattern above
+-- matches; the postal code is always its last six letters/digits. The other two
+-- cut that match with plain string functions. Checked against the reference on
+-- crafted and random addresses by tests/sql/test_hubdoc_address.sql.
+create function core.hubdoc_address_tail(address text) returns text
+  language sql immutable parallel safe
+  return substring(upper(address)
+                   from '(?:(?:^|[\s,''])[A-Z]{2}\s+|(?:^|[^A-Z0-9]))[A-Z][0-9][A-Z]\s?[0-9][A-Z][0-9](?=\s*''?\s*$)');
+comment on function core.hubdoc_address_tail(text) is
+  'The end of an upper-cased Hubdoc address that holds its province (when there is one) and postal code, possibly after one separator character; NULL when the address does not end with a postal code. Input of hubdoc_tail_province() and hubdoc_tail_postal_code().';
+
+-- The tail is [separator] [PP blanks] A1A [blank] 1A1: a separator is never an
+-- ASCII capital (codes 65-90), and without a province at most 7 characters
+-- remain after it, with one at least 9.
+create function core.hubdoc_tail_province(tail text) returns text
+  language sql immutable parallel safe
+  return case when length(tail) - (ascii(tail) not between 65 and 90)::integer >= 9
+               and substr(tail, 1 + (ascii(tail) not between 65 and 90)::integer, 2)
+                   in ('AB', 'BC', 'MB', 'NB', 'NL', 'NS', 'NT', 'NU', 'ON',
+                       'PE', 'QC', 'SK', 'YT')
+              then substr(tail, 1 + (ascii(tail) not between 65 and 90)::integer, 2) end;
+comment on function core.hubdoc_tail_province(text) is
+  'Province code in a core.hubdoc_address_tail(); equals core.hubdoc_address_province() of the address.';
+
+-- The 4th character from the end is the first half's last letter, or the blank
+-- between the halves.
+create function core.hubdoc_tail_postal_code(tail text) returns text
+  language sql immutable parallel safe
+  return case when ascii(right(tail, 4)) between 65 and 90 then left(right(tail, 6), 3)
+              else left(right(tail, 7), 3) end || ' ' || right(tail, 3);
+comment on function core.hubdoc_tail_postal_code(text) is
+  'Postal code ("A1A 1A1") in a core.hubdoc_address_tail(); equals core.hubdoc_address_postal_code() of the address.';
+
 create function core.hubdoc_address_clean(address text) returns text
   language sql immutable parallel safe
   return btrim(btrim(address), '''');
@@ -126,7 +170,11 @@ create table core.hubdoc_customer_state (
 -- The job finds whose sign-up changed since its watermark, and who crossed the
 -- 30-day silence line since its last run, through these two.
 create index hubdoc_customer_state_changed on core.hubdoc_customer_state (changed_xid);
-create index hubdoc_customer_state_last_login on core.hubdoc_customer_state (last_login);
+-- Partial: a sign-up creates the row without a login, and the job's range
+-- (last_login >= ... and last_login < ...) implies NOT NULL, so the trigger's
+-- inserts skip this index.
+create index hubdoc_customer_state_last_login on core.hubdoc_customer_state (last_login)
+  where last_login is not null;
 
 comment on table core.hubdoc_customer_state is 'One row per Hubdoc account seen in SIGN_UP, LOGIN or PLAN_CHANGE events: its earliest sign-up and its first and last login, whatever order the events arrived in. Sign-ups are kept by the staging trigger; logins are folded in by the hubdoc_reports job (every few seconds).';
 comment on column core.hubdoc_customer_state.account is 'Customer id (the events'' account).';

@@ -3,11 +3,14 @@
 -- 1. Statement triggers on the staging tables (AFTER INSERT ... REFERENCING NEW
 --    TABLE, FOR EACH STATEMENT) fold each loaded batch into core: the feed's
 --    first/last event time, per-customer state (earliest sign-up, first/last
---    login), the plan-change fact and the SCD2 customer dimension. Each trigger
---    aggregates its transition table by account first, then touches each core
---    row once. Events arrive in any order, so nothing assumes order: sign-up is a
---    min, last login a max, and the dimension's versions of an affected account
---    are recomputed from its sign-up and all its plan changes.
+--    login) and the plan-change fact. Each trigger aggregates its transition
+--    table by account first, then touches each core row once. Events arrive in
+--    any order, so nothing assumes order: sign-up is a min, last login a max.
+--    The SCD2 customer dimension is kept by the job (2.), for the accounts whose
+--    sign-up changed or that got plan changes: their versions are recomputed
+--    from the sign-up and all plan changes, with a plain insert for a new
+--    customer without changes. It lags the load by at most one job run; in the
+--    triggers it cost 5-10x the COPY of the sign-ups and plan changes.
 --    The bulk event types stay cheap: PAGE_ACCESS and UPLOAD only widen the
 --    feed's time span (one scan of the transition table, at most one row
 --    updated); LOGIN appends one row per distinct account of the batch to an
@@ -97,15 +100,48 @@ comment on function core.hubdoc_customer_versions(integer[]) is
 -- the batch. Left to itself, with statistics from a smaller table (as during
 -- any load), it hash-joined whole-table scans of the dimension and the
 -- plan-change fact, 4x the cost at 10k customers and growing with the table.
+--
+-- Fast path first: an account with no dimension row yet and no plan change after
+-- its sign-up (every new customer of a sign-up batch, as a rule) has exactly
+-- one version, its sign-up, current: a plain insert, no versions to compute, no
+-- rows to delete or update. Only the other accounts (plan changes, an earlier
+-- sign-up arriving late) take the general recompute below. Both checks are
+-- index probes, and they read the tables as they are now, whatever happened
+-- before, so the fast path needs no assumption about earlier batches.
 create function core.hubdoc_sync_dim_customer(accounts integer[]) returns void
   language plpgsql
   set enable_seqscan = off
   set enable_hashjoin = off
   set enable_mergejoin = off
 as $$
+declare
+  rest integer[];
 begin
+  with st as (
+    select s.*,
+           not exists (select 1 from core.hubdoc_dim_customer d where d.account = s.account)
+           and not exists (select 1 from core.hubdoc_fact_plan_change p
+                            where p.account = s.account and p.change_date > s.signup_time)
+             as simple
+      from unnest(accounts) as a(account)
+      join core.hubdoc_customer_state s on s.account = a.account
+     where s.signup_time is not null),
+  fast as (
+    insert into core.hubdoc_dim_customer
+           (account, plan, valid_from, firstname, lastname, address, province,
+            postal_code, signup_time)
+    select account, signup_plan, signup_time, firstname, lastname, address, province,
+           postal_code, signup_time
+      from st
+     where simple)
+  select array_agg(account) filter (where not simple) into rest from st;
+
+  if rest is null then
+    return;
+  end if;
+
   with v as materialized (
-    select * from core.hubdoc_customer_versions(accounts)),
+    select * from core.hubdoc_customer_versions(rest)),
   starts as (
     select v.account, array_agg(v.valid_from) as valid_froms from v group by v.account),
   gone as (
@@ -195,17 +231,18 @@ $$;
 comment on function core.hubdoc_on_login() is
   'Statement trigger on staging.hubdoc_login: append first/last login per account to core.hubdoc_account_log; widen the feed span.';
 
--- SIGN_UP: keep the earliest sign-up per account; re-derive the dimension of the
--- accounts whose earliest sign-up changed.
+-- SIGN_UP: keep the earliest sign-up per account. The dimension of the accounts
+-- whose earliest sign-up changed follows at the next run of the job (their
+-- changed_xid tells it which).
 create function core.hubdoc_on_signup() returns trigger
   language plpgsql
 as $$
-declare
-  changed integer[];
 begin
+  -- One regular expression per sign-up for both province and postal code (see
+  -- core.hubdoc_address_tail()); computed here, in a CTE, so it runs once.
   with firsts as (
     select distinct on (account) account, event_time, plan, _file_id, _record,
-           firstname, lastname, address
+           firstname, lastname, address, core.hubdoc_address_tail(address) as tail
       from new_rows
      order by account, event_time, _file_id, _record),
   upsert as (
@@ -213,8 +250,8 @@ begin
            (account, signup_time, signup_plan, signup_file_id, signup_record, firstname,
             lastname, address, province, postal_code)
     select account, event_time, plan, _file_id, _record, firstname, lastname,
-           core.hubdoc_address_clean(address), core.hubdoc_address_province(address),
-           core.hubdoc_address_postal_code(address)
+           core.hubdoc_address_clean(address),
+           core.hubdoc_tail_province(tail), core.hubdoc_tail_postal_code(tail)
       from firsts
     on conflict (account) do update
        set signup_time = excluded.signup_time, signup_plan = excluded.signup_plan,
@@ -224,38 +261,24 @@ begin
            postal_code = excluded.postal_code, changed_xid = excluded.changed_xid
      where s.signup_time is null
         or (excluded.signup_time, excluded.signup_file_id, excluded.signup_record)
-           < (s.signup_time, s.signup_file_id, s.signup_record)
-    returning s.account),
-  span as (
-    update core.hubdoc_feed_state f
-       set first_event_time = least(f.first_event_time, b.lo),
-           last_event_time = greatest(f.last_event_time, b.hi)
-      from (select min(event_time) as lo, max(event_time) as hi from firsts) b
-     where b.lo is not null
-       and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time))
-  select array_agg(account) into changed from upsert;
-  -- firsts holds each account's earliest sign-up of the batch, so its min is the
-  -- batch's min; its max can be below the batch's max: widen with all rows too.
+           < (s.signup_time, s.signup_file_id, s.signup_record))
   update core.hubdoc_feed_state f
-     set last_event_time = greatest(f.last_event_time, b.hi)
-    from (select max(event_time) as hi from new_rows) b
-   where b.hi > f.last_event_time;
-
-  if changed is not null then
-    perform core.hubdoc_sync_dim_customer(changed);
-  end if;
+     set first_event_time = least(f.first_event_time, b.lo),
+         last_event_time = greatest(f.last_event_time, b.hi)
+    from (select min(event_time) as lo, max(event_time) as hi from new_rows) b
+   where b.lo is not null
+     and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time);
   return null;
 end
 $$;
 comment on function core.hubdoc_on_signup() is
-  'Statement trigger on staging.hubdoc_signup: earliest sign-up per account in core.hubdoc_customer_state, the SCD2 dimension of accounts whose sign-up changed, and the feed span.';
+  'Statement trigger on staging.hubdoc_signup: earliest sign-up per account in core.hubdoc_customer_state (the hubdoc_reports job brings their SCD2 dimension rows in line), and the feed span.';
 
--- PLAN_CHANGE: the fact row, the account in the log for the job, its dimension.
+-- PLAN_CHANGE: the fact row, and the account in the log for the job (which
+-- re-examines its reports and brings its SCD2 dimension rows in line).
 create function core.hubdoc_on_plan_change() returns trigger
   language plpgsql
 as $$
-declare
-  accounts integer[];
 begin
   insert into core.hubdoc_fact_plan_change
          (account, change_date, change_day, event_time, from_plan, to_plan, _file_id, _record)
@@ -269,22 +292,18 @@ begin
      group by account),
   logged as (
     insert into core.hubdoc_account_log (account)
-    select account from batch),
-  span as (
-    update core.hubdoc_feed_state f
-       set first_event_time = least(f.first_event_time, b.lo),
-           last_event_time = greatest(f.last_event_time, b.hi)
-      from (select min(lo) as lo, max(hi) as hi from batch) b
-     where b.lo is not null
-       and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time))
-  select array_agg(account) into accounts from batch;
-
-  perform core.hubdoc_sync_dim_customer(accounts);
+    select account from batch)
+  update core.hubdoc_feed_state f
+     set first_event_time = least(f.first_event_time, b.lo),
+         last_event_time = greatest(f.last_event_time, b.hi)
+    from (select min(lo) as lo, max(hi) as hi from batch) b
+   where b.lo is not null
+     and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time);
   return null;
 end
 $$;
 comment on function core.hubdoc_on_plan_change() is
-  'Statement trigger on staging.hubdoc_plan_change: core.hubdoc_fact_plan_change, the accounts in core.hubdoc_account_log for the job, their SCD2 versions, and the feed span.';
+  'Statement trigger on staging.hubdoc_plan_change: core.hubdoc_fact_plan_change, the accounts in core.hubdoc_account_log for the job (reports and SCD2 versions), and the feed span.';
 
 create trigger hubdoc_core after insert on staging.hubdoc_login
   referencing new table as new_rows for each statement execute function core.hubdoc_on_login();
@@ -488,6 +507,8 @@ declare
   late_logins   timestamptz[];
   changed       integer := 0;
   logged        integer[];
+  marked        integer[];
+  resync        integer[];
 begin
   select s.as_of into v_setting from reports.hubdoc_settings s;
   select * into prev from core.hubdoc_refresh_state;
@@ -513,7 +534,28 @@ begin
        set first_login = least(s.first_login, excluded.first_login),
            last_login = greatest(s.last_login, excluded.last_login)
     returning s.account)
-  select array_agg(account) into logged from folded;
+  select array_agg(account),
+         (select array_agg(distinct c.account) from consumed c where c.first_login is null)
+    into logged, marked
+    from folded;
+
+  -- The SCD2 dimension: the accounts whose earliest sign-up changed (the
+  -- sign-up trigger set changed_xid) or that got plan changes (the plan-change
+  -- trigger logged them with no login: marked). Done here rather than in the
+  -- triggers, where it cost more than the COPY of those rows itself; so
+  -- core.hubdoc_dim_customer (and core.hubdoc_fact_login's customer_key)
+  -- lags the loaded sign-ups and plan changes by at most one run of this job.
+  -- The same watermark rule as for the reports: every change is seen at least
+  -- once, and seeing one again is harmless (the sync is idempotent).
+  select array_agg(x.account) into resync
+    from (select s.account
+            from core.hubdoc_customer_state s
+           where s.changed_xid >= since and s.signup_time is not null
+          union
+          select unnest(marked)) x;
+  if resync is not null then
+    perform core.hubdoc_sync_dim_customer(resync);
+  end if;
 
   if everything then
     select array_agg(s.account) into candidates from core.hubdoc_customer_state s;
