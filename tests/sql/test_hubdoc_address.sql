@@ -72,6 +72,12 @@ insert into addresses values
   ('ßQC H5K 4M5'),
   ('QC H5K 4M5'''''),
   ('''ON'' K1A 0B1'),
+  -- the shape recognised without the regular expression, and near misses
+  ('x,NB E1A 1A1'''), ('x''NB E1A 1A1'''), ('x NB E1A 1A1'''), ('xxNB E1A 1A1'''),
+  (',NB E1A 1A1'''), ('NB E1A 1A1'''), ('x-NB E1A 1A1'''), ('x NB E1A 1A1'' '),
+  ('x ZZ E1A 1A1'''), ('x NB E1A 1A1"'), ('x NB E1A-1A1'''), ('x N8 E1A 1A1'''),
+  ('x NB 11A 1A1'''), ('x NB EAA 1A1'''), ('x NB E1A 1AA'''), ('x NB E1A A1A'''),
+  ('x nb e1a 1a1'''), ('x ÉB E1A 1A1'''), (E'x\tNB E1A 1A1'''), ('x NB E1A 1A1'''''),
   (null);
 
 select pg_temp.check_parse('crafted addresses');
@@ -82,10 +88,11 @@ truncate addresses;
 select setseed(0.27);
 insert into addresses
 select string_agg(substr(alphabet, 1 + floor(random() * length(alphabet))::integer, 1), '')
-       || (array['', ' ', ',', '''', '-', 'x', ' ON ', ' XX ', ' QC', ',NB  ', E'\tYT\t', ' ON'])[1 + floor(random() * 12)::integer]
+       || (array['', ' ', ',', '''', '-', 'x', ' ON ', ' XX ', ' QC', ',NB  ', E'\tYT\t', ' ON',
+                 ',ON ', '''NB ', ' QC ', 'XQC ', '-ON '])[1 + floor(random() * 17)::integer]
        || case when random() < 0.7 then
-            (array['E1A 1A1', 'E1A1A1', 'E1A  1A1', 'E1 1A1', 'E1A 1A'])[1 + floor(random() * 5)::integer]
-            || (array['', '''', ' ', ''' ', ' '' ', E'\t', 'x'])[1 + floor(random() * 7)::integer]
+            (array['E1A 1A1', 'E1A1A1', 'E1A  1A1', 'E1 1A1', 'E1A 1A', 'E1A 1A1', 'E1A 1A1'])[1 + floor(random() * 7)::integer]
+            || (array['', '''', ' ', ''' ', ' '' ', E'\t', 'x', '''', ''''])[1 + floor(random() * 9)::integer]
           else '' end
   from (select g, E'ABNQCOXYZ019 \t,''-.é' as alphabet, 1 + floor(random() * 8)::integer as len
           from generate_series(1, 20000) g) s
@@ -102,8 +109,13 @@ begin
           where core.hubdoc_address_postal_code(address) is not null
             and core.hubdoc_address_province(address) is null) < 1000
      or (select count(*) from addresses
-          where core.hubdoc_address_postal_code(address) is null) < 1000 then
-    raise exception 'the random addresses do not cover province, postal code only, and neither';
+          where core.hubdoc_address_postal_code(address) is null) < 1000
+     or (select count(*) from addresses
+          where translate(right(upper(address), 12),
+                          'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789, ''',
+                          'AAAAAAAAAAAAAAAAAAAAAAAAAA9999999999SSQ')
+                in ('SAASA9AS9A9Q', 'QAASA9AS9A9Q')) < 300 then
+    raise exception 'the random addresses do not cover province, postal code only, neither, and the usual shape';
   end if;
 end
 $$;
