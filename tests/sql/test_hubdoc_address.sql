@@ -78,6 +78,7 @@ insert into addresses values
   ('x ZZ E1A 1A1'''), ('x NB E1A 1A1"'), ('x NB E1A-1A1'''), ('x N8 E1A 1A1'''),
   ('x NB 11A 1A1'''), ('x NB EAA 1A1'''), ('x NB E1A 1AA'''), ('x NB E1A A1A'''),
   ('x nb e1a 1a1'''), ('x ÉB E1A 1A1'''), (E'x\tNB E1A 1A1'''), ('x NB E1A 1A1'''''),
+  ('x NB E1A 1A1,'), ('x NB E1A 1A1 '), ('x NB E1A 1A1x'), ('x NB E1A 1A1'''''),
   (null);
 
 select pg_temp.check_parse('crafted addresses');
@@ -92,7 +93,7 @@ select string_agg(substr(alphabet, 1 + floor(random() * length(alphabet))::integ
                  ',ON ', '''NB ', ' QC ', 'XQC ', '-ON '])[1 + floor(random() * 17)::integer]
        || case when random() < 0.7 then
             (array['E1A 1A1', 'E1A1A1', 'E1A  1A1', 'E1 1A1', 'E1A 1A', 'E1A 1A1', 'E1A 1A1'])[1 + floor(random() * 7)::integer]
-            || (array['', '''', ' ', ''' ', ' '' ', E'\t', 'x', '''', ''''])[1 + floor(random() * 9)::integer]
+            || (array['', '''', ' ', ''' ', ' '' ', E'\t', 'x', '''', '''', ',', ''''''])[1 + floor(random() * 11)::integer]
           else '' end
   from (select g, E'ABNQCOXYZ019 \t,''-.é' as alphabet, 1 + floor(random() * 8)::integer as len
           from generate_series(1, 20000) g) s
