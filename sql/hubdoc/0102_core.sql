@@ -1,7 +1,7 @@
 -- Hubdoc pack, core: the date dimension, the customer dimension (SCD type 2),
 -- facts, and the per-customer state the reports need. The tables here are
--- filled by the statement triggers of 0104_maintenance.sql; nothing in this
--- file reads the wall clock.
+-- filled by the statement triggers and the hubdoc_reports job of
+-- 0104_maintenance.sql; nothing in this file reads the wall clock.
 --
 -- Conventions
 --   * Calendar periods are those of America/Toronto, whatever the session's
@@ -232,7 +232,7 @@ alter table core.hubdoc_dim_customer
   exclude using btree (account with =) where (valid_to = 'infinity')
   deferrable initially immediate;
 
-comment on table core.hubdoc_dim_customer is 'Hubdoc customers with their plan history (SCD type 2): a first version at sign-up, a new version at each later PLAN_CHANGE (by details.change_date). The current version has valid_to = ''infinity''; validity is [valid_from, valid_to). Customers appear once their SIGN_UP is loaded.';
+comment on table core.hubdoc_dim_customer is 'Hubdoc customers with their plan history (SCD type 2): a first version at sign-up, a new version at each later PLAN_CHANGE (by details.change_date). The current version has valid_to = ''infinity''; validity is [valid_from, valid_to). Kept by the hubdoc_reports job (sluice.jobs, every few seconds): a SIGN_UP or PLAN_CHANGE shows here after the job''s next run.';
 comment on column core.hubdoc_dim_customer.customer_key is 'Surrogate key of this version; stays the same while the version''s start stays the same.';
 comment on column core.hubdoc_dim_customer.account is 'Customer id (natural key).';
 comment on column core.hubdoc_dim_customer.plan is 'Plan during this version: the sign-up plan, then the "to" plan of each change.';
