@@ -799,5 +799,5 @@ comment on function reports.hubdoc_rebuild() is
   'Recompute core.hubdoc_* and the four Hubdoc reports from staging alone (after a bug fix, or to check). Takes the tables'' locks for the duration.';
 
 insert into sluice.jobs (name, command, every, description) values
-  ('hubdoc_reports', 'select reports.hubdoc_refresh($1, $2)', '10 seconds',
+  ('hubdoc_reports', 'select reports.hubdoc_refresh($1, $2)', '2 seconds',
    'Hubdoc reports (churn, sign-up plans, plan changes, active by province) for the accounts changed since the watermark and the current as-of time.');
