@@ -94,17 +94,19 @@ class work_queue {
 
 int run_once(const run_settings& settings, const std::string& dsn, const loader::loader_options& options) {
   loader::loader loader(dsn, options);
-  std::uint64_t loaded = 0, rejected = 0;
+  auto started = std::chrono::steady_clock::now();
   auto files = watcher::scan_inbox(settings.inbox);
-  for (const auto& path : files) {
-    auto outcome = loader.load(path, true);
-    loaded += outcome.loaded;
-    rejected += outcome.rejected;
-  }
+  for (const auto& path : files) loader.load(path, true);
+  loader.flush();
+  auto loaded_at = std::chrono::steady_clock::now();
   warehouse::connection jobs(dsn);
   auto ran = warehouse::run_jobs(jobs, true);
-  log()->info("done: {} files looked at, {} rows loaded, {} rejected, {} jobs run ({} failed)",
-              files.size(), loaded, rejected, ran.ran, ran.failed);
+  auto done_at = std::chrono::steady_clock::now();
+  auto totals = loader.totals();
+  auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
+  log()->info("done: {} files looked at; {} rows loaded, {} rejected in {:.2f} s; {} jobs run ({} failed) in {:.2f} s",
+              files.size(), totals.loaded, totals.rejected, seconds(started, loaded_at), ran.ran,
+              ran.failed, seconds(loaded_at, done_at));
   return 0;
 }
 
@@ -120,6 +122,7 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
       try {
         if (next) loader.load(next->first, next->second);
         if (std::chrono::steady_clock::now() >= next_jobs && !queue.stopped()) {
+          loader.flush();  // jobs see every batch queued so far
           if (!jobs.is_open()) jobs = warehouse::connection(dsn);
           warehouse::run_jobs(jobs, false);
           next_jobs = std::chrono::steady_clock::now() + jobs_every;

@@ -84,10 +84,67 @@ std::optional<content_hash> hash_prefix(int fd, std::uint64_t length) {
   return hash;
 }
 
+// Batches of one file commit in order, but their COPYs may overlap on
+// several connections: a batch streams its rows first and only then locks
+// its ledger row. If an earlier batch has not committed yet, the offset does
+// not match: roll back (releasing every lock, so the earlier batch cannot be
+// stuck behind this one), wait for it, and stream again.
+struct commit_order {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::int64_t committed = -1;  // seq of the last committed batch
+  bool failed = false;
+
+  void done(std::uint64_t seq) {
+    std::lock_guard lock(mutex);
+    committed = std::max(committed, static_cast<std::int64_t>(seq));
+    changed.notify_all();
+  }
+  void fail() {
+    std::lock_guard lock(mutex);
+    failed = true;
+    changed.notify_all();
+  }
+  // True once batch `seq`'s predecessor committed; false if the stream failed.
+  bool wait_for_turn(std::uint64_t seq) {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return failed || committed + 1 >= static_cast<std::int64_t>(seq); });
+    return !failed;
+  }
+  bool is_turn(std::uint64_t seq) {
+    std::lock_guard lock(mutex);
+    return committed + 1 >= static_cast<std::int64_t>(seq);
+  }
+};
+
+// Raised when the stream of batches stopped behind this one.
+struct stream_failed : std::runtime_error {
+  stream_failed() : std::runtime_error("an earlier batch of this file failed") {}
+};
+
+// One file's batches between the parser and the COPY threads: their commit
+// order, whether one failed, and what they loaded. Shared by the file's entry
+// in the loader's cache and by every batch in flight.
+struct file_stream {
+  const feed_plan* feed = nullptr;  // valid while the stream lives (see reload_feeds)
+  std::string feed_name;
+  std::string path;
+  commit_order order;
+  std::atomic<bool> failed{false};
+  std::atomic<std::uint64_t> loaded{0};
+  std::atomic<std::uint64_t> rejected{0};
+  std::uint64_t next_seq = 0;  // the parser's side
+  // Guarded by loader::impl::flight_mutex.
+  int in_flight = 0;
+  bool producing = false;
+  std::uint64_t reported_records = 0;  // records already in a log line
+  std::chrono::steady_clock::time_point since;
+};
+
 // One transaction's worth of rows for one file.
 struct batch {
   std::int64_t file_id = 0;
-  std::string path;
+  std::shared_ptr<file_stream> stream;
   std::uint64_t seq = 0;  // order within the file's stream of batches
   position start;
   position end;
@@ -150,6 +207,7 @@ struct tracked_file {
   framing kind = framing::ndjson;
   bool complete = false;
   bool duplicate = false;
+  std::shared_ptr<file_stream> stream;  // batches queued or committing
 };
 
 }  // namespace
@@ -166,15 +224,33 @@ struct loader::impl {
   std::map<std::string, bool> unmatched_logged;
   std::atomic<bool> stop{false};
 
+  // Finished batches wait here for a COPY thread (one per lane).
+  batch_channel channel{4};
+  std::vector<std::thread> senders;
+  std::mutex flight_mutex;
+  std::condition_variable flight_done;
+  int total_in_flight = 0;
+  std::atomic<std::uint64_t> total_loaded{0};
+  std::atomic<std::uint64_t> total_rejected{0};
+
   impl(std::string dsn_in, loader_options opts)
       : dsn(std::move(dsn_in)), options(std::move(opts)), ledger(dsn) {
     for (std::size_t i = 0; i < std::max<std::size_t>(1, options.copy_streams); ++i) {
       lanes.emplace_back(dsn);
     }
     reload_feeds();
+    for (auto& conn : lanes) senders.emplace_back([this, &conn] { send_loop(conn); });
+  }
+
+  ~impl() {
+    channel.close();
+    for (auto& sender : senders) sender.join();
   }
 
   void reload_feeds() {
+    // In-flight batches and cached files point at the plans about to go.
+    flush();
+    tracked.clear();
     decoders.clear();
     feeds = load_feeds(ledger);
     feeds_loaded_at = std::chrono::steady_clock::now();
@@ -314,45 +390,8 @@ struct loader::impl {
     return t;
   }
 
-  // Batches of one file commit in order, but their COPYs may overlap on
-  // several connections: a batch streams its rows first and only then locks
-  // its ledger row. If an earlier batch has not committed yet, the offset does
-  // not match: roll back (releasing every lock, so the earlier batch cannot be
-  // stuck behind this one), wait for it, and stream again.
-  struct commit_order {
-    std::mutex mutex;
-    std::condition_variable changed;
-    std::int64_t committed = -1;  // seq of the last committed batch
-    bool failed = false;
-
-    void done(std::uint64_t seq) {
-      std::lock_guard lock(mutex);
-      committed = std::max(committed, static_cast<std::int64_t>(seq));
-      changed.notify_all();
-    }
-    void fail() {
-      std::lock_guard lock(mutex);
-      failed = true;
-      changed.notify_all();
-    }
-    // True once batch `seq`'s predecessor committed; false if the stream failed.
-    bool wait_for_turn(std::uint64_t seq) {
-      std::unique_lock lock(mutex);
-      changed.wait(lock, [&] { return failed || committed + 1 >= static_cast<std::int64_t>(seq); });
-      return !failed;
-    }
-    bool is_turn(std::uint64_t seq) {
-      std::lock_guard lock(mutex);
-      return committed + 1 >= static_cast<std::int64_t>(seq);
-    }
-  };
-
-  // Raised when the stream of batches stopped behind this one.
-  struct stream_failed : std::runtime_error {
-    stream_failed() : std::runtime_error("an earlier batch of this file failed") {}
-  };
-
-  void commit(connection& conn, const feed_plan& feed, batch& b, commit_order& order) {
+  void commit(connection& conn, const feed_plan& feed, batch& b) {
+    auto& order = b.stream->order;
     auto id = std::to_string(b.file_id);
     while (true) {
       warehouse::transaction tx(conn);
@@ -424,68 +463,104 @@ struct loader::impl {
     r.put_bool(truncated);
     r.end_row();
     ++b.rejected;
-    log()->debug("{} {}: record {} (line {}) rejected: {}", feed.name, b.path, rec.ordinal,
+    log()->debug("{} {}: record {} (line {}) rejected: {}", feed.name, b.stream->path, rec.ordinal,
                  rec.line, why.reason);
   }
 
-  batch new_batch(const tracked_file& t, const std::string& path, const feed_plan& feed,
-                  const position& start) {
+  batch new_batch(const tracked_file& t, const feed_plan& feed, const position& start) {
     batch b;
     b.file_id = t.file_id;
-    b.path = path;
+    b.stream = t.stream;
+    b.seq = t.stream->next_seq++;
     b.start = start;
     b.rows.resize(feed.targets.size());
     return b;
   }
 
-  // Loads [t.at, size). `final`: the end of the file ends the last record;
-  // `settled`: a file read to its end is marked complete ('loaded').
-  load_outcome stream(const std::string& path, const feed_plan& feed, int fd, std::uint64_t size,
-                      bool settled, bool final, tracked_file& t) {
-    load_outcome outcome;
+  // The COPY threads: commit each batch, in its file's order, on this lane.
+  void send_loop(connection& conn) {
+    while (auto b = channel.pop()) {
+      auto& stream = *b->stream;
+      const feed_plan* feed = stream.feed;
+      if (!stream.failed) {
+        try {
+          bool done = with_retry(conn, stream.feed_name + " " + stream.path,
+                                 [&] { commit(conn, *feed, *b); });
+          if (done) {
+            stream.loaded += b->loaded;
+            stream.rejected += b->rejected;
+            total_loaded += b->loaded;
+            total_rejected += b->rejected;
+          } else {
+            stream.failed = true;
+            stream.order.fail();
+          }
+        } catch (const stream_failed&) {
+          stream.failed = true;
+        } catch (const std::exception& e) {
+          log()->error("{} {}: records {}..{} could not be committed: {}; the file stays at record {}"
+                       " and is retried on the next change or restart",
+                       stream.feed_name, stream.path, b->start.records + 1, b->end.records, e.what(),
+                       b->start.records);
+          stream.failed = true;
+          stream.order.fail();
+        }
+      }
+      std::lock_guard lock(flight_mutex);
+      --stream.in_flight;
+      --total_in_flight;
+      if (stream.in_flight == 0 && !stream.producing) report(stream);
+      flight_done.notify_all();
+    }
+  }
+
+  // Logs what a file's batches committed since its last line (flight_mutex held).
+  void report(file_stream& stream) {
+    auto records = stream.loaded + stream.rejected;
+    if (records == stream.reported_records || stream.failed) return;
+    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stream.since).count();
+    log()->info("{} {}: records {}..{} committed ({} loaded, {} rejected in all) in {:.2f} s",
+                stream.feed_name, stream.path, stream.reported_records + 1, records,
+                stream.loaded.load(), stream.rejected.load(), seconds);
+    stream.reported_records = records;
+  }
+
+  void enqueue(batch b) {
+    {
+      std::lock_guard lock(flight_mutex);
+      ++b.stream->in_flight;
+      ++total_in_flight;
+    }
+    channel.push(std::move(b));
+  }
+
+  void flush() {
+    std::unique_lock lock(flight_mutex);
+    flight_done.wait(lock, [&] { return total_in_flight == 0; });
+  }
+
+  // Parses [t.at, size) into batches for the COPY threads. `final`: the end of
+  // the file ends the last record; `settled`: a file read to its end is marked
+  // complete ('loaded'). Returns when the last batch is queued.
+  void stream_file(const feed_plan& feed, int fd, std::uint64_t size, bool settled, bool final,
+                   tracked_file& t) {
     record_reader reader(fd, t.kind, t.at, t.hash, size, final,
                          {.initial_buffer_bytes = 1 << 20,
                           .max_record_bytes = options.max_record_bytes,
                           .raw_keep_bytes = reject_raw_bytes,
                           .padding = 64});
     auto& decoder = *decoders.at(feed.name);
-
-    batch_channel channel(2);
-    commit_order order;
-    std::atomic<bool> failed{false};
-    std::atomic<std::uint64_t> committed_loaded{0};
-    std::atomic<std::uint64_t> committed_rejected{0};
-    auto send = [&](connection& conn) {
-      while (auto b = channel.pop()) {
-        if (failed) continue;
-        try {
-          bool done = with_retry(conn, feed.name + " " + path, [&] { commit(conn, feed, *b, order); });
-          if (!done) {
-            failed = true;
-            order.fail();
-            continue;
-          }
-          committed_loaded += b->loaded;
-          committed_rejected += b->rejected;
-        } catch (const stream_failed&) {
-          failed = true;
-        } catch (const std::exception& e) {
-          log()->error("{} {}: records {}..{} could not be committed: {}; the file stays at record {}"
-                       " and is retried on the next change or restart",
-                       feed.name, path, b->start.records + 1, b->end.records, e.what(),
-                       b->start.records);
-          failed = true;
-          order.fail();
-        }
-      }
-    };
-    std::vector<std::thread> senders;
-    for (auto& conn : lanes) senders.emplace_back(send, std::ref(conn));
-
-    batch current = new_batch(t, path, feed, t.at);
+    auto& stream = *t.stream;
+    {
+      std::lock_guard lock(flight_mutex);
+      stream.producing = true;
+      if (stream.in_flight == 0) stream.since = std::chrono::steady_clock::now();
+    }
+    bool read_failed = false;
+    batch current = new_batch(t, feed, t.at);
     reject_reason why;
     try {
-      while (!failed) {
+      while (!stream.failed) {
         auto rec = reader.next();
         if (!rec) break;
         if (decoder.decode(*rec, t.file_id, current.rows, why)) {
@@ -497,57 +572,56 @@ struct loader::impl {
           current.end = reader.consumed();
           current.end_hash = reader.hash().hex();
           position next = current.end;
-          auto seq = current.seq + 1;
-          channel.push(std::move(current));
-          current = new_batch(t, path, feed, next);
-          current.seq = seq;
+          enqueue(std::move(current));
+          current = new_batch(t, feed, next);
           if (stop) break;
         }
       }
     } catch (const std::system_error& e) {
-      log()->error("{} {}: cannot read the file: {}", feed.name, path, e.what());
-      failed = true;
+      log()->error("{} {}: cannot read the file: {}", feed.name, stream.path, e.what());
+      read_failed = true;
     }
     current.end = reader.consumed();
     current.end_hash = reader.hash().hex();
-    current.complete = settled && !stop && !failed && current.end.bytes == size;
-    bool changed = current.end.bytes != current.start.bytes || current.complete != t.complete;
-    if (changed && !failed) channel.push(std::move(current));
-    channel.close();
-    for (auto& sender : senders) sender.join();
-
-    outcome.loaded = committed_loaded;
-    outcome.rejected = committed_rejected;
-    if (failed) {
-      tracked.erase(path);
-      return outcome;
+    bool complete = settled && !stop && !read_failed && current.end.bytes == size;
+    current.complete = complete;
+    bool changed = current.end.bytes != current.start.bytes || complete != t.complete;
+    if (changed && !read_failed) {
+      enqueue(std::move(current));
+    } else {
+      --stream.next_seq;  // the batch that was not sent takes no place in the order
     }
-    t.at = reader.consumed();
+    // What the cache says is what will be committed if the queued batches
+    // succeed; a failure marks the stream, and the next load() starts over
+    // from the ledger.
+    t.at = current.end;
     t.hash = reader.hash();
-    t.complete = settled && !stop && t.at.bytes == size;
-    outcome.waiting = t.at.bytes < size;
-    return outcome;
+    t.complete = complete;
+    if (read_failed) stream.failed = true;
+    std::lock_guard lock(flight_mutex);
+    stream.producing = false;
+    if (stream.in_flight == 0) report(stream);
   }
 
-  load_outcome load(const std::string& path, bool settled) {
-    load_outcome outcome;
+  void load(const std::string& path, bool settled) {
     const feed_plan* feed = feed_for(path);
-    if (feed == nullptr) return outcome;
+    if (feed == nullptr) return;
     auto full = options.inbox / path;
     file_handle file(full);
     struct stat st {};
     if (file.fd() < 0 || ::fstat(file.fd(), &st) != 0) {
       log()->debug("{} {}: gone before it could be read", feed->name, path);
-      tracked.erase(path);
-      return outcome;
+      forget(path);
+      return;
     }
-    if (!S_ISREG(st.st_mode) || st.st_size == 0) return outcome;
+    if (!S_ISREG(st.st_mode) || st.st_size == 0) return;
+    auto size = static_cast<std::uint64_t>(st.st_size);
 
     auto it = tracked.find(path);
     if (it != tracked.end() &&
         (it->second.device != st.st_dev || it->second.inode != st.st_ino ||
-         it->second.at.bytes > static_cast<std::uint64_t>(st.st_size))) {
-      tracked.erase(it);
+         it->second.at.bytes > size || (it->second.stream && it->second.stream->failed))) {
+      forget(path);
       it = tracked.end();
     }
     if (it == tracked.end()) {
@@ -555,36 +629,36 @@ struct loader::impl {
       bool ok = with_retry(ledger, feed->name + " " + path, [&] {
         resolved = resolve(path, *feed, file.fd(), st, settled);
       });
-      if (!ok || !resolved) {
-        outcome.waiting = ok;
-        return outcome;
-      }
+      if (!ok || !resolved) return;
       resolved->device = st.st_dev;
       resolved->inode = st.st_ino;
-      resolved->kind = feed->framing_for(read_head(file.fd(), static_cast<std::uint64_t>(st.st_size)));
+      resolved->kind = feed->framing_for(read_head(file.fd(), size));
+      resolved->stream = std::make_shared<file_stream>();
+      resolved->stream->feed = feed;
+      resolved->stream->feed_name = feed->name;
+      resolved->stream->path = path;
       it = tracked.emplace(path, std::move(*resolved)).first;
     }
     auto& t = it->second;
-    if (t.duplicate) return outcome;
-    auto size = static_cast<std::uint64_t>(st.st_size);
-    if (t.kind == framing::json && !settled) {
-      outcome.waiting = true;  // a JSON document is read once it is complete
-      return outcome;
-    }
+    if (t.duplicate) return;
+    if (t.kind == framing::json && !settled) return;  // a JSON document is read once complete
     // Whether the end of the file ends a record: for a settled JSON document, yes;
     // for lines, only when told so (--once), since an appender may be mid-line.
     bool final = settled && (t.kind == framing::json || options.read_unterminated_tail);
-    if (t.at.bytes == size && (t.complete || !settled)) return outcome;
-    auto started = std::chrono::steady_clock::now();
-    auto first_record = t.at.records + 1;
-    outcome = stream(path, *feed, file.fd(), size, settled, final, t);
-    if (outcome.loaded + outcome.rejected > 0) {
-      auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      log()->info("{} {}: records {}..{}: {} loaded, {} rejected in {:.2f} s", feed->name, path,
-                  first_record, first_record + outcome.loaded + outcome.rejected - 1,
-                  outcome.loaded, outcome.rejected, seconds);
+    if (t.at.bytes == size && (t.complete || !settled)) return;
+    stream_file(*feed, file.fd(), size, settled, final, t);
+  }
+
+  // Drops what the cache knows of `path` once its batches are done, so that the
+  // next load starts from the ledger.
+  void forget(const std::string& path) {
+    auto it = tracked.find(path);
+    if (it == tracked.end()) return;
+    if (auto stream = it->second.stream) {
+      std::unique_lock lock(flight_mutex);
+      flight_done.wait(lock, [&] { return stream->in_flight == 0; });
     }
-    return outcome;
+    tracked.erase(it);
   }
 };
 
@@ -592,8 +666,14 @@ loader::loader(std::string dsn, loader_options options)
     : impl_(std::make_unique<impl>(std::move(dsn), std::move(options))) {}
 loader::~loader() = default;
 
-load_outcome loader::load(const std::string& relative_path, bool settled) {
-  return impl_->load(relative_path, settled);
+void loader::load(const std::string& relative_path, bool settled) {
+  impl_->load(relative_path, settled);
+}
+
+void loader::flush() { impl_->flush(); }
+
+load_totals loader::totals() const {
+  return {impl_->total_loaded.load(), impl_->total_rejected.load()};
 }
 
 void loader::request_stop() noexcept { impl_->stop = true; }

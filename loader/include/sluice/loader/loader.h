@@ -12,7 +12,7 @@
 // known file is that file renamed (old path gone: the row follows the new path)
 // or a copy (old path still there: recorded as a duplicate, nothing loaded).
 //
-// Threading: load() blocks; call it from one thread. Parsing runs on the
+// Threading: call load() and flush() from one thread. Parsing runs on the
 // calling thread while copy_streams other threads stream finished batches with
 // COPY, each on its own connection. request_stop() may be called from any thread: the batch
 // in hand is committed and load() returns.
@@ -44,10 +44,9 @@ struct loader_options {
   std::size_t copy_streams = 2;
 };
 
-struct load_outcome {
-  std::uint64_t loaded = 0;
-  std::uint64_t rejected = 0;
-  bool waiting = false;  // something is held back until the file settles
+struct load_totals {
+  std::uint64_t loaded = 0;    // rows committed to staging since the loader started
+  std::uint64_t rejected = 0;  // rows committed to sluice.rejects
 };
 
 class loader {
@@ -61,8 +60,13 @@ class loader {
   // Loads what is new in inbox/relative_path. `settled`: the file is complete as
   // far as anyone can tell, so JSON documents may be read (and, with
   // read_unterminated_tail, a last line without newline is a record). Returns
-  // what this call committed.
-  load_outcome load(const std::string& relative_path, bool settled);
+  // once the file's batches are queued: they commit in the background, in
+  // order, while the next file is parsed. A batch that cannot commit leaves the
+  // file at its last committed offset; the next load() of it resumes there.
+  void load(const std::string& relative_path, bool settled);
+  // Waits until every queued batch has committed or failed.
+  void flush();
+  [[nodiscard]] load_totals totals() const;
 
   void request_stop() noexcept;
   [[nodiscard]] bool stop_requested() const noexcept;
