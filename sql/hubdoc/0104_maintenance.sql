@@ -181,17 +181,26 @@ comment on function core.hubdoc_sync_dim_customer(integer[]) is
 
 -- Staging triggers ----------------------------------------------------------------------
 
+-- Every trigger widens the feed's time span to its new rows' event times; this
+-- touches the one row only when the span actually grows.
+create function core.hubdoc_widen_feed_span_to(lo timestamptz, hi timestamptz) returns void
+  language sql
+as $$
+  update core.hubdoc_feed_state f
+     set first_event_time = least(f.first_event_time, lo),
+         last_event_time = greatest(f.last_event_time, hi)
+   where lo is not null
+     and (f.first_event_time is null or lo < f.first_event_time or hi > f.last_event_time)
+$$;
+comment on function core.hubdoc_widen_feed_span_to(timestamptz, timestamptz) is
+  'Widen core.hubdoc_feed_state to [lo, hi] (no-op for NULL or when already inside).';
+
 -- PAGE_ACCESS, UPLOAD: only the feed's time span.
 create function core.hubdoc_widen_feed_span() returns trigger
   language plpgsql
 as $$
 begin
-  update core.hubdoc_feed_state f
-     set first_event_time = least(f.first_event_time, b.lo),
-         last_event_time = greatest(f.last_event_time, b.hi)
-    from (select min(event_time) as lo, max(event_time) as hi from new_rows) b
-   where b.lo is not null
-     and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time);
+  perform core.hubdoc_widen_feed_span_to(min(event_time), max(event_time)) from new_rows;
   return null;
 end
 $$;
@@ -221,16 +230,10 @@ begin
   with batch as (
     select account, min(event_time) as first_login, max(event_time) as last_login
       from new_rows
-     group by account),
-  logged as (
-    insert into core.hubdoc_account_log (account, first_login, last_login)
-    select account, first_login, last_login from batch)
-  update core.hubdoc_feed_state f
-     set first_event_time = least(f.first_event_time, b.lo),
-         last_event_time = greatest(f.last_event_time, b.hi)
-    from (select min(first_login) as lo, max(last_login) as hi from batch) b
-   where b.lo is not null
-     and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time);
+     group by account)
+  insert into core.hubdoc_account_log (account, first_login, last_login)
+  select account, first_login, last_login from batch;
+  perform core.hubdoc_widen_feed_span_to(min(event_time), max(event_time)) from new_rows;
   return null;
 end
 $$;
@@ -250,30 +253,24 @@ begin
     select distinct on (account) account, event_time, plan, _file_id, _record,
            firstname, lastname, address, core.hubdoc_address_tail(address) as tail
       from new_rows
-     order by account, event_time, _file_id, _record),
-  upsert as (
-    insert into core.hubdoc_customer_state as s
-           (account, signup_time, signup_plan, signup_file_id, signup_record, firstname,
-            lastname, address, province, postal_code)
-    select account, event_time, plan, _file_id, _record, firstname, lastname,
-           core.hubdoc_address_clean(address),
-           core.hubdoc_tail_province(tail), core.hubdoc_tail_postal_code(tail)
-      from firsts
-    on conflict (account) do update
-       set signup_time = excluded.signup_time, signup_plan = excluded.signup_plan,
-           signup_file_id = excluded.signup_file_id, signup_record = excluded.signup_record,
-           firstname = excluded.firstname, lastname = excluded.lastname,
-           address = excluded.address, province = excluded.province,
-           postal_code = excluded.postal_code, changed_xid = excluded.changed_xid
-     where s.signup_time is null
-        or (excluded.signup_time, excluded.signup_file_id, excluded.signup_record)
-           < (s.signup_time, s.signup_file_id, s.signup_record))
-  update core.hubdoc_feed_state f
-     set first_event_time = least(f.first_event_time, b.lo),
-         last_event_time = greatest(f.last_event_time, b.hi)
-    from (select min(event_time) as lo, max(event_time) as hi from new_rows) b
-   where b.lo is not null
-     and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time);
+     order by account, event_time, _file_id, _record)
+  insert into core.hubdoc_customer_state as s
+         (account, signup_time, signup_plan, signup_file_id, signup_record, firstname,
+          lastname, address, province, postal_code)
+  select account, event_time, plan, _file_id, _record, firstname, lastname,
+         core.hubdoc_address_clean(address),
+         core.hubdoc_tail_province(tail), core.hubdoc_tail_postal_code(tail)
+    from firsts
+  on conflict (account) do update
+     set signup_time = excluded.signup_time, signup_plan = excluded.signup_plan,
+         signup_file_id = excluded.signup_file_id, signup_record = excluded.signup_record,
+         firstname = excluded.firstname, lastname = excluded.lastname,
+         address = excluded.address, province = excluded.province,
+         postal_code = excluded.postal_code, changed_xid = excluded.changed_xid
+   where s.signup_time is null
+      or (excluded.signup_time, excluded.signup_file_id, excluded.signup_record)
+         < (s.signup_time, s.signup_file_id, s.signup_record);
+  perform core.hubdoc_widen_feed_span_to(min(event_time), max(event_time)) from new_rows;
   return null;
 end
 $$;
@@ -292,19 +289,9 @@ begin
          event_time, from_plan, to_plan, _file_id, _record
     from new_rows;
 
-  with batch as (
-    select account, min(event_time) as lo, max(event_time) as hi
-      from new_rows
-     group by account),
-  logged as (
-    insert into core.hubdoc_account_log (account)
-    select account from batch)
-  update core.hubdoc_feed_state f
-     set first_event_time = least(f.first_event_time, b.lo),
-         last_event_time = greatest(f.last_event_time, b.hi)
-    from (select min(lo) as lo, max(hi) as hi from batch) b
-   where b.lo is not null
-     and (f.first_event_time is null or b.lo < f.first_event_time or b.hi > f.last_event_time);
+  insert into core.hubdoc_account_log (account)
+  select distinct account from new_rows;
+  perform core.hubdoc_widen_feed_span_to(min(event_time), max(event_time)) from new_rows;
   return null;
 end
 $$;
