@@ -194,12 +194,16 @@ int main(int argc, char** argv) {
   run->add_flag("--once", settings.once, "Load every file present, run every job, exit");
   run->add_option("--settle-ms", settings.settle_ms,
                   "Quiet time after a write before a file counts as complete")
+      ->check(CLI::Range(0, 3'600'000))
       ->capture_default_str();
   run->add_option("--jobs-every-ms", settings.jobs_every_ms, "How often due jobs are checked")
+      ->check(CLI::Range(10, 3'600'000))
       ->capture_default_str();
   run->add_option("--batch-mb", settings.batch_mb, "COPY megabytes per transaction")
+      ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   run->add_option("--max-record-mb", settings.max_record_mb, "Longer records are rejected")
+      ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   run->add_option("--copy-streams", settings.copy_streams,
                   "Connections streaming COPY at once (batches still commit in order)")
