@@ -308,7 +308,7 @@ create table core.hubdoc_feed_state (
 );
 insert into core.hubdoc_feed_state default values;
 
-comment on table core.hubdoc_feed_state is 'One row: the earliest and latest event time over all Hubdoc events loaded (any type). Kept by the staging triggers.';
+comment on table core.hubdoc_feed_state is 'One row: the earliest and latest event time over all Hubdoc events loaded (any type). Kept by the staging triggers, and for PAGE_ACCESS and UPLOAD (which have none) by the hubdoc_reports job.';
 comment on column core.hubdoc_feed_state.singleton is 'Always true; keeps the table at one row.';
 comment on column core.hubdoc_feed_state.first_event_time is 'Earliest event_time loaded; the churn report starts at its month.';
 comment on column core.hubdoc_feed_state.last_event_time is 'Latest event_time loaded; the reports'' default "as of" time.';

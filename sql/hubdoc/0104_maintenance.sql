@@ -195,17 +195,38 @@ $$;
 comment on function core.hubdoc_widen_feed_span_to(timestamptz, timestamptz) is
   'Widen core.hubdoc_feed_state to [lo, hi] (no-op for NULL or when already inside).';
 
--- PAGE_ACCESS, UPLOAD: only the feed's time span.
-create function core.hubdoc_widen_feed_span() returns trigger
+-- PAGE_ACCESS and UPLOAD, three quarters of the feed, matter to the reports
+-- only through the feed's time span. A transition table would copy every one
+-- of their rows once more during the load, so they have no trigger: the job
+-- reads what lies outside the known span through BRIN indexes on event_time,
+-- which cost next to nothing to keep on append-only tables and point the read
+-- at the block ranges written since (the new ones are not even summarized yet).
+create index hubdoc_page_access_event_time on staging.hubdoc_page_access using brin (event_time);
+create index hubdoc_upload_event_time on staging.hubdoc_upload using brin (event_time);
+
+create function core.hubdoc_widen_feed_span_from_untriggered() returns void
   language plpgsql
 as $$
+declare
+  lo timestamptz;
+  hi timestamptz;
 begin
-  perform core.hubdoc_widen_feed_span_to(min(event_time), max(event_time)) from new_rows;
-  return null;
+  select f.first_event_time, f.last_event_time into lo, hi from core.hubdoc_feed_state f;
+  if hi is null then
+    perform core.hubdoc_widen_feed_span_to(min(t), max(t))
+       from (select event_time from staging.hubdoc_page_access
+             union all select event_time from staging.hubdoc_upload) x(t);
+  else
+    perform core.hubdoc_widen_feed_span_to(min(t), max(t))
+       from (select event_time from staging.hubdoc_page_access where event_time > hi
+             union all select event_time from staging.hubdoc_page_access where event_time < lo
+             union all select event_time from staging.hubdoc_upload where event_time > hi
+             union all select event_time from staging.hubdoc_upload where event_time < lo) x(t);
+  end if;
 end
 $$;
-comment on function core.hubdoc_widen_feed_span() is
-  'Statement trigger: widen core.hubdoc_feed_state to the event times of the new rows.';
+comment on function core.hubdoc_widen_feed_span_from_untriggered() is
+  'Widen core.hubdoc_feed_state to the PAGE_ACCESS and UPLOAD events outside it (run by the hubdoc_reports job; those tables have no trigger).';
 
 -- Logins are a third of the feed, and a batch touches most of its accounts:
 -- updating core.hubdoc_customer_state here (three indexes, no HOT) cost about as
@@ -300,10 +321,6 @@ comment on function core.hubdoc_on_plan_change() is
 
 create trigger hubdoc_core after insert on staging.hubdoc_login
   referencing new table as new_rows for each statement execute function core.hubdoc_on_login();
-create trigger hubdoc_core after insert on staging.hubdoc_page_access
-  referencing new table as new_rows for each statement execute function core.hubdoc_widen_feed_span();
-create trigger hubdoc_core after insert on staging.hubdoc_upload
-  referencing new table as new_rows for each statement execute function core.hubdoc_widen_feed_span();
 create trigger hubdoc_core after insert on staging.hubdoc_signup
   referencing new table as new_rows for each statement execute function core.hubdoc_on_signup();
 create trigger hubdoc_core after insert on staging.hubdoc_plan_change
@@ -503,6 +520,7 @@ declare
   marked        integer[];
   resync        integer[];
 begin
+  perform core.hubdoc_widen_feed_span_from_untriggered();
   select s.as_of into v_setting from reports.hubdoc_settings s;
   select * into prev from core.hubdoc_refresh_state;
   select coalesce(v_setting, f.last_event_time), f.first_event_time
