@@ -137,7 +137,9 @@ struct file_stream {
   // Guarded by loader::impl::flight_mutex.
   int in_flight = 0;
   bool producing = false;
-  std::uint64_t reported_records = 0;  // records already in a log line
+  std::uint64_t first_record = 1;      // where this stream started in the file
+  std::uint64_t reported_loaded = 0;  // what this stream's earlier log lines told
+  std::uint64_t reported_rejected = 0;
   std::chrono::steady_clock::time_point since;
 };
 
@@ -531,13 +533,15 @@ struct loader::impl {
 
   // Logs what a file's batches committed since its last line (flight_mutex held).
   void report(file_stream& stream) {
-    auto records = stream.loaded + stream.rejected;
-    if (records == stream.reported_records || stream.failed) return;
+    std::uint64_t loaded = stream.loaded - stream.reported_loaded;
+    std::uint64_t rejected = stream.rejected - stream.reported_rejected;
+    if (loaded + rejected == 0 || stream.failed) return;
+    auto first = stream.first_record + stream.reported_loaded + stream.reported_rejected;
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stream.since).count();
-    log()->info("{} {}: records {}..{} committed ({} loaded, {} rejected in all) in {:.2f} s",
-                stream.feed_name, stream.path, stream.reported_records + 1, records,
-                stream.loaded.load(), stream.rejected.load(), seconds);
-    stream.reported_records = records;
+    log()->info("{} {}: records {}..{} committed: {} loaded, {} rejected in {:.2f} s", stream.feed_name,
+                stream.path, first, first + loaded + rejected - 1, loaded, rejected, seconds);
+    stream.reported_loaded += loaded;
+    stream.reported_rejected += rejected;
   }
 
   void enqueue(batch b) {
@@ -649,6 +653,7 @@ struct loader::impl {
       resolved->inode = st.st_ino;
       resolved->kind = feed->framing_for(read_head(file.fd(), size));
       resolved->stream = std::make_shared<file_stream>();
+      resolved->stream->first_record = resolved->at.records + 1;
       resolved->stream->feed = feed;
       resolved->stream->feed_name = feed->name;
       resolved->stream->path = path;
