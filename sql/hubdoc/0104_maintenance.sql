@@ -11,10 +11,10 @@
 --    from the sign-up and all plan changes, with a plain insert for a new
 --    customer without changes. It lags the load by at most one job run; in the
 --    triggers it cost 5-10x the COPY of the sign-ups and plan changes.
---    The bulk event types stay cheap: PAGE_ACCESS and UPLOAD only widen the
---    feed's time span (one scan of the transition table, at most one row
---    updated); LOGIN appends one row per distinct account of the batch to an
---    unindexed log that the job folds into the per-customer state.
+--    The bulk event types stay cheap: PAGE_ACCESS and UPLOAD have no trigger at
+--    all (they matter only through the feed's time span, which the job reads
+--    through BRIN indexes); LOGIN appends one row per distinct account of the
+--    batch to an unindexed log that the job folds into the per-customer state.
 --
 -- 2. Everything that depends on the as-of time (all four reports: churn moves
 --    with time, and an explicit as-of hides later events) is kept by one
