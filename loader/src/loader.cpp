@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -223,7 +224,7 @@ struct loader::impl {
   std::chrono::steady_clock::time_point feeds_loaded_at;
   std::map<std::string, std::unique_ptr<record_decoder>> decoders;  // by feed name
   std::map<std::string, tracked_file> tracked;                       // by path
-  std::map<std::string, bool> unmatched_logged;
+  std::set<std::string> unmatched_logged;
   std::atomic<bool> stop{false};
 
   // Finished batches wait here for a COPY thread (one per lane).
@@ -240,7 +241,8 @@ struct loader::impl {
     for (std::size_t i = 0; i < std::max<std::size_t>(1, options.copy_streams); ++i) {
       lanes.emplace_back(dsn);
     }
-    for (auto* conn : all_connections()) prepare_session(*conn);
+    prepare_session(ledger);
+    for (auto& conn : lanes) prepare_session(conn);
     reload_feeds();
     for (auto& conn : lanes) senders.emplace_back([this, &conn] { send_loop(conn); });
   }
@@ -248,12 +250,6 @@ struct loader::impl {
   ~impl() {
     channel.close();
     for (auto& sender : senders) sender.join();
-  }
-
-  std::vector<connection*> all_connections() {
-    std::vector<connection*> out{&ledger};
-    for (auto& lane : lanes) out.push_back(&lane);
-    return out;
   }
 
   // Commits need not wait for the WAL flush: the source files are still there,
@@ -309,8 +305,7 @@ struct loader::impl {
       reload_feeds();  // a feed may have been declared since
       feed = match_feed(feeds, path);
     }
-    if (feed == nullptr && !unmatched_logged[path]) {
-      unmatched_logged[path] = true;
+    if (feed == nullptr && unmatched_logged.insert(path).second) {
       log()->warn("{}: no feed takes this file (see sluice.feeds.file_globs); left alone", path);
     }
     return feed;
@@ -318,8 +313,9 @@ struct loader::impl {
 
   // Finds or creates the ledger row for the content now at `path`. nullopt:
   // nothing to load now (a duplicate, or too little of the file to tell).
+  // `head` is the file's first bytes (read_head).
   std::optional<tracked_file> resolve(const std::string& path, const feed_plan& feed, int fd,
-                                      const struct stat& st, bool settled) {
+                                      const struct stat& st, const std::string& head, bool settled) {
     auto size = static_cast<std::uint64_t>(st.st_size);
     auto row = ledger.exec_params(
         "select id, bytes_done, done_hash, records_done, lines_done, state from sluice.files"
@@ -350,7 +346,6 @@ struct loader::impl {
                          {std::to_string(id)});
     }
 
-    std::string head = read_head(fd, size);
     auto newline = head.find('\n');
     if (newline == std::string::npos && head.size() < head_bytes && !settled) return std::nullopt;
     std::string head_hash =
@@ -644,14 +639,15 @@ struct loader::impl {
       it = tracked.end();
     }
     if (it == tracked.end()) {
+      std::string head = read_head(file.fd(), size);
       std::optional<tracked_file> resolved;
       bool ok = with_retry(ledger, feed->name + " " + path, [&] {
-        resolved = resolve(path, *feed, file.fd(), st, settled);
+        resolved = resolve(path, *feed, file.fd(), st, head, settled);
       });
       if (!ok || !resolved) return;
       resolved->device = st.st_dev;
       resolved->inode = st.st_ino;
-      resolved->kind = feed->framing_for(read_head(file.fd(), size));
+      resolved->kind = feed->framing_for(head);
       resolved->stream = std::make_shared<file_stream>();
       resolved->stream->first_record = resolved->at.records + 1;
       resolved->stream->feed = feed;
@@ -697,6 +693,5 @@ load_totals loader::totals() const {
 }
 
 void loader::request_stop() noexcept { impl_->stop = true; }
-bool loader::stop_requested() const noexcept { return impl_->stop; }
 
 }  // namespace sluice::loader

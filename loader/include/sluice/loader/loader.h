@@ -69,7 +69,6 @@ class loader {
   [[nodiscard]] load_totals totals() const;
 
   void request_stop() noexcept;
-  [[nodiscard]] bool stop_requested() const noexcept;
 
  private:
   struct impl;
