@@ -4,8 +4,12 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <pthread.h>
+
+#include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <functional>
 #include <deque>
 #include <iostream>
 #include <map>
@@ -33,6 +37,7 @@ struct run_settings {
   std::size_t batch_mb = 4;
   std::size_t max_record_mb = 64;
   std::size_t copy_streams = 2;
+  int give_up_after_s = 60;
 };
 
 std::shared_ptr<spdlog::logger> log() {
@@ -92,21 +97,84 @@ class work_queue {
   bool stopped_ = false;
 };
 
-int run_once(const run_settings& settings, const std::string& dsn, const loader::loader_options& options) {
+// SIGINT and SIGTERM are taken by a thread of their own (sigwait), so that a
+// stop can be asked of the loader safely in every state, --once included.
+class stop_signals {
+ public:
+  explicit stop_signals(std::function<void(int)> on_signal) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR2);  // how the destructor ends the thread
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    thread_ = std::thread([set, handler = std::move(on_signal)] {
+      while (true) {
+        int signal = 0;
+        if (sigwait(&set, &signal) != 0 || signal == SIGUSR2) return;
+        handler(signal);
+      }
+    });
+  }
+  ~stop_signals() {
+    pthread_kill(thread_.native_handle(), SIGUSR2);
+    thread_.join();
+  }
+  stop_signals(const stop_signals&) = delete;
+  stop_signals& operator=(const stop_signals&) = delete;
+
+ private:
+  std::thread thread_;
+};
+
+int run_once(const run_settings& settings, const std::string& dsn, loader::loader_options options) {
+  options.give_up_after = std::chrono::seconds(settings.give_up_after_s);
   loader::loader loader(dsn, options);
+  std::atomic<bool> stopped{false};
+  stop_signals signals([&](int signal) {
+    log()->info("{} received: finishing the batch in hand", signal == SIGINT ? "SIGINT" : "SIGTERM");
+    stopped = true;
+    loader.request_stop();
+  });
   auto started = std::chrono::steady_clock::now();
   auto files = watcher::scan_inbox(settings.inbox);
-  for (const auto& path : files) loader.load(path, true);
-  loader.flush();
+  for (const auto& path : files) {
+    if (stopped) break;
+    loader.load(path, true);
+  }
+  auto unfinished = loader.finish(std::chrono::seconds(settings.give_up_after_s));
   auto loaded_at = std::chrono::steady_clock::now();
-  warehouse::connection jobs(dsn);
-  auto ran = warehouse::run_jobs(jobs, true);
+  warehouse::jobs_outcome ran;
+  std::string jobs_error;
+  if (!stopped) {
+    try {
+      warehouse::connection jobs(dsn);
+      ran = warehouse::run_jobs(jobs, true);
+    } catch (const std::exception& e) {
+      jobs_error = e.what();
+    }
+  }
   auto done_at = std::chrono::steady_clock::now();
   auto totals = loader.totals();
   auto seconds = [](auto from, auto to) { return std::chrono::duration<double>(to - from).count(); };
-  log()->info("done: {} files looked at; {} rows loaded, {} rejected in {:.2f} s; {} jobs run ({} failed) in {:.2f} s",
-              files.size(), totals.loaded, totals.rejected, seconds(started, loaded_at), ran.ran,
-              ran.failed, seconds(loaded_at, done_at));
+  for (const auto& file : unfinished) {
+    log()->warn("{}: not loaded completely: {}", file.path, file.reason);
+  }
+  log()->info("done: {} files looked at ({} read to their end, {} duplicates, {} refused, {} not loaded"
+              " completely); {} rows loaded, {} rejected in {:.2f} s; {} jobs run ({} failed) in {:.2f} s",
+              files.size(), totals.files, totals.duplicates, totals.refused, unfinished.size(), totals.loaded,
+              totals.rejected, seconds(started, loaded_at), ran.ran, ran.failed, seconds(loaded_at, done_at));
+  std::string problems;
+  auto add = [&](const std::string& what) { problems += (problems.empty() ? "" : "; ") + what; };
+  if (stopped) add("stopped by a signal before everything was loaded");
+  if (!unfinished.empty()) add(std::to_string(unfinished.size()) + " files not loaded completely (see above)");
+  if (totals.refused > 0) add(std::to_string(totals.refused) + " files refused (state refused in sluice.files)");
+  if (ran.failed > 0) add(std::to_string(ran.failed) + " jobs failed (see sluice.jobs.last_error)");
+  if (!jobs_error.empty()) add("the jobs could not run: " + jobs_error);
+  if (!problems.empty()) {
+    log()->error("incomplete: {}", problems);
+    return 1;
+  }
   return 0;
 }
 
@@ -118,11 +186,16 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
     auto jobs_every = std::chrono::milliseconds(settings.jobs_every_ms);
     auto next_jobs = std::chrono::steady_clock::now();
     while (!queue.stopped()) {
-      auto next = queue.pop(std::chrono::milliseconds(200));
       try {
-        if (next) loader.load(next->first, next->second);
+        // Take what is waiting together: many small files share a lookup and a
+        // transaction. tick() hands the batch over and retries what is due.
+        for (int taken = 0; taken < 512; ++taken) {
+          auto next = queue.pop(std::chrono::milliseconds(taken == 0 ? 200 : 0));
+          if (!next) break;
+          loader.load(next->first, next->second);
+        }
+        loader.tick();
         if (std::chrono::steady_clock::now() >= next_jobs && !queue.stopped()) {
-          loader.flush();  // jobs see every batch queued so far
           if (!jobs.is_open()) jobs = warehouse::connection(dsn);
           warehouse::run_jobs(jobs, false);
           next_jobs = std::chrono::steady_clock::now() + jobs_every;
@@ -205,6 +278,11 @@ int main(int argc, char** argv) {
   run->add_option("--max-record-mb", settings.max_record_mb, "Longer records are rejected")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  run->add_option("--give-up-after-s", settings.give_up_after_s,
+                  "With --once: how long a database fault (down, disk full) is retried before the"
+                  " run gives up with an error")
+      ->check(CLI::Range(1, 86'400))
+      ->capture_default_str();
   run->add_option("--copy-streams", settings.copy_streams,
                   "Connections streaming COPY at once (batches still commit in order)")
       ->check(CLI::Range(1, 8))
@@ -227,9 +305,12 @@ int main(int argc, char** argv) {
       warehouse::connection check(resolved);
       require_migrated(check);
     }
-    loader::loader_options options{std::filesystem::absolute(settings.inbox),
-                                   settings.batch_mb << 20, settings.max_record_mb << 20,
-                                   settings.once, settings.copy_streams};
+    loader::loader_options options;
+    options.inbox = std::filesystem::absolute(settings.inbox);
+    options.batch_bytes = settings.batch_mb << 20;
+    options.max_record_bytes = settings.max_record_mb << 20;
+    options.read_unterminated_tail = settings.once;
+    options.copy_streams = settings.copy_streams;
     return settings.once ? run_once(settings, resolved, options)
                          : run_daemon(settings, resolved, options);
   } catch (const std::exception& e) {

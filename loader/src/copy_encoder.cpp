@@ -93,4 +93,39 @@ std::span<const char> copy_encoder::finish() {
   return {data_.data(), data_.size()};
 }
 
+std::vector<std::size_t> copy_encoder::row_offsets() const {
+  auto be16 = [&](std::size_t at) {
+    return static_cast<std::uint16_t>((static_cast<unsigned char>(data_[at]) << 8) |
+                                      static_cast<unsigned char>(data_[at + 1]));
+  };
+  auto be32 = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(data_[at + i]);
+    return v;
+  };
+  std::vector<std::size_t> offsets;
+  offsets.reserve(rows_ + 1);
+  std::size_t at = sizeof header;
+  for (std::uint64_t row = 0; row < rows_; ++row) {
+    offsets.push_back(at);
+    auto fields = be16(at);
+    at += 2;
+    for (std::uint16_t field = 0; field < fields; ++field) {
+      auto length = be32(at);
+      at += 4;
+      if (length != 0xffffffffu) at += length;
+    }
+  }
+  offsets.push_back(at);
+  return offsets;
+}
+
+std::string copy_encoder::stream_of(const std::vector<std::size_t>& offsets, std::size_t first,
+                                    std::size_t last) const {
+  std::string out(header, sizeof header);
+  out.append(data_, offsets[first], offsets[last] - offsets[first]);
+  out.append("\xff\xff", 2);
+  return out;
+}
+
 }  // namespace sluice::loader

@@ -1,12 +1,17 @@
 #include "sluice/loader/loader.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
+#include <cstring>
+#include <system_error>
+#include <utility>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -14,12 +19,14 @@
 #include <thread>
 #include <vector>
 
+#include "sluice/loader/batch.h"
+#include "sluice/loader/committer.h"
 #include "sluice/loader/content_hash.h"
-#include "sluice/loader/copy_encoder.h"
 #include "sluice/loader/feed.h"
 #include "sluice/loader/record_decoder.h"
 #include "sluice/loader/record_reader.h"
 #include "sluice/warehouse/connection.h"
+#include "sluice/warehouse/file_ledger.h"
 #include "sluice/warehouse/log.h"
 
 namespace sluice::loader {
@@ -28,48 +35,112 @@ namespace {
 
 using warehouse::connection;
 using warehouse::db_error;
+using warehouse::file_stat;
+using clock_type = std::chrono::steady_clock;
 
-constexpr std::size_t head_bytes = 4096;            // what identifies a file's content
-constexpr std::size_t reject_raw_bytes = 1 << 20;   // raw text kept per reject
-constexpr std::string_view rejects_copy =
-    "copy sluice.rejects (file_id, feed, record, line, byte_offset, field, reason, raw,"
-    " raw_bytes, raw_truncated) from stdin (format binary)";
+constexpr std::size_t head_bytes = 4096;           // what tells a file's framing
+constexpr std::size_t guard_bytes = 4096;          // what proves a grown file is the same
+constexpr std::size_t reject_raw_bytes = 1 << 20;  // raw text kept per reject
+constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
+constexpr auto retry_first = std::chrono::milliseconds(500);
+constexpr auto retry_max = std::chrono::milliseconds(30'000);
+constexpr std::size_t lookup_group = 512;  // files looked up in the ledger together
 
 std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("loader");
   return instance;
 }
 
-// A file descriptor closed on scope exit.
-class file_handle {
+class unique_fd {
  public:
-  explicit file_handle(const std::filesystem::path& path)
-      : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
-  ~file_handle() {
-    if (fd_ >= 0) ::close(fd_);
+  unique_fd() = default;
+  explicit unique_fd(int fd) : fd_(fd) {}
+  ~unique_fd() { reset(); }
+  unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  unique_fd& operator=(unique_fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
   }
-  file_handle(const file_handle&) = delete;
-  file_handle& operator=(const file_handle&) = delete;
-  [[nodiscard]] int fd() const noexcept { return fd_; }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
 
  private:
-  int fd_;
+  int fd_ = -1;
 };
 
-std::string read_head(int fd, std::uint64_t size) {
-  std::string head(std::min<std::uint64_t>(size, head_bytes), '\0');
+file_stat stat_of(const struct stat& st) {
+  return {static_cast<std::int64_t>(st.st_dev), static_cast<std::int64_t>(st.st_ino),
+          static_cast<std::int64_t>(st.st_size),
+          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+// A file opened beneath the inbox, or why it could not be.
+struct opened_file {
+  unique_fd fd;
+  struct stat st {};
+  bool gone = false;     // no such file (any more): nothing to say
+  std::string refusal;   // not gone, but never to be read: why
+};
+
+opened_file open_beneath(int inbox_fd, const std::string& path) {
+  opened_file out;
+  open_how how{};
+  how.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(::syscall(SYS_openat2, inbox_fd, path.c_str(), &how, sizeof how));
+  if (fd < 0) {
+    int error = errno;
+    if (error == ENOENT || error == ENOTDIR) {
+      out.gone = true;
+    } else if (error == ELOOP || error == EXDEV) {
+      out.refusal = "is a symbolic link (or lies under one); sluice reads only regular files inside the"
+                    " inbox and never follows links";
+    } else if (error == EACCES || error == EPERM) {
+      out.refusal = "cannot be read: permission denied (give the user sluice runs as read access)";
+    } else {
+      out.refusal = std::string("cannot be opened: ") + std::strerror(error);
+    }
+    return out;
+  }
+  out.fd = unique_fd(fd);
+  if (::fstat(fd, &out.st) != 0) {
+    out.refusal = std::string("cannot be examined: ") + std::strerror(errno);
+  } else if (!S_ISREG(out.st.st_mode)) {
+    out.refusal = S_ISFIFO(out.st.st_mode) ? "is a FIFO (named pipe), not a regular file; not read"
+                                           : "is not a regular file; not read";
+  }
+  return out;
+}
+
+std::string read_range(int fd, std::uint64_t from, std::uint64_t to) {
+  std::string out(to - from, '\0');
   std::size_t got = 0;
-  while (got < head.size()) {
-    auto n = ::pread(fd, head.data() + got, head.size() - got, static_cast<off_t>(got));
+  while (got < out.size()) {
+    auto n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(from + got));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<std::size_t>(n);
   }
-  head.resize(got);
-  return head;
+  out.resize(got);
+  return out;
 }
 
-// Hash of bytes [0, length) of the file, or nullopt when it is shorter.
+// Hash of the (at most) guard_bytes before `end`; "" when the file is shorter.
+std::string guard_hash_of(int fd, std::uint64_t end) {
+  auto from = end > guard_bytes ? end - guard_bytes : 0;
+  auto bytes = read_range(fd, from, end);
+  if (bytes.size() != end - from) return "";
+  return content_hash::of(bytes);
+}
+
+// Hash of bytes [0, length), or nullopt when the file is shorter.
 std::optional<content_hash> hash_prefix(int fd, std::uint64_t length) {
   content_hash hash;
   std::vector<char> chunk(1 << 20);
@@ -85,596 +156,865 @@ std::optional<content_hash> hash_prefix(int fd, std::uint64_t length) {
   return hash;
 }
 
-// Batches of one file commit in order, but their COPYs may overlap on
-// several connections: a batch streams its rows first and only then locks
-// its ledger row. If an earlier batch has not committed yet, the offset does
-// not match: roll back (releasing every lock, so the earlier batch cannot be
-// stuck behind this one), wait for it, and stream again.
-struct commit_order {
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::int64_t committed = -1;  // seq of the last committed batch
-  bool failed = false;
-
-  void done(std::uint64_t seq) {
-    std::lock_guard lock(mutex);
-    committed = std::max(committed, static_cast<std::int64_t>(seq));
-    changed.notify_all();
-  }
-  void fail() {
-    std::lock_guard lock(mutex);
-    failed = true;
-    changed.notify_all();
-  }
-  // True once batch `seq`'s predecessor committed; false if the stream failed.
-  bool wait_for_turn(std::uint64_t seq) {
-    std::unique_lock lock(mutex);
-    changed.wait(lock, [&] { return failed || committed + 1 >= static_cast<std::int64_t>(seq); });
-    return !failed;
-  }
-  bool is_turn(std::uint64_t seq) {
-    std::lock_guard lock(mutex);
-    return committed + 1 >= static_cast<std::int64_t>(seq);
-  }
-};
-
-// Raised when the stream of batches stopped behind this one.
-struct stream_failed : std::runtime_error {
-  stream_failed() : std::runtime_error("an earlier batch of this file failed") {}
-};
-
-// One file's batches between the parser and the COPY threads: their commit
-// order, whether one failed, and what they loaded. Shared by the file's entry
-// in the loader's cache and by every batch in flight.
-struct file_stream {
-  const feed_plan* feed = nullptr;  // valid while the stream lives (see reload_feeds)
-  std::string feed_name;
-  std::string path;
-  commit_order order;
-  std::atomic<bool> failed{false};
-  std::atomic<std::uint64_t> loaded{0};
-  std::atomic<std::uint64_t> rejected{0};
-  std::uint64_t next_seq = 0;  // the parser's side
-  // Guarded by loader::impl::flight_mutex.
-  int in_flight = 0;
-  bool producing = false;
-  std::uint64_t first_record = 1;      // where this stream started in the file
-  std::uint64_t reported_loaded = 0;  // what this stream's earlier log lines told
-  std::uint64_t reported_rejected = 0;
-  std::chrono::steady_clock::time_point since;
-};
-
-// One transaction's worth of rows for one file.
-struct batch {
-  std::int64_t file_id = 0;
-  std::shared_ptr<file_stream> stream;
-  std::uint64_t seq = 0;  // order within the file's stream of batches
-  position start;
-  position end;
-  std::string end_hash;
-  bool complete = false;
-  std::vector<copy_encoder> rows;  // one per feed target
-  copy_encoder rejects;
-  std::uint64_t loaded = 0;
-  std::uint64_t rejected = 0;
-
-  [[nodiscard]] std::size_t bytes() const {
-    std::size_t total = rejects.size();
-    for (const auto& r : rows) total += r.size();
-    return total;
-  }
-};
-
-// A bounded hand-off from the parsing thread to the COPY thread.
-class batch_channel {
+// The checkpoints of the files in one batch.
+class file_checkpoints final : public checkpoint_set {
  public:
-  explicit batch_channel(std::size_t capacity) : capacity_(capacity) {}
-  void push(batch b) {
-    std::unique_lock lock(mutex_);
-    not_full_.wait(lock, [&] { return queue_.size() < capacity_; });
-    queue_.push_back(std::move(b));
-    not_empty_.notify_one();
-  }
-  std::optional<batch> pop() {
-    std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return !queue_.empty() || closed_; });
-    if (queue_.empty()) return std::nullopt;
-    batch b = std::move(queue_.front());
-    queue_.pop_front();
-    not_full_.notify_one();
-    return b;
-  }
-  void close() {
-    std::lock_guard lock(mutex_);
-    closed_ = true;
-    not_empty_.notify_all();
+  std::vector<warehouse::file_advance> advances;
+  std::vector<std::string> labels;  // "feed path" per advance
+  std::vector<warehouse::file_advance> applied;  // what the committed attempt wrote
+
+  advance_result advance(connection& conn, const std::map<std::int64_t, std::uint64_t>& refused) override {
+    applied = advances;
+    for (auto& a : applied) {
+      if (auto it = refused.find(a.id); it != refused.end()) {
+        a.loaded -= static_cast<std::int64_t>(it->second);
+        a.rejected += static_cast<std::int64_t>(it->second);
+      }
+    }
+    auto outcomes = warehouse::advance_files(conn, applied);
+    bool all_advanced = true;
+    bool all_applied = true;
+    for (auto o : outcomes) {
+      all_advanced = all_advanced && o == warehouse::advance_outcome::advanced;
+      all_applied = all_applied && o == warehouse::advance_outcome::already_applied;
+    }
+    if (all_advanced) return advance_result::advanced;
+    if (all_applied) return advance_result::already_applied;
+    return advance_result::elsewhere;
   }
 
- private:
-  std::size_t capacity_;
-  std::deque<batch> queue_;
-  bool closed_ = false;
-  std::mutex mutex_;
-  std::condition_variable not_full_;
-  std::condition_variable not_empty_;
+  std::string describe() const override {
+    if (labels.empty()) return "no files";
+    std::string out = labels.front();
+    if (labels.size() > 1) out += " and " + std::to_string(labels.size() - 1) + " more files";
+    return out;
+  }
 };
 
-// What the loader remembers of a file between calls, so that a growing log is
-// not re-verified from its start on every append.
-struct tracked_file {
-  std::int64_t file_id = 0;
-  dev_t device = 0;
-  ino_t inode = 0;
-  position at;
-  content_hash hash;
-  framing kind = framing::ndjson;
+// What the committer reports back about one file of a batch.
+struct file_done {
+  std::int64_t id = 0;
+  std::string key;
+  batch_outcome outcome = batch_outcome::committed;
+  std::string error;
   bool complete = false;
-  bool duplicate = false;
-  std::shared_ptr<file_stream> stream;  // batches queued or committing
+  std::int64_t loaded = 0;
+  std::int64_t rejected = 0;
+};
+
+// A path waiting to be looked at again.
+struct retry_entry {
+  bool settled = false;
+  clock_type::time_point due;
+  std::chrono::milliseconds delay = retry_first;
+  std::string reason;
 };
 
 }  // namespace
 
+// A file the loader holds: open, claimed, with its batches in flight.
+struct tracked_file {
+  std::int64_t id = 0;
+  const feed_plan* feed = nullptr;
+  std::string path;
+  unique_fd fd;
+  file_stat stat;
+  position at;  // after the last batch handed to the committer
+  content_hash hash;
+  // What the ledger row says once the batches handed over commit: where the
+  // next checkpoint starts ("" and 0 for a new row, before a BOM is skipped).
+  std::uint64_t ledger_bytes = 0;
+  std::string ledger_hash;
+  framing kind = framing::ndjson;
+  bool whole = true;  // `hash` covers the file from byte 0 (not a chain from a resumed digest)
+  bool settled = false;
+  bool complete = false;  // read to its end once settled (as far as queued batches go)
+  bool failed = false;
+  std::string key;  // the committer's source key
+  std::uint64_t next_seq = 0;
+  int in_flight = 0;
+  std::uint64_t first_record = 1;  // where this loader started in it (for log lines)
+  std::uint64_t loaded = 0;         // committed by this loader since then
+  std::uint64_t rejected = 0;
+  std::uint64_t reported = 0;       // records already told in a log line
+  clock_type::time_point since = clock_type::now();
+};
+
 struct loader::impl {
   std::string dsn;
   loader_options options;
+  unique_fd inbox_fd;
   connection ledger;
-  std::vector<connection> lanes;  // one COPY stream each
   std::vector<feed_plan> feeds;
-  std::chrono::steady_clock::time_point feeds_loaded_at;
+  clock_type::time_point feeds_loaded_at;
   std::map<std::string, std::unique_ptr<record_decoder>> decoders;  // by feed name
-  std::map<std::string, tracked_file> tracked;                       // by path
   std::set<std::string> unmatched_logged;
   std::atomic<bool> stop{false};
+  std::uint64_t generation = 0;  // makes committer keys unique per tracking
 
-  // Finished batches wait here for a COPY thread (one per lane).
-  batch_channel channel{4};
-  std::vector<std::thread> senders;
-  std::mutex flight_mutex;
-  std::condition_variable flight_done;
-  int total_in_flight = 0;
-  std::atomic<std::uint64_t> total_loaded{0};
-  std::atomic<std::uint64_t> total_rejected{0};
+  std::map<std::int64_t, tracked_file> tracked;  // by ledger id
+  std::map<std::string, std::int64_t> by_path;
+  std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> by_inode;
+
+  // Paths handed to load() and not looked at yet, each with `settled`.
+  std::vector<std::pair<std::string, bool>> pending;
+  std::map<std::string, retry_entry> retries;
+  std::map<std::string, std::string> failures;  // path -> why it is not loaded (for finish())
+
+  batch current;
+  std::size_t current_files = 0;
+  std::set<std::int64_t> current_ids;
+  std::map<std::int64_t, std::size_t> current_index;  // file id -> index in its advances
+
+  std::mutex done_mutex;
+  std::vector<file_done> done;
+
+  load_totals counts;
+  std::atomic<std::uint64_t> committed_loaded{0};
+  std::atomic<std::uint64_t> committed_rejected{0};
+
+  std::unique_ptr<committer> commits;
 
   impl(std::string dsn_in, loader_options opts)
       : dsn(std::move(dsn_in)), options(std::move(opts)), ledger(dsn) {
-    for (std::size_t i = 0; i < std::max<std::size_t>(1, options.copy_streams); ++i) {
-      lanes.emplace_back(dsn);
+    inbox_fd = unique_fd(::open(options.inbox.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!inbox_fd.valid()) {
+      throw std::system_error(errno, std::generic_category(), "cannot open the inbox " + options.inbox.string());
     }
-    prepare_session(ledger);
-    for (auto& conn : lanes) prepare_session(conn);
     reload_feeds();
-    for (auto& conn : lanes) senders.emplace_back([this, &conn] { send_loop(conn); });
+    commits = std::make_unique<committer>(
+        dsn, committer_options{options.copy_streams, 4, options.give_up_after},
+        [this](const batch& b, batch_outcome outcome, const std::string& error) {
+          on_batch_done(b, outcome, error);
+        });
   }
 
   ~impl() {
-    channel.close();
-    for (auto& sender : senders) sender.join();
+    commits.reset();  // joins the committer threads before the rest goes
   }
 
-  // Commits need not wait for the WAL flush: the source files are still there,
-  // and rows and their ledger advance commit together, so a commit lost in an
-  // operating-system crash is lost whole and simply loaded again from the
-  // ledger's offset. (A database or sluice crash loses nothing either way.)
-  // That saves one fsync wait per batch.
-  static void prepare_session(connection& conn) { conn.exec("set synchronous_commit = off"); }
-
   void reload_feeds() {
-    // In-flight batches and cached files point at the plans about to go.
-    flush();
-    tracked.clear();
-    decoders.clear();
     feeds = load_feeds(ledger);
-    feeds_loaded_at = std::chrono::steady_clock::now();
+    feeds_loaded_at = clock_type::now();
+    decoders.clear();
     for (const auto& feed : feeds) decoders[feed.name] = std::make_unique<record_decoder>(feed);
   }
 
-  // Runs fn(conn) until it succeeds, reconnecting with backoff on infrastructure
-  // faults. Returns false when a stop was requested before it could succeed.
-  template <typename Fn>
-  bool with_retry(connection& conn, const std::string& what, Fn&& fn) {
-    auto delay = std::chrono::milliseconds(200);
-    while (true) {
-      try {
-        fn();
-        return true;
-      } catch (const db_error& e) {
-        if (!e.is_retryable()) throw;
-        log()->warn("{}: {} ({}); retrying in {} ms", what, e.what(), warehouse::to_string(e.kind()),
-                    delay.count());
-      }
-      auto until = std::chrono::steady_clock::now() + delay;
-      while (std::chrono::steady_clock::now() < until) {
-        if (stop) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-      delay = std::min(delay * 2, std::chrono::milliseconds(10'000));
-      try {
-        conn = connection(dsn);
-        prepare_session(conn);
-      } catch (const db_error& e) {
-        log()->warn("{}: still cannot connect: {}", what, e.what());
-      }
+  const feed_plan* feed_named(const std::string& name) {
+    for (const auto& f : feeds) {
+      if (f.name == name) return &f;
     }
+    return nullptr;
   }
 
+  // A feed declared since start-up is picked up within seconds. A failed
+  // re-read keeps the declarations in use.
   const feed_plan* feed_for(const std::string& path) {
     const feed_plan* feed = match_feed(feeds, path);
-    if (feed == nullptr &&
-        std::chrono::steady_clock::now() - feeds_loaded_at > std::chrono::seconds(5)) {
-      reload_feeds();  // a feed may have been declared since
+    if (feed == nullptr && clock_type::now() - feeds_loaded_at > std::chrono::seconds(5) &&
+        tracked.empty() && current_files == 0) {
+      try {
+        auto fresh = load_feeds(ledger);
+        commits->wait_idle();
+        take_done();
+        feeds = std::move(fresh);
+        decoders.clear();
+        for (const auto& f : feeds) decoders[f.name] = std::make_unique<record_decoder>(f);
+      } catch (const std::exception& e) {
+        log()->warn("could not re-read the feed declarations ({}); keeping the ones in use", e.what());
+      }
+      feeds_loaded_at = clock_type::now();
       feed = match_feed(feeds, path);
-    }
-    if (feed == nullptr && unmatched_logged.insert(path).second) {
-      log()->warn("{}: no feed takes this file (see sluice.feeds.file_globs); left alone", path);
     }
     return feed;
   }
 
-  // Finds or creates the ledger row for the content now at `path`. nullopt:
-  // nothing to load now (a duplicate, or too little of the file to tell).
-  // `head` is the file's first bytes (read_head).
-  std::optional<tracked_file> resolve(const std::string& path, const feed_plan& feed, int fd,
-                                      const struct stat& st, const std::string& head, bool settled) {
-    auto size = static_cast<std::uint64_t>(st.st_size);
-    auto row = ledger.exec_params(
-        "select id, bytes_done, done_hash, records_done, lines_done, state from sluice.files"
-        " where path = $1 and state in ('loading', 'loaded', 'duplicate') order by id desc limit 1",
-        {path});
-    if (row.rows() == 1) {
-      auto id = row.int64(0, 0);
-      if (row.text(0, 5) == "duplicate") {
-        tracked_file t;
-        t.file_id = id;
-        t.duplicate = true;
-        return t;
-      }
-      auto done = static_cast<std::uint64_t>(row.int64(0, 1));
-      auto hash = done <= size ? hash_prefix(fd, done) : std::nullopt;
-      if (hash && hash->hex() == row.text(0, 2)) {
-        tracked_file t;
-        t.file_id = id;
-        t.at = {done, static_cast<std::uint64_t>(row.int64(0, 4)),
-                static_cast<std::uint64_t>(row.int64(0, 3))};
-        t.hash = std::move(*hash);
-        t.complete = row.text(0, 5) == "loaded" && done == size;
-        return t;
-      }
-      log()->info("{} {}: content differs from what was loaded as file {}; loading it as a new file",
-                  feed.name, path, id);
-      ledger.exec_params("update sluice.files set state = 'replaced' where id = $1",
-                         {std::to_string(id)});
-    }
+  // ----------------------------------------------------------------- intake
 
-    auto newline = head.find('\n');
-    if (newline == std::string::npos && head.size() < head_bytes && !settled) return std::nullopt;
-    std::string head_hash =
-        content_hash::of({head.data(), newline == std::string::npos ? head.size() : newline + 1});
-
-    auto candidates = ledger.exec_params(
-        "select id, path, bytes_done, done_hash, records_done, lines_done, state from sluice.files"
-        " where head_hash = $1 and state in ('loading', 'loaded') order by id",
-        {head_hash});
-    for (int i = 0; i < candidates.rows(); ++i) {
-      std::string old_path(candidates.text(i, 1));
-      auto done = static_cast<std::uint64_t>(candidates.int64(i, 2));
-      if (old_path == path) continue;
-      if (done > size) {
-        if (!settled) return std::nullopt;  // maybe a copy still being written
-        continue;
-      }
-      auto hash = hash_prefix(fd, done);
-      if (!hash || hash->hex() != candidates.text(i, 3)) continue;
-      auto id = candidates.int64(i, 0);
-      std::error_code ec;
-      if (std::filesystem::exists(options.inbox / old_path, ec)) {
-        ledger.exec_params(
-            "insert into sluice.files (feed, path, state, duplicate_of, head_hash, done_hash)"
-            " values ($1, $2, 'duplicate', $3, $4, $5)",
-            {feed.name, path, std::to_string(id), head_hash, std::string(candidates.text(i, 3))});
-        log()->info("{} {}: same content as {} (file {}), which is loaded already; skipped",
-                    feed.name, path, old_path, id);
-        tracked_file t;
-        t.file_id = id;
-        t.duplicate = true;
-        return t;
-      }
-      ledger.exec_params("update sluice.files set path = $2 where id = $1",
-                         {std::to_string(id), path});
-      log()->info("{} {}: renamed from {} (file {}); continuing at byte {}", feed.name, path,
-                  old_path, id, done);
-      tracked_file t;
-      t.file_id = id;
-      t.at = {done, static_cast<std::uint64_t>(candidates.int64(i, 5)),
-              static_cast<std::uint64_t>(candidates.int64(i, 4))};
-      t.hash = std::move(*hash);
-      t.complete = candidates.text(i, 6) == "loaded" && done == size;
-      return t;
-    }
-
-    tracked_file t;
-    auto inserted = ledger.exec_params(
-        "insert into sluice.files (feed, path, head_hash, done_hash) values ($1, $2, $3, $4)"
-        " returning id",
-        {feed.name, path, head_hash, t.hash.hex()});
-    t.file_id = inserted.int64(0, 0);
-    log()->debug("{} {}: new file {}", feed.name, path, t.file_id);
-    return t;
+  void load(const std::string& path, bool settled) {
+    pending.emplace_back(path, settled);
+    if (pending.size() >= lookup_group) process_pending();
   }
 
-  void commit(connection& conn, const feed_plan& feed, batch& b) {
-    auto& order = b.stream->order;
-    auto id = std::to_string(b.file_id);
-    while (true) {
-      warehouse::transaction tx(conn);
-      for (std::size_t i = 0; i < b.rows.size(); ++i) {
-        if (b.rows[i].empty()) continue;
-        conn.copy_begin(feed.targets[i].copy_statement);
-        conn.copy_write(b.rows[i].finish());
-        conn.copy_end();
-      }
-      if (!b.rejects.empty()) {
-        conn.copy_begin(rejects_copy);
-        conn.copy_write(b.rejects.finish());
-        conn.copy_end();
-      }
-      auto at = conn.exec_params(
-          "select bytes_done, done_hash from sluice.files where id = $1 for update", {id});
-      auto done = static_cast<std::uint64_t>(at.int64(0, 0));
-      if (done == b.end.bytes && at.text(0, 1) == b.end_hash && b.end.bytes != b.start.bytes) {
-        order.done(b.seq);
-        return;  // an earlier attempt committed before its acknowledgement was lost
-      }
-      if (done != b.start.bytes) {
-        bool was_turn = order.is_turn(b.seq);
-        if (was_turn) {
-          throw db_error(warehouse::error_kind::internal, "",
-                         "file " + id + " is at byte " + std::to_string(done) + ", not " +
-                             std::to_string(b.start.bytes) + ": another sluice is loading it");
-        }
-        tx.rollback();  // let the earlier batch have every lock this one took
-        if (!order.wait_for_turn(b.seq)) throw stream_failed();
+  void process_pending() {
+    if (pending.empty()) return;
+    auto work = std::move(pending);
+    pending.clear();
+    take_done();
+    try {
+      look_at(work);
+    } catch (const db_error& e) {
+      if (!e.is_retryable()) log()->error("{}", e.what());
+      else log()->warn("the ledger is unreachable ({}); retrying", e.what());
+      for (auto& [path, settled] : work) schedule_retry(path, settled, e.what());
+      if (!ledger.is_open()) lost_ledger();
+    }
+  }
+
+  // The ledger connection broke: every claim went with it, and what this
+  // process remembers may describe commits the server lost. Forget it all and
+  // look at every file again from what the database says.
+  void lost_ledger() {
+    log()->warn("lost the ledger connection: claims are gone; every open file is looked at again");
+    hand_over();
+    commits->wait_idle();
+    take_done();
+    for (auto& [id, t] : tracked) {
+      schedule_retry(t.path, t.settled, "the ledger connection was lost");
+      commits->forget(t.key);
+    }
+    tracked.clear();
+    by_path.clear();
+    by_inode.clear();
+    try {
+      ledger = connection(dsn);
+    } catch (const db_error& e) {
+      log()->warn("still cannot reach the ledger: {}", e.what());
+    }
+  }
+
+  void schedule_retry(const std::string& path, bool settled, const std::string& reason) {
+    auto& r = retries[path];
+    r.settled = r.settled || settled;
+    r.due = clock_type::now() + r.delay;
+    r.reason = reason;
+  }
+
+  struct sighting {
+    std::string path;
+    bool settled = false;
+    const feed_plan* feed = nullptr;
+    opened_file file;
+    file_stat stat;
+  };
+
+  void look_at(std::vector<std::pair<std::string, bool>>& work) {
+    std::vector<sighting> unknown;
+    for (auto& [path, settled] : work) {
+      if (stop) return;
+      retries.erase(path);
+      const feed_plan* feed = feed_for(path);
+      auto opened = open_beneath(inbox_fd.get(), path);
+      if (opened.gone) {
+        file_vanished(path);
         continue;
       }
-      conn.exec_params(
-          "update sluice.files set bytes_done = $2, done_hash = $3, records_done = $4,"
-          " lines_done = $5, rows_loaded = rows_loaded + $6, rows_rejected = rows_rejected + $7,"
-          " state = $8, updated_at = now() where id = $1",
-          {id, std::to_string(b.end.bytes), b.end_hash, std::to_string(b.end.records),
-           std::to_string(b.end.lines), std::to_string(b.loaded), std::to_string(b.rejected),
-           b.complete ? "loaded" : "loading"});
-      tx.commit();
-      order.done(b.seq);
+      if (feed == nullptr) {
+        if (!opened.refusal.empty()) continue;
+        follow_unmatched(path, settled, std::move(opened));
+        continue;
+      }
+      failures.erase(path);
+      if (!opened.refusal.empty()) {
+        refuse(*feed, path, opened.refusal);
+        continue;
+      }
+      auto st = stat_of(opened.st);
+      if (auto it = by_inode.find({st.device, st.inode}); it != by_inode.end()) {
+        continue_tracked(tracked.at(it->second), path, settled, std::move(opened), st);
+        continue;
+      }
+      if (auto it = by_path.find(path); it != by_path.end()) {
+        // The path holds another file now: the one we held was renamed away
+        // or deleted. What it still had was read when we last looked; it is
+        // let go once its batches are done.
+        detach_path(it->second);
+      }
+      if (st.size == 0) continue;  // nothing to read, nothing to remember
+      unknown.push_back({path, settled, feed, std::move(opened), st});
+    }
+    if (!unknown.empty()) resolve(unknown);
+  }
+
+  // A path no feed takes: a file we follow may have been renamed there (a log
+  // rotated to app.log.1). Else it is left alone, said once.
+  void follow_unmatched(const std::string& path, bool settled, opened_file opened) {
+    auto st = stat_of(opened.st);
+    if (auto it = by_inode.find({st.device, st.inode}); it != by_inode.end()) {
+      continue_tracked(tracked.at(it->second), path, settled, std::move(opened), st);
       return;
     }
-  }
-
-  void add_reject(batch& b, const feed_plan& feed, const record& rec, const reject_reason& why) {
-    std::string_view bytes = rec.text;
-    bool truncated = rec.defect == flaw::too_long;
-    if (bytes.size() > reject_raw_bytes) {
-      std::size_t cut = reject_raw_bytes;
-      while (cut > 0 && (static_cast<unsigned char>(bytes[cut]) & 0xc0) == 0x80) --cut;
-      bytes = bytes.substr(0, cut);
-      truncated = true;
-    }
-    auto raw = printable_raw(bytes);
-    auto& r = b.rejects;
-    r.begin_row(10);
-    r.put_int8(b.file_id);
-    r.put_text(feed.name);
-    r.put_int8(static_cast<std::int64_t>(rec.ordinal));
-    r.put_int8(static_cast<std::int64_t>(rec.line));
-    r.put_int8(static_cast<std::int64_t>(rec.offset));
-    if (why.field.empty()) r.put_null();
-    else r.put_text(why.field);
-    r.put_text(printable_raw(why.reason).text);  // reasons quote input, which may be binary
-    r.put_text(raw.text);
-    if (raw.lossy) r.put_bytea(bytes);
-    else r.put_null();
-    r.put_bool(truncated);
-    r.end_row();
-    ++b.rejected;
-    log()->debug("{} {}: record {} (line {}) rejected: {}", feed.name, b.stream->path, rec.ordinal,
-                 rec.line, why.reason);
-  }
-
-  batch new_batch(const tracked_file& t, const feed_plan& feed, const position& start) {
-    batch b;
-    b.file_id = t.file_id;
-    b.stream = t.stream;
-    b.seq = t.stream->next_seq++;
-    b.start = start;
-    b.rows.resize(feed.targets.size());
-    return b;
-  }
-
-  // The COPY threads: commit each batch, in its file's order, on this lane.
-  void send_loop(connection& conn) {
-    while (auto b = channel.pop()) {
-      auto& stream = *b->stream;
-      const feed_plan* feed = stream.feed;
-      if (!stream.failed) {
-        try {
-          bool done = with_retry(conn, stream.feed_name + " " + stream.path,
-                                 [&] { commit(conn, *feed, *b); });
-          if (done) {
-            stream.loaded += b->loaded;
-            stream.rejected += b->rejected;
-            total_loaded += b->loaded;
-            total_rejected += b->rejected;
-          } else {
-            stream.failed = true;
-            stream.order.fail();
-          }
-        } catch (const stream_failed&) {
-          stream.failed = true;
-        } catch (const std::exception& e) {
-          log()->error("{} {}: records {}..{} could not be committed: {}; the file stays at record {}"
-                       " and is retried on the next change or restart",
-                       stream.feed_name, stream.path, b->start.records + 1, b->end.records, e.what(),
-                       b->start.records);
-          stream.failed = true;
-          stream.order.fail();
-        }
+    auto row = warehouse::find_by_inode(ledger, st);
+    if (row && row->state == "loading") {
+      const feed_plan* feed = feed_named(row->feed);
+      if (feed != nullptr) {
+        std::vector<sighting> one;
+        one.push_back({path, settled, feed, std::move(opened), st});
+        resolve(one);
+        return;
       }
-      std::lock_guard lock(flight_mutex);
-      --stream.in_flight;
-      --total_in_flight;
-      if (stream.in_flight == 0 && !stream.producing) report(stream);
-      flight_done.notify_all();
+    }
+    if (unmatched_logged.insert(path).second) {
+      log()->info("{}: no feed takes this file (see sluice.feeds.file_globs); left alone", path);
     }
   }
 
-  // Logs what a file's batches committed since its last line (flight_mutex held).
-  void report(file_stream& stream) {
-    std::uint64_t loaded = stream.loaded - stream.reported_loaded;
-    std::uint64_t rejected = stream.rejected - stream.reported_rejected;
-    if (loaded + rejected == 0 || stream.failed) return;
-    auto first = stream.first_record + stream.reported_loaded + stream.reported_rejected;
-    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - stream.since).count();
-    log()->info("{} {}: records {}..{} committed: {} loaded, {} rejected in {:.2f} s", stream.feed_name,
-                stream.path, first, first + loaded + rejected - 1, loaded, rejected, seconds);
-    stream.reported_loaded += loaded;
-    stream.reported_rejected += rejected;
-  }
-
-  void enqueue(batch b) {
-    {
-      std::lock_guard lock(flight_mutex);
-      ++b.stream->in_flight;
-      ++total_in_flight;
+  void refuse(const feed_plan& feed, const std::string& path, const std::string& reason) {
+    failures[path] = reason;
+    auto id = warehouse::insert_refused(ledger, feed.name, path, reason);
+    if (id) {
+      ++counts.refused;
+      log()->warn("{} {}: {} (sluice.files id {}, state refused)", feed.name, path, reason, *id);
     }
-    channel.push(std::move(b));
   }
 
-  void flush() {
-    std::unique_lock lock(flight_mutex);
-    flight_done.wait(lock, [&] { return total_in_flight == 0; });
+  void file_vanished(const std::string& path) {
+    auto it = by_path.find(path);
+    if (it == by_path.end()) return;
+    // Still open: what it holds can be read to its end (a rotated log that was
+    // deleted at once is still readable through our descriptor).
+    auto& t = tracked.at(it->second);
+    by_path.erase(it);
+    struct stat st {};
+    if (::fstat(t.fd.get(), &st) == 0) t.stat = stat_of(st);
+    read_file(t, static_cast<std::uint64_t>(t.stat.size), true, true);
   }
 
-  // Parses [t.at, size) into batches for the COPY threads. `final`: the end of
-  // the file ends the last record; `settled`: a file read to its end is marked
-  // complete ('loaded'). Returns when the last batch is queued.
-  void stream_file(const feed_plan& feed, int fd, std::uint64_t size, bool settled, bool final,
-                   tracked_file& t) {
-    record_reader reader(fd, t.kind, t.at, t.hash, size, final,
-                         {.initial_buffer_bytes = 1 << 20,
+  void detach_path(std::int64_t id) {
+    auto& t = tracked.at(id);
+    by_path.erase(t.path);
+    t.path += " (renamed or deleted)";
+  }
+
+  void continue_tracked(tracked_file& t, const std::string& path, bool settled, opened_file opened,
+                        const file_stat& st) {
+    if (t.failed) return;  // looked at again from the ledger once its batches are done
+    if (t.path != path) {
+      log()->info("{} {}: renamed from {} (file {}); continuing at byte {}", t.feed->name, path, t.path,
+                  t.id, t.at.bytes);
+      by_path.erase(t.path);
+      if (auto other = by_path.find(path); other != by_path.end()) detach_path(other->second);
+      by_path[path] = t.id;
+      t.path = path;
+      warehouse::move_file(ledger, t.id, path, st);
+    }
+    if (static_cast<std::uint64_t>(st.size) < t.at.bytes) {
+      log()->warn("{} {}: shrank from {} to {} bytes (truncated or rewritten in place); loading it as new"
+                  " content", t.feed->name, path, t.at.bytes, st.size);
+      // Let go of it; the ledger (which sees the shrink too) makes it a new row.
+      t.failed = true;
+      failures.erase(path);
+      schedule_retry(path, settled, "truncated or rewritten in place");
+      if (t.in_flight == 0) {
+        std::vector<std::int64_t> releases;
+        let_go(t, releases);
+        warehouse::release_files(ledger, releases);
+      }
+      return;
+    }
+    t.stat = st;
+    t.settled = t.settled || settled;
+    (void)opened;  // the tracked descriptor is the same file
+    read_file(t, static_cast<std::uint64_t>(st.size), settled, false);
+  }
+
+  // Looks up files the loader does not hold, in the ledger, together.
+  void resolve(std::vector<sighting>& files) {
+    std::vector<warehouse::file_sighting> sightings;
+    for (const auto& f : files) sightings.push_back({f.feed->name, f.path, f.stat});
+    warehouse::transaction tx(ledger);
+    warehouse::lock_identity(ledger);
+    auto matches = warehouse::lookup_files(ledger, sightings);
+
+    struct decision {
+      std::optional<warehouse::file_row> resume;
+      bool fresh = false;
+      std::optional<std::string> whole_hash;
+    };
+    std::vector<decision> decisions(files.size());
+    std::vector<warehouse::content_key> keys;
+    std::vector<std::size_t> keyed;
+    std::map<std::pair<std::string, std::int64_t>, int> sizes_in_group;
+    for (const auto& f : files) {
+      if (f.settled) ++sizes_in_group[{f.feed->name, f.stat.size}];
+    }
+
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      auto& f = files[i];
+      auto& m = matches[i];
+      auto& d = decisions[i];
+      if (m.by_inode && same_file(*m.by_inode, f)) {
+        d.resume = m.by_inode;
+        continue;
+      }
+      if (m.by_inode && m.by_inode->state != "replaced") {
+        warehouse::retire_file(ledger, m.by_inode->id, "replaced",
+                               "rewritten in place: the file no longer starts with what was loaded");
+        log()->info("{} {}: rewritten in place (file {}); loading it as new content", f.feed->name, f.path,
+                    m.by_inode->id);
+      }
+      if (m.by_path && !m.by_path->seen) {
+        // A row from before inodes were kept: its content decides, once.
+        auto prefix = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(m.by_path->done.bytes));
+        if (prefix && prefix->hex() == m.by_path->done.hash) {
+          d.resume = m.by_path;
+          continue;
+        }
+        warehouse::retire_file(ledger, m.by_path->id, "replaced", "the path now holds other content");
+      } else if (m.by_path && m.by_path->state != "loading" &&
+                 (!m.by_inode || m.by_inode->id != m.by_path->id)) {
+        // The file it was is complete; if it lives on under another name, its
+        // inode finds it again. (A row still loading stays as it is: it may be
+        // a rotated log whose rest comes under its new name.)
+        warehouse::retire_file(ledger, m.by_path->id, "replaced",
+                               "the path now holds another file (" + f.path + ", a new row)");
+      }
+      d.fresh = true;
+      if (f.settled && (m.size_known || sizes_in_group[{f.feed->name, f.stat.size}] > 1)) {
+        auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
+        if (!whole) {
+          d.fresh = false;
+          schedule_retry(f.path, f.settled, "shrank while it was read");
+          continue;
+        }
+        d.whole_hash = whole->hex();
+        keys.push_back({f.feed->name, f.stat.size, *d.whole_hash});
+        keyed.push_back(i);
+      }
+    }
+
+    auto contents = warehouse::lookup_contents(ledger, keys);
+    std::set<std::tuple<std::string, std::int64_t, std::string>> seen_in_group;
+    for (std::size_t k = 0; k < keyed.size(); ++k) {
+      auto i = keyed[k];
+      auto& f = files[i];
+      auto& d = decisions[i];
+      if (contents[k].loaded) {
+        const auto& original = *contents[k].loaded;
+        std::string reason = "same content as " + original.path + " (file " + std::to_string(original.id) +
+                             "), which is loaded already; nothing loaded from this copy";
+        auto id = warehouse::insert_duplicate(ledger, sightings[i], original, reason);
+        ++counts.duplicates;
+        log()->warn("{} {}: {} (sluice.files id {}, state duplicate)", f.feed->name, f.path, reason, id);
+        d.fresh = false;
+        continue;
+      }
+      bool twin = !seen_in_group.insert({f.feed->name, f.stat.size, *d.whole_hash}).second;
+      if (contents[k].in_progress || twin) {
+        d.fresh = false;
+        schedule_retry(f.path, true, "a file with the same content is still loading");
+      }
+    }
+
+    std::vector<std::int64_t> ids(files.size(), 0);
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      auto& f = files[i];
+      auto& d = decisions[i];
+      if (d.resume) {
+        ids[i] = d.resume->id;
+        if (d.resume->path != f.path) {
+          warehouse::move_file(ledger, d.resume->id, f.path, f.stat);
+          log()->info("{} {}: renamed from {} (file {}); continuing at byte {}", f.feed->name, f.path,
+                      d.resume->path, d.resume->id, d.resume->done.bytes);
+        }
+      } else if (d.fresh) {
+        ids[i] = warehouse::insert_loading(ledger, sightings[i],
+                                           f.settled ? std::optional(f.stat.size) : std::nullopt,
+                                           d.whole_hash);
+      }
+    }
+    std::vector<std::int64_t> wanted;
+    for (auto id : ids) {
+      if (id != 0) wanted.push_back(id);
+    }
+    auto held = warehouse::claim_files(ledger, wanted);
+    tx.commit();
+    std::set<std::int64_t> claimed(held.begin(), held.end());
+
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      auto& f = files[i];
+      auto& d = decisions[i];
+      if (ids[i] == 0) continue;
+      if (!claimed.count(ids[i])) {
+        schedule_retry(f.path, f.settled, "another sluice is loading it");
+        log()->debug("{} {}: claimed by another sluice; looked at again later", f.feed->name, f.path);
+        continue;
+      }
+      start_tracking(f, ids[i], d.resume);
+    }
+  }
+
+  // Whether the ledger row describes the file now at f (same inode): trusted
+  // when size and mtime are as at its last commit; else its loaded prefix must
+  // still end with the bytes it ended with.
+  static bool same_file(const warehouse::file_row& row, const sighting& f) {
+    if (f.stat.size < row.done.bytes) return false;
+    if (row.seen && *row.seen == f.stat) return true;
+    if (row.done.bytes == 0) return true;
+    if (row.done.guard_hash.empty()) {
+      auto prefix = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(row.done.bytes));
+      return prefix && prefix->hex() == row.done.hash;
+    }
+    return guard_hash_of(f.file.fd.get(), static_cast<std::uint64_t>(row.done.bytes)) == row.done.guard_hash;
+  }
+
+  void start_tracking(sighting& f, std::int64_t id, const std::optional<warehouse::file_row>& row) {
+    tracked_file t;
+    t.id = id;
+    t.feed = f.feed;
+    t.path = f.path;
+    t.fd = std::move(f.file.fd);
+    t.stat = f.stat;
+    t.settled = f.settled;
+    t.key = "file:" + std::to_string(id) + ":" + std::to_string(++generation);
+    if (row) {
+      t.at = {static_cast<std::uint64_t>(row->done.bytes), static_cast<std::uint64_t>(row->done.lines),
+              static_cast<std::uint64_t>(row->done.records)};
+      if (row->state == "duplicate") {
+        if (f.stat.size <= row->done.bytes) {
+          // Still the copy it was: nothing to load, nothing to hold.
+          release_now(id);
+          return;
+        }
+        warehouse::reopen_duplicate(ledger, id);
+        log()->info("{} {}: a duplicate that grew past its original; loading what is new from byte {}",
+                    f.feed->name, f.path, t.at.bytes);
+      }
+      t.complete = row->state == "loaded" && f.stat.size == row->done.bytes;
+      if (t.complete || (!f.settled && static_cast<std::uint64_t>(f.stat.size) == t.at.bytes)) {
+        release_now(id);  // nothing new: no need to hold it
+        return;
+      }
+      // done_hash is a chain: what was committed before, then the new bytes. A
+      // resumed file continues the chain from the stored digest, reading
+      // nothing it loaded before.
+      t.hash.update(row->done.hash);
+      t.whole = false;
+      t.ledger_bytes = t.at.bytes;
+      t.ledger_hash = row->done.hash;
+    }
+    auto head = read_range(t.fd.get(), 0, std::min<std::uint64_t>(head_bytes, f.stat.size));
+    std::string_view view = head;
+    if (view.starts_with(utf8_bom)) {
+      view.remove_prefix(utf8_bom.size());
+      if (t.at.bytes == 0) {
+        t.at.bytes = utf8_bom.size();
+        t.hash.update(utf8_bom);
+      }
+    }
+    t.kind = f.feed->framing_for(view);
+    t.first_record = t.at.records + 1;
+    auto [it, fresh] = tracked.emplace(id, std::move(t));
+    auto& held = it->second;
+    by_path[held.path] = id;
+    by_inode[{held.stat.device, held.stat.inode}] = id;
+    read_file(held, static_cast<std::uint64_t>(f.stat.size), f.settled, false);
+  }
+
+  void release_now(std::int64_t id) {
+    std::array<std::int64_t, 1> one{id};
+    warehouse::release_files(ledger, one);
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  // Reads [t.at, size) into batches. `settled`: a file read to its end is
+  // complete; `force_final`: the end of the file ends the last record whatever
+  // the framing (a file that can grow no more).
+  void read_file(tracked_file& t, std::uint64_t size, bool settled, bool force_final) {
+    if (t.failed || stop) return;
+    if (t.kind == framing::json && !settled && !force_final) return;  // a document is read once complete
+    bool final = force_final || (settled && (t.kind == framing::json || options.read_unterminated_tail));
+    if (t.at.bytes >= size && (t.complete || !settled)) return;
+    record_reader reader(t.fd.get(), t.kind, t.at, t.hash, size, final,
+                         {.initial_buffer_bytes = std::min<std::size_t>(1 << 20, std::max<std::size_t>(size - t.at.bytes + 64, 4096)),
                           .max_record_bytes = options.max_record_bytes,
                           .raw_keep_bytes = reject_raw_bytes,
                           .padding = 64});
-    auto& decoder = *decoders.at(feed.name);
-    auto& stream = *t.stream;
-    {
-      std::lock_guard lock(flight_mutex);
-      stream.producing = true;
-      if (stream.in_flight == 0) stream.since = std::chrono::steady_clock::now();
-    }
+    auto& decoder = *decoders.at(t.feed->name);
+    open_checkpoint(t);
     bool read_failed = false;
-    batch current = new_batch(t, feed, t.at);
     reject_reason why;
     try {
-      while (!stream.failed) {
+      while (true) {
         auto rec = reader.next();
         if (!rec) break;
-        if (decoder.decode(*rec, t.file_id, current.rows, why)) {
-          ++current.loaded;
-        } else {
-          add_reject(current, feed, *rec, why);
-        }
+        add_record(t, decoder, *rec, why);
         if (current.bytes() >= options.batch_bytes || stop) {
-          current.end = reader.consumed();
-          current.end_hash = reader.hash().hex();
-          position next = current.end;
-          enqueue(std::move(current));
-          current = new_batch(t, feed, next);
-          if (stop) break;
+          close_checkpoint(t, reader, false);
+          hand_over();
+          if (stop) return;
+          open_checkpoint(t);
         }
       }
     } catch (const std::system_error& e) {
-      log()->error("{} {}: cannot read the file: {}", feed.name, stream.path, e.what());
+      log()->error("{} {}: cannot read the file: {}", t.feed->name, t.path, e.what());
+      failures[t.path] = std::string("cannot be read: ") + e.what();
       read_failed = true;
     }
-    current.end = reader.consumed();
-    current.end_hash = reader.hash().hex();
-    bool complete = settled && !stop && !read_failed && current.end.bytes == size;
-    current.complete = complete;
-    bool changed = current.end.bytes != current.start.bytes || complete != t.complete;
-    if (changed && !read_failed) {
-      enqueue(std::move(current));
-    } else {
-      --stream.next_seq;  // the batch that was not sent takes no place in the order
+    bool complete = (settled || force_final) && !read_failed && reader.consumed().bytes == size;
+    close_checkpoint(t, reader, complete);
+    if (read_failed) {
+      t.failed = true;
+      schedule_retry(t.path, t.settled, "read failed");
     }
-    // What the cache says is what will be committed if the queued batches
-    // succeed; a failure marks the stream, and the next load() starts over
-    // from the ledger.
-    t.at = current.end;
-    t.hash = reader.hash();
-    t.complete = complete;
-    if (read_failed) stream.failed = true;
-    std::lock_guard lock(flight_mutex);
-    stream.producing = false;
-    if (stream.in_flight == 0) report(stream);
+    if (current_files >= options.batch_files) hand_over();
   }
 
-  void load(const std::string& path, bool settled) {
-    const feed_plan* feed = feed_for(path);
-    if (feed == nullptr) return;
-    auto full = options.inbox / path;
-    file_handle file(full);
-    struct stat st {};
-    if (file.fd() < 0 || ::fstat(file.fd(), &st) != 0) {
-      log()->debug("{} {}: gone before it could be read", feed->name, path);
-      forget(path);
+  void open_checkpoint(tracked_file& t) {
+    if (current_index.count(t.id)) return;
+    auto* set = file_set();
+    warehouse::file_advance a;
+    a.id = t.id;
+    a.from_bytes = static_cast<std::int64_t>(t.ledger_bytes);
+    a.from_hash = t.ledger_hash;
+    current_index[t.id] = set->advances.size();
+    set->advances.push_back(std::move(a));
+    set->labels.push_back(t.feed->name + " " + t.path);
+    ++current_files;
+  }
+
+  file_checkpoints* file_set() {
+    if (current.checkpoints.empty()) current.checkpoints.push_back(std::make_unique<file_checkpoints>());
+    return static_cast<file_checkpoints*>(current.checkpoints.front().get());
+  }
+
+  void close_checkpoint(tracked_file& t, const record_reader& reader, bool complete) {
+    auto* set = file_set();
+    auto index = current_index.at(t.id);
+    auto& a = set->advances[index];
+    const auto& to = reader.consumed();
+    bool moved = to.bytes != t.at.bytes || complete != t.complete || to.bytes != t.ledger_bytes;
+    if (!moved) {
+      // Nothing for the ledger: take the checkpoint out again.
+      set->advances.erase(set->advances.begin() + static_cast<std::ptrdiff_t>(index));
+      set->labels.erase(set->labels.begin() + static_cast<std::ptrdiff_t>(index));
+      current_index.erase(t.id);
+      for (auto& [id, i] : current_index) {
+        if (i > index) --i;
+      }
+      --current_files;
       return;
     }
-    if (!S_ISREG(st.st_mode) || st.st_size == 0) return;
-    auto size = static_cast<std::uint64_t>(st.st_size);
-
-    auto it = tracked.find(path);
-    if (it != tracked.end() &&
-        (it->second.device != st.st_dev || it->second.inode != st.st_ino ||
-         it->second.at.bytes > size || (it->second.stream && it->second.stream->failed))) {
-      forget(path);
-      it = tracked.end();
+    a.to = {static_cast<std::int64_t>(to.bytes), static_cast<std::int64_t>(to.lines),
+            static_cast<std::int64_t>(to.records), reader.hash().hex(), guard_hash_of(t.fd.get(), to.bytes)};
+    a.seen = t.stat;
+    a.complete = complete;
+    if (complete && !t.whole) {
+      // Known by its whole content from now on: hashed once, at the end.
+      if (auto whole = hash_prefix(t.fd.get(), to.bytes)) a.content_hash = whole->hex();
     }
-    if (it == tracked.end()) {
-      std::string head = read_head(file.fd(), size);
-      std::optional<tracked_file> resolved;
-      bool ok = with_retry(ledger, feed->name + " " + path, [&] {
-        resolved = resolve(path, *feed, file.fd(), st, head, settled);
-      });
-      if (!ok || !resolved) return;
-      resolved->device = st.st_dev;
-      resolved->inode = st.st_ino;
-      resolved->kind = feed->framing_for(head);
-      resolved->stream = std::make_shared<file_stream>();
-      resolved->stream->first_record = resolved->at.records + 1;
-      resolved->stream->feed = feed;
-      resolved->stream->feed_name = feed->name;
-      resolved->stream->path = path;
-      it = tracked.emplace(path, std::move(*resolved)).first;
-    }
-    auto& t = it->second;
-    if (t.duplicate) return;
-    if (t.kind == framing::json && !settled) return;  // a JSON document is read once complete
-    // Whether the end of the file ends a record: for a settled JSON document, yes;
-    // for lines, only when told so (--once), since an appender may be mid-line.
-    bool final = settled && (t.kind == framing::json || options.read_unterminated_tail);
-    if (t.at.bytes == size && (t.complete || !settled)) return;
-    stream_file(*feed, file.fd(), size, settled, final, t);
+    current.turns.push_back({t.key, t.next_seq++});
+    ++t.in_flight;
+    t.at = to;
+    t.hash = reader.hash();
+    t.complete = complete;
+    t.ledger_bytes = to.bytes;
+    t.ledger_hash = a.to.hash;
+    current_index.erase(t.id);
+    // A file keeps its place in current_files until the batch is handed over.
   }
 
-  // Drops what the cache knows of `path` once its batches are done, so that the
-  // next load starts from the ledger.
-  void forget(const std::string& path) {
-    auto it = tracked.find(path);
-    if (it == tracked.end()) return;
-    if (auto stream = it->second.stream) {
-      std::unique_lock lock(flight_mutex);
-      flight_done.wait(lock, [&] { return stream->in_flight == 0; });
+  void add_record(tracked_file& t, record_decoder& decoder, const record& rec, reject_reason& why) {
+    auto& set = *file_set();
+    auto& a = set.advances[current_index.at(t.id)];
+    auto& targets = rows_for(*t.feed);
+    std::size_t target = 0;
+    row_origin origin{t.id, current.feed_index(t.feed->name), rec.ordinal, rec.line, rec.offset, 0, 0,
+                      rec.defect == flaw::too_long};
+    if (decoder.decode(rec, t.id, targets.encoders, why, &target)) {
+      origin.raw_at = current.raw.size();
+      origin.raw_size = rec.text.size();
+      current.raw.append(rec.text);
+      current.origins.push_back(origin);
+      targets.origins[target].push_back(static_cast<std::uint32_t>(current.origins.size() - 1));
+      ++current.loaded;
+      ++a.loaded;
+      return;
     }
-    tracked.erase(it);
+    std::string_view raw = rec.text;
+    if (raw.size() > reject_raw_bytes) {
+      std::size_t cut = reject_raw_bytes;
+      while (cut > 0 && (static_cast<unsigned char>(raw[cut]) & 0xc0) == 0x80) --cut;
+      raw = raw.substr(0, cut);
+      origin.raw_truncated = true;
+    }
+    append_reject(current.rejects, origin, t.feed->name, why.field, why.reason, raw);
+    ++current.rejected;
+    ++a.rejected;
+    log()->debug("{} {}: record {} (line {}) rejected: {}", t.feed->name, t.path, rec.ordinal, rec.line,
+                 why.reason);
+  }
+
+  // The encoders of the current batch for a feed's targets. The decoder writes
+  // into a vector of encoders per feed; those live in the batch's tables.
+  struct feed_rows {
+    std::vector<copy_encoder> encoders;
+    std::vector<std::vector<std::uint32_t>> origins;
+  };
+  std::map<const feed_plan*, feed_rows> current_rows;
+
+  feed_rows& rows_for(const feed_plan& feed) {
+    auto [it, fresh] = current_rows.try_emplace(&feed);
+    if (fresh) {
+      it->second.encoders.resize(feed.targets.size());
+      it->second.origins.resize(feed.targets.size());
+    }
+    return it->second;
+  }
+
+  // Moves the open batch to the committer.
+  void hand_over() {
+    for (auto& [feed, rows] : current_rows) {
+      for (std::size_t i = 0; i < rows.encoders.size(); ++i) {
+        if (rows.encoders[i].empty()) continue;
+        auto& table = current.table(feed->targets[i].copy_statement);
+        table.rows = std::move(rows.encoders[i]);
+        table.origins = std::move(rows.origins[i]);
+      }
+    }
+    current_rows.clear();
+    bool has_work = !current.checkpoints.empty() && !file_set()->advances.empty();
+    if (has_work) {
+      commits->submit(std::move(current));
+    }
+    current = batch{};
+    current_files = 0;
+    current_index.clear();
+  }
+
+  // ---------------------------------------------------------- after commits
+
+  void on_batch_done(const batch& b, batch_outcome outcome, const std::string& error) {
+    std::vector<file_done> out;
+    for (const auto& set : b.checkpoints) {
+      const auto* files = dynamic_cast<const file_checkpoints*>(set.get());
+      if (files == nullptr) continue;
+      const auto& advances = files->applied.empty() ? files->advances : files->applied;
+      for (const auto& a : advances) {
+        out.push_back({a.id, "", outcome, error, a.complete, a.loaded, a.rejected});
+      }
+    }
+    if (outcome == batch_outcome::committed) {
+      committed_loaded += b.loaded - b.refused;
+      committed_rejected += b.rejected + b.refused;
+    }
+    if (outcome == batch_outcome::failed) {
+      log()->error("{}: could not be committed: {}; looked at again from the ledger",
+                   b.checkpoints.empty() ? "batch" : b.checkpoints.front()->describe(), error);
+    }
+    std::lock_guard lock(done_mutex);
+    for (auto& d : out) done.push_back(std::move(d));
+  }
+
+  void take_done() {
+    std::vector<file_done> finished;
+    {
+      std::lock_guard lock(done_mutex);
+      finished.swap(done);
+    }
+    std::vector<std::int64_t> releases;
+    for (auto& d : finished) {
+      auto it = tracked.find(d.id);
+      if (it == tracked.end()) continue;
+      auto& t = it->second;
+      --t.in_flight;
+      bool ok = d.outcome == batch_outcome::committed || d.outcome == batch_outcome::already_applied;
+      if (ok) {
+        t.loaded += static_cast<std::uint64_t>(d.loaded);
+        t.rejected += static_cast<std::uint64_t>(d.rejected);
+      } else if (!t.failed) {
+        t.failed = true;
+        failures[t.path] = d.error.empty() ? "its batch was not committed" : d.error;
+        schedule_retry(t.path, t.settled, failures[t.path]);
+      }
+      if (t.in_flight > 0) continue;
+      report(t);
+      if (t.failed || (t.complete && !in_current(t.id))) {
+        if (t.complete && !t.failed) {
+          ++counts.files;
+          failures.erase(t.path);
+        }
+        let_go(t, releases);
+      }
+    }
+    if (!releases.empty()) {
+      try {
+        warehouse::release_files(ledger, releases);
+      } catch (const db_error& e) {
+        log()->warn("could not release claims ({}); they go with the connection", e.what());
+      }
+    }
+  }
+
+  // Forgets a file whose batches are all done; its claim joins `releases`.
+  void let_go(tracked_file& t, std::vector<std::int64_t>& releases) {
+    releases.push_back(t.id);
+    commits->forget(t.key);
+    if (auto p = by_path.find(t.path); p != by_path.end() && p->second == t.id) by_path.erase(p);
+    if (auto n = by_inode.find({t.stat.device, t.stat.inode}); n != by_inode.end() && n->second == t.id) {
+      by_inode.erase(n);
+    }
+    tracked.erase(t.id);
+  }
+
+  bool in_current(std::int64_t id) const { return current_index.count(id) != 0; }
+
+  void report(tracked_file& t) {
+    auto records = t.loaded + t.rejected;
+    if (records == t.reported) return;
+    auto first = t.first_record + t.reported;
+    auto seconds = std::chrono::duration<double>(clock_type::now() - t.since).count();
+    log()->info("{} {}: records {}..{} committed: {} loaded, {} rejected in {:.2f} s", t.feed->name, t.path,
+                first, t.first_record + records - 1, t.loaded, t.rejected, seconds);
+    t.reported = records;
+  }
+
+  // ------------------------------------------------------------ heartbeats
+
+  void tick() {
+    process_pending();
+    if (current_files > 0) hand_over();
+    take_done();
+    auto now = clock_type::now();
+    std::vector<std::pair<std::string, bool>> due;
+    std::map<std::string, std::chrono::milliseconds> delays;
+    for (auto it = retries.begin(); it != retries.end();) {
+      if (it->second.due <= now) {
+        due.emplace_back(it->first, it->second.settled);
+        delays[it->first] = it->second.delay;
+        it = retries.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (due.empty()) return;
+    try {
+      look_at(due);
+    } catch (const db_error& e) {
+      for (auto& [path, settled] : due) {
+        if (!retries.count(path)) schedule_retry(path, settled, e.what());
+      }
+      if (!ledger.is_open()) lost_ledger();
+    }
+    // What failed again waits longer than it did.
+    for (auto& [path, delay] : delays) {
+      if (auto it = retries.find(path); it != retries.end()) {
+        it->second.delay = std::min(std::max(it->second.delay, delay * 2), retry_max);
+        it->second.due = clock_type::now() + it->second.delay;
+      }
+    }
+    if (current_files > 0) hand_over();
+  }
+
+  std::vector<unfinished_file> finish(std::chrono::milliseconds limit) {
+    auto deadline = clock_type::now() + limit;
+    while (true) {
+      tick();
+      commits->wait_idle();
+      take_done();
+      if (retries.empty() && pending.empty() && current_files == 0) break;
+      if (stop || clock_type::now() >= deadline) break;
+      auto next = deadline;
+      for (auto& [path, r] : retries) next = std::min(next, r.due);
+      std::this_thread::sleep_until(std::min(next, clock_type::now() + std::chrono::milliseconds(200)));
+    }
+    std::vector<unfinished_file> out;
+    for (auto& [path, r] : retries) out.push_back({path, r.reason});
+    for (auto& [path, reason] : failures) {
+      if (!retries.count(path)) out.push_back({path, reason});
+    }
+    return out;
   }
 };
 
@@ -682,16 +1022,20 @@ loader::loader(std::string dsn, loader_options options)
     : impl_(std::make_unique<impl>(std::move(dsn), std::move(options))) {}
 loader::~loader() = default;
 
-void loader::load(const std::string& relative_path, bool settled) {
-  impl_->load(relative_path, settled);
-}
-
-void loader::flush() { impl_->flush(); }
+void loader::load(const std::string& relative_path, bool settled) { impl_->load(relative_path, settled); }
+void loader::tick() { impl_->tick(); }
+std::vector<unfinished_file> loader::finish(std::chrono::milliseconds limit) { return impl_->finish(limit); }
 
 load_totals loader::totals() const {
-  return {impl_->total_loaded.load(), impl_->total_rejected.load()};
+  auto out = impl_->counts;
+  out.loaded = impl_->committed_loaded.load();
+  out.rejected = impl_->committed_rejected.load();
+  return out;
 }
 
-void loader::request_stop() noexcept { impl_->stop = true; }
+void loader::request_stop() noexcept {
+  impl_->stop = true;
+  impl_->commits->request_stop();
+}
 
 }  // namespace sluice::loader

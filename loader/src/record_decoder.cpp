@@ -237,11 +237,11 @@ record_decoder::record_decoder(const feed_plan& feed) : impl_(std::make_unique<i
 record_decoder::~record_decoder() = default;
 
 bool record_decoder::decode(const record& rec, std::int64_t file_id, std::vector<copy_encoder>& rows,
-                            reject_reason& why) {
+                            reject_reason& why, std::size_t* target_used) {
   const auto& feed = impl_->feed;
   if (rec.defect == flaw::too_long) {
     why = {"", "record is " + std::to_string(rec.size) +
-                   " bytes, more than the limit (--max-record-bytes); raw keeps its first " +
+                   " bytes, more than the limit (--max-record-mb); raw keeps its first " +
                    std::to_string(rec.text.size()) + " bytes"};
     return false;
   }
@@ -316,6 +316,7 @@ bool record_decoder::decode(const record& rec, std::int64_t file_id, std::vector
     }
   }
   out.end_row();
+  if (target_used != nullptr) *target_used = target_index;
   return true;
 }
 

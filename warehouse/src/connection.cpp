@@ -73,8 +73,11 @@ std::optional<std::string> result::optional_text(int row, int column) const {
 void connection::finish_conn::operator()(pg_conn* c) const noexcept { PQfinish(c); }
 
 connection::connection(const std::string& dsn) {
-  const char* keys[] = {"dbname", "fallback_application_name", nullptr};
-  const char* values[] = {dsn.c_str(), "sluice", nullptr};
+  // client_encoding after dbname overrides the DSN's: every byte sluice sends
+  // is UTF-8, whatever the database's encoding (the server converts, or refuses
+  // a character the database cannot hold, which makes that record a reject).
+  const char* keys[] = {"dbname", "fallback_application_name", "client_encoding", nullptr};
+  const char* values[] = {dsn.c_str(), "sluice", "UTF8", nullptr};
   handle_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!handle_) throw db_error(error_kind::connection, "", "out of memory connecting to PostgreSQL");
   if (PQstatus(handle_.get()) != CONNECTION_OK) {
@@ -100,15 +103,21 @@ bool connection::is_open() const noexcept {
 void connection::raise(std::string_view what, pg_result* failed) const {
   std::string sqlstate;
   std::string message;
+  std::string primary;
   if (failed != nullptr) {
     const char* state = PQresultErrorField(failed, PG_DIAG_SQLSTATE);
     if (state != nullptr) sqlstate = state;
     message = trimmed(PQresultErrorMessage(failed));
+    const char* text = PQresultErrorField(failed, PG_DIAG_MESSAGE_PRIMARY);
+    if (text != nullptr) primary = text;
+    if (const char* detail = PQresultErrorField(failed, PG_DIAG_MESSAGE_DETAIL)) {
+      primary += std::string(" (") + detail + ")";
+    }
   }
   if (message.empty()) message = trimmed(PQerrorMessage(handle_.get()));
   error_kind kind = classify_sqlstate(sqlstate);
   if (!is_open()) kind = error_kind::connection;
-  throw db_error(kind, sqlstate, std::string(what) + ": " + message);
+  throw db_error(kind, sqlstate, std::string(what) + ": " + message, primary);
 }
 
 result connection::check(pg_result* r, std::string_view what) {

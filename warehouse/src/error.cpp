@@ -21,6 +21,7 @@ error_kind classify_sqlstate(const std::string& sqlstate) noexcept {
   if (sqlstate == "57P01" || sqlstate == "57P02" || sqlstate == "57P03") return error_kind::connection;
   if (cls == "53" || cls == "58") return error_kind::transient;  // out of disk/memory, I/O error
   if (cls == "22" || cls == "23") return error_kind::data;
+  if (sqlstate == "P0001" || sqlstate == "54000") return error_kind::data;
   if (cls == "42" || cls == "3F" || cls == "3D" || cls == "0A") return error_kind::schema;
   return error_kind::internal;
 }

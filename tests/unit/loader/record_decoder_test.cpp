@@ -326,7 +326,7 @@ TEST_CASE("bad records are rejected with the field at fault and a reason a perso
     CHECK_FALSE(fixture.decoder.decode(padded.rec, 42, fixture.rows, why));
     CHECK(why.field.empty());
     CHECK(contains(why.reason, "record is 5000 bytes"));
-    CHECK(contains(why.reason, "--max-record-bytes"));
+    CHECK(contains(why.reason, "--max-record-mb"));
   }
   SECTION("a record the reader flagged truncated") {
     padded_record padded("{\"log_type\":");

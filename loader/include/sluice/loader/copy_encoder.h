@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sluice::loader {
 
@@ -40,6 +41,14 @@ class copy_encoder {
   [[nodiscard]] std::size_t size() const noexcept { return data_.size(); }
   // The whole COPY stream: header, rows, trailer. Call once, when done adding rows.
   [[nodiscard]] std::span<const char> finish();
+
+  // Where each row starts, plus where the last one ends (rows() + 1 offsets),
+  // found by walking the encoded rows: nothing is kept per row while encoding.
+  [[nodiscard]] std::vector<std::size_t> row_offsets() const;
+  // A complete COPY stream (header, rows [first, last), trailer) from offsets
+  // that row_offsets() returned: what a split batch sends.
+  [[nodiscard]] std::string stream_of(const std::vector<std::size_t>& offsets, std::size_t first,
+                                      std::size_t last) const;
 
  private:
   void put_be16(std::uint16_t value);

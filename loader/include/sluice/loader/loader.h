@@ -1,33 +1,44 @@
-// The loader: one file at a time, from its last committed offset to what can be
-// read now, into staging and rejects, exactly once.
+// The loader: files in the inbox to staging rows and rejects, exactly once.
 //
-// Exactly once: rows, rejects and the ledger advance (sluice.files.bytes_done,
-// done_hash, counts) commit in one transaction per batch. A batch first locks
-// its ledger row and checks that the offset is where the batch starts, so a
-// retried commit whose first attempt did succeed is recognised and skipped.
+// What it does with a path it is handed (load()):
+// - opens it beneath the inbox without following any symbolic link and
+//   without blocking (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+//   O_NONBLOCK), then fstat: anything but a regular file is refused (a ledger
+//   row in state refused with the reason, one WARN line), never read;
+// - knows it again by (device, inode) — in memory while it is open, else
+//   through the ledger (warehouse/file_ledger.h) — and resumes it at its last
+//   committed offset; a restart trusts (device, inode, size, mtime) and reads
+//   nothing it loaded before;
+// - a new settled file whose whole content equals a loaded file of the same
+//   feed is a duplicate (nothing loaded, WARN); a copy of a file still loading
+//   waits until that one is loaded;
+// - reads records into batches that hold many files each (up to batch_bytes
+//   and batch_files), handed to the committer (committer.h), which writes
+//   rows, rejects and every file's ledger advance in one transaction.
 //
-// Identity: a path already in the ledger resumes at bytes_done once the first
-// bytes_done bytes still hash to done_hash (else the path holds new content and
-// gets a new ledger row). A new path whose content starts with the content of a
-// known file is that file renamed (old path gone: the row follows the new path)
-// or a copy (old path still there: recorded as a duplicate, nothing loaded).
+// Claims: every file being read is claimed in the warehouse (advisory lock on
+// its ledger row) for as long as the loader holds it, so several sluice
+// processes on one inbox and warehouse share the work and never double it. A
+// file claimed elsewhere is retried later.
 //
-// Threading: call load() and flush() from one thread. Parsing runs on the
-// calling thread while copy_streams other threads stream finished batches with
-// COPY, each on its own connection. request_stop() may be called from any thread: the batch
-// in hand is committed and load() returns.
+// Nothing handed to load() is dropped: what cannot be loaded now (claimed
+// elsewhere, a copy of a file still loading, a batch that failed, a database
+// that is down) is retried with backoff, by tick() in the daemon and by
+// finish() for --once.
 //
-// Errors: infrastructure faults (database down) are retried with backoff until
-// they clear or a stop is requested; a feed declaration that cannot work throws
-// feed_error from the constructor. Bad input never throws: it becomes rejects.
+// Threading: load(), tick() and finish() from one thread; request_stop() from
+// any thread (the batch in hand is committed, then everything returns).
+// Errors: a feed declaration that cannot work throws feed_error from the
+// constructor; connection failures are retried. Bad input never throws.
 #pragma once
 
-#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace sluice::loader {
 
@@ -40,32 +51,49 @@ struct loader_options {
   // be between two writes of one line: the line waits for its newline.
   bool read_unterminated_tail = false;
   // COPY connections. Batches of a file commit in order, but with two their
-  // COPYs overlap, so the server works on two cores (see loader.cpp, commit).
+  // COPYs overlap, so the server works on two cores.
   std::size_t copy_streams = 2;
+  // Files per transaction at most (each holds a claim while in flight).
+  std::size_t batch_files = 256;
+  // 0: retry database faults until stopped; else give up on a batch after this
+  // long (--once must end, also on a full disk).
+  std::chrono::milliseconds give_up_after{0};
 };
 
 struct load_totals {
-  std::uint64_t loaded = 0;    // rows committed to staging since the loader started
-  std::uint64_t rejected = 0;  // rows committed to sluice.rejects
+  std::uint64_t loaded = 0;      // rows committed to staging since the loader started
+  std::uint64_t rejected = 0;    // rows committed to sluice.rejects
+  std::uint64_t files = 0;       // files read to their end
+  std::uint64_t duplicates = 0;  // files found to repeat a loaded file
+  std::uint64_t refused = 0;     // files refused (not regular, unreadable)
+};
+
+// A file that finish() could not load completely, and why.
+struct unfinished_file {
+  std::string path;
+  std::string reason;
 };
 
 class loader {
  public:
-  // Connects twice (ledger + COPY) and reads the feed declarations.
+  // Connects (ledger + COPY connections) and reads the feed declarations.
   loader(std::string dsn, loader_options options);
   ~loader();
   loader(const loader&) = delete;
   loader& operator=(const loader&) = delete;
 
-  // Loads what is new in inbox/relative_path. `settled`: the file is complete as
-  // far as anyone can tell, so JSON documents may be read (and, with
-  // read_unterminated_tail, a last line without newline is a record). Returns
-  // once the file's batches are queued: they commit in the background, in
-  // order, while the next file is parsed. A batch that cannot commit leaves the
-  // file at its last committed offset; the next load() of it resumes there.
+  // Loads what is new in inbox/relative_path. `settled`: the file is complete
+  // as far as anyone can tell (JSON documents may be read; with
+  // read_unterminated_tail a last line without newline is a record). Several
+  // calls in a row are looked up in the ledger together; rows go into the
+  // open batch, which is handed to the committer when full or on tick().
   void load(const std::string& relative_path, bool settled);
-  // Waits until every queued batch has committed or failed.
-  void flush();
+  // The daemon's heartbeat: hands over the open batch, takes in what the
+  // committer finished, and retries what is due.
+  void tick();
+  // Loads everything handed in so far, retrying for at most `limit`; returns
+  // what could not be loaded completely (empty: everything was).
+  [[nodiscard]] std::vector<unfinished_file> finish(std::chrono::milliseconds limit);
   [[nodiscard]] load_totals totals() const;
 
   void request_stop() noexcept;

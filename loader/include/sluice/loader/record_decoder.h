@@ -32,9 +32,11 @@ class record_decoder {
 
   // On success appends one row to rows[target index] and returns true; else
   // leaves `rows` as it was, fills `why` and returns false. `rows` must have
-  // one encoder per feed target.
+  // one encoder per feed target. `target_used`, when given, is set to the
+  // index of the encoder that got the row.
   [[nodiscard]] bool decode(const record& rec, std::int64_t file_id,
-                            std::vector<copy_encoder>& rows, reject_reason& why);
+                            std::vector<copy_encoder>& rows, reject_reason& why,
+                            std::size_t* target_used = nullptr);
 
  private:
   struct impl;

@@ -10,7 +10,9 @@ namespace sluice::warehouse {
 enum class error_kind {
   connection,  // cannot reach the server or the link broke: retry with backoff
   transient,   // serialization failure, deadlock, server shutting down, out of disk: retry
-  data,        // the server refused a value (class 22/23): a bug in validation, not retryable
+  data,        // the server refused a row: class 22/23, a trigger's RAISE (P0001), a
+               // value too large for an index (54000). Not retryable as it is; the
+               // committer splits the batch until the rows at fault are rejects
   schema,      // missing table/column, syntax, privileges (class 42, 3F...): fix the SQL or migrate
   internal,    // anything else
 };
@@ -19,11 +21,18 @@ enum class error_kind {
 
 class db_error : public std::runtime_error {
  public:
-  db_error(error_kind kind, std::string sqlstate, const std::string& message)
-      : std::runtime_error(message), kind_(kind), sqlstate_(std::move(sqlstate)) {}
+  db_error(error_kind kind, std::string sqlstate, const std::string& message,
+           std::string server_message = {})
+      : std::runtime_error(message),
+        kind_(kind),
+        sqlstate_(std::move(sqlstate)),
+        server_message_(std::move(server_message)) {}
 
   [[nodiscard]] error_kind kind() const noexcept { return kind_; }
   [[nodiscard]] const std::string& sqlstate() const noexcept { return sqlstate_; }
+  // The server's own words (primary message and detail), "" when the error
+  // did not come from the server. What a reject for a refused row quotes.
+  [[nodiscard]] const std::string& server_message() const noexcept { return server_message_; }
   [[nodiscard]] bool is_retryable() const noexcept {
     return kind_ == error_kind::connection || kind_ == error_kind::transient;
   }
@@ -31,6 +40,7 @@ class db_error : public std::runtime_error {
  private:
   error_kind kind_;
   std::string sqlstate_;
+  std::string server_message_;
 };
 
 // The kind for a SQLSTATE ("" when unknown).

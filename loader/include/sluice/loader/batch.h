@@ -1,0 +1,100 @@
+// A batch: the rows and rejects of one or many sources (many small files, a
+// slice of a large one, later source transactions of a replication stream)
+// and the checkpoint of each, written by the committer in ONE transaction.
+//
+// The committer knows nothing of what a checkpoint is (a file offset, an LSN):
+// a checkpoint_set advances its kind of checkpoints in the open transaction and
+// says whether they were where the batch starts. Each source's batches carry a
+// sequence number so that they commit in order (see committer.h).
+//
+// Threading: a batch is built by one thread, then handed to the committer,
+// which owns it from then on.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sluice/loader/copy_encoder.h"
+#include "sluice/warehouse/connection.h"
+
+namespace sluice::loader {
+
+// Where a row or reject came from, kept so that a row the server refuses can
+// become a reject with its raw text and position.
+struct row_origin {
+  std::int64_t source_id = 0;  // sluice.files.id
+  std::uint32_t feed = 0;      // index into batch::feed_names
+  std::uint64_t record = 0;    // 1-based ordinal in its source
+  std::uint64_t line = 0;
+  std::uint64_t offset = 0;
+  std::size_t raw_at = 0;      // the raw text is batch::raw[raw_at, raw_at + raw_size)
+  std::size_t raw_size = 0;
+  bool raw_truncated = false;
+};
+
+// Rows for one staging table.
+struct table_rows {
+  std::string copy_statement;  // COPY "s"."t" (...) FROM STDIN (FORMAT binary)
+  copy_encoder rows;
+  std::vector<std::uint32_t> origins;  // per row: index into batch::origins
+};
+
+enum class advance_result {
+  advanced,         // every checkpoint was where its batch starts, and now is where it ends
+  already_applied,  // every checkpoint is where the batch ends: an earlier attempt committed
+  elsewhere,        // some checkpoint is elsewhere: an earlier batch has not committed yet,
+                    // or another process moved it
+};
+
+// The checkpoints of one kind of source in one batch.
+class checkpoint_set {
+ public:
+  virtual ~checkpoint_set() = default;
+  // Runs inside the batch's transaction, after its rows and rejects.
+  // `refused`: per source id, rows the server refused, which became rejects
+  // (so they count as rejected, not loaded).
+  [[nodiscard]] virtual advance_result advance(
+      warehouse::connection& conn, const std::map<std::int64_t, std::uint64_t>& refused) = 0;
+  // For messages: which sources, from where to where.
+  [[nodiscard]] virtual std::string describe() const = 0;
+};
+
+// A source's place in the commit order: its key and the batch's number among
+// that source's batches (0, 1, 2, ...).
+struct source_turn {
+  std::string key;
+  std::uint64_t seq = 0;
+};
+
+struct batch {
+  std::vector<table_rows> tables;
+  copy_encoder rejects;  // rows of sluice.rejects (see reject_columns in batch.cpp)
+  std::vector<row_origin> origins;
+  std::string raw;       // raw text of the rows, for rejects of refused rows
+  std::vector<std::string> feed_names;
+  std::vector<std::unique_ptr<checkpoint_set>> checkpoints;
+  std::vector<source_turn> turns;
+  std::uint64_t loaded = 0;    // rows in tables
+  std::uint64_t rejected = 0;  // rows in rejects
+  std::uint64_t refused = 0;   // rows the server refused (set by the committer)
+
+  // Bytes this batch holds (what the batch size limit counts).
+  [[nodiscard]] std::size_t bytes() const;
+  // The table_rows for a COPY statement, added if new.
+  table_rows& table(const std::string& copy_statement);
+  std::uint32_t feed_index(const std::string& feed);
+};
+
+// The COPY of sluice.rejects that batch::rejects holds rows for.
+[[nodiscard]] std::string_view rejects_copy_statement();
+// Appends one reject row: where it came from, the field at fault ("" for the
+// record as a whole), the reason, and the raw bytes (made printable; exact bytes
+// kept too when that changed them).
+void append_reject(copy_encoder& rejects, const row_origin& where, std::string_view feed,
+                   std::string_view field, std::string_view reason, std::string_view raw);
+
+}  // namespace sluice::loader

@@ -1,0 +1,86 @@
+// The committer: writes batches, each in one transaction — rows (binary COPY
+// per staging table), rejects, and every checkpoint the batch carries — on a
+// few connections at once, keeping each source's batches in order.
+//
+// Order: a batch streams its COPYs first and only then advances its
+// checkpoints. If an earlier batch of one of its sources has not committed
+// yet, the checkpoint is elsewhere: the batch rolls back (releasing every lock
+// it took, so that the earlier batch can never wait behind it), waits for its
+// turn and streams again. A checkpoint already where the batch ends means an
+// earlier attempt committed and only its acknowledgement was lost: the batch
+// is done.
+//
+// Failures:
+// - connection and transient faults (server restart, disk full, deadlock):
+//   reconnect and retry with backoff (200 ms doubling to 10 s) until the batch
+//   commits, a stop is requested, or `give_up_after` passed;
+// - the server refuses rows (error_kind::data: a CHECK constraint, a value too
+//   long for varchar(n), a trigger's error): the batch is retried with each
+//   table's rows split in halves under savepoints until every refused row is
+//   alone; those become rejects carrying the server's message, the rest commits;
+// - anything else fails the batch. A failed batch fails its sources: their
+//   later batches fail too (without being sent), and the loader looks at those
+//   sources again from what the database says.
+//
+// Durability: sessions keep synchronous_commit at the server's setting (on by
+// default), so a batch whose commit was acknowledged survives a crash of the
+// server; see README "Durability" for the measurement behind that choice.
+//
+// Threading: submit(), wait_idle() and forget() are called from one thread
+// (the producer); `on_done` runs on a committer thread. request_stop() may be
+// called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "sluice/loader/batch.h"
+
+namespace sluice::loader {
+
+struct committer_options {
+  std::size_t connections = 2;
+  std::size_t queue_capacity = 4;  // batches waiting for a connection
+  // 0: retry infrastructure faults until stopped (the daemon); else give up
+  // on a batch after this long (--once must end).
+  std::chrono::milliseconds give_up_after{0};
+};
+
+enum class batch_outcome {
+  committed,        // rows, rejects and checkpoints are in the database
+  already_applied,  // an earlier attempt had committed it
+  failed,           // not committed: `error` says why
+  abandoned,        // not committed: a stop was requested, or an earlier batch of a source failed
+};
+
+class committer {
+ public:
+  using done_handler = std::function<void(const batch&, batch_outcome, const std::string& error)>;
+
+  // Opens the connections. Throws warehouse::db_error when it cannot connect.
+  committer(std::string dsn, committer_options options, done_handler on_done);
+  ~committer();
+  committer(const committer&) = delete;
+  committer& operator=(const committer&) = delete;
+
+  // Hands a batch over; blocks while queue_capacity batches wait.
+  void submit(batch b);
+  // Returns once every submitted batch is done.
+  void wait_idle();
+  // The producer will use no more batches of this source key (its order state goes).
+  void forget(const std::string& source_key);
+  // True when a batch of the source failed since it was last forgotten.
+  [[nodiscard]] bool failed(const std::string& source_key);
+
+  void request_stop() noexcept;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace sluice::loader

@@ -1,0 +1,361 @@
+#include "sluice/loader/committer.h"
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "sluice/warehouse/log.h"
+
+namespace sluice::loader {
+
+namespace {
+
+using warehouse::connection;
+using warehouse::db_error;
+using warehouse::error_kind;
+
+std::shared_ptr<spdlog::logger> log() {
+  static auto instance = warehouse::named_logger("loader");
+  return instance;
+}
+
+// Per source: the last batch that committed, and whether one failed.
+class order_book {
+ public:
+  bool is_turn(const std::vector<source_turn>& turns) {
+    std::lock_guard lock(mutex_);
+    return turn_locked(turns);
+  }
+  // Waits until every source's predecessor committed. False when one of them
+  // failed or `stop` was set.
+  bool wait_for_turn(const std::vector<source_turn>& turns, const std::atomic<bool>& stop) {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      if (failed_locked(turns) || stop) return false;
+      if (turn_locked(turns)) return true;
+      changed_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+  }
+  void committed(const std::vector<source_turn>& turns) {
+    std::lock_guard lock(mutex_);
+    for (const auto& t : turns) {
+      auto& s = sources_[t.key];
+      s.committed = std::max(s.committed, static_cast<std::int64_t>(t.seq));
+    }
+    changed_.notify_all();
+  }
+  void failed(const std::vector<source_turn>& turns) {
+    std::lock_guard lock(mutex_);
+    for (const auto& t : turns) sources_[t.key].failed = true;
+    changed_.notify_all();
+  }
+  bool any_failed(const std::vector<source_turn>& turns) {
+    std::lock_guard lock(mutex_);
+    return failed_locked(turns);
+  }
+  bool failed(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    auto it = sources_.find(key);
+    return it != sources_.end() && it->second.failed;
+  }
+  void forget(const std::string& key) {
+    std::lock_guard lock(mutex_);
+    sources_.erase(key);
+  }
+  void wake() { changed_.notify_all(); }
+
+ private:
+  struct state {
+    std::int64_t committed = -1;
+    bool failed = false;
+  };
+  bool turn_locked(const std::vector<source_turn>& turns) {
+    for (const auto& t : turns) {
+      auto it = sources_.find(t.key);
+      std::int64_t committed = it == sources_.end() ? -1 : it->second.committed;
+      if (committed + 1 < static_cast<std::int64_t>(t.seq)) return false;
+    }
+    return true;
+  }
+  bool failed_locked(const std::vector<source_turn>& turns) {
+    for (const auto& t : turns) {
+      auto it = sources_.find(t.key);
+      if (it != sources_.end() && it->second.failed) return true;
+    }
+    return false;
+  }
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, state> sources_;
+};
+
+// Thrown inside a commit attempt when the batch cannot take its turn.
+struct lost_turn {};
+
+// Thrown when the checkpoints are neither where the batch starts nor where it
+// ends although it is the batch's turn: another process moved them.
+struct moved_elsewhere : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace
+
+struct committer::impl {
+  std::string dsn;
+  committer_options options;
+  done_handler on_done;
+  std::atomic<bool> stop{false};
+  order_book order;
+
+  std::mutex queue_mutex;
+  std::condition_variable queue_changed;
+  std::deque<batch> queue;
+  bool closing = false;
+  std::size_t in_flight = 0;  // submitted and not done
+
+  std::vector<std::thread> lanes;
+
+  impl(std::string dsn_in, committer_options opts, done_handler handler)
+      : dsn(std::move(dsn_in)), options(opts), on_done(std::move(handler)) {
+    std::vector<connection> conns;
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, options.connections); ++i) {
+      conns.push_back(open_lane());
+    }
+    for (auto& conn : conns) {
+      lanes.emplace_back([this, c = std::move(conn)]() mutable { lane(c); });
+    }
+  }
+
+  // A commit acknowledged to us must survive a crash of the server, whatever
+  // the server's default: a replication source cannot be read again, and a
+  // file's loader would otherwise trust an offset the server lost.
+  connection open_lane() {
+    connection conn(dsn);
+    conn.exec("set synchronous_commit = on");
+    return conn;
+  }
+
+  ~impl() {
+    {
+      std::lock_guard lock(queue_mutex);
+      closing = true;
+    }
+    queue_changed.notify_all();
+    order.wake();
+    for (auto& t : lanes) t.join();
+  }
+
+  void submit(batch b) {
+    std::unique_lock lock(queue_mutex);
+    queue_changed.wait(lock, [&] { return queue.size() < options.queue_capacity; });
+    queue.push_back(std::move(b));
+    ++in_flight;
+    queue_changed.notify_all();
+  }
+
+  void wait_idle() {
+    std::unique_lock lock(queue_mutex);
+    queue_changed.wait(lock, [&] { return in_flight == 0; });
+  }
+
+  std::optional<batch> next() {
+    std::unique_lock lock(queue_mutex);
+    queue_changed.wait(lock, [&] { return !queue.empty() || closing; });
+    if (queue.empty()) return std::nullopt;
+    batch b = std::move(queue.front());
+    queue.pop_front();
+    queue_changed.notify_all();
+    return b;
+  }
+
+  void lane(connection& conn) {
+    while (auto b = next()) {
+      batch_outcome outcome = batch_outcome::abandoned;
+      std::string error;
+      if (!order.any_failed(b->turns)) {
+        try {
+          outcome = commit_with_retry(conn, *b);
+        } catch (const std::exception& e) {
+          outcome = batch_outcome::failed;
+          error = e.what();
+        }
+      }
+      if (outcome == batch_outcome::committed || outcome == batch_outcome::already_applied) {
+        order.committed(b->turns);
+      } else {
+        order.failed(b->turns);
+      }
+      try {
+        on_done(*b, outcome, error);
+      } catch (const std::exception& e) {
+        log()->error("after a batch: {}", e.what());
+      }
+      std::lock_guard lock(queue_mutex);
+      --in_flight;
+      queue_changed.notify_all();
+    }
+  }
+
+  // Retries infrastructure faults with backoff; abandoned when stopped, when a
+  // source failed meanwhile, or past give_up_after.
+  batch_outcome commit_with_retry(connection& conn, batch& b) {
+    auto delay = std::chrono::milliseconds(200);
+    auto started = std::chrono::steady_clock::now();
+    while (true) {
+      try {
+        if (!conn.is_open()) conn = open_lane();
+        return commit(conn, b);
+      } catch (const lost_turn&) {
+        return batch_outcome::abandoned;
+      } catch (const db_error& e) {
+        if (!e.is_retryable()) throw;
+        if (options.give_up_after.count() > 0 &&
+            std::chrono::steady_clock::now() - started + delay > options.give_up_after) {
+          throw db_error(e.kind(), e.sqlstate(),
+                         std::string(e.what()) + " (gave up after retrying for " +
+                             std::to_string(options.give_up_after.count() / 1000) + " s)");
+        }
+        log()->warn("{}: {} ({}); retrying in {} ms", b.checkpoints.empty() ? "batch" : b.checkpoints.front()->describe(),
+                    e.what(), warehouse::to_string(e.kind()), delay.count());
+      }
+      auto until = std::chrono::steady_clock::now() + delay;
+      while (std::chrono::steady_clock::now() < until) {
+        if (stop || order.any_failed(b.turns)) return batch_outcome::abandoned;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      delay = std::min(delay * 2, std::chrono::milliseconds(10'000));
+      try {
+        conn = open_lane();
+      } catch (const db_error& e) {
+        log()->warn("still cannot connect: {}", e.what());
+      }
+    }
+  }
+
+  batch_outcome commit(connection& conn, batch& b) {
+    bool split = false;
+    while (true) {
+      try {
+        return attempt(conn, b, split);
+      } catch (const db_error& e) {
+        if (e.kind() != error_kind::data || split || !conn.is_open()) throw;
+        log()->info("{}: the server refused a row ({}); finding which", describe(b), e.server_message());
+        split = true;
+      }
+    }
+  }
+
+  static std::string describe(const batch& b) {
+    std::string out;
+    for (const auto& c : b.checkpoints) {
+      if (!out.empty()) out += "; ";
+      out += c->describe();
+    }
+    return out;
+  }
+
+  batch_outcome attempt(connection& conn, batch& b, bool split) {
+    while (true) {
+      warehouse::transaction tx(conn);
+      copy_encoder refused_rejects;
+      std::vector<std::uint32_t> refused;
+      for (auto& t : b.tables) {
+        if (t.rows.empty()) continue;
+        if (split) copy_splitting(conn, t, b, refused_rejects, refused);
+        else copy_whole(conn, t.copy_statement, t.rows.finish());
+      }
+      if (!b.rejects.empty()) copy_whole(conn, rejects_copy_statement(), b.rejects.finish());
+      if (!refused_rejects.empty()) {
+        copy_whole(conn, rejects_copy_statement(), refused_rejects.finish());
+      }
+      // Counts move with the refused rows before the checkpoints record them.
+      std::map<std::int64_t, std::uint64_t> refused_per_source;
+      for (auto origin : refused) ++refused_per_source[b.origins[origin].source_id];
+      advance_result overall = advance_result::advanced;
+      bool mixed = false;
+      for (std::size_t i = 0; i < b.checkpoints.size(); ++i) {
+        auto r = b.checkpoints[i]->advance(conn, refused_per_source);
+        if (i == 0) overall = r;
+        else if (r != overall) mixed = true;
+      }
+      if (!mixed && overall == advance_result::advanced) {
+        tx.commit();
+        b.refused = refused.size();
+        return batch_outcome::committed;
+      }
+      if (!mixed && overall == advance_result::already_applied) {
+        tx.rollback();
+        return batch_outcome::already_applied;
+      }
+      tx.rollback();
+      if (order.is_turn(b.turns)) {
+        throw moved_elsewhere(describe(b) +
+                              ": the ledger is not where this batch starts (another sluice may"
+                              " have loaded it); it is looked at again from the ledger");
+      }
+      if (!order.wait_for_turn(b.turns, stop)) throw lost_turn{};
+    }
+  }
+
+  static void copy_whole(connection& conn, std::string_view statement, std::span<const char> data) {
+    conn.copy_begin(statement);
+    conn.copy_write(data);
+    conn.copy_end();
+  }
+
+  // COPYs the table's rows, splitting around every row the server refuses.
+  void copy_splitting(connection& conn, table_rows& t, batch& b, copy_encoder& refused_rejects,
+                      std::vector<std::uint32_t>& refused) {
+    auto offsets = t.rows.row_offsets();
+    std::vector<std::pair<std::size_t, std::size_t>> pending{{0, t.rows.rows()}};
+    while (!pending.empty()) {
+      auto [first, last] = pending.back();
+      pending.pop_back();
+      conn.exec("savepoint sluice_split");
+      try {
+        auto data = t.rows.stream_of(offsets, first, last);
+        copy_whole(conn, t.copy_statement, data);
+        conn.exec("release savepoint sluice_split");
+        continue;
+      } catch (const db_error& e) {
+        if (e.kind() != error_kind::data || !conn.is_open()) throw;
+        conn.exec("rollback to savepoint sluice_split");
+        conn.exec("release savepoint sluice_split");
+        if (last - first == 1) {
+          auto origin_index = t.origins[first];
+          const auto& origin = b.origins[origin_index];
+          std::string_view raw(b.raw.data() + origin.raw_at, origin.raw_size);
+          append_reject(refused_rejects, origin, b.feed_names[origin.feed], "",
+                        "the warehouse refused the row: " +
+                            (e.server_message().empty() ? std::string(e.what()) : e.server_message()) +
+                            " (SQLSTATE " + e.sqlstate() + ")",
+                        raw);
+          refused.push_back(origin_index);
+          continue;
+        }
+      }
+      auto middle = first + (last - first) / 2;
+      // Back of the stack is taken first: keep rows in order.
+      pending.emplace_back(middle, last);
+      pending.emplace_back(first, middle);
+    }
+  }
+};
+
+committer::committer(std::string dsn, committer_options options, done_handler on_done)
+    : impl_(std::make_unique<impl>(std::move(dsn), options, std::move(on_done))) {}
+committer::~committer() = default;
+void committer::submit(batch b) { impl_->submit(std::move(b)); }
+void committer::wait_idle() { impl_->wait_idle(); }
+void committer::forget(const std::string& source_key) { impl_->order.forget(source_key); }
+bool committer::failed(const std::string& source_key) { return impl_->order.failed(source_key); }
+void committer::request_stop() noexcept {
+  impl_->stop = true;
+  impl_->order.wake();
+}
+
+}  // namespace sluice::loader
