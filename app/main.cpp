@@ -137,11 +137,14 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
     loader.request_stop();
   });
   auto started = std::chrono::steady_clock::now();
-  auto files = watcher::scan_inbox(settings.inbox);
+  std::vector<std::string> not_regular;
+  auto files = watcher::scan_inbox(settings.inbox, &not_regular);
   for (const auto& path : files) {
     if (stopped) break;
     loader.load(path, true);
   }
+  // Never read; the loader refuses them, visibly, when a feed takes them.
+  for (const auto& path : not_regular) loader.load(path, true);
   auto unfinished = loader.finish(std::chrono::seconds(settings.give_up_after_s));
   auto loaded_at = std::chrono::steady_clock::now();
   warehouse::jobs_outcome ran;

@@ -249,6 +249,8 @@ sluice_fixture::~sluice_fixture() {
   }
 }
 
+void sluice_fixture::reconnect() { conn_.emplace(dsn_); }
+
 exit_status sluice_fixture::run_once(const std::vector<std::string>& extra,
                                      std::chrono::milliseconds timeout) {
   std::vector<std::string> argv{SLUICE_BINARY, "run", "--dsn", dsn_, "--inbox", inbox_.string(), "--once"};

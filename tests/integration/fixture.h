@@ -106,6 +106,8 @@ class sluice_fixture {
   // Scratch space outside the inbox (process logs, generator output).
   [[nodiscard]] const std::filesystem::path& work() const noexcept { return work_; }
   [[nodiscard]] warehouse::connection& db() { return *conn_; }
+  // A new connection for db() (after the server restarted).
+  void reconnect();
 
   // `sluice run --dsn D --inbox I --once <extra>`, to completion.
   exit_status run_once(const std::vector<std::string>& extra = {},

@@ -32,12 +32,15 @@ bool is_candidate(const std::string& relative_path) {
   return !path.ends_with(".tmp") && !path.ends_with(".part");
 }
 
-std::vector<std::string> scan_inbox(const fs::path& inbox) {
+std::vector<std::string> scan_inbox(const fs::path& inbox, std::vector<std::string>* not_regular) {
   std::vector<std::string> files;
+  std::function<void(const std::string&)> on_other;
+  if (not_regular != nullptr) on_other = [not_regular](const std::string& rel) { not_regular->push_back(rel); };
   detail::walk_tree(
       inbox, "", /*throw_on_start_error=*/true, [](const std::string&) {},
-      [&files](const std::string& rel) { files.push_back(rel); });
+      [&files](const std::string& rel) { files.push_back(rel); }, on_other);
   std::sort(files.begin(), files.end());
+  if (not_regular != nullptr) std::sort(not_regular->begin(), not_regular->end());
   return files;
 }
 
@@ -57,7 +60,8 @@ namespace {
 
 void walk_directory(const fs::path& inbox, const std::string& rel_dir, bool throw_on_error,
                     const std::function<void(const std::string&)>& on_directory,
-                    const std::function<void(const std::string&)>& on_file) {
+                    const std::function<void(const std::string&)>& on_file,
+                    const std::function<void(const std::string&)>& on_other) {
   const fs::path dir_path = rel_dir.empty() ? inbox : inbox / rel_dir;
   std::error_code ec;
   fs::directory_iterator entries(dir_path, ec);
@@ -84,9 +88,11 @@ void walk_directory(const fs::path& inbox, const std::string& rel_dir, bool thro
     }
     if (fs::is_directory(status)) {
       on_directory(rel);
-      walk_directory(inbox, rel, false, on_directory, on_file);
+      walk_directory(inbox, rel, false, on_directory, on_file, on_other);
     } else if (fs::is_regular_file(status) && is_candidate(rel)) {
       on_file(rel);
+    } else if (on_other && is_candidate(rel)) {
+      on_other(rel);
     }
   }
   if (ec) {
@@ -98,8 +104,9 @@ void walk_directory(const fs::path& inbox, const std::string& rel_dir, bool thro
 
 void walk_tree(const fs::path& inbox, const std::string& start_dir, bool throw_on_start_error,
                const std::function<void(const std::string&)>& on_directory,
-               const std::function<void(const std::string&)>& on_file) {
-  walk_directory(inbox, start_dir, throw_on_start_error, on_directory, on_file);
+               const std::function<void(const std::string&)>& on_file,
+               const std::function<void(const std::string&)>& on_other) {
+  walk_directory(inbox, start_dir, throw_on_start_error, on_directory, on_file, on_other);
 }
 
 }  // namespace detail

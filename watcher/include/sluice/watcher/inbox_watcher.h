@@ -64,7 +64,11 @@ struct watcher_options {
 // Every candidate regular file under `inbox`, relative, sorted (for --once mode
 // and start-up). Throws std::filesystem::filesystem_error if inbox is unreadable;
 // a subdirectory that cannot be read (or vanishes meanwhile) is logged and skipped.
-[[nodiscard]] std::vector<std::string> scan_inbox(const std::filesystem::path& inbox);
+// `not_regular`, when given, receives the candidates that are neither
+// directories nor regular files (symbolic links, FIFOs, ...), so that a caller
+// can say why they are not read instead of passing over them in silence.
+[[nodiscard]] std::vector<std::string> scan_inbox(const std::filesystem::path& inbox,
+                                                  std::vector<std::string>* not_regular = nullptr);
 
 class inbox_watcher {
  public:

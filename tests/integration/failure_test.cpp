@@ -1,0 +1,268 @@
+// Failure paths: files that must not be read, rows the server refuses, --once's
+// exit code, encodings, two daemons and a PostgreSQL crash. Each test injects
+// its fault and checks that it landed mid-work where that matters.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "checks.h"
+#include "fixture.h"
+#include "hubdoc_input.h"
+
+namespace sluice::itest {
+namespace {
+
+std::string logins(int first, int count) {
+  std::string out;
+  for (int account = first; account < first + count; ++account) out += login_line(account) + "\n";
+  return out;
+}
+
+std::unique_ptr<child_process> start_daemon(sluice_fixture& fx, const std::string& log_name = "daemon.log") {
+  auto daemon = fx.start_sluice({"--settle-ms", "200"}, log_name);
+  bool watching = wait_until(
+      [&] { return daemon->output().find("watching") != std::string::npos || !daemon->running(); }, 20s);
+  INFO(daemon->output());
+  REQUIRE(watching);
+  REQUIRE(daemon->running());
+  return daemon;
+}
+
+void stop_daemon(child_process& daemon) {
+  daemon.signal(SIGTERM);
+  auto ended = daemon.wait_for(20s);
+  INFO(daemon.output());
+  REQUIRE(ended.has_value());
+  CHECK(ended->ok());
+}
+
+// The value of `key` in a key=value conninfo ("" when absent).
+std::string conninfo_value(const std::string& dsn, const std::string& key) {
+  std::smatch m;
+  std::regex pattern("(^|\\s)" + key + "=(\\S+)");
+  return std::regex_search(dsn, m, pattern) ? m[2].str() : "";
+}
+
+}  // namespace
+
+TEST_CASE("a file swapped for a symlink to a file outside the inbox is refused, never read",
+          "[integration][failure]") {
+  sluice_fixture fx;
+  auto outside = fx.work() / "secret.log";
+  { std::ofstream(outside) << logins(1, 3) << "SECRET-OUTSIDE-THE-INBOX\n"; }
+  fx.write_file("hubdoc/a.log", logins(10, 2));
+  REQUIRE(fx.run_once().ok());
+  // Swapped after it was noticed and loaded.
+  std::filesystem::remove(fx.inbox() / "hubdoc/a.log");
+  std::filesystem::create_symlink(outside, fx.inbox() / "hubdoc/a.log");
+  std::filesystem::create_symlink(outside, fx.inbox() / "hubdoc/b.log");
+  auto run = fx.run_once();
+  INFO(run.describe());
+  CHECK_FALSE(run.ok());
+  CHECK(fx.staging_rows() == 2);
+  CHECK(fx.scalar("select count(*) from sluice.rejects where raw like '%SECRET%'") == 0);
+  CHECK(fx.scalar("select count(*) from sluice.files where state = 'refused' and reason like '%symbolic link%'") ==
+        2);
+  CHECK(run.output.find("symbolic link") != std::string::npos);
+}
+
+TEST_CASE("a FIFO in place of a file neither blocks --once nor the daemon's SIGTERM",
+          "[integration][failure]") {
+  sluice_fixture fx;
+  std::filesystem::create_directories(fx.inbox() / "hubdoc");
+  REQUIRE(::mkfifo((fx.inbox() / "hubdoc/pipe.log").c_str(), 0600) == 0);
+  fx.write_file("hubdoc/real.log", logins(1, 4));
+  auto run = fx.run_once({}, 30s);
+  INFO(run.describe());
+  REQUIRE(run.exited);
+  CHECK(run.code == 1);
+  CHECK(fx.staging_rows() == 4);
+  CHECK(fx.scalar("select count(*) from sluice.files where state = 'refused' and reason like '%FIFO%'") == 1);
+
+  auto daemon = start_daemon(fx);
+  std::this_thread::sleep_for(1s);
+  stop_daemon(*daemon);
+}
+
+TEST_CASE("rows the server refuses (a CHECK, a too short varchar) become rejects with its message; the rest loads",
+          "[integration][failure]") {
+  sluice_fixture fx;
+  fx.db().exec(
+      "alter table staging.hubdoc_login add constraint small_accounts check (account < 1000);"
+      "alter table staging.hubdoc_login alter column details type varchar(9)");
+  std::string content = logins(1, 200) + login_line(5000) + "\n" + logins(201, 100) +
+                        login_line(7, "a details text far longer than nine") + "\n" + logins(301, 50);
+  fx.write_file("hubdoc/mixed.log", content);
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  check_file_conserved(fx, "hubdoc/mixed.log", content);
+  CHECK(fx.staging_rows() == 350);
+  CHECK(fx.scalar("select count(*) from sluice.rejects where reason like '%small_accounts%'"
+                  " and raw like '%5000%' and line = 201") == 1);
+  CHECK(fx.scalar("select count(*) from sluice.rejects where reason like '%character varying(9)%'"
+                  " and line = 302") == 1);
+}
+
+TEST_CASE("run with --once exits non-zero and says so when a job fails", "[integration][failure]") {
+  sluice_fixture fx;
+  fx.db().exec("insert into sluice.jobs (name, command) values ('broken', 'select 1/0 where $1 <> $2')");
+  fx.write_file("hubdoc/a.log", logins(1, 3));
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.exited);
+  CHECK(run.code == 1);
+  CHECK(fx.staging_rows() == 3);
+  CHECK(run.output.find("jobs failed") != std::string::npos);
+}
+
+TEST_CASE("run with --once as a user who cannot read a file exits non-zero and names the file",
+          "[integration][failure]") {
+  // Root reads every file, so the unreadable case needs another user: CI and
+  // the developers' machines run as root, which can switch to `nobody`.
+  REQUIRE(::geteuid() == 0);
+  sluice_fixture fx;
+  fx.write_file("hubdoc/ok.log", logins(1, 3));
+  fx.write_file("hubdoc/locked.log", logins(10, 3));
+  std::filesystem::permissions(fx.inbox() / "hubdoc/locked.log", std::filesystem::perms::owner_read);
+  for (auto dir : {fx.inbox().parent_path(), fx.inbox(), fx.inbox() / "hubdoc", fx.work()}) {
+    std::filesystem::permissions(dir, std::filesystem::perms::all, std::filesystem::perm_options::add);
+  }
+  auto dsn = "host=127.0.0.1 port=" + conninfo_value(fx.dsn(), "port") + " user=postgres dbname=" + fx.database();
+  auto run = run_process({"/usr/sbin/runuser", "-u", "nobody", "--", SLUICE_BINARY, "run", "--once", "--dsn", dsn,
+                          "--inbox", fx.inbox().string()},
+                         fx.work() / "nobody.log", 60s);
+  INFO(run.describe());
+  REQUIRE(run.exited);
+  CHECK(run.code == 1);
+  CHECK(run.output.find("hubdoc/locked.log") != std::string::npos);
+  CHECK(fx.staging_rows() == 3);
+  CHECK(fx.scalar("select count(*) from sluice.files where state = 'refused' and reason like '%permission%'") == 1);
+}
+
+TEST_CASE("a UTF-8 BOM is skipped and a LATIN1 warehouse stores text unmangled", "[integration][failure]") {
+  sluice_fixture fx;
+  std::string content = "\xEF\xBB\xBF" + login_line(1, "caf\xC3\xA9") + "\n" + login_line(2) + "\n";
+  fx.write_file("hubdoc/bom.log", content);
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(fx.staging_rows() == 2);
+  CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
+
+  // A warehouse created LATIN1: the text arrives as the characters it was.
+  auto db = "sluice_latin1_" + std::to_string(::getpid());
+  warehouse::connection admin(admin_dsn());
+  admin.exec("drop database if exists " + db);
+  admin.exec("create database " + db + " encoding 'LATIN1' lc_collate 'C' lc_ctype 'C' template template0");
+  auto dsn = with_dbname(admin_dsn(), db);
+  auto migrated = run_process({SLUICE_BINARY, "migrate", "--dsn", dsn}, fx.work() / "latin1.log", 120s);
+  INFO(migrated.describe());
+  REQUIRE(migrated.ok());
+  auto loaded = run_process({SLUICE_BINARY, "run", "--once", "--dsn", dsn, "--inbox", fx.inbox().string()},
+                            fx.work() / "latin1.log", 120s);
+  INFO(loaded.describe());
+  CHECK(loaded.ok());
+  {
+    warehouse::connection conn(dsn);
+    auto r = conn.exec("select details from staging.hubdoc_login where account = 1");
+    REQUIRE(r.rows() == 1);
+    CHECK(r.text(0, 0) == "caf\xC3\xA9");  // this client reads UTF8 too
+  }
+  admin.exec("drop database " + db + " with (force)");
+}
+
+TEST_CASE("two daemons on one inbox and warehouse never double a record", "[integration][failure]") {
+  sluice_fixture fx;
+  std::filesystem::create_directories(fx.inbox() / "hubdoc");
+  auto first = start_daemon(fx, "daemon-1.log");
+  auto second = start_daemon(fx, "daemon-2.log");
+  std::string big;
+  for (int i = 0; i < 60; ++i) big += logins(i * 1000, 1000);
+  fx.write_file("hubdoc/big.log", big);
+  for (int i = 0; i < 300; ++i) fx.write_file("hubdoc/small-" + std::to_string(i) + ".log", logins(100000 + i * 3, 3));
+  const std::int64_t expected = 60000 + 900;
+  bool loaded = wait_until([&] { return fx.staging_rows() >= expected; }, 120s, 200ms);
+  std::this_thread::sleep_for(2s);  // anything doubled would land by now
+  INFO(first->output());
+  INFO(second->output());
+  CHECK(loaded);
+  CHECK(fx.staging_rows() == expected);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  CHECK(fx.scalar("select count(*) from (select path from sluice.files where state in ('loading', 'loaded')"
+                  " group by path having count(*) > 1) p") == 0);
+  // Both took part: each logged committed records.
+  CHECK(first->output().find("committed") != std::string::npos);
+  CHECK(second->output().find("committed") != std::string::npos);
+  stop_daemon(*first);
+  stop_daemon(*second);
+}
+
+TEST_CASE("PostgreSQL restarted with -m immediate mid-load, twice: the daemon loses and doubles nothing",
+          "[integration][failure]") {
+  sluice_fixture fx;
+  auto host = conninfo_value(admin_dsn(), "host");
+  REQUIRE(!host.empty());
+  auto data_dir = host + "/data";
+  REQUIRE(std::filesystem::exists(data_dir + "/PG_VERSION"));
+  std::vector<std::string> restart{"pg_ctl", "-D", data_dir, "restart", "-m", "immediate", "-w", "-t", "60",
+                                   "-l", host + "/server.log"};
+  auto pg_bin = std::string(PG_BINDIR);
+  restart[0] = pg_bin + "/pg_ctl";
+  if (::geteuid() == 0) restart.insert(restart.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
+
+  std::filesystem::create_directories(fx.inbox() / "hubdoc");
+  auto daemon = start_daemon(fx);
+  fx.generate_hubdoc(400000, 11, "hubdoc/crash-1.log");
+  std::int64_t expected = 0;
+  for (int round = 0; round < 2; ++round) {
+    if (round == 1) fx.generate_hubdoc(400000, 12, "hubdoc/crash-2.log");
+    // Wait until the load is under way, then crash the server.
+    std::int64_t before = 0;
+    REQUIRE(wait_until(
+        [&] {
+          try {
+            before = fx.scalar("select coalesce(sum(rows_loaded + rows_rejected), 0) from sluice.files"
+                               " where path = $1", {"hubdoc/crash-" + std::to_string(round + 1) + ".log"});
+          } catch (const std::exception&) {
+            return false;
+          }
+          return before > 0;
+        },
+        60s, 10ms));
+    auto restarted = run_process(restart, fx.work() / "restart.log", 90s);
+    INFO(restarted.describe());
+    REQUIRE(restarted.ok());
+    fx.reconnect();
+    auto records_now = fx.scalar("select coalesce(sum(records_done), 0) from sluice.files where path = $1",
+                                 {"hubdoc/crash-" + std::to_string(round + 1) + ".log"});
+    INFO("records done right after the crash: " << records_now);
+    CHECK(records_now < 400000);  // the crash landed mid-load
+  }
+  expected = static_cast<std::int64_t>(count_records(read_file(fx.inbox() / "hubdoc/crash-1.log")) +
+                                       count_records(read_file(fx.inbox() / "hubdoc/crash-2.log")));
+  bool done = wait_until(
+      [&] {
+        try {
+          return fx.scalar("select coalesce(sum(records_done), 0) from sluice.files") >= expected;
+        } catch (const std::exception&) {
+          fx.reconnect();
+          return false;
+        }
+      },
+      240s, 200ms);
+  INFO(daemon->output());
+  CHECK(done);
+  CHECK(daemon->running());
+  CHECK(fx.staging_rows() + fx.scalar("select count(*) from sluice.rejects") == expected);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  stop_daemon(*daemon);
+}
+
+}  // namespace sluice::itest

@@ -1,0 +1,152 @@
+// File identity can never lose a record: each case here was a way to lose
+// records silently before ledger version 2 (issue "The promise holds in every
+// case"), and each test failed against that code.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <thread>
+
+#include "checks.h"
+#include "fixture.h"
+#include "hubdoc_input.h"
+
+namespace sluice::itest {
+namespace {
+
+// One LOGIN event as a service writing one pretty-printed document per file
+// does (json.dump(..., indent=2)): every such file starts with a lone "{".
+std::string pretty_login(int account) {
+  return "{\n  \"date\": \"2019-01-05T08:00:00-05:00\",\n  \"log_type\": \"LOGIN\",\n"
+         "  \"level\": \"INFO\",\n  \"account\": " +
+         std::to_string(account) + ",\n  \"details\": \"web login\"\n}\n";
+}
+
+std::string logins(int first, int count) {
+  std::string out;
+  for (int account = first; account < first + count; ++account) out += login_line(account) + "\n";
+  return out;
+}
+
+// Writes in place, the way the pleo services do (no rename).
+void write_in_place(const std::filesystem::path& path, std::string_view content) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+}
+
+std::int64_t files_in_state(sluice_fixture& fx, const std::string& state) {
+  return fx.scalar("select count(*) from sluice.files where state = $1", {state});
+}
+
+}  // namespace
+
+TEST_CASE("a thousand pretty-printed one-event files all load: none is a duplicate of another",
+          "[integration][identity]") {
+  sluice_fixture fx;
+  for (int i = 0; i < 1000; ++i) {
+    write_in_place(fx.inbox() / "hubdoc" / ("event-" + std::to_string(i) + ".ndjson"), pretty_login(1000 + i));
+  }
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(fx.staging_rows() == 1000);
+  CHECK(files_in_state(fx, "loaded") == 1000);
+  CHECK(files_in_state(fx, "duplicate") == 0);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
+}
+
+TEST_CASE("two logs sharing their first line, and a copy with extra lines, load whole",
+          "[integration][identity]") {
+  sluice_fixture fx;
+  const std::string header = login_line(1) + "\n";
+  const std::string a = header + logins(10, 5);
+  const std::string b = header + logins(20, 7);
+  fx.write_file("hubdoc/a.log", a);
+  fx.write_file("hubdoc/b.log", b);
+  REQUIRE(fx.run_once().ok());
+  check_file_conserved(fx, "hubdoc/a.log", a);
+  check_file_conserved(fx, "hubdoc/b.log", b);
+
+  // A copy of a loaded file that carries extra lines is other content: loaded whole.
+  const std::string extended = a + logins(40, 3);
+  fx.write_file("hubdoc/a-extended.log", extended);
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  check_file_conserved(fx, "hubdoc/a-extended.log", extended);
+  CHECK(fx.staging_rows() == 6 + 8 + 9);
+  CHECK(files_in_state(fx, "duplicate") == 0);
+}
+
+TEST_CASE("an exact copy is a visible duplicate; overwritten or grown, what is new loads",
+          "[integration][identity]") {
+  sluice_fixture fx;
+  const std::string original = logins(1, 10);
+  fx.write_file("hubdoc/original.log", original);
+  REQUIRE(fx.run_once().ok());
+
+  fx.write_file("hubdoc/copy.log", original);
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(fx.staging_rows() == 10);
+  CHECK(fx.text("select state from sluice.files where path = 'hubdoc/copy.log' order by id desc limit 1") ==
+        "duplicate");
+  CHECK(fx.text("select reason from sluice.files where path = 'hubdoc/copy.log' order by id desc limit 1")
+            .find("hubdoc/original.log") != std::string::npos);
+  CHECK(run.output.find("duplicate") != std::string::npos);
+  CHECK(run.output.find("1 duplicates") != std::string::npos);
+
+  // The duplicate grows past its original: the new lines load, under the copy's row.
+  fx.append_file("hubdoc/copy.log", logins(11, 4));
+  REQUIRE(fx.run_once().ok());
+  CHECK(fx.staging_rows() == 14);
+  CHECK(fx.duplicate_staging_keys() == 0);
+
+  // The path of a duplicate later holds other content: it loads.
+  fx.write_file("hubdoc/original-2.log", original);
+  REQUIRE(fx.run_once().ok());
+  CHECK(fx.staging_rows() == 14);
+  const std::string other = logins(100, 6);
+  write_in_place(fx.inbox() / "hubdoc/original-2.log", other);
+  REQUIRE(fx.run_once().ok());
+  CHECK(fx.staging_rows() == 20);
+}
+
+TEST_CASE("the same content under two names at once loads once and the other is a duplicate",
+          "[integration][identity]") {
+  sluice_fixture fx;
+  const std::string content = logins(1, 25);
+  fx.write_file("hubdoc/one.log", content);
+  fx.write_file("hubdoc/two.log", content);
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(fx.staging_rows() == 25);
+  CHECK(files_in_state(fx, "loaded") == 1);
+  CHECK(files_in_state(fx, "duplicate") == 1);
+}
+
+TEST_CASE("a restart reads nothing it loaded: a renamed file continues where it was",
+          "[integration][identity]") {
+  sluice_fixture fx;
+  const std::string first = logins(1, 30);
+  fx.write_file("hubdoc/app.log", first);
+  REQUIRE(fx.run_once().ok());
+  auto id = fx.file_id("hubdoc/app.log");
+  std::filesystem::rename(fx.inbox() / "hubdoc/app.log", fx.inbox() / "hubdoc/app-old.log");
+  fx.append_file("hubdoc/app-old.log", logins(31, 5));
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(fx.file_id("hubdoc/app-old.log") == id);
+  CHECK(fx.staging_rows() == 35);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  CHECK(run.output.find("renamed from hubdoc/app.log") != std::string::npos);
+}
+
+}  // namespace sluice::itest
