@@ -3,7 +3,7 @@
 # the state, build, start the warehouse, migrate, load everything in
 # data/inbox/ and keep watching it.
 #
-# usage: ./rerun.sh [-d] [--dsn DSN] [--log-level LEVEL]
+# usage: ./rerun.sh [-d] [--dsn DSN] [--packs NAME,...] [--pack-dir DIR]... [--log-level LEVEL]
 #
 #   (no option)        run sluice in the foreground; Ctrl-C stops sluice and the
 #                      embedded PostgreSQL this script started
@@ -11,6 +11,9 @@
 #                      watching (log: data/sluice.log, pid: data/sluice.pid);
 #                      ./clean.sh stops it
 #   --dsn DSN          use this PostgreSQL instead of the embedded one
+#   --packs NAME,...   built-in packs to install (default: all on a new warehouse)
+#   --pack-dir DIR     also install (or upgrade) your own pack from DIR; repeatable
+#                      (`build/app/sluice migrate --help` tells the rules)
 #   --log-level LEVEL  trace, debug, info (default), warn or error
 #   -h, --help         this text
 #
@@ -25,19 +28,26 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
+caller_dir=$PWD  # --pack-dir paths are relative to where we were started
 cd "$root"
 
 usage() { sluice_usage "$root/rerun.sh"; }
+from_caller() { if [[ $1 == /* ]]; then printf '%s\n' "$1"; else printf '%s\n' "$caller_dir/$1"; fi; }
 
 detach=false
 dsn=
 dsn_given=false
 log_level=()
+pack_args=()
 while (($#)); do
   case "$1" in
     -d|--detach) detach=true ;;
     --dsn) (($# >= 2)) || sluice_die "--dsn needs a value"; dsn=$2; dsn_given=true; shift ;;
     --dsn=*) dsn=${1#--dsn=}; dsn_given=true ;;
+    --packs) (($# >= 2)) || sluice_die "--packs needs a value"; pack_args+=(--packs "$2"); shift ;;
+    --packs=*) pack_args+=(--packs "${1#--packs=}") ;;
+    --pack-dir) (($# >= 2)) || sluice_die "--pack-dir needs a value"; pack_args+=(--pack-dir "$(from_caller "$2")"); shift ;;
+    --pack-dir=*) pack_args+=(--pack-dir "$(from_caller "${1#--pack-dir=}")") ;;
     --log-level) (($# >= 2)) || sluice_die "--log-level needs a value"; log_level=(--log-level "$2"); shift ;;
     --log-level=*) log_level=(--log-level "${1#--log-level=}") ;;
     -h|--help) usage; exit 0 ;;
@@ -109,7 +119,7 @@ dsn_args=()
 
 # 5. Migrate.
 echo "migrating ..."
-if ! "$sluice" migrate "${dsn_args[@]}" "${log_level[@]}"; then
+if ! "$sluice" migrate "${dsn_args[@]}" "${pack_args[@]}" "${log_level[@]}"; then
   stop_embedded
   rm -f data/rerun.pid
   sluice_die "sluice migrate failed (output above)"

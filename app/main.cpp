@@ -45,19 +45,6 @@ std::shared_ptr<spdlog::logger> log() {
   return instance;
 }
 
-// Refuses to run against a database that `sluice migrate` has not brought up to date.
-void require_migrated(warehouse::connection& conn) {
-  auto expected = warehouse::embedded_migrations();
-  auto present = conn.exec("select to_regclass('sluice.migrations') is not null");
-  std::int64_t applied = 0;
-  if (present.text(0, 0) == "t") applied = conn.exec("select count(*) from sluice.migrations").int64(0, 0);
-  if (applied < static_cast<std::int64_t>(expected.size())) {
-    throw std::runtime_error("the warehouse at " + conn.target() + " has " + std::to_string(applied) +
-                             " of " + std::to_string(expected.size()) +
-                             " migrations applied; run `sluice migrate` with the same DSN first");
-  }
-}
-
 // Paths waiting for the loader, each once, remembering whether it has settled.
 class work_queue {
  public:
@@ -258,8 +245,47 @@ int main(int argc, char** argv) {
   app.fallthrough();
 
   std::optional<std::string> dsn;
-  auto* migrate = app.add_subcommand("migrate", "Create or upgrade every schema (idempotent)");
+  std::vector<std::string> pack_names;
+  std::vector<std::string> pack_dirs;
+  auto* migrate = app.add_subcommand(
+      "migrate",
+      "Install or upgrade packs of SQL migrations (idempotent): the sluice pack, built-in packs\n"
+      "chosen with --packs, your own packs with --pack-dir");
   migrate->add_option("--dsn", dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
+  auto* packs_option =
+      migrate
+          ->add_option("--packs", pack_names,
+                       "Built-in packs to install or upgrade, comma-separated, in this order; \"all\" for\n"
+                       "every one, \"\" or sluice for none beyond sluice. Without --packs: every built-in\n"
+                       "pack on a new warehouse, else the packs it has")
+          ->delimiter(',')
+          ->type_name("NAME,...")
+          ->expected(1)
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  migrate
+      ->add_option("--pack-dir", pack_dirs,
+                   "Your own pack: a folder of NNNN_name.sql files; the pack is named after the\n"
+                   "folder. Repeatable. Read now only: give it again to upgrade the pack")
+      ->type_name("DIR")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  {
+    std::string builtin;
+    for (const auto& p : warehouse::builtin_packs()) {
+      builtin += "\n  " + p.name + " (" + std::to_string(p.migrations.size()) +
+                 (p.migrations.size() == 1 ? " migration" : " migrations") + ", sql/" + p.name +
+                 "/)" + (p.name == warehouse::core_pack ? ": sluice's own tables, always installed first" : "");
+    }
+    migrate->footer(
+        "Built-in packs:" + builtin +
+        "\n\nOrder: the sluice pack; built-in packs already installed and not named; the packs\n"
+        "named in --packs, in that order; --pack-dir packs not named there, in the order given.\n"
+        "Each pack's migrations apply by version (versions count per pack), each file in its own\n"
+        "transaction. An installed built-in pack is upgraded by every migrate; an installed pack\n"
+        "of yours when its folder is given again (otherwise it is left as it is). A migration\n"
+        "that was applied and then edited is refused: add a new one. Example:\n"
+        "  sluice migrate --dsn DSN --packs hubdoc --pack-dir ./mypack");
+  }
 
   run_settings settings;
   auto* run = app.add_subcommand("run", "Load the inbox: watch until SIGINT/SIGTERM, or --once");
@@ -298,15 +324,23 @@ int main(int argc, char** argv) {
   try {
     if (*migrate) {
       warehouse::connection conn(warehouse::resolve_dsn(dsn));
-      auto outcome = warehouse::migrate(conn);
-      log()->info("migrated {}: {} applied, {} already there", conn.target(), outcome.applied,
-                  outcome.already_applied);
+      warehouse::migrate_options options;
+      if (*packs_option) options.packs = pack_names;
+      options.pack_dirs.assign(pack_dirs.begin(), pack_dirs.end());
+      auto outcome = warehouse::migrate(conn, options);
+      std::string packs;
+      for (const auto& name : outcome.packs) packs += (packs.empty() ? "" : ", ") + name;
+      log()->info("migrated {}: packs {}; {} migrations applied, {} already there", conn.target(), packs,
+                  outcome.applied, outcome.already_applied);
       return 0;
     }
     auto resolved = warehouse::resolve_dsn(settings.dsn);
     {
       warehouse::connection check(resolved);
-      require_migrated(check);
+      auto installed = warehouse::require_up_to_date(check);
+      std::string packs;
+      for (const auto& p : installed) packs += (packs.empty() ? "" : ", ") + p.name;
+      log()->info("warehouse {} has packs {}", check.target(), packs);
     }
     loader::loader_options options;
     options.inbox = std::filesystem::absolute(settings.inbox);

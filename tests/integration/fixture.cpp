@@ -204,7 +204,7 @@ std::string read_file(const fs::path& path) {
 
 // --- the fixture ------------------------------------------------------------------
 
-sluice_fixture::sluice_fixture()
+sluice_fixture::sluice_fixture(const fixture_options& options)
     : admin_(admin_dsn()), database_("sluice_itest_" + random_suffix()) {
   dsn_ = with_dbname(admin_, database_);
   root_ = fs::temp_directory_path() / ("sluice-itest-" + random_suffix());
@@ -217,8 +217,10 @@ sluice_fixture::sluice_fixture()
     admin.exec("create database " + database_);
   }
   try {
-    auto migrated = run_process({SLUICE_BINARY, "migrate", "--dsn", dsn_}, work_ / "migrate.log", 120s);
-    if (!migrated.ok()) throw std::runtime_error("sluice migrate failed: " + migrated.describe());
+    if (options.migrate) {
+      auto migrated = migrate(options.migrate_args);
+      if (!migrated.ok()) throw std::runtime_error("sluice migrate failed: " + migrated.describe());
+    }
     conn_.emplace(dsn_);
   } catch (...) {
     try {
@@ -250,6 +252,13 @@ sluice_fixture::~sluice_fixture() {
 }
 
 void sluice_fixture::reconnect() { conn_.emplace(dsn_); }
+
+exit_status sluice_fixture::migrate(const std::vector<std::string>& extra,
+                                    std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv{SLUICE_BINARY, "migrate", "--dsn", dsn_};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return run_process(argv, work_ / ("migrate-" + std::to_string(++migrations_) + ".log"), timeout);
+}
 
 exit_status sluice_fixture::run_once(const std::vector<std::string>& extra,
                                      std::chrono::milliseconds timeout) {

@@ -4,8 +4,8 @@
 // The server comes from SLUICE_TEST_DSN (a libpq conninfo of a superuser on a
 // maintenance database, e.g. "host=/tmp/devpg port=5433 user=postgres
 // dbname=postgres"). Each sluice_fixture creates a database with a random name,
-// runs `sluice migrate` on it, and drops it when it goes out of scope, so no test
-// depends on another's leftovers.
+// runs `sluice migrate` on it (unless told otherwise), and drops it when it goes
+// out of scope, so no test depends on another's leftovers.
 //
 // Nothing here waits without a bound: every wait takes a timeout, and a child
 // still running when its owner goes away is killed with SIGKILL and reaped.
@@ -93,9 +93,16 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
 [[nodiscard]] std::uint64_t count_records(std::string_view content);
 [[nodiscard]] std::string read_file(const std::filesystem::path& path);
 
+// How a sluice_fixture prepares its database.
+struct fixture_options {
+  bool migrate = true;                    // run `sluice migrate` on it
+  std::vector<std::string> migrate_args;  // extra arguments, e.g. {"--packs", "sluice"}
+};
+
 class sluice_fixture {
  public:
-  sluice_fixture();
+  sluice_fixture() : sluice_fixture(fixture_options{}) {}
+  explicit sluice_fixture(const fixture_options& options);
   ~sluice_fixture();
   sluice_fixture(const sluice_fixture&) = delete;
   sluice_fixture& operator=(const sluice_fixture&) = delete;
@@ -109,6 +116,8 @@ class sluice_fixture {
   // A new connection for db() (after the server restarted).
   void reconnect();
 
+  // `sluice migrate --dsn D <extra>`, to completion.
+  exit_status migrate(const std::vector<std::string>& extra = {}, std::chrono::milliseconds timeout = 120s);
   // `sluice run --dsn D --inbox I --once <extra>`, to completion.
   exit_status run_once(const std::vector<std::string>& extra = {},
                        std::chrono::milliseconds timeout = 180s);
@@ -152,6 +161,7 @@ class sluice_fixture {
   std::optional<warehouse::connection> conn_;
   std::string staging_union_;
   int runs_ = 0;
+  int migrations_ = 0;
 };
 
 }  // namespace sluice::itest

@@ -35,11 +35,13 @@ trap drop_db EXIT
 if [[ -x $sluice_binary ]]; then
   "$sluice_binary" migrate --dsn "$test_dsn"
 else
-  # Fallback while the sluice binary is not built (or not there): apply
-  # sql/*/NNNN_*.sql in NNNN order, each in its own transaction, as
-  # `sluice migrate` does (without its sluice.migrations bookkeeping).
+  # Fallback while the sluice binary is not built (or not there): apply every
+  # pack as a new warehouse's `sluice migrate` does (the sluice pack first, then
+  # the others by name, each pack's sql/<pack>/NNNN_*.sql by version, each file
+  # in its own transaction), without its sluice.packs bookkeeping.
   echo "$0: $sluice_binary not found; applying sql/ with psql instead" >&2
-  for migration in $(cd "$sql_dir" && ls */*.sql | sort -t/ -k2); do
+  for migration in $(cd "$sql_dir" && ls */*.sql | sort -t/ -k1,1 -k2,2n |
+                     awk -F/ '$1 == "sluice" { print; next } { rest = rest $0 "\n" } END { printf "%s", rest }'); do
     psql -X -q -v ON_ERROR_STOP=1 -1 -d "$test_dsn" -f "$sql_dir/$migration"
   done
 fi

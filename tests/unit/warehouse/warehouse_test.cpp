@@ -1,36 +1,11 @@
 #include <catch2/catch.hpp>
 
-#include <algorithm>
 #include <cstdlib>
-#include <set>
 
 #include "sluice/warehouse/connection.h"
 #include "sluice/warehouse/error.h"
-#include "sluice/warehouse/migrate.h"
 
 using namespace sluice::warehouse;
-
-TEST_CASE("embedded migrations come sorted by version, each version once", "[warehouse]") {
-  auto migrations = embedded_migrations();
-  REQUIRE(migrations.size() >= 2);
-  CHECK(migrations.front().name == "sluice/0001_bookkeeping.sql");
-  std::set<int> versions;
-  for (std::size_t i = 0; i < migrations.size(); ++i) {
-    CHECK(versions.insert(migrations[i].version).second);
-    if (i > 0) CHECK(migrations[i - 1].version < migrations[i].version);
-    CHECK_FALSE(migrations[i].sql.empty());
-    CHECK(migrations[i].checksum.size() == 16);
-  }
-}
-
-TEST_CASE("the Hubdoc staging migration is embedded with its feed declaration", "[warehouse]") {
-  auto migrations = embedded_migrations();
-  auto it = std::find_if(migrations.begin(), migrations.end(),
-                         [](const migration& m) { return m.name == "hubdoc/0101_staging.sql"; });
-  REQUIRE(it != migrations.end());
-  CHECK(it->version == 101);
-  CHECK(it->sql.find("insert into sluice.feeds") != std::string_view::npos);
-}
 
 TEST_CASE("SQLSTATEs map to the kinds a caller acts on", "[warehouse]") {
   CHECK(classify_sqlstate("08006") == error_kind::connection);

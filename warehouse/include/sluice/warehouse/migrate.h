@@ -1,36 +1,55 @@
-// Migrations: the SQL files under sql/ (embedded in the binary at build time),
-// named <pack>/NNNN_name.sql, applied once each in NNNN order.
+// Migrating a warehouse: installing and upgrading packs (packs.h), and
+// checking before a load that the warehouse is up to date.
+//
+// Which packs a warehouse has is chosen: the `sluice` pack (sluice's own
+// tables) always, first; then the packs asked for (see select_packs). Built-in
+// packs, once installed, are upgraded by every later migrate; a user pack when
+// its folder is given again. What is installed and applied is recorded in
+// sluice.packs and sluice.pack_migrations, which migrate() creates itself
+// before anything else (and fills from the sluice.migrations table of
+// warehouses migrated before packs were chosen).
+//
+// Errors: pack_error (packs.h) for what a person fixes in a pack folder, on the
+// command line, or by running `sluice migrate`; db_error (error.h) for the server.
+//
+// Threading: the connection is used from the calling thread only.
 #pragma once
 
+#include <filesystem>
+#include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "sluice/warehouse/connection.h"
+#include "sluice/warehouse/packs.h"
 
 namespace sluice::warehouse {
 
-struct migration {
-  int version;
-  std::string name;      // path under sql/, e.g. "hubdoc/0101_staging.sql"
-  std::string_view sql;  // static storage
-  std::string checksum;  // hex XXH3-64 of sql
+struct migrate_options {
+  std::optional<std::vector<std::string>> packs;  // --packs; nullopt when not given
+  std::vector<std::filesystem::path> pack_dirs;   // --pack-dir, in the order given
 };
-
-// Every embedded migration, sorted by version. Throws std::logic_error when two
-// files share a version or a name lacks the NNNN_ prefix (a build mistake).
-[[nodiscard]] std::vector<migration> embedded_migrations();
 
 struct migrate_outcome {
   int applied = 0;
   int already_applied = 0;
+  std::vector<std::string> packs;  // the packs migrated, in order
 };
 
-// Applies what is missing, each file in its own transaction, under an advisory
-// lock so that two processes migrating at once take turns. Throws db_error on
-// failure (the failing file is named; earlier files stay applied), and
-// db_error(kind::schema) when an applied file's checksum differs from the
-// embedded one (a released migration was edited: add a new file instead).
-migrate_outcome migrate(connection& conn);
+// Brings the chosen packs up to date: takes a session advisory lock (two
+// migrations at once take turns), creates or converts the bookkeeping tables
+// (an old sluice.migrations table becomes sluice.pack_migrations rows), reads
+// the pack folders, checks everything (pack_error, nothing applied), then
+// applies each missing file in its own transaction that also records it.
+// Throws db_error naming the file when one fails (earlier files stay applied).
+// Notes (user packs left as they are, built-in packs not installed) are logged.
+migrate_outcome migrate(connection& conn, const migrate_options& options = {});
+
+// Refuses a warehouse that is not up to date with this binary, without pack
+// folders: every installed built-in pack (and `sluice` always) must have each
+// of its embedded migrations applied with the same checksum; user packs must be
+// recorded. Throws pack_error listing what is missing and saying to run
+// `sluice migrate`. Returns the installed packs, in installation order.
+std::vector<installed_pack> require_up_to_date(connection& conn);
 
 }  // namespace sluice::warehouse
