@@ -5,7 +5,7 @@
 namespace sluice::loader {
 
 std::size_t batch::bytes() const {
-  std::size_t total = rejects.size() + raw.size() + origins.size() * sizeof(row_origin);
+  std::size_t total = rejects.size();
   for (const auto& t : tables) total += t.rows.size();
   return total;
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -40,6 +41,38 @@ class order_book {
       changed_.wait_for(lock, std::chrono::milliseconds(100));
     }
   }
+  // Waits (at most `patience`) until every source's predecessor has at least
+  // streamed its rows. A batch whose predecessors all streamed may wait for
+  // their commits while it holds its transaction open: what they still do
+  // (lock ledger rows, commit) never waits on this batch's locks.
+  bool wait_for_predecessors_streamed(const std::vector<source_turn>& turns, std::chrono::milliseconds patience) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, patience, [&] { return failed_locked(turns) || streamed_locked(turns); }) &&
+           !failed_locked(turns);
+  }
+  // While the predecessors stay streamed, waits for them to commit. 1: it is
+  // this batch's turn; 0: a predecessor rolled back to stream again (it may
+  // need a lock this batch holds: roll back too); -1: a source failed or stop.
+  int wait_for_turn_while_streamed(const std::vector<source_turn>& turns, const std::atomic<bool>& stop) {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      if (failed_locked(turns) || stop) return -1;
+      if (turn_locked(turns)) return 1;
+      if (!streamed_locked(turns)) return 0;
+      changed_.wait_for(lock, std::chrono::milliseconds(100));
+    }
+  }
+  void streamed(const std::vector<source_turn>& turns) {
+    std::lock_guard lock(mutex_);
+    for (const auto& t : turns) sources_[t.key].streamed.insert(static_cast<std::int64_t>(t.seq));
+    changed_.notify_all();
+  }
+  // The batch rolled back: its rows are no longer streamed.
+  void unstreamed(const std::vector<source_turn>& turns) {
+    std::lock_guard lock(mutex_);
+    for (const auto& t : turns) sources_[t.key].streamed.erase(static_cast<std::int64_t>(t.seq));
+    changed_.notify_all();
+  }
   void committed(const std::vector<source_turn>& turns) {
     std::lock_guard lock(mutex_);
     for (const auto& t : turns) {
@@ -71,8 +104,23 @@ class order_book {
  private:
   struct state {
     std::int64_t committed = -1;
+    std::set<std::int64_t> streamed;  // batches whose rows are in an open transaction now
     bool failed = false;
   };
+  bool streamed_locked(const std::vector<source_turn>& turns) {
+    for (const auto& t : turns) {
+      auto it = sources_.find(t.key);
+      auto previous = static_cast<std::int64_t>(t.seq) - 1;
+      if (previous < 0) continue;
+      if (it == sources_.end()) return false;
+      if (it->second.committed >= previous) continue;
+      // Every batch between the last committed one and this one must be streamed.
+      for (auto seq = it->second.committed + 1; seq <= previous; ++seq) {
+        if (!it->second.streamed.count(seq)) return false;
+      }
+    }
+    return true;
+  }
   bool turn_locked(const std::vector<source_turn>& turns) {
     for (const auto& t : turns) {
       auto it = sources_.find(t.key);
@@ -259,6 +307,12 @@ struct committer::impl {
   }
 
   batch_outcome attempt(connection& conn, batch& b, bool split) {
+    // Whatever ends an attempt without its commit, its rows are no longer streamed.
+    struct unstream_on_exit {
+      order_book& order;
+      const std::vector<source_turn>& turns;
+      ~unstream_on_exit() { order.unstreamed(turns); }
+    } unstream{order, b.turns};
     while (true) {
       warehouse::transaction tx(conn);
       copy_encoder refused_rejects;
@@ -272,6 +326,18 @@ struct committer::impl {
       if (!refused_rejects.empty()) {
         copy_whole(conn, rejects_copy_statement(), refused_rejects.finish());
       }
+      order.streamed(b.turns);
+      // Not our turn yet: when every predecessor has streamed, waiting for
+      // their commits with this transaction open is safe and saves streaming
+      // again; else (they may wait on a lock this batch holds) roll back.
+      if (!order.is_turn(b.turns) &&
+          order.wait_for_predecessors_streamed(b.turns, std::chrono::milliseconds(100))) {
+        int turn = order.wait_for_turn_while_streamed(b.turns, stop);
+        if (turn < 0) {
+          order.unstreamed(b.turns);
+          throw lost_turn{};
+        }
+      }
       // Counts move with the refused rows before the checkpoints record them.
       std::map<std::int64_t, std::uint64_t> refused_per_source;
       for (auto origin : refused) ++refused_per_source[b.origins[origin].source_id];
@@ -284,6 +350,7 @@ struct committer::impl {
       }
       if (!mixed && overall == advance_result::advanced) {
         tx.commit();
+        order.committed(b.turns);  // before the guard unmarks the rows as streamed
         b.refused = refused.size();
         return batch_outcome::committed;
       }
@@ -292,6 +359,7 @@ struct committer::impl {
         return batch_outcome::already_applied;
       }
       tx.rollback();
+      order.unstreamed(b.turns);
       if (order.is_turn(b.turns)) {
         throw moved_elsewhere(describe(b) +
                               ": the ledger is not where this batch starts (another sluice may"

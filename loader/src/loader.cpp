@@ -262,6 +262,7 @@ struct loader::impl {
   std::map<std::string, std::string> failures;  // path -> why it is not loaded (for finish())
 
   batch current;
+  std::size_t current_bytes = 0;  // COPY bytes of its rows and rejects so far
   std::size_t current_files = 0;
   std::set<std::int64_t> current_ids;
   std::map<std::int64_t, std::size_t> current_index;  // file id -> index in its advances
@@ -730,7 +731,7 @@ struct loader::impl {
         auto rec = reader.next();
         if (!rec) break;
         add_record(t, decoder, *rec, why);
-        if (current.bytes() >= options.batch_bytes || stop) {
+        if (current_bytes >= options.batch_bytes || stop) {
           close_checkpoint(t, reader, false);
           hand_over();
           if (stop) return;
@@ -813,6 +814,9 @@ struct loader::impl {
     row_origin origin{t.id, current.feed_index(t.feed->name), rec.ordinal, rec.line, rec.offset, 0, 0,
                       rec.defect == flaw::too_long};
     if (decoder.decode(rec, t.id, targets.encoders, why, &target)) {
+      auto& encoder = targets.encoders[target];
+      current_bytes += encoder.size() - targets.sizes[target];
+      targets.sizes[target] = encoder.size();
       origin.raw_at = current.raw.size();
       origin.raw_size = rec.text.size();
       current.raw.append(rec.text);
@@ -829,7 +833,9 @@ struct loader::impl {
       raw = raw.substr(0, cut);
       origin.raw_truncated = true;
     }
+    auto before = current.rejects.size();
     append_reject(current.rejects, origin, t.feed->name, why.field, why.reason, raw);
+    current_bytes += current.rejects.size() - before;
     ++current.rejected;
     ++a.rejected;
     log()->debug("{} {}: record {} (line {}) rejected: {}", t.feed->name, t.path, rec.ordinal, rec.line,
@@ -841,6 +847,7 @@ struct loader::impl {
   struct feed_rows {
     std::vector<copy_encoder> encoders;
     std::vector<std::vector<std::uint32_t>> origins;
+    std::vector<std::size_t> sizes;  // of each encoder when last counted
   };
   std::map<const feed_plan*, feed_rows> current_rows;
 
@@ -849,6 +856,7 @@ struct loader::impl {
     if (fresh) {
       it->second.encoders.resize(feed.targets.size());
       it->second.origins.resize(feed.targets.size());
+      for (const auto& e : it->second.encoders) it->second.sizes.push_back(e.size());
     }
     return it->second;
   }
@@ -869,6 +877,7 @@ struct loader::impl {
       commits->submit(std::move(current));
     }
     current = batch{};
+    current_bytes = 0;
     current_files = 0;
     current_index.clear();
   }

@@ -82,7 +82,8 @@ struct batch {
   std::uint64_t rejected = 0;  // rows in rejects
   std::uint64_t refused = 0;   // rows the server refused (set by the committer)
 
-  // Bytes this batch holds (what the batch size limit counts).
+  // COPY bytes of its rows and rejects (what the batch size limit counts; the
+  // raw text kept for refused rows comes on top, about as much again).
   [[nodiscard]] std::size_t bytes() const;
   // The table_rows for a COPY statement, added if new.
   table_rows& table(const std::string& copy_statement);
