@@ -70,9 +70,17 @@ create trigger pleo_user_events
 
 -- Cards ---------------------------------------------------------------------------------
 
+-- enable_seqscan = off: the stored versions of the batch's cards are an index
+-- range each; during a first load the planner has no statistics for
+-- core.pleo_card_history yet and, for a batch of a few hundred cards, guessed
+-- the whole table and scanned it once per batch (the cost of a batch grew with
+-- the history). Nothing else here scans a table.
 create function core.pleo_on_card_events() returns trigger
   language plpgsql
+  set enable_seqscan = off
 as $$
+declare
+  batch_cards integer[];
 begin
   -- Current state; also locks every card of the batch (see the header).
   insert into core.pleo_card as c
@@ -92,7 +100,9 @@ begin
    where (excluded.updated_at, excluded.event_at, excluded.event_id, excluded._file_id, excluded._record)
          > (c.updated_at, c.event_at, c.event_id, c._file_id, c._record);
 
-  -- History: a new snapshot, taken after the locks above.
+  -- History: a new snapshot, taken after the locks above. Every version of the
+  -- batch's cards is offered again; ON CONFLICT writes only those that differ.
+  select array_agg(distinct n.card_id) into batch_cards from new_rows n;
   with batch as (
     select distinct on (n.card_id, n.updated_at)
            n.card_id, n.updated_at at time zone 'UTC' as valid_from, n.user_id, n.active,
@@ -107,7 +117,7 @@ begin
     select h.card_id, h.valid_from, h.valid_to, h.user_id, h.active, h.created_by_name,
            h.created_at, h.event_at, h.event_id, h._file_id, h._record, h.events
       from core.pleo_card_history h
-     where h.card_id in (select b.card_id from batch b)),
+     where h.card_id = any (batch_cards)),
   -- Per (card, valid_from), the later of the stored version's event and the
   -- batch's; the events of both count.
   version as (
@@ -135,18 +145,18 @@ begin
   select p.card_id, p.valid_from, p.valid_to, p.user_id, p.active, p.created_by_name,
          p.created_at, p.event_at, p.event_id, p._file_id, p._record, p.events
     from placed p
-    left join stored s on s.card_id = p.card_id and s.valid_from = p.valid_from
-   where (s.valid_to, s.user_id, s.active, s.created_by_name, s.created_at, s.event_at,
-          s.event_id, s._file_id, s._record, s.events)
-         is distinct from
-         (p.valid_to, p.user_id, p.active, p.created_by_name, p.created_at, p.event_at,
-          p.event_id, p._file_id, p._record, p.events)
    order by p.card_id, p.valid_from
   on conflict (card_id, valid_from) do update
      set valid_to = excluded.valid_to, user_id = excluded.user_id, active = excluded.active,
          created_by_name = excluded.created_by_name, created_at = excluded.created_at,
          event_at = excluded.event_at, event_id = excluded.event_id,
-         _file_id = excluded._file_id, _record = excluded._record, events = excluded.events;
+         _file_id = excluded._file_id, _record = excluded._record, events = excluded.events
+   where (h.valid_to, h.user_id, h.active, h.created_by_name, h.created_at, h.event_at,
+          h.event_id, h._file_id, h._record, h.events)
+         is distinct from
+         (excluded.valid_to, excluded.user_id, excluded.active, excluded.created_by_name,
+          excluded.created_at, excluded.event_at, excluded.event_id, excluded._file_id,
+          excluded._record, excluded.events);
   return null;
 end
 $$;
