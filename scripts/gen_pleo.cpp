@@ -12,9 +12,9 @@
 // cards service writes M events: about 40% new cards with a user, 5% new cards
 // without user_id, the rest changes of an existing card (picked uniformly:
 // same id, user, creator and created_at; new event id, updated_at and active).
-// A change of a card created without user_id lacks it too. A card's user is
-// uniform over 0..N, so user N (1000 with --users 1000, as in the real
-// service) is named by cards but never described by a user event. Both
+// A change of a card created without user_id lacks it too. A new card's user
+// is uniform over 0..N-1, or with a 2% chance N (1000 with --users 1000, as in
+// the real service), whom no user event describes. Both
 // services emit a few events per second, so several changes of one card can
 // share a second. The cards service also keeps the next card id in
 // cards/__id_counter, which is no event.
@@ -48,8 +48,8 @@ usage: sluice-gen-pleo --out DIR [--users N] [--cards M] [--seed S] [--shuffle-n
   --users N          users 0..N-1, one event each (default 1000)
   --cards M          card events (default 10000): ~40% new cards, ~5% new cards
                      without user_id, the rest changes of an existing card
-                     (changes of a card without user_id lack it too); a card's
-                     user is uniform over 0..N, so user N is never described
+                     (changes of a card without user_id lack it too); 2% of
+                     new cards name user N, whom no user event describes
   --seed S           random seed (default 1); same arguments, same output
   --shuffle-names    write the files in a random order instead of event order,
                      so that neither the order of their names (random UUIDs
@@ -111,6 +111,10 @@ constexpr double tick_chance = 0.25;
 // The card event mix.
 constexpr double new_card_chance = 0.40;
 constexpr double new_card_without_user_chance = 0.05;
+// Share of new cards whose user (id N) no user event describes. The real
+// service picks 0..1000 uniformly (1 in 1001); 2% makes sure a small run has
+// some.
+constexpr double unknown_user_chance = 0.02;
 
 // "YYYY-MM-DD HH:MM:SS" of seconds since 1970-01-01 UTC (Howard Hinnant's
 // civil_from_days).
@@ -288,7 +292,7 @@ class generator {
       std::size_t card_idx = 0;
       if (is_new) {
         std::optional<std::uint64_t> user_id;
-        if (!without) user_id = rng_.below(opts_.users + 1);  // users + 1 ids: the last is unknown
+        if (!without) user_id = rng_.chance(unknown_user_chance) ? opts_.users : rng_.below(opts_.users);
         cards_.push_back({cards_.size(), user_id, full_name(), cards_clock});
         card_idx = cards_.size() - 1;
       } else {
