@@ -4,7 +4,7 @@
 // The shape follows ../shared/samples/pleo/: one file per event, named
 // <event_id>.json, written in place (as the services do), pretty-printed the
 // way Python's json.dump(event, f, indent=2) prints it: two-space indent,
-// ", " never at line ends, ": " after keys, \n escapes in strings, floats as
+// a bare "," at line ends, ": " after keys, \n escapes in strings, floats as
 // Python's repr, and no newline at the end. Key order as in the samples: a
 // user event is metadata then payload, a card event payload then metadata.
 //
@@ -14,10 +14,10 @@
 // same id, user, creator and created_at; new event id, updated_at and active).
 // A change of a card created without user_id lacks it too. A new card's user
 // is uniform over 0..N-1, or with a 2% chance N (1000 with --users 1000, as in
-// the real service), whom no user event describes. Both
-// services emit a few events per second, so several changes of one card can
-// share a second. The cards service also keeps the next card id in
-// cards/__id_counter, which is no event.
+// the real service), whom no user event describes. Both services emit a few
+// events per second, so several changes of one card can share a second. The
+// cards service also keeps the next card id in cards/__id_counter, which is
+// no event.
 //
 // Output is a pure function of the arguments (own RNG and number formatting,
 // so the same seed gives the same bytes with any standard library).
