@@ -36,8 +36,12 @@
 -- user_id that moves between cards in two orders) is a serialization failure
 -- the loader retries (error_kind::transient).
 --
--- Measured (see the commit that added this file for the numbers' context):
--- loading 80,000 generated event files through `sluice run --once`.
+-- Measured (PostgreSQL 15, shared 2-core box, so +-30%): 71k generated card
+-- events (32k cards) inserted one event per statement, as the loader's
+-- one-file batches do: 0.11-0.20 ms per event with the triggers, 0.01 ms
+-- without, flat while the history grows to 71k versions. In shuffled batches
+-- of 200 events: 10-40 ms a batch. The loader spends more than that on each
+-- file (7 ms a file for 2,000 files through `sluice run --once`).
 
 -- Users -------------------------------------------------------------------------------
 
