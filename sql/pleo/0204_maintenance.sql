@@ -29,8 +29,10 @@
 -- upsert into core.pleo_card comes first and locks the row of every card of the
 -- batch (ON CONFLICT DO UPDATE locks the row even when its WHERE keeps it), so
 -- a batch with the same card waits until this one commits, and the history
--- statement, which runs after it in READ COMMITTED with a new snapshot, sees
--- every version committed by batches that held the card before. The counts
+-- statement, which runs after it in READ COMMITTED (the loader's isolation
+-- level) with a new snapshot, sees every version committed by batches that
+-- held the card before; under REPEATABLE READ the wait would end in a
+-- serialization failure instead, which the loader retries. The counts
 -- are additions, which commute. Rows are taken in key order to keep lock
 -- waits from turning into deadlocks; a deadlock that still happens (say a
 -- user_id that moves between cards in two orders) is a serialization failure
