@@ -38,12 +38,13 @@
 -- user_id that moves between cards in two orders) is a serialization failure
 -- the loader retries (error_kind::transient).
 --
--- Measured (PostgreSQL 15, shared 2-core box, so +-30%): 71k generated card
--- events (32k cards) inserted one event per statement, as the loader's
--- one-file batches do: 0.11-0.20 ms per event with the triggers, 0.01 ms
--- without, flat while the history grows to 71k versions. In shuffled batches
--- of 200 events: 10-40 ms a batch. The loader spends more than that on each
--- file (7 ms a file for 2,000 files through `sluice run --once`).
+-- Measured (PostgreSQL 15, shared 2-core box, so +-30%): 81,000 files from
+-- sluice-gen-pleo (1,000 users, 80,000 card events of which 9,130 without
+-- user_id, 32k cards, 71k history versions) through `sluice run --once`: 47 s,
+-- 40 s with these triggers disabled. The loader made 314 batches of ~225
+-- events; the card trigger took 22 ms a batch (7 s in all), the counts
+-- triggers 3 ms. Inserted one event per statement instead, the triggers cost
+-- 0.11-0.20 ms an event (0.01 ms without), flat while the history grows.
 
 -- Users -------------------------------------------------------------------------------
 
