@@ -18,12 +18,12 @@ table_rows& batch::table(const std::string& copy_statement) {
   return tables.back();
 }
 
-std::uint32_t batch::feed_index(const std::string& feed) {
+std::uint16_t batch::feed_index(const std::string& feed) {
   for (std::size_t i = 0; i < feed_names.size(); ++i) {
-    if (feed_names[i] == feed) return static_cast<std::uint32_t>(i);
+    if (feed_names[i] == feed) return static_cast<std::uint16_t>(i);
   }
   feed_names.push_back(feed);
-  return static_cast<std::uint32_t>(feed_names.size() - 1);
+  return static_cast<std::uint16_t>(feed_names.size() - 1);
 }
 
 std::string_view rejects_copy_statement() {

@@ -396,7 +396,7 @@ struct committer::impl {
         if (last - first == 1) {
           auto origin_index = t.origins[first];
           const auto& origin = b.origins[origin_index];
-          std::string_view raw(b.raw.data() + origin.raw_at, origin.raw_size);
+          std::string raw = b.raw ? b.raw->raw_text(origin) : std::string();
           append_reject(refused_rejects, origin, b.feed_names[origin.feed], "",
                         "the warehouse refused the row: " +
                             (e.server_message().empty() ? std::string(e.what()) : e.server_message()) +

@@ -191,6 +191,20 @@ class file_checkpoints final : public checkpoint_set {
   }
 };
 
+// The open files of a batch: a refused row's raw text is read back from its
+// file. Holds the descriptors (shared with the tracked files) until the batch
+// is done, so a file let go meanwhile can still be read.
+class file_raw_source final : public raw_source {
+ public:
+  std::map<std::int64_t, std::shared_ptr<const unique_fd>> files;
+
+  std::string raw_text(const row_origin& origin) const override {
+    auto it = files.find(origin.source_id);
+    if (it == files.end()) return {};
+    return read_range(it->second->get(), origin.offset, origin.offset + origin.size);
+  }
+};
+
 // What the committer reports back about one file of a batch.
 struct file_done {
   std::int64_t id = 0;
@@ -217,7 +231,7 @@ struct tracked_file {
   std::int64_t id = 0;
   const feed_plan* feed = nullptr;
   std::string path;
-  unique_fd fd;
+  std::shared_ptr<const unique_fd> fd;
   file_stat stat;
   position at;  // after the last batch handed to the committer
   content_hash hash;
@@ -262,6 +276,7 @@ struct loader::impl {
   std::map<std::string, std::string> failures;  // path -> why it is not loaded (for finish())
 
   batch current;
+  std::shared_ptr<file_raw_source> current_raw;
   std::size_t current_bytes = 0;  // COPY bytes of its rows and rejects so far
   std::size_t current_files = 0;
   std::set<std::int64_t> current_ids;
@@ -467,7 +482,7 @@ struct loader::impl {
     auto& t = tracked.at(it->second);
     by_path.erase(it);
     struct stat st {};
-    if (::fstat(t.fd.get(), &st) == 0) t.stat = stat_of(st);
+    if (::fstat(t.fd->get(), &st) == 0) t.stat = stat_of(st);
     read_file(t, static_cast<std::uint64_t>(t.stat.size), true, true);
   }
 
@@ -654,7 +669,7 @@ struct loader::impl {
     t.id = id;
     t.feed = f.feed;
     t.path = f.path;
-    t.fd = std::move(f.file.fd);
+    t.fd = std::make_shared<const unique_fd>(std::move(f.file.fd));
     t.stat = f.stat;
     t.settled = f.settled;
     t.key = "file:" + std::to_string(id) + ":" + std::to_string(++generation);
@@ -684,7 +699,7 @@ struct loader::impl {
       t.ledger_bytes = t.at.bytes;
       t.ledger_hash = row->done.hash;
     }
-    auto head = read_range(t.fd.get(), 0, std::min<std::uint64_t>(head_bytes, f.stat.size));
+    auto head = read_range(t.fd->get(), 0, std::min<std::uint64_t>(head_bytes, f.stat.size));
     std::string_view view = head;
     if (view.starts_with(utf8_bom)) {
       view.remove_prefix(utf8_bom.size());
@@ -717,7 +732,7 @@ struct loader::impl {
     if (t.kind == framing::json && !settled && !force_final) return;  // a document is read once complete
     bool final = force_final || (settled && (t.kind == framing::json || options.read_unterminated_tail));
     if (t.at.bytes >= size && (t.complete || !settled)) return;
-    record_reader reader(t.fd.get(), t.kind, t.at, t.hash, size, final,
+    record_reader reader(t.fd->get(), t.kind, t.at, t.hash, size, final,
                          {.initial_buffer_bytes = std::min<std::size_t>(1 << 20, std::max<std::size_t>(size - t.at.bytes + 64, 4096)),
                           .max_record_bytes = options.max_record_bytes,
                           .raw_keep_bytes = reject_raw_bytes,
@@ -754,6 +769,11 @@ struct loader::impl {
 
   void open_checkpoint(tracked_file& t) {
     if (current_index.count(t.id)) return;
+    if (!current_raw) {
+      current_raw = std::make_shared<file_raw_source>();
+      current.origins.reserve(options.batch_bytes / 64);
+    }
+    current_raw->files[t.id] = t.fd;
     auto* set = file_set();
     warehouse::file_advance a;
     a.id = t.id;
@@ -788,12 +808,12 @@ struct loader::impl {
       return;
     }
     a.to = {static_cast<std::int64_t>(to.bytes), static_cast<std::int64_t>(to.lines),
-            static_cast<std::int64_t>(to.records), reader.hash().hex(), guard_hash_of(t.fd.get(), to.bytes)};
+            static_cast<std::int64_t>(to.records), reader.hash().hex(), guard_hash_of(t.fd->get(), to.bytes)};
     a.seen = t.stat;
     a.complete = complete;
     if (complete && !t.whole) {
       // Known by its whole content from now on: hashed once, at the end.
-      if (auto whole = hash_prefix(t.fd.get(), to.bytes)) a.content_hash = whole->hex();
+      if (auto whole = hash_prefix(t.fd->get(), to.bytes)) a.content_hash = whole->hex();
     }
     current.turns.push_back({t.key, t.next_seq++});
     ++t.in_flight;
@@ -811,15 +831,13 @@ struct loader::impl {
     auto& a = set.advances[current_index.at(t.id)];
     auto& targets = rows_for(*t.feed);
     std::size_t target = 0;
-    row_origin origin{t.id, current.feed_index(t.feed->name), rec.ordinal, rec.line, rec.offset, 0, 0,
+    row_origin origin{t.id, rec.ordinal, rec.line, rec.offset, 0, current.feed_index(t.feed->name),
                       rec.defect == flaw::too_long};
     if (decoder.decode(rec, t.id, targets.encoders, why, &target)) {
       auto& encoder = targets.encoders[target];
       current_bytes += encoder.size() - targets.sizes[target];
       targets.sizes[target] = encoder.size();
-      origin.raw_at = current.raw.size();
-      origin.raw_size = rec.text.size();
-      current.raw.append(rec.text);
+      origin.size = static_cast<std::uint32_t>(rec.size);
       current.origins.push_back(origin);
       targets.origins[target].push_back(static_cast<std::uint32_t>(current.origins.size() - 1));
       ++current.loaded;
@@ -873,6 +891,8 @@ struct loader::impl {
     }
     current_rows.clear();
     bool has_work = !current.checkpoints.empty() && !file_set()->advances.empty();
+    current.raw = std::move(current_raw);
+    current_raw.reset();
     if (has_work) {
       commits->submit(std::move(current));
     }

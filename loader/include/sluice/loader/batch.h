@@ -27,13 +27,21 @@ namespace sluice::loader {
 // become a reject with its raw text and position.
 struct row_origin {
   std::int64_t source_id = 0;  // sluice.files.id
-  std::uint32_t feed = 0;      // index into batch::feed_names
   std::uint64_t record = 0;    // 1-based ordinal in its source
   std::uint64_t line = 0;
-  std::uint64_t offset = 0;
-  std::size_t raw_at = 0;      // the raw text is batch::raw[raw_at, raw_at + raw_size)
-  std::size_t raw_size = 0;
+  std::uint64_t offset = 0;    // where its raw text starts in the source
+  std::uint32_t size = 0;      // bytes of raw text
+  std::uint16_t feed = 0;      // index into batch::feed_names
   bool raw_truncated = false;
+};
+
+// Reads a row's raw text back from its source, for a row the server refused
+// (rarely needed, so nothing is copied while rows are encoded). Must stay
+// usable until the batch is done; called from a committer thread.
+class raw_source {
+ public:
+  virtual ~raw_source() = default;
+  [[nodiscard]] virtual std::string raw_text(const row_origin& origin) const = 0;
 };
 
 // Rows for one staging table.
@@ -74,7 +82,7 @@ struct batch {
   std::vector<table_rows> tables;
   copy_encoder rejects;  // rows of sluice.rejects (see reject_columns in batch.cpp)
   std::vector<row_origin> origins;
-  std::string raw;       // raw text of the rows, for rejects of refused rows
+  std::shared_ptr<const raw_source> raw;  // the origins' raw text, read back on demand
   std::vector<std::string> feed_names;
   std::vector<std::unique_ptr<checkpoint_set>> checkpoints;
   std::vector<source_turn> turns;
@@ -82,12 +90,11 @@ struct batch {
   std::uint64_t rejected = 0;  // rows in rejects
   std::uint64_t refused = 0;   // rows the server refused (set by the committer)
 
-  // COPY bytes of its rows and rejects (what the batch size limit counts; the
-  // raw text kept for refused rows comes on top, about as much again).
+  // COPY bytes of its rows and rejects (what the batch size limit counts).
   [[nodiscard]] std::size_t bytes() const;
   // The table_rows for a COPY statement, added if new.
   table_rows& table(const std::string& copy_statement);
-  std::uint32_t feed_index(const std::string& feed);
+  std::uint16_t feed_index(const std::string& feed);
 };
 
 // The COPY of sluice.rejects that batch::rejects holds rows for.
