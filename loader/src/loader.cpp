@@ -45,6 +45,7 @@ constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
 constexpr auto retry_first = std::chrono::milliseconds(500);
 constexpr auto retry_max = std::chrono::milliseconds(30'000);
 constexpr std::size_t lookup_group = 512;  // files looked up in the ledger together
+constexpr std::int64_t small_file_bytes = 256 << 10;  // hashed whole before the lookup
 
 std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("loader");
@@ -527,7 +528,9 @@ struct loader::impl {
   // Looks up files the loader does not hold, in the ledger, together.
   void resolve(std::vector<sighting>& files) {
     std::vector<warehouse::file_sighting> sightings;
-    for (const auto& f : files) sightings.push_back({f.feed->name, f.path, f.stat});
+    for (const auto& f : files) {
+      sightings.push_back({f.feed->name, f.path, f.stat, f.settled && f.stat.size > small_file_bytes});
+    }
     warehouse::transaction tx(ledger);
     warehouse::lock_identity(ledger);
     auto matches = warehouse::lookup_files(ledger, sightings);
@@ -576,7 +579,11 @@ struct loader::impl {
                                "the path now holds another file (" + f.path + ", a new row)");
       }
       d.fresh = true;
-      if (f.settled && (m.size_known || sizes_in_group[{f.feed->name, f.stat.size}] > 1)) {
+      // A small settled file is hashed whole (it is about to be read anyway),
+      // so its lookup is one exact index probe; a large one only when a file
+      // of its size is known, or another of the group has its size.
+      if (f.settled && (f.stat.size <= small_file_bytes || m.size_known ||
+                        sizes_in_group[{f.feed->name, f.stat.size}] > 1)) {
         auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
         if (!whole) {
           d.fresh = false;

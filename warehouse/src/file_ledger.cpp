@@ -88,19 +88,20 @@ std::vector<file_matches> lookup_files(connection& conn, std::span<const file_si
   auto devices = array_of(files, [](const file_sighting& f) { return num(f.stat.device); }, false);
   auto inodes = array_of(files, [](const file_sighting& f) { return num(f.stat.inode); }, false);
   auto sizes = array_of(files, [](const file_sighting& f) { return num(f.stat.size); }, false);
+  auto checks = array_of(files, [](const file_sighting& f) { return std::string(f.check_size ? "t" : "f"); }, false);
   auto r = conn.exec_params(
       "select s.idx, " + prefixed("i") + ", " + prefixed("p") +
-          ", exists (select 1 from sluice.files c where c.feed = s.feed and c.content_size = s.size"
-          "          and c.state in ('loading', 'loaded'))"
-          " from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])"
-          "      with ordinality as s(feed, path, device, inode, size, idx)"
+          ", s.check_size and exists (select 1 from sluice.files c where c.feed = s.feed"
+          "          and c.content_size = s.size and c.state in ('loading', 'loaded'))"
+          " from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[])"
+          "      with ordinality as s(feed, path, device, inode, size, check_size, idx)"
           " left join lateral (select * from sluice.files f where f.device = s.device"
           "   and f.inode = s.inode and f.feed = s.feed"
           "   and f.state in ('loading', 'loaded', 'duplicate', 'replaced') order by f.id desc limit 1) i on true"
           " left join lateral (select * from sluice.files f where f.path = s.path"
           "   and f.state in ('loading', 'loaded', 'duplicate') order by f.id desc limit 1) p on true"
           " order by s.idx",
-      {feeds, paths, devices, inodes, sizes});
+      {feeds, paths, devices, inodes, sizes, checks});
   for (int row = 0; row < r.rows(); ++row) {
     auto idx = static_cast<std::size_t>(r.int64(row, 0) - 1);
     out[idx].by_inode = row_at(r, row, 1);
@@ -117,13 +118,18 @@ std::vector<content_match> lookup_contents(connection& conn, std::span<const con
   auto sizes = array_of(keys, [](const content_key& k) { return num(k.size); }, false);
   auto hashes = array_of(keys, [](const content_key& k) { return k.hash; }, true);
   auto r = conn.exec_params(
+      // Each condition is an equality on the content index, so that a lookup
+      // costs the same however many files of that size the ledger holds (an
+      // OR, or an ORDER BY id, let the planner walk every one of them).
       "select s.idx, " + prefixed("l") +
           ", exists (select 1 from sluice.files c where c.feed = s.feed and c.content_size = s.size"
-          "          and (c.content_hash = s.hash or c.content_hash is null) and c.state = 'loading')"
+          "          and c.content_hash = s.hash and c.state = 'loading')"
+          "  or exists (select 1 from sluice.files c where c.feed = s.feed and c.content_size = s.size"
+          "          and c.content_hash is null and c.state = 'loading')"
           " from unnest($1::text[], $2::bigint[], $3::text[]) with ordinality as s(feed, size, hash, idx)"
           " left join lateral (select * from sluice.files f where f.feed = s.feed"
           "   and f.content_size = s.size and f.content_hash = s.hash and f.state = 'loaded'"
-          "   order by f.id limit 1) l on true"
+          "   limit 1) l on true"
           " order by s.idx",
       {feeds, sizes, hashes});
   for (int row = 0; row < r.rows(); ++row) {

@@ -62,6 +62,9 @@ struct file_sighting {
   std::string feed;
   std::string path;  // relative to the inbox
   file_stat stat;
+  // Ask whether a row of the feed has a settled content of this size (worth
+  // hashing a large file for). Small files are hashed anyway and skip it.
+  bool check_size = false;
 };
 
 // What the ledger knows that bears on one sighting.
@@ -70,7 +73,7 @@ struct file_matches {
   // path was taken by another file, but it may live on under another name).
   std::optional<file_row> by_inode;
   std::optional<file_row> by_path;  // the newest active row at the path
-  bool size_known = false;  // a loading/loaded row of the feed has content_size == size
+  bool size_known = false;  // check_size: a loading/loaded row of the feed has content_size == size
 };
 
 // One query for many sightings; the result is in the same order.
