@@ -5,6 +5,7 @@
 # usage: scripts/bench.sh [--events N] [--runs R] [--seed S] [--dsn DSN]
 #                         [--sluice PATH] [--keep]
 #        scripts/bench.sh --memory-check [SIZE_GB] [--dsn DSN] [--seed S]
+#        scripts/bench.sh --files [--runs R] [--dsn DSN] [--seed S]
 #
 #   --events N       events to generate (default 1000000), as monthly files
 #   --runs R         runs (default 3); the median of each figure is reported
@@ -15,6 +16,11 @@
 #   --keep           keep the work dir and the bench databases
 #   --memory-check [SIZE_GB]
 #                    load one ~SIZE_GB file (default 2) and report peak RSS
+#   --files          the one-event-file case: 20,000 and 80,000 pretty-printed
+#                    Pleo events, one file each (sluice-gen-pleo), loaded by
+#                    `sluice run --once` into a warehouse with the pleo pack;
+#                    reports files/s and how the time grows (targets: >= 3,000
+#                    files/s at 20,000; 80,000 in at most 4.6x that time)
 #
 # Per run: (a) a fresh database, `sluice migrate`, then `sluice run --once` over
 # the generated files, timed (wall clock) with its peak RSS (/usr/bin/time);
@@ -42,6 +48,7 @@ dsn_given=false
 sluice=
 keep=false
 memory_gb=
+files_case=false
 while (($#)); do
   case "$1" in
     --events) events=${2:?--events needs a number}; shift ;;
@@ -53,6 +60,7 @@ while (($#)); do
     --memory-check)
       memory_gb=2
       if [[ "${2:-}" =~ ^[0-9]+([.][0-9]+)?$ ]]; then memory_gb=$2; shift; fi ;;
+    --files) files_case=true ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; sluice_die "unknown argument '$1'" ;;
   esac
@@ -66,9 +74,9 @@ done
 echo "building ..." >&2
 if [[ -n "$sluice" ]]; then
   [[ -x "$sluice" ]] || sluice_die "--sluice $sluice is not an executable"
-  sluice_build "$root" quiet sluice-gen-hubdoc || sluice_die "the build failed"
+  sluice_build "$root" quiet sluice-gen-hubdoc sluice-gen-pleo || sluice_die "the build failed"
 else
-  sluice_build "$root" quiet sluice sluice-gen-hubdoc || sluice_die "the build failed"
+  sluice_build "$root" quiet sluice sluice-gen-hubdoc sluice-gen-pleo || sluice_die "the build failed"
   sluice=$root/build/app/sluice
 fi
 gen=$root/build/scripts/sluice-gen-hubdoc
@@ -105,14 +113,15 @@ q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 now() { date +%s.%N; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-# run_sluice DB INBOX -> sets sluice_secs (the whole --once: start-up, load, report
+# run_sluice DB INBOX [MIGRATE ARGS...] -> sets sluice_secs (the whole --once: start-up, load, report
 # jobs), load_secs (the load phase), sluice_rss_mb, loaded, rejected, tables
 run_sluice() {
   local db=$1 inbox=$2 dbdsn t0 t1
+  shift 2
   q "$dsn" "create database $db" >/dev/null
   databases+=("$db")
   dbdsn=$(sluice_dsn_with_db "$dsn" "$db")
-  "$sluice" migrate --dsn "$dbdsn" --log-level warn >"$work/$db.migrate.log" 2>&1 || {
+  "$sluice" migrate --dsn "$dbdsn" --log-level warn "$@" >"$work/$db.migrate.log" 2>&1 || {
     cat "$work/$db.migrate.log" >&2; sluice_die "sluice migrate failed"; }
   t0=$(now)
   if ! /usr/bin/time -f '%M' -o "$work/$db.rss" \
@@ -177,6 +186,35 @@ if [[ -n "$memory_gb" ]]; then
     "$input_mb" "$loaded" "$rejected" "$sluice_secs" "$rows_s"
   verdict=$(awk -v m="$sluice_rss_mb" 'BEGIN { print (m < 200 ? "under" : "OVER") }')
   printf 'sluice peak RSS: %s MB (%s the 200 MB target)\n' "$sluice_rss_mb" "$verdict"
+  exit 0
+fi
+
+# --- one event per file ----------------------------------------------------------
+if $files_case; then
+  printf '\n%-6s %8s %9s %9s %10s\n' run files "sluice s" "load s" "files/s"
+  for count in 20000 80000; do
+    echo "generating $count one-event files (seed $seed) ..." >&2
+    rm -rf "$work/files-$count"
+    "$root/build/scripts/sluice-gen-pleo" --out "$work/files-$count/pleo" --users 1000 \
+      --cards $((count - 1000)) --seed "$seed" >/dev/null
+    : >"$work/files-$count.secs"
+    for ((run = 1; run <= runs; run++)); do
+      db=sluice_bench_files_$$_${count}_$run
+      run_sluice "$db" "$work/files-$count" --packs pleo
+      echo "$sluice_secs" >>"$work/files-$count.secs"
+      printf '%-6s %8d %9s %9s %10.0f\n' "$run" "$count" "$sluice_secs" "$load_secs" \
+        "$(awk -v n="$count" -v s="$sluice_secs" 'BEGIN { print n / s }')"
+      q "$dsn" "drop database $db" >/dev/null
+      databases=("${databases[@]/$db}")
+    done
+  done
+  small=$(median <"$work/files-20000.secs"); large=$(median <"$work/files-80000.secs")
+  awk -v a="$small" -v b="$large" -v runs="$runs" 'BEGIN {
+    rate = 20000 / a; growth = b / a
+    printf "\nmedian of %d run(s), whole `sluice run --once` with the pleo pack:\n", runs
+    printf "  20,000 files: %.2f s = %.0f files/s (%s the 3,000 files/s target)\n", a, rate, (rate >= 3000 ? "meets" : "MISSES")
+    printf "  80,000 files: %.2f s = %.0f files/s, %.2fx the time of 20,000 (%s the 4.6x bound)\n", b, 80000 / b, growth, (growth <= 4.6 ? "within" : "OVER")
+  }'
   exit 0
 fi
 
