@@ -240,6 +240,7 @@ struct tracked_file {
   // next checkpoint starts ("" and 0 for a new row, before a BOM is skipped).
   std::uint64_t ledger_bytes = 0;
   std::string ledger_hash;
+  std::string guard;  // guard hash at ledger_bytes
   framing kind = framing::ndjson;
   bool whole = true;  // `hash` covers the file from byte 0 (not a chain from a resumed digest)
   bool settled = false;
@@ -406,8 +407,19 @@ struct loader::impl {
   };
 
   void look_at(std::vector<std::pair<std::string, bool>>& work) {
-    std::vector<sighting> unknown;
+    // A path handed in twice is looked at once (settled if either said so):
+    // two sightings of one new file in one lookup would make two rows.
+    std::map<std::string, bool> wanted;
+    std::vector<std::string> order;
     for (auto& [path, settled] : work) {
+      auto [it, fresh] = wanted.try_emplace(path, settled);
+      if (fresh) order.push_back(path);
+      else it->second = it->second || settled;
+    }
+    std::vector<sighting> unknown;
+    std::set<std::pair<std::int64_t, std::int64_t>> unknown_inodes;
+    for (const auto& path : order) {
+      bool settled = wanted[path];
       if (stop) return;
       retries.erase(path);
       const feed_plan* feed = feed_for(path);
@@ -438,6 +450,7 @@ struct loader::impl {
         detach_path(it->second);
       }
       if (st.size == 0) continue;  // nothing to read, nothing to remember
+      if (!unknown_inodes.insert({st.device, st.inode}).second) continue;  // a hard link seen twice
       unknown.push_back({path, settled, feed, std::move(opened), st});
     }
     if (!unknown.empty()) resolve(unknown);
@@ -452,7 +465,7 @@ struct loader::impl {
       return;
     }
     auto row = warehouse::find_by_inode(ledger, st);
-    if (row && row->state == "loading") {
+    if (row) {
       const feed_plan* feed = feed_named(row->feed);
       if (feed != nullptr) {
         std::vector<sighting> one;
@@ -464,6 +477,42 @@ struct loader::impl {
     if (unmatched_logged.insert(path).second) {
       log()->info("{}: no feed takes this file (see sluice.feeds.file_globs); left alone", path);
     }
+  }
+
+  // copytruncate: the log was copied to another name, then truncated in
+  // place. The copy holds what was loaded and what was written after sluice's
+  // last read: a regular file in the same folder, at least as long as what
+  // was loaded, whose bytes before that offset are the loaded ones.
+  std::optional<sighting> find_copy(const std::string& truncated_path, const file_stat& truncated,
+                                    std::int64_t done_bytes, const std::string& guard, const feed_plan* feed) {
+    if (done_bytes == 0 || guard.empty()) return std::nullopt;
+    auto slash = truncated_path.rfind('/');
+    std::string dir = slash == std::string::npos ? "" : truncated_path.substr(0, slash + 1);
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(options.inbox / dir, ec)) {
+      auto name = entry.path().filename().string();
+      if (name.empty() || name.front() == '.') continue;
+      auto path = dir + name;
+      auto opened = open_beneath(inbox_fd.get(), path);
+      if (opened.gone || !opened.refusal.empty()) continue;
+      auto st = stat_of(opened.st);
+      if (st.inode == truncated.inode && st.device == truncated.device) continue;
+      if (st.size < done_bytes) continue;
+      if (guard_hash_of(opened.fd.get(), static_cast<std::uint64_t>(done_bytes)) != guard) continue;
+      return sighting{path, true, feed, std::move(opened), st};
+    }
+    return std::nullopt;
+  }
+
+  // Continues ledger row `row` in `copy` (claimed by the caller): reads it to its end.
+  void continue_in_copy(sighting& copy, const warehouse::file_row& row, const std::string& was) {
+    log()->info("{} {}: {} was copied here and truncated (copytruncate); continuing file {} at byte {}",
+                copy.feed->name, copy.path, was, row.id, row.done.bytes);
+    warehouse::move_file(ledger, row.id, copy.path, copy.stat);
+    auto moved = row;
+    moved.path = copy.path;
+    moved.state = "loading";
+    start_tracking(copy, row.id, moved);
   }
 
   void refuse(const feed_plan& feed, const std::string& path, const std::string& reason) {
@@ -506,6 +555,25 @@ struct loader::impl {
       warehouse::move_file(ledger, t.id, path, st);
     }
     if (static_cast<std::uint64_t>(st.size) < t.at.bytes) {
+      if (t.in_flight == 0 && !t.guard.empty()) {
+        if (auto copy = find_copy(path, st, static_cast<std::int64_t>(t.at.bytes), t.guard, t.feed)) {
+          // The same row goes on in the copy, then this path starts afresh.
+          warehouse::file_row row;
+          row.id = t.id;
+          row.feed = t.feed->name;
+          row.path = t.path;
+          row.state = "loading";
+          row.done = {static_cast<std::int64_t>(t.at.bytes), static_cast<std::int64_t>(t.at.lines),
+                      static_cast<std::int64_t>(t.at.records), t.ledger_hash, t.guard};
+          std::vector<std::int64_t> releases;
+          let_go(t, releases);  // the claim stays ours: the row goes on
+          commits->wait_idle();
+          take_done();
+          continue_in_copy(*copy, row, path);
+          schedule_retry(path, settled, "truncated: its new content is a new file");
+          return;
+        }
+      }
       log()->warn("{} {}: shrank from {} to {} bytes (truncated or rewritten in place); loading it as new"
                   " content", t.feed->name, path, t.at.bytes, st.size);
       // Let go of it; the ledger (which sees the shrink too) makes it a new row.
@@ -541,6 +609,7 @@ struct loader::impl {
       std::optional<std::string> whole_hash;
     };
     std::vector<decision> decisions(files.size());
+    std::vector<std::pair<sighting, warehouse::file_row>> continuations;  // copytruncate
     std::vector<warehouse::content_key> keys;
     std::vector<std::size_t> keyed;
     std::map<std::pair<std::string, std::int64_t>, int> sizes_in_group;
@@ -557,6 +626,12 @@ struct loader::impl {
         continue;
       }
       if (m.by_inode && m.by_inode->state != "replaced") {
+        if (auto copy = find_copy(f.path, f.stat, m.by_inode->done.bytes, m.by_inode->done.guard_hash, f.feed)) {
+          // The row goes on in the copy; what the path holds now is new content.
+          continuations.emplace_back(std::move(*copy), *m.by_inode);
+          d.fresh = true;
+          continue;
+        }
         warehouse::retire_file(ledger, m.by_inode->id, "replaced",
                                "rewritten in place: the file no longer starts with what was loaded");
         log()->info("{} {}: rewritten in place (file {}); loading it as new content", f.feed->name, f.path,
@@ -640,9 +715,13 @@ struct loader::impl {
     for (auto id : ids) {
       if (id != 0) wanted.push_back(id);
     }
+    for (auto& [copy, row] : continuations) wanted.push_back(row.id);
     auto held = warehouse::claim_files(ledger, wanted);
     tx.commit();
     std::set<std::int64_t> claimed(held.begin(), held.end());
+    for (auto& [copy, row] : continuations) {
+      if (claimed.count(row.id)) continue_in_copy(copy, row, row.path);
+    }
 
     for (std::size_t i = 0; i < files.size(); ++i) {
       auto& f = files[i];
@@ -705,6 +784,7 @@ struct loader::impl {
       t.whole = false;
       t.ledger_bytes = t.at.bytes;
       t.ledger_hash = row->done.hash;
+      t.guard = row->done.guard_hash;
     }
     auto head = read_range(t.fd->get(), 0, std::min<std::uint64_t>(head_bytes, f.stat.size));
     std::string_view view = head;
@@ -829,6 +909,7 @@ struct loader::impl {
     t.complete = complete;
     t.ledger_bytes = to.bytes;
     t.ledger_hash = a.to.hash;
+    t.guard = a.to.guard_hash;
     current_index.erase(t.id);
     // A file keeps its place in current_files until the batch is handed over.
   }

@@ -1,0 +1,171 @@
+// Log rotation with a writer that keeps appending: logrotate's three styles
+// (rename and reopen; rename to a name a glob takes and reopen at once;
+// copytruncate) lose and double nothing. Every line carries its own account
+// number, so a lost or doubled line shows by number.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "checks.h"
+#include "fixture.h"
+#include "hubdoc_input.h"
+
+namespace sluice::itest {
+namespace {
+
+class appender {
+ public:
+  explicit appender(const std::filesystem::path& path) { reopen(path); }
+  ~appender() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  appender(const appender&) = delete;
+  appender& operator=(const appender&) = delete;
+  // Closes the current descriptor and opens `path` (the writer's reopen).
+  void reopen(const std::filesystem::path& path) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    REQUIRE(fd_ >= 0);
+  }
+  // Lines for accounts [first, first + count), one write() each.
+  void lines(int first, int count) {
+    for (int account = first; account < first + count; ++account) {
+      auto line = login_line(account) + "\n";
+      REQUIRE(::write(fd_, line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+std::unique_ptr<child_process> start_daemon(sluice_fixture& fx) {
+  std::filesystem::create_directories(fx.inbox() / "hubdoc");
+  auto daemon = fx.start_sluice({"--settle-ms", "300"});
+  bool watching = wait_until(
+      [&] { return daemon->output().find("watching") != std::string::npos || !daemon->running(); }, 20s);
+  INFO(daemon->output());
+  REQUIRE(watching);
+  return daemon;
+}
+
+std::set<std::int64_t> accounts_in(const std::string& content) {
+  std::set<std::int64_t> out;
+  std::size_t at = 0;
+  while ((at = content.find("\"account\": ", at)) != std::string::npos) {
+    at += 11;
+    out.insert(std::stoll(content.substr(at, 12)));
+  }
+  return out;
+}
+
+std::int64_t logins(sluice_fixture& fx) { return fx.scalar("select count(*) from staging.hubdoc_login"); }
+
+void check_each_once(sluice_fixture& fx, const std::set<std::int64_t>& expected) {
+  CHECK(fx.scalar("select count(*) - count(distinct account) from staging.hubdoc_login") == 0);
+  auto loaded = fx.db().exec("select account from staging.hubdoc_login");
+  std::set<std::int64_t> got;
+  for (int row = 0; row < loaded.rows(); ++row) got.insert(loaded.int64(row, 0));
+  std::size_t missing = 0;
+  for (auto account : expected) missing += got.count(account) ? 0 : 1;
+  INFO("expected " << expected.size() << " lines, loaded " << got.size());
+  CHECK(missing == 0);
+}
+
+void rename_and_reopen(const std::string& rotated_name) {
+  sluice_fixture fx;
+  auto daemon = start_daemon(fx);
+  auto log = fx.inbox() / "hubdoc/app.log";
+  appender writer(log);
+  for (int chunk = 0; chunk < 20; ++chunk) {
+    writer.lines(1 + chunk * 100, 100);
+    std::this_thread::sleep_for(5ms);
+  }
+  REQUIRE(wait_until([&] { return logins(fx) > 0; }, 10s));
+  auto before = logins(fx);
+  INFO("loaded before the rotation: " << before);
+  std::filesystem::rename(log, fx.inbox() / "hubdoc" / rotated_name);
+  writer.lines(2001, 500);  // still the old descriptor: the rotated file grows
+  std::this_thread::sleep_for(100ms);
+  writer.reopen(log);
+  writer.lines(2501, 1500);
+  bool all = wait_until([&] { return logins(fx) >= 4000; }, 30s, 100ms);
+  std::this_thread::sleep_for(1s);  // a doubled line would land by now
+  INFO(daemon->output());
+  CHECK(all);
+  CHECK(logins(fx) == 4000);
+  std::set<std::int64_t> expected;
+  for (int account = 1; account <= 4000; ++account) expected.insert(account);
+  check_each_once(fx, expected);
+  daemon->signal(SIGTERM);
+  REQUIRE(daemon->wait_for(20s).has_value());
+}
+
+}  // namespace
+
+TEST_CASE("rotation by rename to app.log.1 and reopen, with a writer still appending: nothing lost or doubled",
+          "[integration][rotation]") {
+  rename_and_reopen("app.log.1");
+}
+
+TEST_CASE("rotation by rename to a name a glob takes and immediate reopen: nothing lost or doubled",
+          "[integration][rotation]") {
+  rename_and_reopen("app.2.log");
+}
+
+TEST_CASE("copytruncate with a writer that keeps appending: every line in either file loads once",
+          "[integration][rotation]") {
+  sluice_fixture fx;
+  auto daemon = start_daemon(fx);
+  auto log = fx.inbox() / "hubdoc/app.log";
+  auto copy = fx.inbox() / "hubdoc/app.log.1";
+  std::atomic<bool> writing{true};
+  std::atomic<int> written{0};
+  std::thread writer_thread([&] {
+    appender writer(log);
+    int next = 1;
+    while (writing) {
+      writer.lines(next, 20);
+      next += 20;
+      written = next - 1;
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  REQUIRE(wait_until([&] { return logins(fx) > 200; }, 20s));
+  // logrotate's copytruncate: copy the log, then truncate it in place.
+  std::filesystem::copy_file(log, copy);
+  ::truncate(log.c_str(), 0);
+  std::this_thread::sleep_for(1500ms);
+  writing = false;
+  writer_thread.join();
+  auto expected = accounts_in(read_file(copy));
+  for (auto account : accounts_in(read_file(log))) expected.insert(account);
+  INFO("written " << written.load() << ", in the two files " << expected.size());
+  bool all = wait_until(
+      [&] {
+        auto loaded = logins(fx);
+        return loaded >= static_cast<std::int64_t>(expected.size());
+      },
+      30s, 100ms);
+  std::this_thread::sleep_for(1s);
+  INFO(daemon->output());
+  CHECK(all);
+  // The loader found the copy (the lines written after its last read are there).
+  CHECK(daemon->output().find("(copytruncate)") != std::string::npos);
+  check_each_once(fx, expected);
+  // Nothing loaded that was never written.
+  CHECK(fx.scalar("select count(*) from staging.hubdoc_login where account > $1", {std::to_string(written.load())}) ==
+        0);
+  daemon->signal(SIGTERM);
+  REQUIRE(daemon->wait_for(20s).has_value());
+}
+
+}  // namespace sluice::itest
