@@ -20,6 +20,7 @@ std::optional<column_type> type_from_catalog(std::string_view name) {
       {"double precision", column_type::float8},
       {"text", column_type::text},
       {"character varying", column_type::text},
+      {"character", column_type::text},
       {"json", column_type::json},
       {"jsonb", column_type::jsonb},
       {"date", column_type::date},
@@ -109,7 +110,10 @@ std::vector<feed_plan> load_feeds(warehouse::connection& conn) {
 
     for (auto& target : feed.targets) {
       auto columns = conn.exec_params(
-          "select a.attname, format_type(a.atttypid, null), a.attnotnull, c.json_pointer"
+          "select a.attname, format_type(a.atttypid, null), a.attnotnull, c.json_pointer,"
+          " format_type(a.atttypid, a.atttypmod),"
+          " case when a.atttypid in ('varchar'::regtype, 'bpchar'::regtype) and a.atttypmod > 4"
+          "      then a.atttypmod - 4 else 0 end"
           " from pg_attribute a"
           " left join sluice.feed_columns c"
           "   on c.feed = $1 and c.target_table = $2 and c.column_name = a.attname"
@@ -146,6 +150,8 @@ std::vector<feed_plan> load_feeds(warehouse::connection& conn) {
                              " timestamp, timestamptz");
           }
           column.type = *type;
+          column.max_chars = static_cast<std::size_t>(columns.int64(row, 5));
+          column.type_name = columns.text(row, 4);
         }
         if (!column_list.empty()) column_list += ", ";
         column_list += conn.quote_qualified(column.name);

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <cstdio>
+#include <cmath>
 #include <limits>
 
 #include "sluice/loader/record_reader.h"
@@ -181,6 +182,16 @@ struct record_decoder::impl {
         else if (type == element_type::INT64) number = static_cast<double>(value.get_int64().value_unsafe());
         else if (type == element_type::UINT64) number = static_cast<double>(value.get_uint64().value_unsafe());
         else return mismatch("a number");
+        // A JSON number too large for the column would become Infinity: refuse it.
+        if (column.type == column_type::float4 &&
+            (number > std::numeric_limits<float>::max() || number < -std::numeric_limits<float>::max())) {
+          return column.json_pointer + ": " + shown(value) + " is out of range for " + column.type_name +
+                 " column " + column.name + " (at most about 3.4e38)";
+        }
+        if (!std::isfinite(number)) {
+          return column.json_pointer + ": " + shown(value) + " is out of range for " + column.type_name +
+                 " column " + column.name + " (at most about 1.8e308)";
+        }
         if (column.type == column_type::float4) rows.put_float4(static_cast<float>(number));
         else rows.put_float8(number);
         return {};
@@ -212,6 +223,16 @@ struct record_decoder::impl {
     if (column.type == column_type::text) {
       if (text.find('\0') != std::string_view::npos) {
         return column.json_pointer + ": contains a NUL character (\\u0000), which PostgreSQL text cannot hold";
+      }
+      if (column.max_chars > 0) {
+        // varchar(n) / char(n) count characters; the text is valid UTF-8 here.
+        std::size_t chars = 0;
+        for (char c : text) chars += (static_cast<unsigned char>(c) & 0xc0) != 0x80 ? 1 : 0;
+        if (chars > column.max_chars) {
+          return column.json_pointer + ": " + std::to_string(chars) + " characters, more than " +
+                 column.type_name + " column " + column.name + " holds (" + std::to_string(column.max_chars) +
+                 ")";
+        }
       }
       rows.put_text(text);
       return {};

@@ -90,24 +90,40 @@ TEST_CASE("a FIFO in place of a file neither blocks --once nor the daemon's SIGT
   stop_daemon(*daemon);
 }
 
-TEST_CASE("rows the server refuses (a CHECK, a too short varchar) become rejects with its message; the rest loads",
+TEST_CASE("rows the server refuses (a CHECK or a trigger error) become rejects with its message and the rest loads",
           "[integration][failure]") {
   sluice_fixture fx;
   fx.db().exec(
-      "alter table staging.hubdoc_login add constraint small_accounts check (account < 1000);"
-      "alter table staging.hubdoc_login alter column details type varchar(9)");
-  std::string content = logins(1, 200) + login_line(5000) + "\n" + logins(201, 100) +
-                        login_line(7, "a details text far longer than nine") + "\n" + logins(301, 50);
+      "alter table staging.hubdoc_login add constraint small_accounts check (account < 5000);"
+      "create function staging.block_4242() returns trigger language plpgsql as $$"
+      " begin if new.account = 4242 then raise exception 'account 4242 is blocked'; end if; return new; end $$;"
+      "create trigger block_4242 before insert on staging.hubdoc_login for each row"
+      " execute function staging.block_4242();"
+      "alter table staging.hubdoc_login alter column level type varchar(5)");
+  std::string content = logins(1, 200) + login_line(5000) + "\n" + logins(201, 100) + login_line(4242) + "\n" +
+                        logins(301, 50);
+  // A level longer than varchar(5): refused by the loader itself, before COPY.
+  std::string verbose = login_line(7000);
+  verbose.replace(verbose.find("\"INFO\""), 6, "\"VERBOSE\"");
+  content += verbose + "\n";
   fx.write_file("hubdoc/mixed.log", content);
-  auto run = fx.run_once();
-  INFO(run.describe());
-  REQUIRE(run.ok());
-  check_file_conserved(fx, "hubdoc/mixed.log", content);
-  CHECK(fx.staging_rows() == 350);
-  CHECK(fx.scalar("select count(*) from sluice.rejects where reason like '%small_accounts%'"
-                  " and raw like '%5000%' and line = 201") == 1);
-  CHECK(fx.scalar("select count(*) from sluice.rejects where reason like '%character varying(9)%'"
-                  " and line = 302") == 1);
+  for (const char* batch_mb : {"1", "64"}) {
+    INFO("batch " << batch_mb << " MB");
+    auto run = fx.run_once({"--batch-mb", batch_mb});
+    INFO(run.describe());
+    REQUIRE(run.ok());
+    check_file_conserved(fx, "hubdoc/mixed.log", content);
+    CHECK(fx.staging_rows() == 350);
+    CHECK(fx.scalar("select count(*) from sluice.rejects where reason like '%small_accounts%'"
+                    " and raw like '%5000%' and line = 201") == 1);
+    CHECK(fx.scalar("select count(*) from sluice.rejects where reason like '%account 4242 is blocked%'"
+                    " and line = 302") == 1);
+    CHECK(fx.scalar("select count(*) from sluice.rejects where reason like '%character varying(5)%'"
+                    " and field = '/level' and line = 353") == 1);
+    // Again from scratch: the same outcome whatever the batch size.
+    fx.db().exec("truncate staging.hubdoc_login, staging.hubdoc_page_access, staging.hubdoc_upload,"
+                 " staging.hubdoc_signup, staging.hubdoc_plan_change, sluice.rejects, sluice.files cascade");
+  }
 }
 
 TEST_CASE("run with --once exits non-zero and says so when a job fails", "[integration][failure]") {

@@ -82,7 +82,7 @@ TEST_CASE("two logs sharing their first line, and a copy with extra lines, load 
   CHECK(files_in_state(fx, "duplicate") == 0);
 }
 
-TEST_CASE("an exact copy is a visible duplicate; overwritten or grown, what is new loads",
+TEST_CASE("an exact copy is a visible duplicate and once overwritten or grown what is new loads",
           "[integration][identity]") {
   sluice_fixture fx;
   const std::string original = logins(1, 10);

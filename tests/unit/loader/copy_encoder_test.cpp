@@ -148,3 +148,25 @@ TEST_CASE("rollback_row restores the buffer to before begin_row and does not cou
   CHECK(bytes_of(encoder) == header + "\0\x01"s + "\0\0\0\x08\0\0\0\0\0\0\0\x01"s + "\0\x01"s +
                                  "\0\0\0\x08\0\0\0\0\0\0\0\x03"s + "\xff\xff"s);
 }
+
+TEST_CASE("row_offsets and stream_of cut a COPY stream into any run of its rows", "[loader][copy_encoder]") {
+  copy_encoder encoder;
+  for (int row = 0; row < 5; ++row) {
+    encoder.begin_row(3);
+    encoder.put_int8(row);
+    if (row % 2 == 0) encoder.put_null();
+    else encoder.put_text(std::string(static_cast<std::size_t>(row) * 3, 'x'));
+    encoder.put_bool(row == 4);
+    encoder.end_row();
+  }
+  auto offsets = encoder.row_offsets();
+  REQUIRE(offsets.size() == 6);
+  auto whole = encoder.stream_of(offsets, 0, 5);
+  auto finished = encoder.finish();
+  CHECK(whole == std::string(finished.data(), finished.size()));
+  // Rows 1..2 alone: header, those rows' bytes, trailer.
+  auto middle = encoder.stream_of(offsets, 1, 3);
+  CHECK(middle.size() == 19 + (offsets[3] - offsets[1]) + 2);
+  CHECK(middle.substr(19, offsets[3] - offsets[1]) == whole.substr(offsets[1], offsets[3] - offsets[1]));
+  CHECK(middle.substr(middle.size() - 2) == "\xff\xff");
+}

@@ -412,3 +412,39 @@ TEST_CASE("printable_raw replaces invalid bytes and NUL with U+FFFD and says it 
     CHECK(raw.lossy);
   }
 }
+
+TEST_CASE("a float too large for real is rejected instead of becoming Infinity (promise issue)",
+          "[loader][record_decoder][reject]") {
+  decoder_fixture fx;
+  fx.feed.targets[1].columns[4] = from_pointer("score", "real", column_type::float4, false, "/score");
+  record_decoder decoder{fx.feed};
+  for (const char* score : {"1e39", "-1e39"}) {
+    padded_record padded(R"({"log_type": "PAGE_ACCESS", "account": 1, "page": "p", "score": )" + std::string(score) +
+                         "}");
+    reject_reason why;
+    CHECK_FALSE(decoder.decode(padded.rec, 1, fx.rows, why));
+    CHECK(why.field == "/score");
+    CHECK(why.reason.find("out of range for real") != std::string::npos);
+  }
+  padded_record fits(R"({"log_type": "PAGE_ACCESS", "account": 1, "page": "p", "score": 3e38})");
+  reject_reason why;
+  CHECK(decoder.decode(fits.rec, 1, fx.rows, why));
+}
+
+TEST_CASE("a string longer than varchar(n) is rejected before COPY, counting characters not bytes",
+          "[loader][record_decoder][reject]") {
+  decoder_fixture fx;
+  auto column = from_pointer("page", "character varying(4)", column_type::text, true, "/page");
+  column.max_chars = 4;
+  fx.feed.targets[1].columns[1] = column;
+  record_decoder decoder{fx.feed};
+  reject_reason why;
+  padded_record four(R"({"log_type": "PAGE_ACCESS", "account": 1, "page": "caf\u00e9"})");
+  CHECK(decoder.decode(four.rec, 1, fx.rows, why));
+  padded_record utf8("{\"log_type\": \"PAGE_ACCESS\", \"account\": 1, \"page\": \"\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\"}");
+  CHECK(decoder.decode(utf8.rec, 1, fx.rows, why));
+  padded_record five(R"({"log_type": "PAGE_ACCESS", "account": 1, "page": "pages"})");
+  CHECK_FALSE(decoder.decode(five.rec, 1, fx.rows, why));
+  CHECK(why.field == "/page");
+  CHECK(why.reason.find("5 characters, more than character varying(4)") != std::string::npos);
+}

@@ -177,7 +177,7 @@ TEST_CASE("pack selection: sluice first, installed packs, then named ones in the
   CHECK(names_of(selection) == std::vector<std::string>{"sluice", "pleo", "mine", "sales", "other"});
 }
 
-TEST_CASE("pack selection: all names every built-in pack, by name; an empty name chooses none",
+TEST_CASE("pack selection: all names every built-in pack by name and an empty name chooses none",
           "[warehouse][packs]") {
   auto builtins = fake_builtins();
   CHECK(names_of(select_packs(builtins, {}, std::vector<std::string>{"sales", "all"}, {})) ==

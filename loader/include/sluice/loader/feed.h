@@ -23,8 +23,9 @@ enum class column_source { json_pointer, file_id, record_ordinal };
 
 struct column_plan {
   std::string name;
-  std::string type_name;  // as PostgreSQL spells it, for messages
+  std::string type_name;  // as PostgreSQL spells it, with its modifier, for messages
   column_type type = column_type::text;
+  std::size_t max_chars = 0;  // varchar(n) and char(n): n; else 0 (no limit)
   bool not_null = false;
   column_source source = column_source::json_pointer;
   std::string json_pointer;
