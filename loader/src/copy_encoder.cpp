@@ -85,6 +85,30 @@ void copy_encoder::put_timestamp(std::int64_t micros_since_2000) {
 
 void copy_encoder::put_date(std::int32_t days_since_2000) { put_int4(days_since_2000); }
 
+void copy_encoder::put_time(std::int64_t micros_since_midnight) { put_int8(micros_since_midnight); }
+
+void copy_encoder::put_interval(std::int64_t micros, std::int32_t days, std::int32_t months) {
+  put_be32(16);
+  put_be64(static_cast<std::uint64_t>(micros));
+  put_be32(static_cast<std::uint32_t>(days));
+  put_be32(static_cast<std::uint32_t>(months));
+}
+
+void copy_encoder::put_uuid(const std::array<unsigned char, 16>& bytes) {
+  put_be32(16);
+  data_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+}
+
+void copy_encoder::put_numeric(std::int16_t weight, std::uint16_t sign, std::uint16_t dscale,
+                               std::span<const std::int16_t> digits) {
+  put_be32(static_cast<std::uint32_t>(8 + 2 * digits.size()));
+  put_be16(static_cast<std::uint16_t>(digits.size()));
+  put_be16(static_cast<std::uint16_t>(weight));
+  put_be16(sign);
+  put_be16(dscale);
+  for (auto digit : digits) put_be16(static_cast<std::uint16_t>(digit));
+}
+
 std::span<const char> copy_encoder::finish() {
   if (!finished_) {
     put_be16(0xffff);

@@ -6,6 +6,7 @@
 // caller abandons the row with rollback_row() and the buffer is as before.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -35,6 +36,12 @@ class copy_encoder {
   void put_jsonb(std::string_view json);   // jsonb binary: version 1 + JSON text
   void put_timestamp(std::int64_t micros_since_2000);  // timestamp and timestamptz
   void put_date(std::int32_t days_since_2000);
+  void put_time(std::int64_t micros_since_midnight);
+  void put_interval(std::int64_t micros, std::int32_t days, std::int32_t months);
+  void put_uuid(const std::array<unsigned char, 16>& bytes);
+  // numeric: base-10000 digits, most significant first (see numeric.h).
+  void put_numeric(std::int16_t weight, std::uint16_t sign, std::uint16_t dscale,
+                   std::span<const std::int16_t> digits);
 
   [[nodiscard]] std::uint64_t rows() const noexcept { return rows_; }
   [[nodiscard]] bool empty() const noexcept { return rows_ == 0; }
