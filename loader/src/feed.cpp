@@ -234,7 +234,7 @@ std::vector<feed_plan> load_feeds(warehouse::connection& conn) {
         } else if (column.name == "_record") {
           column.source = column_source::record_ordinal;
           column.type = column_type::int8;
-        } else if (columns.text(row, 15) != "t") {
+        } else if (columns.text(row, 14) != "t") {
           continue;  // unmapped: the column's default applies
         } else {
           std::string where = "feed " + feed.name + ": column " + target.table + "." + column.name;
