@@ -203,7 +203,7 @@ std::optional<record> record_reader::next() {
 }
 
 bool record_reader::content_final() const noexcept {
-  return final_ && source_->state() == source_state::readable;
+  return (final_ || options_.complete_stream_is_final) && source_->state() == source_state::readable;
 }
 
 bool record_reader::source_failed() const noexcept {

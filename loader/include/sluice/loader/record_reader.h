@@ -82,6 +82,9 @@ struct reader_options {
   std::size_t max_record_bytes = 64 << 20;
   std::size_t raw_keep_bytes = 1 << 20;
   std::size_t padding = 64;
+  // A source that ended cleanly (a gzip stream whose last member is complete)
+  // is final even when `final` is not: the writer is done with it.
+  bool complete_stream_is_final = false;
 };
 
 // A CSV file's header row: its text (without the line break) and the content
