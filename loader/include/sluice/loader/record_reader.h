@@ -92,6 +92,7 @@ struct reader_options {
 struct csv_header_row {
   std::string text;
   std::uint64_t end = 0;
+  bool too_long = false;  // longer than max_record_bytes: `text` is its head only
 };
 
 // How a file's first line tells its framing when a feed says "auto": a first line
