@@ -622,7 +622,12 @@ struct loader::impl {
       auto& m = matches[i];
       auto& d = decisions[i];
       if (m.by_inode && same_file(*m.by_inode, f)) {
-        d.resume = m.by_inode;
+        const auto& row = *m.by_inode;
+        bool unchanged = row.seen && *row.seen == f.stat && row.path == f.path &&
+                         (row.state == "duplicate" || (row.state == "loaded" && row.done.bytes == f.stat.size));
+        // Loaded and untouched since (a restart over a full inbox): nothing
+        // to claim, read or write.
+        if (!unchanged) d.resume = m.by_inode;
         continue;
       }
       if (m.by_inode && m.by_inode->state != "replaced") {
