@@ -282,3 +282,64 @@ TEST_CASE("PostgreSQL restarted with -m immediate mid-load, twice: the daemon lo
 }
 
 }  // namespace sluice::itest
+
+namespace sluice::itest {
+
+TEST_CASE("a full disk makes a run with --once give up after its bound with a clear error and a later run loads exactly once",
+          "[integration][failure]") {
+  // A staging table on a 3 MB tmpfs (a tablespace): the warehouse's disk fills mid-load.
+  REQUIRE(::geteuid() == 0);
+  sluice_fixture fx;
+  auto disk = fx.work() / "small-disk";
+  std::filesystem::create_directories(disk);
+  auto mounted = run_process({"/usr/bin/mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", disk.string()},
+                             fx.work() / "mount.log", 30s);
+  INFO(mounted.describe());
+  REQUIRE(mounted.ok());
+  auto tablespace = "sluice_small_" + std::to_string(::getpid());
+  struct cleanup {
+    sluice_fixture& fx;
+    std::filesystem::path disk;
+    std::string tablespace;
+    ~cleanup() {
+      try {
+        fx.db().exec("alter table staging.hubdoc_login set tablespace pg_default");
+        fx.db().exec("drop tablespace if exists " + tablespace);
+      } catch (...) {
+      }
+      (void)run_process({"/usr/bin/umount", "-l", disk.string()}, fx.work() / "umount.log", 30s);
+    }
+  } undo{fx, disk, tablespace};
+  REQUIRE(run_process({"/usr/bin/chown", "postgres:", disk.string()}, fx.work() / "chown.log", 30s).ok());
+  fx.db().exec("create tablespace " + tablespace + " location '" + disk.string() + "'");
+  fx.db().exec("alter table staging.hubdoc_login set tablespace " + tablespace);
+
+  std::string content;
+  const std::string details(300, 'd');  // 40,000 rows of ~13 MB: far more than 3 MB
+  for (int account = 0; account < 40000; ++account) content += login_line(account, details) + "\n";
+  fx.write_file("hubdoc/big.log", content);
+  auto started = std::chrono::steady_clock::now();
+  auto run = fx.run_once({"--give-up-after-s", "3", "--batch-mb", "1"}, 90s);
+  auto took = std::chrono::steady_clock::now() - started;
+  INFO(run.describe());
+  REQUIRE(run.exited);
+  CHECK(run.code == 1);
+  CHECK(took < 60s);
+  CHECK(run.output.find("No space left on device") != std::string::npos);
+  CHECK(run.output.find("gave up") != std::string::npos);
+  CHECK(run.output.find("hubdoc/big.log") != std::string::npos);
+  auto partial = fx.staging_rows();
+  INFO("rows committed before the disk filled: " << partial);
+  CHECK(partial < 40000);  // the fault landed mid-load
+
+  // Room again: the next run loads the rest, nothing twice.
+  REQUIRE(run_process({"/usr/bin/mount", "-o", "remount,size=64M", disk.string()}, fx.work() / "mount.log", 30s)
+              .ok());
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  check_file_conserved(fx, "hubdoc/big.log", content);
+  CHECK(fx.duplicate_staging_keys() == 0);
+}
+
+}  // namespace sluice::itest
