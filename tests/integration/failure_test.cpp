@@ -24,24 +24,6 @@ std::string logins(int first, int count) {
   return out;
 }
 
-std::unique_ptr<child_process> start_daemon(sluice_fixture& fx, const std::string& log_name = "daemon.log") {
-  auto daemon = fx.start_sluice({"--settle-ms", "200"}, log_name);
-  bool watching = wait_until(
-      [&] { return daemon->output().find("watching") != std::string::npos || !daemon->running(); }, 20s);
-  INFO(daemon->output());
-  REQUIRE(watching);
-  REQUIRE(daemon->running());
-  return daemon;
-}
-
-void stop_daemon(child_process& daemon) {
-  daemon.signal(SIGTERM);
-  auto ended = daemon.wait_for(20s);
-  INFO(daemon.output());
-  REQUIRE(ended.has_value());
-  CHECK(ended->ok());
-}
-
 // The value of `key` in a key=value conninfo ("" when absent).
 std::string conninfo_value(const std::string& dsn, const std::string& key) {
   std::smatch m;
