@@ -124,7 +124,8 @@ result connection::check(pg_result* r, std::string_view what) {
   result owned(r);
   if (r == nullptr) raise(what);
   auto status = PQresultStatus(r);
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN) {
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN ||
+      status == PGRES_COPY_OUT) {
     return owned;
   }
   raise(what, r);
@@ -179,6 +180,30 @@ void connection::copy_end() {
     raise("COPY failed", first);
   }
   while (pg_result* extra = PQgetResult(handle_.get())) PQclear(extra);
+}
+
+void connection::copy_out_begin(std::string_view copy_statement) {
+  std::string statement(copy_statement);
+  auto r = check(PQexec(handle_.get(), statement.c_str()), "COPY TO failed to start");
+}
+
+bool connection::copy_read(std::string& chunk) {
+  char* buffer = nullptr;
+  int n = PQgetCopyData(handle_.get(), &buffer, /*async=*/0);
+  if (n > 0) {
+    chunk.assign(buffer, static_cast<std::size_t>(n));
+    PQfreemem(buffer);
+    return true;
+  }
+  if (n == -2) raise("COPY TO failed");
+  pg_result* last = PQgetResult(handle_.get());
+  result owned(last);
+  if (last == nullptr || PQresultStatus(last) != PGRES_COMMAND_OK) {
+    while (pg_result* extra = PQgetResult(handle_.get())) PQclear(extra);
+    raise("COPY TO failed", last);
+  }
+  while (pg_result* extra = PQgetResult(handle_.get())) PQclear(extra);
+  return false;
 }
 
 void connection::copy_abort(std::string_view reason) noexcept {

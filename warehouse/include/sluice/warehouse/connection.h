@@ -77,6 +77,11 @@ class connection {
   void copy_end();
   void copy_abort(std::string_view reason) noexcept;
 
+  // COPY ... TO STDOUT: begin, then read chunks until copy_read returns false
+  // (which also reads and checks the final result).
+  void copy_out_begin(std::string_view copy_statement);
+  bool copy_read(std::string& chunk);
+
   // Quotes an identifier (schema.table is quoted part by part).
   [[nodiscard]] std::string quote_qualified(std::string_view qualified_name) const;
 
