@@ -269,6 +269,7 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
     watch.stop();
     loader.request_stop();
     sources_stop = true;
+    jobs.request_cancel();  // a report job over a large load must not hold the stop up
     queue.stop();
     io.stop();
   });

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -138,6 +139,12 @@ std::string guard_hash_of(int fd, std::uint64_t end) {
   auto from = end > guard_bytes ? end - guard_bytes : 0;
   auto bytes = read_range(fd, from, end);
   if (bytes.size() != end - from) return "";
+  return content_hash::of(bytes);
+}
+
+// Hash of the (at most) guard_bytes at the start of [0, end).
+std::string head_hash_of(int fd, std::uint64_t end) {
+  auto bytes = read_range(fd, 0, std::min<std::uint64_t>(end, guard_bytes));
   return content_hash::of(bytes);
 }
 
@@ -499,6 +506,8 @@ struct loader::impl {
       if (st.inode == truncated.inode && st.device == truncated.device) continue;
       if (st.size < done_bytes) continue;
       if (guard_hash_of(opened.fd.get(), static_cast<std::uint64_t>(done_bytes)) != guard) continue;
+      // A file the ledger knows is a file of its own, not a copy of this one.
+      if (warehouse::find_by_inode(ledger, st)) continue;
       return sighting{path, true, feed, std::move(opened), st};
     }
     return std::nullopt;
@@ -553,6 +562,22 @@ struct loader::impl {
       by_path[path] = t.id;
       t.path = path;
       warehouse::move_file(ledger, t.id, path, st);
+    }
+    // Rewritten in place while held: shorter, or no longer ending where it was
+    // read up to (a truncation followed by more writes than were loaded).
+    bool rewritten = static_cast<std::uint64_t>(st.size) < t.at.bytes ||
+                     (!t.guard.empty() && guard_hash_of(t.fd->get(), t.ledger_bytes) != t.guard);
+    if (rewritten && static_cast<std::uint64_t>(st.size) >= t.at.bytes) {
+      log()->warn("{} {}: rewritten in place (its bytes before byte {} changed); loading it as new content",
+                  t.feed->name, path, t.ledger_bytes);
+      t.failed = true;
+      schedule_retry(path, settled, "rewritten in place");
+      if (t.in_flight == 0) {
+        std::vector<std::int64_t> releases;
+        let_go(t, releases);
+        warehouse::release_files(ledger, releases);
+      }
+      return;
     }
     if (static_cast<std::uint64_t>(st.size) < t.at.bytes) {
       if (t.in_flight == 0 && !t.guard.empty()) {
@@ -617,10 +642,48 @@ struct loader::impl {
       if (f.settled) ++sizes_in_group[{f.feed->name, f.stat.size}];
     }
 
+    // A known file that no longer looks like its row may just be a row another
+    // sluice has moved on since this one looked (it commits past the size seen
+    // here). Judge only what this process holds: claim first, then look at
+    // the file and the row again.
+    std::set<std::int64_t> preclaimed;
+    std::set<std::size_t> elsewhere;
+    {
+      std::vector<std::size_t> suspects;
+      std::vector<std::int64_t> suspect_ids;
+      for (std::size_t i = 0; i < files.size(); ++i) {
+        const auto& m = matches[i];
+        if (m.by_inode && m.by_inode->state != "replaced" && !same_file(*m.by_inode, files[i])) {
+          suspects.push_back(i);
+          suspect_ids.push_back(m.by_inode->id);
+        }
+      }
+      auto held = warehouse::claim_files(ledger, suspect_ids);
+      std::set<std::int64_t> held_ids(held.begin(), held.end());
+      std::vector<warehouse::file_sighting> again;
+      std::vector<std::size_t> again_index;
+      for (auto i : suspects) {
+        auto id = matches[i].by_inode->id;
+        if (!held_ids.count(id)) {
+          elsewhere.insert(i);
+          schedule_retry(files[i].path, files[i].settled, "another sluice is loading it");
+          continue;
+        }
+        preclaimed.insert(id);
+        struct stat st {};
+        if (::fstat(files[i].file.fd.get(), &st) == 0) files[i].stat = sightings[i].stat = stat_of(st);
+        again.push_back(sightings[i]);
+        again_index.push_back(i);
+      }
+      auto fresh = warehouse::lookup_files(ledger, again);
+      for (std::size_t k = 0; k < again_index.size(); ++k) matches[again_index[k]] = std::move(fresh[k]);
+    }
+
     for (std::size_t i = 0; i < files.size(); ++i) {
       auto& f = files[i];
       auto& m = matches[i];
       auto& d = decisions[i];
+      if (elsewhere.count(i)) continue;
       if (m.by_inode && same_file(*m.by_inode, f)) {
         const auto& row = *m.by_inode;
         bool unchanged = row.seen && *row.seen == f.stat && row.path == f.path &&
@@ -693,6 +756,13 @@ struct loader::impl {
         continue;
       }
       bool twin = !seen_in_group.insert({f.feed->name, f.stat.size, *d.whole_hash}).second;
+      if (contents[k].in_progress && !twin && orphaned(*contents[k].in_progress, f, preclaimed)) {
+        // Its original was deleted before it was loaded to its end (a crash, then
+        // the file dropped again under another name): this copy finishes it.
+        continuations.emplace_back(std::move(f), *contents[k].in_progress);
+        d.fresh = false;
+        continue;
+      }
       if (contents[k].in_progress || twin) {
         d.fresh = false;
         schedule_retry(f.path, true, "a file with the same content is still loading");
@@ -718,12 +788,24 @@ struct loader::impl {
     }
     std::vector<std::int64_t> wanted;
     for (auto id : ids) {
-      if (id != 0) wanted.push_back(id);
+      if (id != 0 && !preclaimed.count(id)) wanted.push_back(id);
     }
-    for (auto& [copy, row] : continuations) wanted.push_back(row.id);
+    for (auto& [copy, row] : continuations) {
+      if (!preclaimed.count(row.id)) wanted.push_back(row.id);
+    }
     auto held = warehouse::claim_files(ledger, wanted);
     tx.commit();
     std::set<std::int64_t> claimed(held.begin(), held.end());
+    // Claims taken to judge a row that then was not resumed go back.
+    std::vector<std::int64_t> judged_only;
+    for (auto id : preclaimed) {
+      bool used = std::find(ids.begin(), ids.end(), id) != ids.end() ||
+                  std::any_of(continuations.begin(), continuations.end(),
+                              [&](const auto& c) { return c.second.id == id; });
+      if (used) claimed.insert(id);
+      else judged_only.push_back(id);
+    }
+    warehouse::release_files(ledger, judged_only);
     for (auto& [copy, row] : continuations) {
       if (claimed.count(row.id)) continue_in_copy(copy, row, row.path);
     }
@@ -741,6 +823,29 @@ struct loader::impl {
     }
   }
 
+  // Whether ledger row `row`, still loading, has lost its file (deleted before
+  // it was loaded to its end) and `copy` holds what it had loaded: then the
+  // copy may finish it. Claims the row for that (added to `claimed`).
+  bool orphaned(const warehouse::file_row& row, const sighting& copy, std::set<std::int64_t>& claimed) {
+    if (!row.seen || copy.stat.size < row.done.bytes) return false;
+    std::array<std::int64_t, 1> one{row.id};
+    if (warehouse::claim_files(ledger, one).empty()) return false;  // another sluice is loading it
+    auto original = open_beneath(inbox_fd.get(), row.path);
+    bool alive = !original.gone && original.refusal.empty() &&
+                 stat_of(original.st).inode == row.seen->inode && stat_of(original.st).device == row.seen->device;
+    auto loaded_to = static_cast<std::uint64_t>(row.done.bytes);
+    bool holds = row.done.guard_hash.empty()
+                     ? loaded_to == 0
+                     : guard_hash_of(copy.file.fd.get(), loaded_to) == row.done.guard_hash &&
+                           (row.head_hash.empty() || head_hash_of(copy.file.fd.get(), loaded_to) == row.head_hash);
+    if (alive || !holds) {
+      warehouse::release_files(ledger, one);
+      return false;
+    }
+    claimed.insert(row.id);
+    return true;
+  }
+
   // Whether the ledger row describes the file now at f (same inode): trusted
   // when size and mtime are as at its last commit; else its loaded prefix must
   // still end with the bytes it ended with.
@@ -752,7 +857,18 @@ struct loader::impl {
       auto prefix = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(row.done.bytes));
       return prefix && prefix->hex() == row.done.hash;
     }
-    return guard_hash_of(f.file.fd.get(), static_cast<std::uint64_t>(row.done.bytes)) == row.done.guard_hash;
+    // Touched since its last commit: the bytes before the offset must still
+    // end, and begin, as they did; a small file known by its whole content is
+    // compared whole (a rewrite in place of the same length changes nothing
+    // else that could be seen without reading).
+    auto done = static_cast<std::uint64_t>(row.done.bytes);
+    if (guard_hash_of(f.file.fd.get(), done) != row.done.guard_hash) return false;
+    if (!row.head_hash.empty() && head_hash_of(f.file.fd.get(), done) != row.head_hash) return false;
+    if (row.content_hash && row.content_size == f.stat.size && f.stat.size <= small_file_bytes) {
+      auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
+      return whole && whole->hex() == *row.content_hash;
+    }
+    return true;
   }
 
   void start_tracking(sighting& f, std::int64_t id, const std::optional<warehouse::file_row>& row) {
@@ -799,6 +915,11 @@ struct loader::impl {
         t.at.bytes = utf8_bom.size();
         t.hash.update(utf8_bom);
       }
+    }
+    if (!f.settled && view.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+      // Nothing to tell the framing by yet (a BOM or blank lines so far): wait.
+      release_now(id);
+      return;
     }
     t.kind = f.feed->framing_for(view);
     t.first_record = t.at.records + 1;
@@ -901,6 +1022,7 @@ struct loader::impl {
     }
     a.to = {static_cast<std::int64_t>(to.bytes), static_cast<std::int64_t>(to.lines),
             static_cast<std::int64_t>(to.records), reader.hash().hex(), guard_hash_of(t.fd->get(), to.bytes)};
+    a.head_hash = head_hash_of(t.fd->get(), to.bytes);
     a.seen = t.stat;
     a.complete = complete;
     if (complete && !t.whole) {

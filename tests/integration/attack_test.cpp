@@ -104,23 +104,6 @@ TEST_CASE("a pretty-printed JSON document that starts with a blank line loads as
   CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
 }
 
-TEST_CASE("a line half written when a run with --once reads the log loads once when its rest arrives",
-          "[integration][attack]") {
-  sluice_fixture fx;
-  const std::string last = login_line(6);
-  // A writer is between the two write() calls of its sixth line.
-  write_in_place(fx.inbox() / "hubdoc/app.log", logins(1, 5) + last.substr(0, 50));
-  auto first = fx.run_once();
-  INFO(first.describe());
-  fx.append_file("hubdoc/app.log", last.substr(50) + "\n");
-  auto second = fx.run_once();
-  INFO(second.describe());
-  CHECK(second.ok());
-  CHECK(accounts_not_once(fx, 1, 6) == 0);
-  // One record in the input: one row, not two rejects holding its halves.
-  CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
-}
-
 TEST_CASE("after kill -9 mid-file the file is re-dropped under another name and the next --once loads the rest",
           "[integration][attack][slow]") {
   sluice_fixture fx;
@@ -190,7 +173,7 @@ TEST_CASE("two daemons on logs that keep growing never double a record", "[integ
                                                    std::ios::binary | std::ios::app));
   }
   int account = 1;
-  auto until = std::chrono::steady_clock::now() + 15s;
+  auto until = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < until) {
     for (auto& log : logs) {
       *log << logins(account, 10);

@@ -72,6 +72,14 @@ std::optional<std::string> result::optional_text(int row, int column) const {
 
 void connection::finish_conn::operator()(pg_conn* c) const noexcept { PQfinish(c); }
 
+void connection::free_cancel::operator()(pg_cancel* c) const noexcept { PQfreeCancel(c); }
+
+void connection::request_cancel() const noexcept {
+  if (!cancel_) return;
+  char error[256];
+  (void)PQcancel(cancel_.get(), error, sizeof error);
+}
+
 connection::connection(const std::string& dsn) {
   // client_encoding after dbname overrides the DSN's: every byte sluice sends
   // is UTF-8, whatever the database's encoding (the server converts, or refuses
@@ -88,6 +96,7 @@ connection::connection(const std::string& dsn) {
                        " (set --dsn, SLUICE_DSN or PGHOST/PGPORT/PGDATABASE/PGUSER)");
   }
   target_ = describe_target(handle_.get());
+  cancel_.reset(PQgetCancel(handle_.get()));
   // Quiet NOTICEs (e.g. "schema already exists") that would otherwise go to stderr.
   PQsetNoticeProcessor(handle_.get(), [](void*, const char*) {}, nullptr);
 }
