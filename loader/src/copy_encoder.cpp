@@ -1,6 +1,8 @@
 #include "sluice/loader/copy_encoder.h"
 
 #include <bit>
+#include <new>
+#include <utility>
 
 namespace sluice::loader {
 
@@ -10,32 +12,70 @@ constexpr char header[] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', '\xff', '\r', '\n
                            0,   0,   0,   0,   0,   0,   0,    0};
 }  // namespace
 
-copy_encoder::copy_encoder() { data_.append(header, sizeof header); }
+copy_encoder::copy_encoder() { put_bytes(header, sizeof header); }
+
+copy_encoder::copy_encoder(copy_encoder&& other) noexcept
+    : data_(std::move(other.data_)),
+      size_(std::exchange(other.size_, 0)),
+      capacity_(std::exchange(other.capacity_, 0)),
+      row_start_(other.row_start_),
+      rows_(std::exchange(other.rows_, 0)),
+      finished_(other.finished_) {}
+
+copy_encoder& copy_encoder::operator=(copy_encoder&& other) noexcept {
+  if (this != &other) {
+    data_ = std::move(other.data_);
+    size_ = std::exchange(other.size_, 0);
+    capacity_ = std::exchange(other.capacity_, 0);
+    row_start_ = other.row_start_;
+    rows_ = std::exchange(other.rows_, 0);
+    finished_ = other.finished_;
+  }
+  return *this;
+}
+
+void copy_encoder::grow(std::size_t needed) {
+  std::size_t capacity = std::max<std::size_t>(capacity_ * 2, 4096);
+  while (capacity < needed) capacity *= 2;
+  auto* block = static_cast<char*>(std::realloc(data_.get(), capacity));
+  if (block == nullptr) throw std::bad_alloc();
+  (void)data_.release();
+  data_.reset(block);
+  capacity_ = capacity;
+}
+
+void copy_encoder::put_bytes(const void* bytes, std::size_t size) {
+  std::memcpy(make_room(size), bytes, size);
+  size_ += size;
+}
 
 void copy_encoder::put_be16(std::uint16_t value) {
-  char bytes[2] = {static_cast<char>(value >> 8), static_cast<char>(value)};
-  data_.append(bytes, 2);
+  value = static_cast<std::uint16_t>((value >> 8) | (value << 8));
+  std::memcpy(make_room(2), &value, 2);
+  size_ += 2;
 }
 
 void copy_encoder::put_be32(std::uint32_t value) {
-  char bytes[4] = {static_cast<char>(value >> 24), static_cast<char>(value >> 16),
-                   static_cast<char>(value >> 8), static_cast<char>(value)};
-  data_.append(bytes, 4);
+  value = __builtin_bswap32(value);
+  std::memcpy(make_room(4), &value, 4);
+  size_ += 4;
 }
 
 void copy_encoder::put_be64(std::uint64_t value) {
-  put_be32(static_cast<std::uint32_t>(value >> 32));
-  put_be32(static_cast<std::uint32_t>(value));
+  value = __builtin_bswap64(value);
+  std::memcpy(make_room(8), &value, 8);
+  size_ += 8;
 }
 
 void copy_encoder::begin_row(std::int16_t field_count) {
-  row_start_ = data_.size();
+  row_start_ = size_;
   put_be16(static_cast<std::uint16_t>(field_count));
 }
 
 void copy_encoder::put_bool(bool value) {
   put_be32(1);
-  data_.push_back(value ? '\1' : '\0');
+  char byte = value ? '\1' : '\0';
+  put_bytes(&byte, 1);
 }
 
 void copy_encoder::put_int2(std::int16_t value) {
@@ -64,19 +104,23 @@ void copy_encoder::put_float8(double value) {
 }
 
 void copy_encoder::put_text(std::string_view value) {
-  put_be32(static_cast<std::uint32_t>(value.size()));
-  data_.append(value);
+  char* at = make_room(4 + value.size());
+  auto length = __builtin_bswap32(static_cast<std::uint32_t>(value.size()));
+  std::memcpy(at, &length, 4);
+  std::memcpy(at + 4, value.data(), value.size());
+  size_ += 4 + value.size();
 }
 
 void copy_encoder::put_bytea(std::span<const char> value) {
   put_be32(static_cast<std::uint32_t>(value.size()));
-  data_.append(value.data(), value.size());
+  put_bytes(value.data(), value.size());
 }
 
 void copy_encoder::put_jsonb(std::string_view json) {
   put_be32(static_cast<std::uint32_t>(json.size() + 1));
-  data_.push_back('\1');
-  data_.append(json);
+  char version = '\1';
+  put_bytes(&version, 1);
+  put_bytes(json.data(), json.size());
 }
 
 void copy_encoder::put_timestamp(std::int64_t micros_since_2000) {
@@ -85,22 +129,47 @@ void copy_encoder::put_timestamp(std::int64_t micros_since_2000) {
 
 void copy_encoder::put_date(std::int32_t days_since_2000) { put_int4(days_since_2000); }
 
+void copy_encoder::put_time(std::int64_t micros_since_midnight) { put_int8(micros_since_midnight); }
+
+void copy_encoder::put_interval(std::int64_t micros, std::int32_t days, std::int32_t months) {
+  put_be32(16);
+  put_be64(static_cast<std::uint64_t>(micros));
+  put_be32(static_cast<std::uint32_t>(days));
+  put_be32(static_cast<std::uint32_t>(months));
+}
+
+void copy_encoder::put_uuid(const std::array<unsigned char, 16>& bytes) {
+  put_be32(16);
+  put_bytes(bytes.data(), bytes.size());
+}
+
+void copy_encoder::put_numeric(std::int16_t weight, std::uint16_t sign, std::uint16_t dscale,
+                               std::span<const std::int16_t> digits) {
+  put_be32(static_cast<std::uint32_t>(8 + 2 * digits.size()));
+  put_be16(static_cast<std::uint16_t>(digits.size()));
+  put_be16(static_cast<std::uint16_t>(weight));
+  put_be16(sign);
+  put_be16(dscale);
+  for (auto digit : digits) put_be16(static_cast<std::uint16_t>(digit));
+}
+
 std::span<const char> copy_encoder::finish() {
   if (!finished_) {
     put_be16(0xffff);
     finished_ = true;
   }
-  return {data_.data(), data_.size()};
+  return {data_.get(), size_};
 }
 
 std::vector<std::size_t> copy_encoder::row_offsets() const {
   auto be16 = [&](std::size_t at) {
-    return static_cast<std::uint16_t>((static_cast<unsigned char>(data_[at]) << 8) |
-                                      static_cast<unsigned char>(data_[at + 1]));
+    const char* data = data_.get();
+    return static_cast<std::uint16_t>((static_cast<unsigned char>(data[at]) << 8) |
+                                      static_cast<unsigned char>(data[at + 1]));
   };
   auto be32 = [&](std::size_t at) {
     std::uint32_t v = 0;
-    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(data_[at + i]);
+    for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(data_.get()[at + i]);
     return v;
   };
   std::vector<std::size_t> offsets;
@@ -123,7 +192,7 @@ std::vector<std::size_t> copy_encoder::row_offsets() const {
 std::string copy_encoder::stream_of(const std::vector<std::size_t>& offsets, std::size_t first,
                                     std::size_t last) const {
   std::string out(header, sizeof header);
-  out.append(data_, offsets[first], offsets[last] - offsets[first]);
+  out.append(data_.get() + offsets[first], offsets[last] - offsets[first]);
   out.append("\xff\xff", 2);
   return out;
 }

@@ -2,11 +2,14 @@
 
 #include <simdjson.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cmath>
 #include <limits>
 
+#include "sluice/loader/csv_decoder.h"
 #include "sluice/loader/record_reader.h"
+#include "sluice/loader/text_value.h"
 #include "sluice/loader/time_parse.h"
 
 namespace sluice::loader {
@@ -37,7 +40,22 @@ std::string shown(element value) {
   return text;
 }
 
-// Byte offset of the first invalid UTF-8 sequence (bytes.size() when valid).
+// Significant digits of a decimal number's text ("0.30000000000000004" has 17).
+std::size_t significant_digits(std::string_view number) {
+  auto exponent = number.find_first_of("eE");
+  number = number.substr(0, exponent);
+  std::string digits;
+  for (char c : number) {
+    if (c >= '0' && c <= '9') digits += c;
+  }
+  auto first = digits.find_first_not_of('0');
+  if (first == std::string::npos) return 0;
+  auto last = digits.find_last_not_of('0');
+  return last - first + 1;
+}
+
+}  // namespace
+
 std::size_t first_invalid_utf8(std::string_view bytes) {
   std::size_t i = 0;
   while (i < bytes.size()) {
@@ -58,6 +76,8 @@ std::size_t first_invalid_utf8(std::string_view bytes) {
   }
   return bytes.size();
 }
+
+namespace {
 
 // Whether minified JSON text holds the escape \u0000 (and not an escaped
 // backslash followed by "u0000").
@@ -137,7 +157,17 @@ raw_text printable_raw(std::string_view bytes) {
 struct record_decoder::impl {
   const feed_plan& feed;
   simdjson::dom::parser parser;
-  explicit impl(const feed_plan& f) : feed(f) {}
+  text_value_writer values;
+  std::unique_ptr<csv_decoder> csv;
+  explicit impl(const feed_plan& f) : feed(f) {
+    if (f.format == "csv") csv = std::make_unique<csv_decoder>(f);
+  }
+
+  // A value read from its text (a JSON string, or a number's digits for numeric).
+  std::string put_text(const column_plan& column, std::string_view text, copy_encoder& rows) {
+    if (auto put = values.put(column, text, rows); !put) return value_failure(column, text, put.error());
+    return {};
+  }
 
   // Converts `value` for `column` into `rows`; returns a reason when it does not fit.
   std::string put(const column_plan& column, element value, copy_encoder& rows) {
@@ -196,6 +226,32 @@ struct record_decoder::impl {
         else rows.put_float8(number);
         return {};
       }
+      case column_type::numeric: {
+        // Exact: integers as they are; other JSON numbers only when their
+        // shortest form has at most 15 significant digits (every such decimal
+        // survives a double, and is then what was written).
+        if (type == element_type::INT64) return put_text(column, std::to_string(value.get_int64().value_unsafe()), rows);
+        if (type == element_type::UINT64) return put_text(column, std::to_string(value.get_uint64().value_unsafe()), rows);
+        if (type == element_type::DOUBLE) {
+          char digits[64];
+          auto [end, error] = std::to_chars(digits, digits + sizeof digits, value.get_double().value_unsafe());
+          std::string_view text(digits, static_cast<std::size_t>(end - digits));
+          if (error != std::errc() || significant_digits(text) > 15) {
+            return column.json_pointer + ": " + shown(value) + " has more significant digits than a JSON number"
+                   " can carry exactly (15); write it as a JSON string for " + column.type_name + " column " +
+                   column.name;
+          }
+          return put_text(column, text, rows);
+        }
+        if (type == element_type::STRING) return put_text(column, value.get_string().value_unsafe(), rows);
+        return mismatch("a number");
+      }
+      case column_type::uuid:
+      case column_type::time:
+      case column_type::interval:
+      case column_type::bpchar:
+        if (type != element_type::STRING) return mismatch("a string");
+        return put_text(column, value.get_string().value_unsafe(), rows);
       case column_type::boolean:
         if (type != element_type::BOOL) return mismatch("true or false");
         rows.put_bool(value.get_bool().value_unsafe());
@@ -237,29 +293,26 @@ struct record_decoder::impl {
       rows.put_text(text);
       return {};
     }
-    const char* why = nullptr;
-    if (column.type == column_type::date) {
-      std::int32_t days = 0;
-      why = parse_date(text, days);
-      if (why == nullptr) rows.put_date(days);
-    } else {
-      std::int64_t micros = 0;
-      why = column.type == column_type::timestamptz ? parse_timestamptz(text, micros)
-                                                    : parse_timestamp(text, micros);
-      if (why == nullptr) rows.put_timestamp(micros);
-    }
-    if (why == nullptr) return {};
-    return column.json_pointer + ": \"" + std::string(text.substr(0, 80)) + "\" is not a valid " +
-           column.type_name + ": " + why;
+    return put_text(column, text, rows);  // dates and timestamps, with the feed's formats
   }
 };
 
 record_decoder::record_decoder(const feed_plan& feed) : impl_(std::make_unique<impl>(feed)) {}
 record_decoder::~record_decoder() = default;
 
+std::string record_decoder::bind_csv_header(const std::optional<csv_header_row>& header) {
+  if (!impl_->csv) return {};
+  return impl_->csv->bind(header);
+}
+
 bool record_decoder::decode(const record& rec, std::int64_t file_id, std::vector<copy_encoder>& rows,
                             reject_reason& why, std::size_t* target_used) {
   const auto& feed = impl_->feed;
+  if (impl_->csv) {
+    if (!impl_->csv->decode(rec, file_id, rows, why)) return false;
+    if (target_used != nullptr) *target_used = 0;
+    return true;
+  }
   if (rec.defect == flaw::too_long) {
     why = {"", "record is " + std::to_string(rec.size) +
                    " bytes, more than the limit (--max-record-mb); raw keeps its first " +
@@ -319,7 +372,9 @@ bool record_decoder::decode(const record& rec, std::int64_t file_id, std::vector
     }
     element value;
     auto missing = doc.at_pointer(column.json_pointer).get(value);
-    if (missing || value.type() == element_type::NULL_VALUE) {
+    bool null_string = !missing && value.type() == element_type::STRING && column.formats &&
+                       column.formats->is_null(value.get_string().value_unsafe());
+    if (missing || value.type() == element_type::NULL_VALUE || null_string) {
       if (column.not_null) {
         out.rollback_row();
         why = {column.json_pointer,

@@ -13,13 +13,14 @@ namespace {
 
 bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
-std::size_t read_at(int fd, char* out, std::size_t size, std::uint64_t offset) {
-  while (true) {
-    auto n = ::pread(fd, out, size, static_cast<off_t>(offset));
-    if (n >= 0) return static_cast<std::size_t>(n);
-    if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "read failed");
+bool is_blank(std::string_view text) noexcept {
+  for (char c : text) {
+    if (c != ' ' && c != '\t' && c != '\r') return false;
   }
+  return true;
 }
+
+constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
 
 std::string_view trim(std::string_view text) {
   while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
@@ -75,34 +76,102 @@ framing detect_framing(std::string_view first_bytes) {
   return framing::ndjson;
 }
 
-record_reader::record_reader(int fd, framing kind, position start, content_hash hash,
-                             std::uint64_t limit, bool final, reader_options options)
-    : fd_(fd),
+record_reader::record_reader(byte_source& source, framing kind, position start, content_hash hash,
+                             bool final, reader_options options, csv_dialect dialect,
+                             std::optional<csv_header_row> known_header)
+    : source_(&source),
       kind_(kind),
       consumed_(start),
       hash_(std::move(hash)),
-      limit_(limit),
       final_(final),
       options_(options),
+      dialect_(dialect),
+      header_(std::move(known_header)),
       buffer_(std::min<std::size_t>(options.initial_buffer_bytes, options.max_record_bytes + 1) +
               options.padding),
       base_offset_(start.bytes),
       read_offset_(start.bytes) {
+  start_reading();
+}
+
+record_reader::record_reader(int fd, framing kind, position start, content_hash hash, std::uint64_t limit,
+                             bool final, reader_options options, csv_dialect dialect)
+    : owned_source_(make_plain_source(fd, limit)),
+      source_(owned_source_.get()),
+      kind_(kind),
+      consumed_(start),
+      hash_(std::move(hash)),
+      final_(final),
+      options_(options),
+      dialect_(dialect),
+      buffer_(std::min<std::size_t>(options.initial_buffer_bytes, options.max_record_bytes + 1) +
+              options.padding),
+      base_offset_(start.bytes),
+      read_offset_(start.bytes) {
+  start_reading();
+}
+
+void record_reader::start_reading() {
   if (kind_ == framing::json) {
     // Whether the records are elements of one top-level array is decided by the
     // file's first significant byte, wherever we resume.
     char head[4096];
-    auto n = read_at(fd_, head, std::min<std::uint64_t>(sizeof head, limit_), 0);
+    auto n = source_->read(head, sizeof head, 0);
     std::size_t first = 0;
     while (first < n && is_space(head[first])) ++first;
     bool array = first < n && head[first] == '[';
     array_ = !array ? array_state::none
-                    : (start.bytes <= first ? array_state::before_open : array_state::after_value);
+                    : (consumed_.bytes <= first ? array_state::before_open : array_state::after_value);
+  }
+  if (kind_ == framing::csv && dialect_.header && !header_) find_csv_header();
+}
+
+void record_reader::find_csv_header() {
+  // The header is the first non-blank row of the content (after a BOM): read it
+  // from the start, whatever the start position, in chunks.
+  std::string row;
+  std::uint64_t at = 0;
+  csv_row_scanner scanner(dialect_);
+  char chunk[16384];
+  while (true) {
+    auto n = source_->read(chunk, sizeof chunk, at);
+    std::string_view bytes(chunk, n);
+    if (at == 0 && bytes.starts_with(utf8_bom)) {
+      bytes.remove_prefix(utf8_bom.size());
+      at += utf8_bom.size();
+    }
+    if (bytes.empty()) {
+      // The end of what there is: a header without its line break counts only
+      // when the content is final.
+      if (content_final() && !is_blank(row) && !scanner.in_quotes()) {
+        if (!row.empty() && row.back() == '\r') row.pop_back();
+        header_ = csv_header_row{std::move(row), at};
+      }
+      return;
+    }
+    auto end = scanner.scan(bytes.data(), bytes.size());
+    if (end < bytes.size()) {
+      row.append(bytes.data(), end);
+      at += end + 1;
+      if (!row.empty() && row.back() == '\r') row.pop_back();
+      if (is_blank(row)) {  // a blank line before the header: keep looking
+        row.clear();
+        continue;
+      }
+      header_ = csv_header_row{std::move(row), at};
+      return;
+    }
+    row.append(bytes.data(), bytes.size());
+    at += bytes.size();
+    if (row.size() > options_.max_record_bytes) return;  // no header this reader can hold
   }
 }
 
 bool record_reader::fill() {
-  if (read_offset_ >= limit_) return false;
+  if (ended_) {
+    source_dry_ = true;
+    return false;
+  }
   if (begin_ > 0) {
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
     base_offset_ += begin_;
@@ -116,12 +185,9 @@ bool record_reader::fill() {
     buffer_.resize(grown + options_.padding);
     capacity = grown;
   }
-  auto want = std::min<std::uint64_t>(capacity - end_, limit_ - read_offset_);
-  auto n = read_at(fd_, buffer_.data() + end_, static_cast<std::size_t>(want), read_offset_);
-  if (n == 0) {  // the file shrank under us: read what there is
-    limit_ = read_offset_;
-    return false;
-  }
+  auto n = source_->read(buffer_.data() + end_, capacity - end_, read_offset_);
+  source_dry_ = n == 0;
+  if (n == 0) return false;
   end_ += n;
   read_offset_ += n;
   return true;
@@ -135,7 +201,35 @@ void record_reader::consume_to(std::uint64_t file_offset) {
 }
 
 std::optional<record> record_reader::next() {
-  return kind_ == framing::ndjson ? next_line() : next_json();
+  switch (kind_) {
+    case framing::ndjson: return next_line();
+    case framing::json: return next_json();
+    case framing::csv: return next_csv();
+  }
+  return std::nullopt;
+}
+
+bool record_reader::content_final() const noexcept {
+  return final_ && source_->state() == source_state::readable;
+}
+
+bool record_reader::source_failed() const noexcept {
+  auto state = source_->state();
+  return state == source_state::broken || (state == source_state::cut && final_);
+}
+
+std::optional<record> record_reader::unreadable_rest() {
+  if (ended_) return std::nullopt;
+  ended_ = true;
+  source_problem_ = source_->problem();
+  std::size_t size = end_ - begin_;
+  kept_.assign(buffer_.data() + begin_, std::min(options_.raw_keep_bytes, size));
+  record out{kept_, file_offset_of(begin_), consumed_.lines + 1, consumed_.records + 1, size, flaw::unreadable};
+  auto newlines = static_cast<std::uint64_t>(std::count(buffer_.data() + begin_, buffer_.data() + end_, '\n'));
+  consume_to(file_offset_of(end_));
+  consumed_.lines += newlines;
+  consumed_.records += 1;
+  return out;
 }
 
 std::optional<record> record_reader::next_line() {
@@ -156,7 +250,8 @@ std::optional<record> record_reader::next_line() {
         return skip_too_long(file_offset_of(begin_), consumed_.lines + 1, searched, nullptr);
       }
       if (!fill()) {
-        if (!final_ || end_ == begin_) return std::nullopt;
+        if (source_failed()) return unreadable_rest();
+        if (!content_final() || end_ == begin_) return std::nullopt;
         line_end = end_;
         break;
       }
@@ -180,7 +275,8 @@ std::optional<record> record_reader::next_line() {
 }
 
 std::optional<record> record_reader::skip_too_long(std::uint64_t start, std::uint64_t line,
-                                                   std::size_t seen, json_value_scanner* scanner) {
+                                                   std::size_t seen, json_value_scanner* scanner,
+                                                   csv_row_scanner* csv) {
   // The record does not fit in memory: keep its head for the reject, hash and
   // count the rest as it streams by, and commit to it only once its end is known.
   kept_.assign(buffer_.data() + begin_, std::min(options_.raw_keep_bytes, end_ - begin_));
@@ -197,7 +293,13 @@ std::optional<record> record_reader::skip_too_long(std::uint64_t start, std::uin
   while (true) {
     // Bytes [from, to) of the buffer are the next unseen part of the record.
     std::size_t take = to - from;
-    if (scanner == nullptr) {
+    if (csv != nullptr) {
+      auto end = csv->scan(buffer_.data() + from, take);
+      if (end < take) {
+        take = end + 1;
+        found = true;
+      }
+    } else if (scanner == nullptr) {
       if (auto* nl = static_cast<char*>(std::memchr(buffer_.data() + from, '\n', take))) {
         take = static_cast<std::size_t>(nl - (buffer_.data() + from)) + 1;
         found = true;
@@ -217,15 +319,14 @@ std::optional<record> record_reader::skip_too_long(std::uint64_t start, std::uin
     scan += take;
     if (found) break;
     std::size_t capacity = buffer_.size() - options_.padding;
-    auto want = std::min<std::uint64_t>(capacity, limit_ - scan);
-    auto n = want == 0 ? 0 : read_at(fd_, buffer_.data(), static_cast<std::size_t>(want), scan);
+    auto n = source_->read(buffer_.data(), capacity, scan);
     if (n == 0) break;
     from = 0;
     to = n;
   }
   // Whatever happens next, the buffer no longer holds consumed_.bytes onwards.
   begin_ = end_ = 0;
-  if (!found && !final_) {
+  if (!found && !content_final() && !source_failed()) {
     base_offset_ = read_offset_ = consumed_.bytes;
     return std::nullopt;  // its end has not been written yet
   }
@@ -235,12 +336,13 @@ std::optional<record> record_reader::skip_too_long(std::uint64_t start, std::uin
   consumed_.records += 1;
   base_offset_ = read_offset_ = scan;
   std::uint64_t size = scan - start - (found && scanner == nullptr ? 1 : 0);
+  if (csv != nullptr) csv->reset();
   return record{kept_, start, line, consumed_.records, size, flaw::too_long};
 }
 
 std::optional<record> record_reader::next_json() {
   while (true) {
-    if (begin_ == end_ && !fill()) return std::nullopt;
+    if (begin_ == end_ && !fill()) return source_failed() ? unreadable_rest() : std::nullopt;
     char c = buffer_[begin_];
     if (is_space(c)) {
       consume_to(file_offset_of(begin_) + 1);
@@ -289,7 +391,8 @@ std::optional<record> record_reader::next_json() {
       }
       if (complete) break;
       if (!fill()) {
-        if (!final_) return std::nullopt;
+        if (source_failed()) return unreadable_rest();
+        if (!content_final()) return std::nullopt;
         break;  // the file ends inside the value (or a scalar ends at the end of file)
       }
     }
@@ -313,6 +416,75 @@ std::optional<record> record_reader::next_json() {
     consumed_.lines += newlines;
     consumed_.records += 1;
     if (in_array) array_ = array_state::after_value;
+    return out;
+  }
+}
+
+std::optional<record> record_reader::next_csv() {
+  if (dialect_.header) {
+    if (!header_) {
+      // Not complete yet (or none): nothing can be read before it, unless the
+      // source broke, which ends the file here.
+      while (end_ - begin_ <= options_.max_record_bytes && fill()) {
+      }
+      if (source_failed()) return unreadable_rest();
+      return std::nullopt;
+    }
+    if (consumed_.bytes < header_->end) {
+      // The header (and blank lines before it) lie ahead: consume them, not as a record.
+      while (file_offset_of(end_) < header_->end) {
+        if (!fill()) return source_failed() ? unreadable_rest() : std::nullopt;
+      }
+      auto to = static_cast<std::size_t>(header_->end - base_offset_);
+      consumed_.lines += static_cast<std::uint64_t>(std::count(buffer_.data() + begin_, buffer_.data() + to, '\n'));
+      consume_to(header_->end);
+    }
+  }
+  while (true) {
+    csv_row_scanner scanner(dialect_);
+    std::size_t scanned = 0;
+    std::size_t row_end = 0;
+    bool has_newline = false;
+    while (true) {
+      std::size_t available = end_ - begin_ - scanned;
+      auto end = scanner.scan(buffer_.data() + begin_ + scanned, available);
+      if (end < available) {
+        row_end = begin_ + scanned + end;
+        has_newline = true;
+        break;
+      }
+      scanned = end_ - begin_;
+      if (scanned > options_.max_record_bytes) {
+        return skip_too_long(file_offset_of(begin_), consumed_.lines + 1, scanned, nullptr, &scanner);
+      }
+      if (!fill()) {
+        if (source_failed()) return unreadable_rest();
+        if (!content_final() || end_ == begin_) return std::nullopt;
+        row_end = end_;
+        break;
+      }
+    }
+    std::size_t text_end = row_end;
+    if (text_end > begin_ && buffer_[text_end - 1] == '\r') --text_end;
+    std::string_view text(buffer_.data() + begin_, text_end - begin_);
+    std::uint64_t next_offset = file_offset_of(row_end) + (has_newline ? 1 : 0);
+    std::uint64_t newlines = 0;
+    for (const char* at = text.data(); (at = static_cast<const char*>(
+                                            std::memchr(at, '\n', static_cast<std::size_t>(text.data() + text.size() - at)))) != nullptr;
+         ++at) {
+      ++newlines;
+    }
+    if (newlines == 0 && is_blank(text)) {  // blank lines are not records
+      consume_to(next_offset);
+      consumed_.lines += has_newline ? 1 : 0;
+      continue;
+    }
+    bool truncated = !has_newline && scanner.in_quotes();
+    record out{text, file_offset_of(begin_), consumed_.lines + 1, consumed_.records + 1, text.size(),
+               truncated ? flaw::truncated : flaw::none};
+    consume_to(next_offset);
+    consumed_.lines += newlines + (has_newline ? 1 : 0);
+    consumed_.records += 1;
     return out;
   }
 }

@@ -35,9 +35,12 @@ const char* parse_ymd(std::string_view text, int& year, int& month, int& day) no
   return nullptr;
 }
 
-// Parses date, time and (when `offset_seconds` is non-null) the UTC offset.
-const char* parse_date_time(std::string_view text, std::int64_t& micros,
-                            int* offset_seconds) noexcept {
+enum class offset_rule { required, forbidden, optional };
+
+// Parses date, time and the UTC offset (per `rule`); `micros` is UTC when an
+// offset was read, else the time as written.
+const char* parse_date_time(std::string_view text, std::int64_t& micros, offset_rule rule,
+                            bool& has_offset, int& offset) noexcept {
   int year = 0, month = 0, day = 0;
   if (auto* why = parse_ymd(text, year, month, day)) return why;
   if (text.size() < 16 || (text[10] != 'T' && text[10] != 't' && text[10] != ' ')) {
@@ -68,9 +71,13 @@ const char* parse_date_time(std::string_view text, std::int64_t& micros,
   if (minute > 59) return "minute is not between 00 and 59";
   if (second > 59) return "second is not between 00 and 59";
 
-  int offset = 0;
-  if (offset_seconds != nullptr) {
-    if (at >= text.size()) return "no UTC offset (add Z or +HH:MM: a time without one is ambiguous)";
+  offset = 0;
+  has_offset = false;
+  bool offset_follows = at < text.size() && rule != offset_rule::forbidden;
+  if (rule == offset_rule::required && !offset_follows) {
+    return "no UTC offset (add Z or +HH:MM: a time without one is ambiguous)";
+  }
+  if (offset_follows) {
     char sign = text[at];
     if (sign == 'Z' || sign == 'z') {
       ++at;
@@ -89,7 +96,7 @@ const char* parse_date_time(std::string_view text, std::int64_t& micros,
     } else {
       return "unexpected text after the time (expected Z or +HH:MM)";
     }
-    *offset_seconds = offset;
+    has_offset = true;
   }
   if (at != text.size()) return "unexpected text after the timestamp";
 
@@ -125,11 +132,33 @@ const char* parse_date(std::string_view text, std::int32_t& days) noexcept {
 
 const char* parse_timestamptz(std::string_view text, std::int64_t& micros) noexcept {
   int offset = 0;
-  return parse_date_time(text, micros, &offset);
+  bool has_offset = false;
+  return parse_date_time(text, micros, offset_rule::required, has_offset, offset);
 }
 
 const char* parse_timestamp(std::string_view text, std::int64_t& micros) noexcept {
-  return parse_date_time(text, micros, nullptr);
+  int offset = 0;
+  bool has_offset = false;
+  return parse_date_time(text, micros, offset_rule::forbidden, has_offset, offset);
+}
+
+result<written_timestamp> parse_iso_timestamp(std::string_view text) noexcept {
+  written_timestamp out;
+  int offset = 0;
+  std::int64_t micros = 0;
+  if (auto* why = parse_date_time(text, micros, offset_rule::optional, out.has_offset, offset)) {
+    return failure{why};
+  }
+  out.offset_seconds = offset;
+  // parse_date_time applied the offset; keep the time as written too.
+  out.local_micros = micros + static_cast<std::int64_t>(offset) * micros_per_second;
+  return out;
+}
+
+const char* check_date(int year, int month, int day) noexcept {
+  if (month < 1 || month > 12) return "month is not between 01 and 12";
+  if (day < 1 || day > days_in_month(year, month)) return "no such day in that month";
+  return nullptr;
 }
 
 }  // namespace sluice::loader

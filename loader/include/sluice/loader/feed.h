@@ -3,6 +3,7 @@
 // contract every record is validated against.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -10,25 +11,39 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sluice/loader/csv.h"
+#include "sluice/loader/numeric.h"
 #include "sluice/loader/record_reader.h"
+#include "sluice/loader/value_formats.h"
 #include "sluice/warehouse/connection.h"
 
 namespace sluice::loader {
 
-// The PostgreSQL types a staging column may have.
-enum class column_type { boolean, int2, int4, int8, float4, float8, text, json, jsonb, date,
-                         timestamp, timestamptz };
+// The PostgreSQL types a staging column may have. bpchar is char(n): like
+// varchar(n), but spaces past n are dropped instead of refused.
+enum class column_type { boolean, int2, int4, int8, float4, float8, numeric, text, bpchar, json, jsonb,
+                         date, timestamp, timestamptz, time, interval, uuid };
 
-enum class column_source { json_pointer, file_id, record_ordinal };
+enum class column_source { json_pointer, csv_header, csv_position, file_id, record_ordinal };
 
 struct column_plan {
   std::string name;
   std::string type_name;  // as PostgreSQL spells it, with its modifier, for messages
   column_type type = column_type::text;
   std::size_t max_chars = 0;  // varchar(n) and char(n): n; else 0 (no limit)
+  int numeric_precision = numeric_unconstrained;  // numeric(p,s): p
+  int numeric_scale = 0;                           // numeric(p,s): s
   bool not_null = false;
   column_source source = column_source::json_pointer;
   std::string json_pointer;
+  std::string csv_header;        // column_source::csv_header: the header name
+  std::size_t csv_position = 0;  // column_source::csv_position: 1-based
+  // How text values are read (the feed's, with this column's overrides).
+  std::shared_ptr<const value_formats> formats;
+
+  // Where the value comes from, for rejects.field and messages: the JSON
+  // pointer, the CSV header name, or "field N".
+  [[nodiscard]] std::string origin() const;
 };
 
 struct target_plan {
@@ -40,7 +55,8 @@ struct target_plan {
 struct feed_plan {
   std::string name;
   std::vector<std::string> globs;
-  std::string format;  // auto | ndjson | json
+  std::string format;  // auto | ndjson | json | csv
+  csv_dialect csv;     // format csv
   std::optional<std::string> route_pointer;
   std::vector<target_plan> targets;
   std::unordered_map<std::string, std::size_t> routes;  // route value -> targets index

@@ -6,15 +6,29 @@
 //                   or one top-level array whose elements are the records. Split
 //                   structurally (strings and escapes respected), so a record may
 //                   span lines.
+// framing::csv      one record per CSV row (csv.h: quoted fields may hold line
+//                   breaks); blank lines are skipped; a trailing "\r" is dropped.
+//                   With a header, the first non-blank row is the header, not a
+//                   record: it is read from the start of the content whatever
+//                   the start position (or taken from `known_header`), and
+//                   header() returns it once it is complete. Until then no
+//                   record is returned.
 //
 // Memory: one buffer, grown only while a single record does not fit, never past
 // max_record_bytes (+ padding). A longer record is returned with
 // flaw::too_long and only its first raw_keep_bytes, and the rest is skipped.
 //
-// Growing files: the reader reads up to `limit` bytes of the file. When `final`
-// is false it never returns a record it cannot prove complete (an ndjson line
-// without its newline; a JSON value whose end is not in sight): the reader stops
-// before it and consumed() stays at the end of the last record returned.
+// Growing files: the reader reads what its byte source has (byte_source.h: a
+// plain file up to `limit`, or a gzip file's content). When `final` is false it
+// never returns a record it cannot prove complete (an ndjson line without its
+// newline; a JSON value or CSV row whose end is not in sight): the reader stops
+// before it and consumed() stays at the end of the last record returned. A gzip
+// stream cut inside a member is never final: its last bytes may be half a record.
+//
+// Broken sources: when the source is broken (invalid gzip data), or cut while
+// `final` (a truncated .gz file in --once), the content after the last complete
+// record is returned as one last record with flaw::unreadable (its text may be
+// empty) and the reader ends there; source_problem() says what happened.
 //
 // Record views point into the reader's buffer, stay valid until the next call to
 // next(), and are followed by at least `padding` readable bytes (what simdjson
@@ -30,11 +44,15 @@
 #include <string_view>
 #include <vector>
 
+#include <memory>
+
+#include "sluice/loader/byte_source.h"
 #include "sluice/loader/content_hash.h"
+#include "sluice/loader/csv.h"
 
 namespace sluice::loader {
 
-enum class framing { ndjson, json };
+enum class framing { ndjson, json, csv };
 
 // Where the reader stands: bytes consumed, newlines among them, records among them.
 struct position {
@@ -46,7 +64,8 @@ struct position {
 enum class flaw {
   none,
   too_long,   // longer than max_record_bytes: text holds its first raw_keep_bytes
-  truncated,  // the file ends inside the value (json framing, final only)
+  truncated,  // the file ends inside the value or a quoted CSV field (final only)
+  unreadable, // the rest of the content after a broken or truncated byte source
 };
 
 struct record {
@@ -63,6 +82,13 @@ struct reader_options {
   std::size_t max_record_bytes = 64 << 20;
   std::size_t raw_keep_bytes = 1 << 20;
   std::size_t padding = 64;
+};
+
+// A CSV file's header row: its text (without the line break) and the content
+// offset just after it.
+struct csv_header_row {
+  std::string text;
+  std::uint64_t end = 0;
 };
 
 // How a file's first line tells its framing when a feed says "auto": a first line
@@ -93,11 +119,15 @@ class json_value_scanner {
 
 class record_reader {
  public:
-  // fd is borrowed and read with pread. `start` must be a record boundary
-  // previously reported by consumed(); `hash` covers bytes [0, start.bytes).
-  // Throws std::system_error when the file cannot be read.
+  // `source` is borrowed and must outlive the reader. `start` must be a record
+  // boundary previously reported by consumed(); `hash` covers content
+  // [0, start.bytes). Throws std::system_error when the file cannot be read.
+  record_reader(byte_source& source, framing kind, position start, content_hash hash, bool final,
+                reader_options options = {}, csv_dialect dialect = {},
+                std::optional<csv_header_row> known_header = std::nullopt);
+  // A plain file: fd is borrowed and read with pread up to `limit`.
   record_reader(int fd, framing kind, position start, content_hash hash, std::uint64_t limit,
-                bool final, reader_options options = {});
+                bool final, reader_options options = {}, csv_dialect dialect = {});
 
   [[nodiscard]] std::optional<record> next();
 
@@ -105,27 +135,47 @@ class record_reader {
   [[nodiscard]] const position& consumed() const noexcept { return consumed_; }
   // Hash of bytes [0, consumed().bytes).
   [[nodiscard]] const content_hash& hash() const noexcept { return hash_; }
+  // framing::csv with a header: the header row once it is complete.
+  [[nodiscard]] const std::optional<csv_header_row>& header() const noexcept { return header_; }
+  // After next() returned nothing: every byte the source had was consumed and
+  // it had no more (a compressed file read to the end of what is there).
+  [[nodiscard]] bool exhausted() const noexcept { return source_dry_ && begin_ == end_; }
+  // After a flaw::unreadable record: what is wrong with the source.
+  [[nodiscard]] const std::string& source_problem() const noexcept { return source_problem_; }
 
  private:
-  bool fill();  // reads more; false at limit
+  void start_reading();
+  bool fill();  // reads more; false at the end of what the source has
   void consume_to(std::uint64_t file_offset);
   std::optional<record> next_line();
   std::optional<record> next_json();
+  std::optional<record> next_csv();
+  // The source has nothing more: whether that ends the content for good.
+  [[nodiscard]] bool content_final() const noexcept;
+  // Whether the source is broken (or cut, when final): the rest is unreadable.
+  [[nodiscard]] bool source_failed() const noexcept;
+  std::optional<record> unreadable_rest();
+  void find_csv_header();
   // The current record is longer than max_record_bytes: keep its head, stream
-  // past the rest (to the newline, or with `scanner` to the value's end).
+  // past the rest (to the newline, or with a scanner to the value's or row's end).
   std::optional<record> skip_too_long(std::uint64_t start, std::uint64_t line, std::size_t seen,
-                                      json_value_scanner* scanner);
+                                      json_value_scanner* scanner, csv_row_scanner* csv = nullptr);
   [[nodiscard]] std::uint64_t file_offset_of(std::size_t buffer_index) const noexcept {
     return base_offset_ + buffer_index;
   }
 
-  int fd_;
+  std::unique_ptr<byte_source> owned_source_;  // the plain-file constructor's
+  byte_source* source_;
   framing kind_;
   position consumed_;
   content_hash hash_;
-  std::uint64_t limit_;
   bool final_;
   reader_options options_;
+  csv_dialect dialect_;
+  std::optional<csv_header_row> header_;
+  bool ended_ = false;  // an unreadable rest was returned
+  bool source_dry_ = false;  // the last read found no more content
+  std::string source_problem_;
 
   std::vector<char> buffer_;
   std::uint64_t base_offset_;  // file offset of buffer_[0]

@@ -1,11 +1,13 @@
 // ISO-8601 / RFC 3339 dates and timestamps, checked against the calendar.
 // Each function returns nullptr on success, else a static reason ("no such day
 // in that month", ...) for the reject message. No allocation, no locale, no TZ
-// database: offsets must be in the text.
+// database (see time_zone.h for timestamps without an offset).
 #pragma once
 
 #include <cstdint>
 #include <string_view>
+
+#include "sluice/loader/result.h"
 
 namespace sluice::loader {
 
@@ -23,5 +25,18 @@ namespace sluice::loader {
 // Same syntax without an offset -> microseconds since 2000-01-01 00:00:00 (local,
 // as PostgreSQL's timestamp without time zone).
 [[nodiscard]] const char* parse_timestamp(std::string_view text, std::int64_t& micros) noexcept;
+
+// Same syntax with the offset optional: the time as written (microseconds since
+// 2000-01-01 00:00:00 on the writer's clock) and the offset when there is one.
+struct written_timestamp {
+  std::int64_t local_micros = 0;
+  bool has_offset = false;
+  std::int32_t offset_seconds = 0;  // east of UTC
+};
+[[nodiscard]] result<written_timestamp> parse_iso_timestamp(std::string_view text) noexcept;
+
+// Whether year-month-day is a day of the proleptic Gregorian calendar: nullptr,
+// else why not.
+[[nodiscard]] const char* check_date(int year, int month, int day) noexcept;
 
 }  // namespace sluice::loader
