@@ -6,10 +6,9 @@
 -- change of a fact (a new sale, a correction, a fact re-pointed to another
 -- product version) passes through those triggers, so the sums follow without
 -- the maintenance having to know why a fact changed. The view only joins the
--- sums (a few rows per month, product and retailer) to the dimensions: with
--- 10M facts it answers in milliseconds, where grouping the facts themselves
--- takes seconds (measured: see 0004_maintenance.sql), and the names always
--- come from the dimensions, so a key's names never need fixing in the sums.
+-- sums (at most one row per month, product version and retailer version) to
+-- the dimensions, and the names always come from the dimensions, so a key's
+-- names never need fixing in the sums.
 --
 -- reports.sales_data_quality is a table: its findings need every row of a
 -- sale id (duplicates) and the files' paths, which a view would read from
