@@ -1,9 +1,9 @@
 -- Sales pack, core: a star schema. core.fact_sales (one row per sale id) with
 -- the dimensions core.dim_date, core.dim_product and core.dim_retailer (SCD
 -- type 2). Kept by the statement trigger of 0004_maintenance.sql; each table
--- also has a *_full() function here that computes it from staging alone (the
--- reference the tests hold the trigger to, and what core.sales_rebuild()
--- loads).
+-- also has a *_full() function here that computes it from staging alone, by
+-- other code: the reference the tests hold the trigger and
+-- core.sales_rebuild() to.
 --
 -- Rules (the same in the trigger and in the *_full() functions)
 --
