@@ -6,10 +6,13 @@
 -- change of a fact (a new sale, a correction, a fact re-pointed to another
 -- product version) passes through those triggers, so the sums follow without
 -- the maintenance having to know why a fact changed. The view only joins the
--- sums (a few rows per month, product and retailer) to the dimensions: with
--- 10M facts it answers in milliseconds, where grouping the facts themselves
--- takes seconds (measured: see 0004_maintenance.sql), and the names always
--- come from the dimensions, so a key's names never need fixing in the sums.
+-- sums (at most one row per month, product version and retailer version) to
+-- the dimensions, and the names always come from the dimensions, so a key's
+-- names never need fixing in the sums. Measured with 10M facts, 200 products
+-- and 50 retailers (scripts/bench_sales.sql, so 360,000 sums; +-30% on a
+-- shared 2-core box): the whole view in 0.57 s, one month of it in 9 ms,
+-- where a view grouping the facts took 19 s (0.4 s for one month); keeping
+-- the sums took ~45 ms of a batch of 10,000 sales (0.3-0.5 s in all).
 --
 -- reports.sales_data_quality is a table: its findings need every row of a
 -- sale id (duplicates) and the files' paths, which a view would read from

@@ -41,11 +41,15 @@ begin
   perform pg_temp.assert_same(label || ': reports.sales_data_quality',
     'select * from reports.sales_data_quality', 'select * from reports.sales_data_quality_full()');
   perform pg_temp.assert_same(label || ': core.sales_product_days',
-    'select product_id, product_name, brand, category, sale_date, sales::bigint from core.sales_product_days',
+    $q$select a.product_id, a.product_name, a.brand, a.category, d.sale_date, d.sales::bigint
+         from core.sales_product_days d
+         join core.sales_product_attributes a on a.product_id = d.product_id and a.attributes = d.attributes$q$,
     $q$select product_id, product_name, brand, category, sale_date, count(*)
          from core.sales_latest_rows() where product_id is not null group by 1, 2, 3, 4, 5$q$);
   perform pg_temp.assert_same(label || ': core.sales_retailer_days',
-    'select retailer_id, retailer_name, channel, location, sale_date, sales::bigint from core.sales_retailer_days',
+    $q$select a.retailer_id, a.retailer_name, a.channel, a.location, d.sale_date, d.sales::bigint
+         from core.sales_retailer_days d
+         join core.sales_retailer_attributes a on a.retailer_id = d.retailer_id and a.attributes = d.attributes$q$,
     $q$select retailer_id, retailer_name, channel, location, sale_date, count(*)
          from core.sales_latest_rows() group by 1, 2, 3, 4, 5$q$);
 end
