@@ -37,6 +37,7 @@ class source_checkpoints final : public checkpoint_set {
  public:
   warehouse::source_advance advance_;
   pg::lsn end_lsn = 0;  // end of the last commit record in the batch: what the slot may confirm
+  std::uint64_t transactions = 0;  // source transactions in the batch
 
   advance_result advance(connection& conn, const std::map<std::int64_t, std::uint64_t>& /*refused*/) override {
     std::array<warehouse::source_advance, 1> one{advance_};
@@ -299,7 +300,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
                       if (result == batch_outcome::committed || result == batch_outcome::already_applied) {
                         std::lock_guard lock(confirmed_mutex);
                         confirmed = std::max(confirmed, cp.end_lsn);
-                        committed_transactions += b.loaded;  // see below: loaded counts transactions here
+                        committed_transactions += cp.transactions;
                       } else {
                         log()->error("{}: not committed: {}", cp.describe(), error);
                       }
@@ -327,9 +328,9 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     auto cp = std::make_unique<source_checkpoints>();
     cp->advance_ = {source_.name, batch_from, last_commit};
     cp->end_lsn = last_end;
+    cp->transactions = transactions_in_batch;
     current.checkpoints.push_back(std::move(cp));
     current.turns.push_back({key, seq++});
-    current.loaded = transactions_in_batch;
     commits.submit(std::move(current));
     current = batch{};
     current_tables.clear();
