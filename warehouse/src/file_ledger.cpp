@@ -239,10 +239,14 @@ std::vector<advance_outcome> advance_files(connection& conn, std::span<const fil
   if (advances.empty()) return out;
   auto ids = array_of(advances, [](const file_advance& a) { return num(a.id); }, false);
   // Rows are locked in id order, so that two transactions never wait on each
-  // other's rows in opposite orders.
+  // other's rows in opposite orders. FOR NO KEY UPDATE, not FOR UPDATE: a
+  // later batch of the same file that inserted rejects holds FOR KEY SHARE on
+  // the row (sluice.rejects.file_id references it) while it waits with its
+  // transaction open for this batch to commit (see committer.h); FOR UPDATE
+  // would wait for it in turn, and neither would ever go on.
   auto now = conn.exec_params(
       "select id, bytes_done, done_hash from sluice.files where id = any($1::bigint[])"
-      " order by id for update",
+      " order by id for no key update",
       {ids});
   std::map<std::int64_t, std::pair<std::int64_t, std::string>> at;
   for (int row = 0; row < now.rows(); ++row) {
