@@ -66,10 +66,10 @@ inline std::unique_ptr<child_process> start_daemon(sluice_fixture& fx, const std
   return daemon;
 }
 
-// SIGTERM, then the daemon must exit 0 within 20 s.
-inline void stop_daemon(child_process& daemon) {
+// SIGTERM, then the daemon must exit 0 within `bound`.
+inline void stop_daemon(child_process& daemon, std::chrono::milliseconds bound = 20s) {
   daemon.signal(SIGTERM);
-  auto ended = daemon.wait_for(20s);
+  auto ended = daemon.wait_for(bound);
   INFO(daemon.output());
   REQUIRE(ended.has_value());
   INFO(ended->describe());
