@@ -21,7 +21,7 @@
 # PGPORT, PGDATABASE or PGSERVICE) a private PostgreSQL cluster runs under
 # data/pg; it is wiped and created afresh each time. With a DSN that server is
 # used as it is: nothing is wiped there, the schemas are migrated.
-# Files in data/inbox/ are kept (data/inbox/hubdoc/ is created if missing);
+# Files in data/inbox/ are kept (the packs' folders, e.g. data/inbox/hubdoc/, are created if missing);
 # everything else under data/ is wiped. scripts/psql opens psql on the warehouse.
 # SLUICE_START_TIMEOUT (seconds, default 60) bounds how long -d waits.
 set -euo pipefail
@@ -97,7 +97,7 @@ echo "$$" >data/rerun.pid
 
 # 2. Wipe: everything under data/ but the inbox.
 scripts/pg.sh destroy
-mkdir -p data/inbox/hubdoc
+mkdir -p data/inbox/hubdoc data/inbox/pleo/users data/inbox/pleo/cards
 find data -mindepth 1 -maxdepth 1 ! -name inbox ! -name rerun.pid -exec rm -rf {} +
 
 # 3. Build (quiet unless it fails); the generator too, for trying things out.

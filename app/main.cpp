@@ -19,11 +19,13 @@
 
 #include "sluice/loader/feed.h"
 #include "sluice/loader/loader.h"
+#include "sluice/loader/replicator.h"
 #include "sluice/warehouse/connection.h"
 #include "sluice/warehouse/log.h"
 #include "sluice/warehouse/migrate.h"
 #include "sluice/warehouse/scheduler.h"
 #include "sluice/watcher/inbox_watcher.h"
+#include "sluice/watcher/pgoutput.h"
 
 namespace {
 
@@ -115,6 +117,17 @@ class stop_signals {
   std::thread thread_;
 };
 
+// The enabled rows of sluice.sources.
+std::vector<loader::source_config> enabled_sources(const std::string& dsn) {
+  warehouse::connection conn(dsn);
+  auto rows = conn.exec("select name, conninfo, publication from sluice.sources where enabled order by name");
+  std::vector<loader::source_config> out;
+  for (int row = 0; row < rows.rows(); ++row) {
+    out.push_back({std::string(rows.text(row, 0)), std::string(rows.text(row, 1)), std::string(rows.text(row, 2))});
+  }
+  return out;
+}
+
 int run_once(const run_settings& settings, const std::string& dsn, loader::loader_options options) {
   options.give_up_after = std::chrono::seconds(settings.give_up_after_s);
   loader::loader loader(dsn, options);
@@ -134,6 +147,20 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
   // Never read; the loader refuses them, visibly, when a feed takes them.
   for (const auto& path : not_regular) loader.load(path, true);
   auto unfinished = loader.finish(std::chrono::seconds(settings.give_up_after_s));
+  // Each source up to its WAL position now.
+  std::vector<std::string> source_errors;
+  for (const auto& source : enabled_sources(dsn)) {
+    if (stopped) break;
+    try {
+      loader::replicator replicator(dsn, source);
+      auto done = replicator.run(true, stopped);
+      log()->info("source {}: {} changes, {} transactions; applied up to {}", source.name, done.changes,
+                  done.transactions, watcher::pgoutput::format_lsn(done.applied_lsn));
+    } catch (const std::exception& e) {
+      log()->error("{}", e.what());
+      source_errors.push_back(source.name);
+    }
+  }
   auto loaded_at = std::chrono::steady_clock::now();
   warehouse::jobs_outcome ran;
   std::string jobs_error;
@@ -161,6 +188,7 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
   if (!unfinished.empty()) add(std::to_string(unfinished.size()) + " files not loaded completely (see above)");
   if (totals.refused > 0) add(std::to_string(totals.refused) + " files refused (state refused in sluice.files)");
   if (ran.failed > 0) add(std::to_string(ran.failed) + " jobs failed (see sluice.jobs.last_error)");
+  if (!source_errors.empty()) add(std::to_string(source_errors.size()) + " sources could not be replicated (see above)");
   if (!jobs_error.empty()) add("the jobs could not run: " + jobs_error);
   if (!problems.empty()) {
     log()->error("incomplete: {}", problems);
@@ -199,6 +227,36 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
     }
   });
 
+  // Each enabled source replicates on a thread of its own; a fault is retried
+  // with backoff from the stored applied LSN.
+  std::atomic<bool> sources_stop{false};
+  std::vector<std::thread> replicators;
+  for (const auto& source : enabled_sources(dsn)) {
+    replicators.emplace_back([&, source] {
+      auto delay = std::chrono::seconds(1);
+      while (!sources_stop) {
+        try {
+          loader::replicator(dsn, source).run(false, sources_stop);
+        } catch (const std::exception& e) {
+          log()->error("{}; retrying in {} s", e.what(), delay.count());
+          for (auto waited = std::chrono::milliseconds(0); waited < delay && !sources_stop;
+               waited += std::chrono::milliseconds(100)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          }
+          delay = std::min(delay * 2, std::chrono::seconds(60));
+        }
+      }
+    });
+  }
+  struct join_replicators {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& threads;
+    ~join_replicators() {
+      stop = true;
+      for (auto& t : threads) t.join();
+    }
+  } join_at_exit{sources_stop, replicators};
+
   boost::asio::io_context io;
   watcher::inbox_watcher watch(
       io, {settings.inbox, std::chrono::milliseconds(settings.settle_ms)},
@@ -211,6 +269,8 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
     log()->info("{} received: finishing the batch in hand", signal == SIGINT ? "SIGINT" : "SIGTERM");
     watch.stop();
     loader.request_stop();
+    sources_stop = true;
+    jobs.request_cancel();  // a report job over a large load must not hold the stop up
     queue.stop();
     io.stop();
   });

@@ -36,6 +36,8 @@
 #include <utility>
 #include <vector>
 
+#include "random_source.h"
+
 namespace {
 
 constexpr std::string_view usage_text =
@@ -61,43 +63,7 @@ events lack user_id (the loader rejects them). Files are written in place, as
 the Pleo services do; the loader reads a JSON file once it has settled.
 )";
 
-// ---------------------------------------------------------------------------
-// Randomness: splitmix64 seeding xoshiro256** (as in gen_hubdoc.cpp).
-
-class random_source {
- public:
-  explicit random_source(std::uint64_t seed) {
-    for (auto& word : state_) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      word = z ^ (z >> 31);
-    }
-  }
-
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
-    const std::uint64_t t = state_[1] << 17;
-    state_[2] ^= state_[0];
-    state_[3] ^= state_[1];
-    state_[1] ^= state_[2];
-    state_[0] ^= state_[3];
-    state_[2] ^= t;
-    state_[3] = rotl(state_[3], 45);
-    return result;
-  }
-
-  // Uniform in [0, 1), a multiple of 2^-53 (like Python's random.random()).
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  // Uniform in [0, n); the modulo bias is irrelevant for n far below 2^64.
-  std::uint64_t below(std::uint64_t n) { return next() % n; }
-  bool chance(double p) { return uniform() < p; }
-
- private:
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::array<std::uint64_t, 4> state_{};
-};
+using sluice::gen::random_source;
 
 // ---------------------------------------------------------------------------
 // Formatting.

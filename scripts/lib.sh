@@ -89,6 +89,11 @@ sluice_cluster_init() {
     echo "max_connections = 100"
     echo "shared_buffers = 256MB"
     echo "max_wal_size = 2GB"
+    # Logical decoding, so that a cluster can also be a replication source
+    # (the change-data-capture tests and the demo source use it).
+    echo "wal_level = logical"
+    echo "max_replication_slots = 20"
+    echo "max_wal_senders = 20"
     echo "log_min_messages = warning"
     echo "log_line_prefix = '%m [%p] %d '"
     if [[ "$profile" == throwaway ]]; then

@@ -378,6 +378,12 @@ struct committer::impl {
   // COPYs the table's rows, splitting around every row the server refuses.
   void copy_splitting(connection& conn, table_rows& t, batch& b, copy_encoder& refused_rejects,
                       std::vector<std::uint32_t>& refused) {
+    if (t.origins.size() != t.rows.rows()) {
+      // No origin to make a reject of (not a source that keeps them): the
+      // server's refusal fails the batch as it is.
+      copy_whole(conn, t.copy_statement, t.rows.finish());
+      return;
+    }
     auto offsets = t.rows.row_offsets();
     std::vector<std::pair<std::size_t, std::size_t>> pending{{0, t.rows.rows()}};
     while (!pending.empty()) {

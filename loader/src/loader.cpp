@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -142,6 +143,12 @@ std::string guard_hash_of(int fd, std::uint64_t end) {
   return content_hash::of(bytes);
 }
 
+// Hash of the (at most) guard_bytes at the start of [0, end).
+std::string head_hash_of(int fd, std::uint64_t end) {
+  auto bytes = read_range(fd, 0, std::min<std::uint64_t>(end, guard_bytes));
+  return content_hash::of(bytes);
+}
+
 // Hash of bytes [0, length), or nullopt when the file is shorter.
 std::optional<content_hash> hash_prefix(int fd, std::uint64_t length) {
   content_hash hash;
@@ -266,6 +273,7 @@ struct tracked_file {
   bool compressed = false;
   std::uint64_t raw_read = 0;  // compressed: the file's size when it was last read
   std::uint64_t checked_size = 0;  // compressed: the size check_integrity() last saw
+  std::string content_head;  // compressed: the first (at most) 4 KiB of content, for head_hash
   std::optional<csv_header_row> csv_header;  // csv with a header: once read
   bool csv_problem_told = false;
   file_stat stat;
@@ -534,6 +542,8 @@ struct loader::impl {
       if (st.inode == truncated.inode && st.device == truncated.device) continue;
       if (st.size < done_bytes) continue;
       if (guard_hash_of(opened.fd.get(), static_cast<std::uint64_t>(done_bytes)) != guard) continue;
+      // A file the ledger knows is a file of its own, not a copy of this one.
+      if (warehouse::find_by_inode(ledger, st)) continue;
       return sighting{path, true, feed, std::move(opened), st};
     }
     return std::nullopt;
@@ -589,7 +599,26 @@ struct loader::impl {
       t.path = path;
       warehouse::move_file(ledger, t.id, path, st);
     }
+    // Rewritten in place while held: shorter, or no longer ending where it was
+    // read up to (a truncation followed by more writes than were loaded). A
+    // compressed file's offsets count content: its own size is compared with
+    // its size when last seen. (Its content is not checked here: the bytes
+    // before the offset come from what was inflated already. A .gz rewritten
+    // in place breaks its stream, which ends the file in a reject.)
     bool shrank = t.compressed ? st.size < t.stat.size : static_cast<std::uint64_t>(st.size) < t.at.bytes;
+    bool rewritten = shrank || (!t.compressed && !t.guard.empty() && guard_hash_of(t.fd->get(), t.ledger_bytes) != t.guard);
+    if (rewritten && !shrank) {
+      log()->warn("{} {}: rewritten in place (its bytes before byte {} changed); loading it as new content",
+                  t.feed->name, path, t.ledger_bytes);
+      t.failed = true;
+      schedule_retry(path, settled, "rewritten in place");
+      if (t.in_flight == 0) {
+        std::vector<std::int64_t> releases;
+        let_go(t, releases);
+        warehouse::release_files(ledger, releases);
+      }
+      return;
+    }
     if (shrank) {
       if (t.in_flight == 0 && !t.guard.empty() && !t.compressed) {
         if (auto copy = find_copy(path, st, static_cast<std::int64_t>(t.at.bytes), t.guard, t.feed)) {
@@ -653,12 +682,57 @@ struct loader::impl {
       if (f.settled) ++sizes_in_group[{f.feed->name, f.stat.size}];
     }
 
+    // A known file that no longer looks like its row may just be a row another
+    // sluice has moved on since this one looked (it commits past the size seen
+    // here). Judge only what this process holds: claim first, then look at
+    // the file and the row again.
+    std::set<std::int64_t> preclaimed;
+    std::set<std::size_t> elsewhere;
+    {
+      std::vector<std::size_t> suspects;
+      std::vector<std::int64_t> suspect_ids;
+      for (std::size_t i = 0; i < files.size(); ++i) {
+        const auto& m = matches[i];
+        if (m.by_inode && m.by_inode->state != "replaced" && !same_file(*m.by_inode, files[i])) {
+          suspects.push_back(i);
+          suspect_ids.push_back(m.by_inode->id);
+        }
+      }
+      auto held = warehouse::claim_files(ledger, suspect_ids);
+      std::set<std::int64_t> held_ids(held.begin(), held.end());
+      std::vector<warehouse::file_sighting> again;
+      std::vector<std::size_t> again_index;
+      for (auto i : suspects) {
+        auto id = matches[i].by_inode->id;
+        if (!held_ids.count(id)) {
+          elsewhere.insert(i);
+          schedule_retry(files[i].path, files[i].settled, "another sluice is loading it");
+          continue;
+        }
+        preclaimed.insert(id);
+        struct stat st {};
+        if (::fstat(files[i].file.fd.get(), &st) == 0) files[i].stat = sightings[i].stat = stat_of(st);
+        again.push_back(sightings[i]);
+        again_index.push_back(i);
+      }
+      auto fresh = warehouse::lookup_files(ledger, again);
+      for (std::size_t k = 0; k < again_index.size(); ++k) matches[again_index[k]] = std::move(fresh[k]);
+    }
+
     for (std::size_t i = 0; i < files.size(); ++i) {
       auto& f = files[i];
       auto& m = matches[i];
       auto& d = decisions[i];
+      if (elsewhere.count(i)) continue;
       if (m.by_inode && same_file(*m.by_inode, f)) {
-        d.resume = m.by_inode;
+        const auto& row = *m.by_inode;
+        // (A .gz file's offsets count content: its stat alone says it is whole.)
+        bool unchanged = row.seen && *row.seen == f.stat && row.path == f.path &&
+                         (row.state == "duplicate" ||
+                          (row.state == "loaded" && (is_gzip_path(f.path) || row.done.bytes == f.stat.size)));
+        // Loaded and untouched since (a restart over a full inbox): nothing
+        // to claim, read or write.
+        if (!unchanged) d.resume = m.by_inode;
         continue;
       }
       if (m.by_inode && m.by_inode->state != "replaced") {
@@ -724,6 +798,13 @@ struct loader::impl {
         continue;
       }
       bool twin = !seen_in_group.insert({f.feed->name, f.stat.size, *d.whole_hash}).second;
+      if (contents[k].in_progress && !twin && orphaned(*contents[k].in_progress, f, preclaimed)) {
+        // Its original was deleted before it was loaded to its end (a crash, then
+        // the file dropped again under another name): this copy finishes it.
+        continuations.emplace_back(std::move(f), *contents[k].in_progress);
+        d.fresh = false;
+        continue;
+      }
       if (contents[k].in_progress || twin) {
         d.fresh = false;
         schedule_retry(f.path, true, "a file with the same content is still loading");
@@ -749,12 +830,24 @@ struct loader::impl {
     }
     std::vector<std::int64_t> wanted;
     for (auto id : ids) {
-      if (id != 0) wanted.push_back(id);
+      if (id != 0 && !preclaimed.count(id)) wanted.push_back(id);
     }
-    for (auto& [copy, row] : continuations) wanted.push_back(row.id);
+    for (auto& [copy, row] : continuations) {
+      if (!preclaimed.count(row.id)) wanted.push_back(row.id);
+    }
     auto held = warehouse::claim_files(ledger, wanted);
     tx.commit();
     std::set<std::int64_t> claimed(held.begin(), held.end());
+    // Claims taken to judge a row that then was not resumed go back.
+    std::vector<std::int64_t> judged_only;
+    for (auto id : preclaimed) {
+      bool used = std::find(ids.begin(), ids.end(), id) != ids.end() ||
+                  std::any_of(continuations.begin(), continuations.end(),
+                              [&](const auto& c) { return c.second.id == id; });
+      if (used) claimed.insert(id);
+      else judged_only.push_back(id);
+    }
+    warehouse::release_files(ledger, judged_only);
     for (auto& [copy, row] : continuations) {
       if (claimed.count(row.id)) continue_in_copy(copy, row, row.path);
     }
@@ -772,6 +865,43 @@ struct loader::impl {
     }
   }
 
+  // Whether ledger row `row`, still loading, has lost its file (deleted before
+  // it was loaded to its end) and `copy` holds what it had loaded: then the
+  // copy may finish it. Claims the row for that (added to `claimed`).
+  bool orphaned(const warehouse::file_row& row, const sighting& copy, std::set<std::int64_t>& claimed) {
+    bool compressed = is_gzip_path(copy.path);
+    if (!row.seen || (!compressed && copy.stat.size < row.done.bytes)) return false;
+    std::array<std::int64_t, 1> one{row.id};
+    if (warehouse::claim_files(ledger, one).empty()) return false;  // another sluice is loading it
+    auto original = open_beneath(inbox_fd.get(), row.path);
+    bool alive = !original.gone && original.refusal.empty() &&
+                 stat_of(original.st).inode == row.seen->inode && stat_of(original.st).device == row.seen->device;
+    auto loaded_to = static_cast<std::uint64_t>(row.done.bytes);
+    bool holds = row.done.guard_hash.empty()
+                     ? loaded_to == 0
+                     : compressed ? holds_loaded_content(copy, row)
+                                  : guard_hash_of(copy.file.fd.get(), loaded_to) == row.done.guard_hash &&
+                                        (row.head_hash.empty() || head_hash_of(copy.file.fd.get(), loaded_to) == row.head_hash);
+    if (alive || !holds) {
+      warehouse::release_files(ledger, one);
+      return false;
+    }
+    claimed.insert(row.id);
+    return true;
+  }
+
+  // A .gz file's content begins and, before the row's offset, ends as the
+  // row's loaded content did (one inflate pass up to the offset).
+  static bool holds_loaded_content(const sighting& f, const warehouse::file_row& row) {
+    auto done = static_cast<std::uint64_t>(row.done.bytes);
+    auto source = make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size), guard_bytes);
+    if (!row.head_hash.empty()) {
+      auto head = read_content(*source, 0, std::min<std::uint64_t>(done, guard_bytes));
+      if (content_hash::of(head) != row.head_hash) return false;
+    }
+    return content_guard_of(*source, done) == row.done.guard_hash;
+  }
+
   // Whether the ledger row describes the file now at f (same inode): trusted
   // when size and mtime are as at its last commit; else its loaded prefix must
   // still end with the bytes it ended with.
@@ -780,17 +910,33 @@ struct loader::impl {
     if (row.done.bytes == 0) return true;
     if (is_gzip_path(f.path)) {
       // Offsets count content: inflate up to the loaded offset (as resuming
-      // will) and compare the content before it.
+      // will) and compare the content at its start and before it; a small file
+      // known by its whole content is compared whole (its own bytes).
       if (row.seen && f.stat.size < row.seen->size) return false;
-      auto source = make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size), guard_bytes);
-      return content_guard_of(*source, static_cast<std::uint64_t>(row.done.bytes)) == row.done.guard_hash;
+      if (!holds_loaded_content(f, row)) return false;
+      if (row.content_hash && row.content_size == f.stat.size && f.stat.size <= small_file_bytes) {
+        auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
+        return whole && whole->hex() == *row.content_hash;
+      }
+      return true;
     }
     if (f.stat.size < row.done.bytes) return false;
     if (row.done.guard_hash.empty()) {
       auto prefix = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(row.done.bytes));
       return prefix && prefix->hex() == row.done.hash;
     }
-    return guard_hash_of(f.file.fd.get(), static_cast<std::uint64_t>(row.done.bytes)) == row.done.guard_hash;
+    // Touched since its last commit: the bytes before the offset must still
+    // end, and begin, as they did; a small file known by its whole content is
+    // compared whole (a rewrite in place of the same length changes nothing
+    // else that could be seen without reading).
+    auto done = static_cast<std::uint64_t>(row.done.bytes);
+    if (guard_hash_of(f.file.fd.get(), done) != row.done.guard_hash) return false;
+    if (!row.head_hash.empty() && head_hash_of(f.file.fd.get(), done) != row.head_hash) return false;
+    if (row.content_hash && row.content_size == f.stat.size && f.stat.size <= small_file_bytes) {
+      auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
+      return whole && whole->hex() == *row.content_hash;
+    }
+    return true;
   }
 
   void start_tracking(sighting& f, std::int64_t id, const std::optional<warehouse::file_row>& row) {
@@ -838,6 +984,7 @@ struct loader::impl {
     t.compressed = is_gzip_path(f.path);
     t.source = std::shared_ptr<byte_source>(make_source(f.path, t.fd->get(), static_cast<std::uint64_t>(f.stat.size)));
     auto head = read_content(*t.source, 0, head_bytes);
+    if (t.compressed) t.content_head = head;
     std::string_view view = head;
     if (view.starts_with(utf8_bom)) {
       view.remove_prefix(utf8_bom.size());
@@ -845,6 +992,11 @@ struct loader::impl {
         t.at.bytes = utf8_bom.size();
         t.hash.update(utf8_bom);
       }
+    }
+    if (!f.settled && view.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+      // Nothing to tell the framing by yet (a BOM or blank lines so far): wait.
+      release_now(id);
+      return;
     }
     t.kind = f.feed->framing_for(view);
     t.first_record = t.at.records + 1;
@@ -979,6 +1131,7 @@ struct loader::impl {
     a.to = {static_cast<std::int64_t>(to.bytes), static_cast<std::int64_t>(to.lines),
             static_cast<std::int64_t>(to.records), reader.hash().hex(),
             t.compressed ? content_guard_of(*t.source, to.bytes) : guard_hash_of(t.fd->get(), to.bytes)};
+    a.head_hash = t.compressed ? content_head_hash(t, to.bytes) : head_hash_of(t.fd->get(), to.bytes);
     a.seen = t.stat;
     a.complete = complete;
     if (t.compressed) {
@@ -1002,6 +1155,14 @@ struct loader::impl {
     t.guard = a.to.guard_hash;
     current_index.erase(t.id);
     // A file keeps its place in current_files until the batch is handed over.
+  }
+
+  // head_hash of a compressed file: its content's first bytes, kept (reading
+  // them again would inflate the file from its start).
+  static std::string content_head_hash(tracked_file& t, std::uint64_t end) {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(end, guard_bytes));
+    if (t.content_head.size() < want) t.content_head = read_content(*t.source, 0, guard_bytes);
+    return content_hash::of(std::string_view(t.content_head).substr(0, want));
   }
 
   void add_record(tracked_file& t, record_decoder& decoder, const record& rec, reject_reason& why) {

@@ -63,6 +63,13 @@ bool json_value_scanner::feed(char byte) noexcept {
 }
 
 framing detect_framing(std::string_view first_bytes) {
+  // Blank lines before the first one with content do not count (a document
+  // written after an empty line, or after a BOM on its own line).
+  while (true) {
+    auto newline = first_bytes.find('\n');
+    if (newline == std::string_view::npos || !trim(first_bytes.substr(0, newline)).empty()) break;
+    first_bytes.remove_prefix(newline + 1);
+  }
   auto newline = first_bytes.find('\n');
   auto first_line = trim(first_bytes.substr(0, newline));
   if (first_line == "{" || (!first_line.empty() && first_line.front() == '[')) return framing::json;

@@ -35,7 +35,7 @@ create index files_content on sluice.files (feed, content_size, content_hash)
 
 comment on column sluice.files.state is 'loading: being read, or waiting for more (a line without its newline waits in the daemon); loaded: read to its end once it had settled (loaded again from bytes_done if it grows); duplicate: the same content as duplicate_of, whose rows are in staging under that file (if it grows, what is new is loaded under this row); replaced: the path now holds another file, or the file was rewritten in place (loaded as a new row; a replaced file found again under another name is followed again); refused: not read at all (see reason); gone: deleted before it was loaded to its end (see reason).';
 comment on column sluice.files.path is 'Path relative to the inbox where the file was last seen (a rotated log keeps the name it was rotated to).';
-comment on column sluice.files.head_hash is 'Unused since ledger version 2 (identity is device/inode and content_hash); kept for old rows.';
+comment on column sluice.files.head_hash is 'XXH3-128 of the (at most) 4 KiB at the start of what was loaded: with guard_hash, a touched file is checked against it instead of being re-read. (Rows from before ledger version 2: the hash of the first line.)';
 comment on column sluice.files.device is 'st_dev of the file when its last batch committed: with inode, identifies a file across renames.';
 comment on column sluice.files.inode is 'st_ino of the file when its last batch committed.';
 comment on column sluice.files.size_seen is 'Size of the file when its last batch committed: with mtime_ns unchanged, a restart trusts the row without reading the file.';

@@ -4,7 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <csignal>
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -56,6 +59,30 @@ inline void check_file_conserved(sluice_fixture& fx, const std::string& relative
                                  std::string_view content) {
   check_conserved(fx, relative_path, static_cast<std::int64_t>(count_records(content)),
                   static_cast<std::int64_t>(content.size()));
+}
+
+// Starts `sluice run` (the daemon) on fx's inbox with a short settle time and
+// waits until it watches.
+inline std::unique_ptr<child_process> start_daemon(sluice_fixture& fx, const std::string& log_name = "daemon.log",
+                                                   const std::string& settle_ms = "200") {
+  std::filesystem::create_directories(fx.inbox() / "hubdoc");
+  auto daemon = fx.start_sluice({"--settle-ms", settle_ms}, log_name);
+  bool watching = wait_until(
+      [&] { return daemon->output().find("watching") != std::string::npos || !daemon->running(); }, 20s);
+  INFO(daemon->output());
+  REQUIRE(watching);
+  REQUIRE(daemon->running());
+  return daemon;
+}
+
+// SIGTERM, then the daemon must exit 0 within `bound`.
+inline void stop_daemon(child_process& daemon, std::chrono::milliseconds bound = 20s) {
+  daemon.signal(SIGTERM);
+  auto ended = daemon.wait_for(bound);
+  INFO(daemon.output());
+  REQUIRE(ended.has_value());
+  INFO(ended->describe());
+  CHECK(ended->ok());
 }
 
 inline std::string to_hex(std::string_view bytes) {

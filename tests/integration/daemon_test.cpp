@@ -20,26 +20,6 @@ std::string logins(int first_account, int count) {
   return out;
 }
 
-// Starts the daemon on fx's inbox and waits until it watches.
-std::unique_ptr<child_process> start_daemon(sluice_fixture& fx) {
-  auto daemon = fx.start_sluice({"--settle-ms", "200"});
-  bool watching = wait_until(
-      [&] { return daemon->output().find("watching") != std::string::npos || !daemon->running(); }, 20s);
-  INFO(daemon->output());
-  REQUIRE(watching);
-  REQUIRE(daemon->running());
-  return daemon;
-}
-
-void stop_daemon(child_process& daemon) {
-  daemon.signal(SIGTERM);
-  auto ended = daemon.wait_for(20s);
-  INFO(daemon.output());
-  REQUIRE(ended.has_value());
-  INFO(ended->describe());
-  CHECK(ended->ok());
-}
-
 }  // namespace
 
 TEST_CASE("the daemon loads new and growing files within seconds and exits 0 on SIGTERM",

@@ -24,24 +24,6 @@ std::string logins(int first, int count) {
   return out;
 }
 
-std::unique_ptr<child_process> start_daemon(sluice_fixture& fx, const std::string& log_name = "daemon.log") {
-  auto daemon = fx.start_sluice({"--settle-ms", "200"}, log_name);
-  bool watching = wait_until(
-      [&] { return daemon->output().find("watching") != std::string::npos || !daemon->running(); }, 20s);
-  INFO(daemon->output());
-  REQUIRE(watching);
-  REQUIRE(daemon->running());
-  return daemon;
-}
-
-void stop_daemon(child_process& daemon) {
-  daemon.signal(SIGTERM);
-  auto ended = daemon.wait_for(20s);
-  INFO(daemon.output());
-  REQUIRE(ended.has_value());
-  CHECK(ended->ok());
-}
-
 // The value of `key` in a key=value conninfo ("" when absent).
 std::string conninfo_value(const std::string& dsn, const std::string& key) {
   std::smatch m;
@@ -279,6 +261,67 @@ TEST_CASE("PostgreSQL restarted with -m immediate mid-load, twice: the daemon lo
   CHECK(fx.staging_rows() + fx.scalar("select count(*) from sluice.rejects") == expected);
   CHECK(fx.duplicate_staging_keys() == 0);
   stop_daemon(*daemon);
+}
+
+}  // namespace sluice::itest
+
+namespace sluice::itest {
+
+TEST_CASE("a full disk makes a run with --once give up after its bound with a clear error and a later run loads exactly once",
+          "[integration][failure]") {
+  // A staging table on a 3 MB tmpfs (a tablespace): the warehouse's disk fills mid-load.
+  REQUIRE(::geteuid() == 0);
+  sluice_fixture fx;
+  auto disk = fx.work() / "small-disk";
+  std::filesystem::create_directories(disk);
+  auto mounted = run_process({"/usr/bin/mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", disk.string()},
+                             fx.work() / "mount.log", 30s);
+  INFO(mounted.describe());
+  REQUIRE(mounted.ok());
+  auto tablespace = "sluice_small_" + std::to_string(::getpid());
+  struct cleanup {
+    sluice_fixture& fx;
+    std::filesystem::path disk;
+    std::string tablespace;
+    ~cleanup() {
+      try {
+        fx.db().exec("alter table staging.hubdoc_login set tablespace pg_default");
+        fx.db().exec("drop tablespace if exists " + tablespace);
+      } catch (...) {
+      }
+      (void)run_process({"/usr/bin/umount", "-l", disk.string()}, fx.work() / "umount.log", 30s);
+    }
+  } undo{fx, disk, tablespace};
+  REQUIRE(run_process({"/usr/bin/chown", "postgres:", disk.string()}, fx.work() / "chown.log", 30s).ok());
+  fx.db().exec("create tablespace " + tablespace + " location '" + disk.string() + "'");
+  fx.db().exec("alter table staging.hubdoc_login set tablespace " + tablespace);
+
+  std::string content;
+  const std::string details(300, 'd');  // 40,000 rows of ~13 MB: far more than 3 MB
+  for (int account = 0; account < 40000; ++account) content += login_line(account, details) + "\n";
+  fx.write_file("hubdoc/big.log", content);
+  auto started = std::chrono::steady_clock::now();
+  auto run = fx.run_once({"--give-up-after-s", "3", "--batch-mb", "1"}, 90s);
+  auto took = std::chrono::steady_clock::now() - started;
+  INFO(run.describe());
+  REQUIRE(run.exited);
+  CHECK(run.code == 1);
+  CHECK(took < 60s);
+  CHECK(run.output.find("No space left on device") != std::string::npos);
+  CHECK(run.output.find("gave up") != std::string::npos);
+  CHECK(run.output.find("hubdoc/big.log") != std::string::npos);
+  auto partial = fx.staging_rows();
+  INFO("rows committed before the disk filled: " << partial);
+  CHECK(partial < 40000);  // the fault landed mid-load
+
+  // Room again: the next run loads the rest, nothing twice.
+  REQUIRE(run_process({"/usr/bin/mount", "-o", "remount,size=64M", disk.string()}, fx.work() / "mount.log", 30s)
+              .ok());
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  check_file_conserved(fx, "hubdoc/big.log", content);
+  CHECK(fx.duplicate_staging_keys() == 0);
 }
 
 }  // namespace sluice::itest

@@ -3,6 +3,7 @@
 // case"), and each test failed against that code.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -147,6 +148,43 @@ TEST_CASE("a restart reads nothing it loaded: a renamed file continues where it 
   CHECK(fx.staging_rows() == 35);
   CHECK(fx.duplicate_staging_keys() == 0);
   CHECK(run.output.find("renamed from hubdoc/app.log") != std::string::npos);
+}
+
+}  // namespace sluice::itest
+
+namespace sluice::itest {
+
+TEST_CASE("a restart trusts device inode size and mtime and reads no loaded file again",
+          "[integration][identity]") {
+  sluice_fixture fx;
+  for (int i = 0; i < 300; ++i) fx.write_file("hubdoc/f" + std::to_string(i) + ".log", logins(10000 + i * 10, 10));
+  REQUIRE(fx.run_once().ok());
+  REQUIRE(fx.staging_rows() == 3000);
+  auto updated = fx.text("select max(updated_at)::text from sluice.files");
+
+  // Same size, same mtime, other bytes: only a read could tell, and a restart
+  // must not read what the ledger says it loaded.
+  auto path = fx.inbox() / "hubdoc/f0.log";
+  struct stat before {};
+  REQUIRE(::stat(path.c_str(), &before) == 0);
+  write_in_place(path, logins(90000, 10));
+  timespec times[2] = {before.st_atim, before.st_mtim};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(fx.staging_rows() == 3000);
+  CHECK(fx.text("select max(updated_at)::text from sluice.files") == updated);
+  CHECK(run.output.find("0 rows loaded") != std::string::npos);
+
+  // With a new mtime the file is examined: its bytes differ, so it is new content.
+  times[1].tv_sec += 10;
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  CHECK(fx.staging_rows() == 3010);
+  CHECK(fx.scalar("select count(*) from staging.hubdoc_login where account between 90000 and 90009") == 10);
 }
 
 }  // namespace sluice::itest

@@ -47,16 +47,6 @@ class appender {
   int fd_ = -1;
 };
 
-std::unique_ptr<child_process> start_daemon(sluice_fixture& fx) {
-  std::filesystem::create_directories(fx.inbox() / "hubdoc");
-  auto daemon = fx.start_sluice({"--settle-ms", "300"});
-  bool watching = wait_until(
-      [&] { return daemon->output().find("watching") != std::string::npos || !daemon->running(); }, 20s);
-  INFO(daemon->output());
-  REQUIRE(watching);
-  return daemon;
-}
-
 std::set<std::int64_t> accounts_in(const std::string& content) {
   std::set<std::int64_t> out;
   std::size_t at = 0;
@@ -82,7 +72,7 @@ void check_each_once(sluice_fixture& fx, const std::set<std::int64_t>& expected)
 
 void rename_and_reopen(const std::string& rotated_name) {
   sluice_fixture fx;
-  auto daemon = start_daemon(fx);
+  auto daemon = start_daemon(fx, "daemon.log", "300");
   auto log = fx.inbox() / "hubdoc/app.log";
   appender writer(log);
   for (int chunk = 0; chunk < 20; ++chunk) {
@@ -124,7 +114,7 @@ TEST_CASE("rotation by rename to a name a glob takes and immediate reopen: nothi
 TEST_CASE("copytruncate with a writer that keeps appending: every line in either file loads once",
           "[integration][rotation]") {
   sluice_fixture fx;
-  auto daemon = start_daemon(fx);
+  auto daemon = start_daemon(fx, "daemon.log", "300");
   auto log = fx.inbox() / "hubdoc/app.log";
   auto copy = fx.inbox() / "hubdoc/app.log.1";
   std::atomic<bool> writing{true};

@@ -72,6 +72,14 @@ std::optional<std::string> result::optional_text(int row, int column) const {
 
 void connection::finish_conn::operator()(pg_conn* c) const noexcept { PQfinish(c); }
 
+void connection::free_cancel::operator()(pg_cancel* c) const noexcept { PQfreeCancel(c); }
+
+void connection::request_cancel() const noexcept {
+  if (!cancel_) return;
+  char error[256];
+  (void)PQcancel(cancel_.get(), error, sizeof error);
+}
+
 connection::connection(const std::string& dsn) {
   // client_encoding after dbname overrides the DSN's: every byte sluice sends
   // is UTF-8, whatever the database's encoding (the server converts, or refuses
@@ -88,6 +96,7 @@ connection::connection(const std::string& dsn) {
                        " (set --dsn, SLUICE_DSN or PGHOST/PGPORT/PGDATABASE/PGUSER)");
   }
   target_ = describe_target(handle_.get());
+  cancel_.reset(PQgetCancel(handle_.get()));
   // Quiet NOTICEs (e.g. "schema already exists") that would otherwise go to stderr.
   PQsetNoticeProcessor(handle_.get(), [](void*, const char*) {}, nullptr);
 }
@@ -124,7 +133,8 @@ result connection::check(pg_result* r, std::string_view what) {
   result owned(r);
   if (r == nullptr) raise(what);
   auto status = PQresultStatus(r);
-  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN) {
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_IN ||
+      status == PGRES_COPY_OUT) {
     return owned;
   }
   raise(what, r);
@@ -179,6 +189,30 @@ void connection::copy_end() {
     raise("COPY failed", first);
   }
   while (pg_result* extra = PQgetResult(handle_.get())) PQclear(extra);
+}
+
+void connection::copy_out_begin(std::string_view copy_statement) {
+  std::string statement(copy_statement);
+  auto r = check(PQexec(handle_.get(), statement.c_str()), "COPY TO failed to start");
+}
+
+bool connection::copy_read(std::string& chunk) {
+  char* buffer = nullptr;
+  int n = PQgetCopyData(handle_.get(), &buffer, /*async=*/0);
+  if (n > 0) {
+    chunk.assign(buffer, static_cast<std::size_t>(n));
+    PQfreemem(buffer);
+    return true;
+  }
+  if (n == -2) raise("COPY TO failed");
+  pg_result* last = PQgetResult(handle_.get());
+  result owned(last);
+  if (last == nullptr || PQresultStatus(last) != PGRES_COMMAND_OK) {
+    while (pg_result* extra = PQgetResult(handle_.get())) PQclear(extra);
+    raise("COPY TO failed", last);
+  }
+  while (pg_result* extra = PQgetResult(handle_.get())) PQclear(extra);
+  return false;
 }
 
 void connection::copy_abort(std::string_view reason) noexcept {

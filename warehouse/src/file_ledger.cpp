@@ -13,8 +13,8 @@ constexpr std::string_view claim_class = "1936487750";
 
 constexpr std::string_view row_columns =
     "id, feed, path, state, bytes_done, lines_done, records_done, done_hash, guard_hash,"
-    " device, inode, size_seen, mtime_ns, content_size, content_hash";
-constexpr int row_width = 15;
+    " device, inode, size_seen, mtime_ns, content_size, content_hash, head_hash";
+constexpr int row_width = 16;
 
 std::string quoted_element(std::string_view value) {
   std::string out = "\"";
@@ -60,6 +60,8 @@ std::optional<file_row> row_at(const result& r, int row, int at) {
   }
   if (!r.is_null(row, at + 13)) out.content_size = r.int64(row, at + 13);
   out.content_hash = r.optional_text(row, at + 14);
+  // Rows from before version 2 keep the hash of their first line there.
+  if (out.seen) out.head_hash = r.text(row, at + 15);
   return out;
 }
 
@@ -121,21 +123,23 @@ std::vector<content_match> lookup_contents(connection& conn, std::span<const con
       // Each condition is an equality on the content index, so that a lookup
       // costs the same however many files of that size the ledger holds (an
       // OR, or an ORDER BY id, let the planner walk every one of them).
-      "select s.idx, " + prefixed("l") +
-          ", exists (select 1 from sluice.files c where c.feed = s.feed and c.content_size = s.size"
-          "          and c.content_hash = s.hash and c.state = 'loading')"
-          "  or exists (select 1 from sluice.files c where c.feed = s.feed and c.content_size = s.size"
-          "          and c.content_hash is null and c.state = 'loading')"
+      "select s.idx, " + prefixed("l") + ", " + prefixed("p") +
           " from unnest($1::text[], $2::bigint[], $3::text[]) with ordinality as s(feed, size, hash, idx)"
           " left join lateral (select * from sluice.files f where f.feed = s.feed"
           "   and f.content_size = s.size and f.content_hash = s.hash and f.state = 'loaded'"
           "   limit 1) l on true"
+          " left join lateral (select * from ("
+          "   (select * from sluice.files c where c.feed = s.feed and c.content_size = s.size"
+          "     and c.content_hash = s.hash and c.state = 'loading' limit 1)"
+          "   union all"
+          "   (select * from sluice.files c where c.feed = s.feed and c.content_size = s.size"
+          "     and c.content_hash is null and c.state = 'loading' limit 1)) q limit 1) p on true"
           " order by s.idx",
       {feeds, sizes, hashes});
   for (int row = 0; row < r.rows(); ++row) {
     auto idx = static_cast<std::size_t>(r.int64(row, 0) - 1);
     out[idx].loaded = row_at(r, row, 1);
-    out[idx].in_progress = r.text(row, 1 + row_width) == "t";
+    out[idx].in_progress = row_at(r, row, 1 + row_width);
   }
   return out;
 }
@@ -266,7 +270,7 @@ std::vector<advance_outcome> advance_files(connection& conn, std::span<const fil
   conn.exec_params(
       "update sluice.files f set bytes_done = c.to_bytes, lines_done = c.to_lines,"
       " records_done = c.to_records, done_hash = c.to_hash, guard_hash = c.guard,"
-      " device = c.device, inode = c.inode, size_seen = c.size, mtime_ns = c.mtime,"
+      " device = c.device, inode = c.inode, size_seen = c.size, mtime_ns = c.mtime, head_hash = c.head,"
       " rows_loaded = f.rows_loaded + c.loaded, rows_rejected = f.rows_rejected + c.rejected,"
       " state = case when c.complete then 'loaded' else 'loading' end,"
       // A file read to its end once settled is known by its whole content;
@@ -280,9 +284,9 @@ std::vector<advance_outcome> advance_files(connection& conn, std::span<const fil
       " updated_at = now()"
       " from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],"
       "             $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],"
-      "             $12::bigint[], $13::bool[], $14::text[], $15::bigint[])"
+      "             $12::bigint[], $13::bool[], $14::text[], $15::text[], $16::bigint[])"
       "   as c(id, to_bytes, to_lines, to_records, to_hash, guard, device, inode, size, mtime,"
-      "        loaded, rejected, complete, content, file_bytes)"
+      "        loaded, rejected, complete, content, head, file_bytes)"
       " where f.id = c.id",
       {array_of(d, [](const file_advance& a) { return num(a.id); }, false),
        array_of(d, [](const file_advance& a) { return num(a.to.bytes); }, false),
@@ -298,6 +302,7 @@ std::vector<advance_outcome> advance_files(connection& conn, std::span<const fil
        array_of(d, [](const file_advance& a) { return num(a.rejected); }, false),
        array_of(d, [](const file_advance& a) { return std::string(a.complete ? "t" : "f"); }, false),
        array_of(d, [](const file_advance& a) { return a.content_hash ? quoted_element(*a.content_hash) : std::string("NULL"); }, false),
+       array_of(d, [](const file_advance& a) { return a.head_hash; }, true),
        array_of(d, [](const file_advance& a) { return a.file_bytes ? num(*a.file_bytes) : std::string("NULL"); }, false)});
   return out;
 }

@@ -357,6 +357,10 @@ TEST_CASE("detect_framing calls a first line that is a lone brace or starts with
   CHECK(detect_framing("{\"a\":1}\n{\"a\":2}\n") == framing::ndjson);
   CHECK(detect_framing("{\"a\":\n1}") == framing::ndjson);
   CHECK(detect_framing("") == framing::ndjson);
-  CHECK(detect_framing("\n{\n") == framing::ndjson);  // only the first line counts
+  // Blank lines before the first line with content are passed over (a
+  // document written after an empty line is still a document).
+  CHECK(detect_framing("\n{\n") == framing::json);
+  CHECK(detect_framing("\r\n  \n[1]") == framing::json);
+  CHECK(detect_framing("\n{\"a\":1}\n") == framing::ndjson);
   CHECK(detect_framing("hello") == framing::ndjson);
 }

@@ -97,7 +97,7 @@ struct csv_header_row {
 
 // How a file's first line tells its framing when a feed says "auto": a first line
 // that is a lone "{" or starts with "[" is JSON (a pretty-printed document or an
-// array); anything else is NDJSON.
+// array); anything else is NDJSON. Blank lines before it are passed over.
 [[nodiscard]] framing detect_framing(std::string_view first_bytes);
 
 // Finds where one JSON value ends, a byte at a time, without validating it:

@@ -21,6 +21,7 @@
 
 struct pg_conn;
 struct pg_result;
+struct pg_cancel;
 
 namespace sluice::warehouse {
 
@@ -77,8 +78,18 @@ class connection {
   void copy_end();
   void copy_abort(std::string_view reason) noexcept;
 
+  // COPY ... TO STDOUT: begin, then read chunks until copy_read returns false
+  // (which also reads and checks the final result).
+  void copy_out_begin(std::string_view copy_statement);
+  bool copy_read(std::string& chunk);
+
   // Quotes an identifier (schema.table is quoted part by part).
   [[nodiscard]] std::string quote_qualified(std::string_view qualified_name) const;
+
+  // Asks the server to cancel what this connection runs now. May be called
+  // from any thread (it uses a cancel key made when the connection opened);
+  // the running call then fails with a db_error.
+  void request_cancel() const noexcept;
 
   // True while the server link is up.
   [[nodiscard]] bool is_open() const noexcept;
@@ -93,6 +104,10 @@ class connection {
     void operator()(pg_conn* c) const noexcept;
   };
   std::unique_ptr<pg_conn, finish_conn> handle_;
+  struct free_cancel {
+    void operator()(pg_cancel* c) const noexcept;
+  };
+  std::unique_ptr<pg_cancel, free_cancel> cancel_;
   std::string target_;
 };
 

@@ -53,6 +53,7 @@ struct file_row {
   std::string state;  // loading | loaded | duplicate
   file_offset done;
   std::optional<file_stat> seen;  // at the last commit; nullopt for rows older than v2
+  std::string head_hash;  // XXH3-128 of the (at most) 4 KiB at the start of what was loaded ("" if unknown)
   std::optional<std::int64_t> content_size;
   std::optional<std::string> content_hash;
 };
@@ -94,8 +95,9 @@ struct content_key {
 struct content_match {
   std::optional<file_row> loaded;
   // A row still loading has this content, or has this size and a hash not
-  // known yet: wait until it is loaded, then look again.
-  bool in_progress = false;
+  // known yet: wait until it is loaded, then look again (unless its file is
+  // gone: then this copy finishes it).
+  std::optional<file_row> in_progress;
 };
 [[nodiscard]] std::vector<content_match> lookup_contents(connection& conn,
                                                          std::span<const content_key> keys);
@@ -142,6 +144,7 @@ struct file_advance {
   std::string from_hash;
   file_offset to;
   file_stat seen;
+  std::string head_hash;  // of the (at most) 4 KiB at the start of [0, to.bytes)
   std::int64_t loaded = 0;
   std::int64_t rejected = 0;
   bool complete = false;  // state loaded (read to its end once it had settled)

@@ -1,0 +1,63 @@
+// A replication source (a row of sluice.sources) into the warehouse, exactly
+// once: the initial snapshot, then the change stream, through the committer.
+//
+// - First run (state new): creates the slot sluice_<name> with an exported
+//   snapshot, copies every published table inside that snapshot (binary COPY
+//   out of the source straight into binary COPY into staging, rows marked
+//   _op 'r'), and commits the copy together with applied_lsn = the slot's
+//   consistent point. Then streams from there: no gap, no overlap.
+// - Streaming: pgoutput protocol 1 with binary values, so a column value goes
+//   from the source's send format into binary COPY without parsing. Batches
+//   end at source commits (several source transactions per batch); each batch
+//   carries the source's LSN checkpoint (from the applied LSN it resumed after
+//   to the commit LSN of its last transaction). The slot's flush position is
+//   confirmed only after that batch committed; transactions at or below the
+//   applied LSN are skipped.
+// - Tables: for public.T of source S, staging.S_T is the change log (_op r, i,
+//   u, d, t; _lsn the commit LSN; _seq the order within the transaction;
+//   _commit_at; _unchanged, the columns an update left out because their TOAST
+//   value did not change; _old_<key>, the old key when an update changed it;
+//   then the table's columns) and core.S_T the mirror (the table's columns and
+//   primary key), kept by a statement trigger on the change log. Tables outside
+//   public are S_<schema>_T. Both are created when the publication names a
+//   table the warehouse lacks. A table without a primary key is mirrored
+//   append-only.
+//
+// Threading: run() on one thread; `stop` may be set from any thread.
+// Errors: source or warehouse faults throw (replication_error, db_error): the
+// caller retries later, from the stored applied LSN; nothing is lost.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace sluice::loader {
+
+struct source_config {
+  std::string name;
+  std::string conninfo;
+  std::string publication;
+};
+
+struct replicate_outcome {
+  std::uint64_t transactions = 0;  // source transactions committed in the warehouse
+  std::uint64_t changes = 0;       // change rows written (snapshot rows included)
+  std::uint64_t applied_lsn = 0;   // where the source stands now
+};
+
+class replicator {
+ public:
+  replicator(std::string warehouse_dsn, source_config source);
+
+  // Snapshot if needed, then streams until the source's WAL position at the
+  // time of the call is applied (`once`), or until `stop`.
+  replicate_outcome run(bool once, const std::atomic<bool>& stop);
+
+ private:
+  std::string dsn_;
+  source_config source_;
+};
+
+}  // namespace sluice::loader

@@ -1,0 +1,509 @@
+#include "sluice/loader/replicator.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "sluice/loader/batch.h"
+#include "sluice/loader/committer.h"
+#include "sluice/warehouse/connection.h"
+#include "sluice/warehouse/log.h"
+#include "sluice/warehouse/source_ledger.h"
+#include "sluice/watcher/pgoutput.h"
+#include "sluice/watcher/replication.h"
+
+namespace sluice::loader {
+
+namespace {
+
+namespace pg = watcher::pgoutput;
+using warehouse::connection;
+
+constexpr std::size_t batch_bytes = 4 << 20;
+constexpr auto batch_wait = std::chrono::milliseconds(50);   // a batch older than this is handed over
+constexpr auto status_every = std::chrono::seconds(10);      // unasked standby status updates
+
+std::shared_ptr<spdlog::logger> log() {
+  static auto instance = warehouse::named_logger("loader");
+  return instance;
+}
+
+// The source's LSN checkpoint of a batch.
+class source_checkpoints final : public checkpoint_set {
+ public:
+  warehouse::source_advance advance_;
+  pg::lsn end_lsn = 0;  // end of the last commit record in the batch: what the slot may confirm
+  std::uint64_t transactions = 0;  // source transactions in the batch
+
+  advance_result advance(connection& conn, const std::map<std::int64_t, std::uint64_t>& /*refused*/) override {
+    std::array<warehouse::source_advance, 1> one{advance_};
+    auto outcome = warehouse::advance_sources(conn, one).front();
+    if (outcome == warehouse::advance_outcome::advanced) return advance_result::advanced;
+    if (outcome == warehouse::advance_outcome::already_applied) return advance_result::already_applied;
+    return advance_result::elsewhere;
+  }
+  std::string describe() const override {
+    return "source " + advance_.name + " (" + pg::format_lsn(advance_.from_lsn) + " .. " +
+           pg::format_lsn(advance_.to_lsn) + ")";
+  }
+};
+
+struct column_info {
+  std::string name;
+  std::string type;  // as format_type() spells it
+  bool key = false;
+};
+
+// A replicated table as the warehouse has it.
+struct table_info {
+  std::string schema;
+  std::string name;
+  std::vector<column_info> columns;
+  std::string staging;  // staging."S_T"
+  std::string core;     // core."S_T"
+  std::string copy_statement;
+  bool has_key = false;
+};
+
+std::string quote(const std::string& identifier) {
+  std::string out = "\"";
+  for (char c : identifier) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string literal(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string warehouse_name(const std::string& source, const std::string& schema, const std::string& table) {
+  return schema == "public" ? source + "_" + table : source + "_" + schema + "_" + table;
+}
+
+// Creates staging.S_T, core.S_T and the trigger that keeps the mirror, if missing.
+void ensure_tables(connection& wh, const std::string& source, table_info& t) {
+  auto base = warehouse_name(source, t.schema, t.name);
+  t.staging = "staging." + quote(base);
+  t.core = "core." + quote(base);
+  t.has_key = false;
+  std::string cols;
+  std::string old_keys;
+  std::string keys;
+  std::string core_cols;
+  std::string copy_cols = "_op, _lsn, _seq, _commit_at, _unchanged";
+  for (const auto& c : t.columns) {
+    cols += ", " + quote(c.name) + " " + c.type;
+    core_cols += std::string(core_cols.empty() ? "" : ", ") + quote(c.name) + " " + c.type;
+    if (c.key) {
+      t.has_key = true;
+      old_keys += ", " + quote("_old_" + c.name) + " " + c.type;
+      keys += std::string(keys.empty() ? "" : ", ") + quote(c.name);
+      copy_cols += ", " + quote("_old_" + c.name);
+    }
+  }
+  for (const auto& c : t.columns) copy_cols += ", " + quote(c.name);
+  t.copy_statement = "copy " + t.staging + " (" + copy_cols + ") from stdin (format binary)";
+  if (wh.exec("select to_regclass(" + literal(t.staging) + ") is not null").text(0, 0) == "t") return;
+
+  std::string from = t.schema + "." + t.name + " on source " + source;
+  std::string ddl = "create table " + t.staging + " (_op text not null, _lsn pg_lsn not null, _seq integer not null,"
+                    " _commit_at timestamptz, _unchanged text" + old_keys + cols + ");\n";
+  ddl += "comment on table " + t.staging + " is " +
+         literal("Change log of " + from + " (sluice.sources): every change a row, in commit order (_lsn, _seq).") + ";\n";
+  ddl += "comment on column " + t.staging + "._op is 'r: from the initial snapshot; i: insert; u: update; d: delete (the key columns hold the old key); t: truncate.';\n";
+  ddl += "comment on column " + t.staging + "._lsn is 'Commit LSN of the source transaction (the snapshot''s consistent point for r).';\n";
+  ddl += "comment on column " + t.staging + "._seq is 'Order of the change within its transaction (0 for the snapshot).';\n";
+  ddl += "comment on column " + t.staging + "._commit_at is 'When the source transaction committed.';\n";
+  ddl += "comment on column " + t.staging + "._unchanged is 'Comma-separated columns an update did not send because their (TOASTed) value did not change; they are NULL here and keep their value in the mirror.';\n";
+  for (const auto& c : t.columns) {
+    ddl += "comment on column " + t.staging + "." + quote(c.name) + " is " +
+           literal("Column " + c.name + " of " + from + ".") + ";\n";
+    if (c.key) {
+      ddl += "comment on column " + t.staging + "." + quote("_old_" + c.name) + " is " +
+             literal("The old value of key column " + c.name + " when an update changed the key.") + ";\n";
+    }
+  }
+  ddl += "create table " + t.core + " (" + core_cols + (t.has_key ? ", primary key (" + keys + ")" : "") + ");\n";
+  ddl += "comment on table " + t.core + " is " +
+         literal(t.has_key ? "Mirror of " + from + ": equal to the source table once caught up (kept from " + t.staging + ")."
+                           : "Append-only mirror of " + from + ", which has no primary key: inserts only (kept from " +
+                                 t.staging + ").") +
+         ";\n";
+  for (const auto& c : t.columns) {
+    ddl += "comment on column " + t.core + "." + quote(c.name) + " is " + literal("Column " + c.name + " of " + from + ".") + ";\n";
+  }
+
+  // The trigger: per statement, the last change per key wins (a truncate cuts
+  // everything before it); unchanged TOAST values keep the mirror's.
+  auto fn = "core." + quote(base + "_apply");
+  std::string body = "declare cut_lsn pg_lsn := '0/0'; cut_seq integer := -1;\nbegin\n"
+                     "  select _lsn, _seq into cut_lsn, cut_seq from new_rows where _op = 't'"
+                     " order by _lsn desc, _seq desc limit 1;\n"
+                     "  if found then delete from " + t.core + "; else cut_lsn := '0/0'; cut_seq := -1; end if;\n";
+  std::string col_list;
+  for (const auto& c : t.columns) col_list += std::string(col_list.empty() ? "" : ", ") + quote(c.name);
+  if (!t.has_key) {
+    body += "  insert into " + t.core + " (" + col_list + ") select " + col_list + " from new_rows"
+            " where _op in ('r', 'i') and (_lsn, _seq) > (cut_lsn, cut_seq);\n";
+  } else {
+    std::string key_match;
+    std::string key_match_u;
+    for (const auto& c : t.columns) {
+      if (!c.key) continue;
+      auto q = quote(c.name);
+      key_match += std::string(key_match.empty() ? "" : " and ") + "c." + q + " = l." + q;
+      key_match_u += std::string(key_match_u.empty() ? "" : " and ") + "u." + q + " = l." + q;
+    }
+    std::string sets;
+    for (const auto& c : t.columns) {
+      if (c.key) continue;
+      auto q = quote(c.name);
+      sets += std::string(sets.empty() ? "" : ", ") + q + " = case when l._unchanged is not null and " +
+              literal(c.name) + " = any(string_to_array(l._unchanged, ',')) then c." + q + " else l." + q + " end";
+    }
+    // An update that changed the key is also the last change of its old key:
+    // a delete of it, at the update's place in the order.
+    std::string old_key_rows = "select 'd'::text, _lsn, _seq, _commit_at, null::text";
+    std::string first_key;
+    for (const auto& c : t.columns) {
+      if (c.key) old_key_rows += ", " + quote("_old_" + c.name);
+    }
+    for (const auto& c : t.columns) {
+      old_key_rows += c.key ? ", " + quote("_old_" + c.name) : ", null::" + c.type;
+      if (c.key && first_key.empty()) first_key = quote("_old_" + c.name);
+    }
+    old_key_rows += " from new_rows where _op = 'u' and " + first_key + " is not null";
+    body += "  with changes as (select * from new_rows union all " + old_key_rows + "),\n"
+            "  last as (select distinct on (" + keys + ") * from changes where _op in ('r', 'i', 'u', 'd')"
+            " and (_lsn, _seq) > (cut_lsn, cut_seq) order by " + keys + ", _lsn desc, _seq desc),\n"
+            "  gone as (delete from " + t.core + " c using last l where l._op = 'd' and " + key_match + " returning 1),\n";
+    if (!sets.empty()) {
+      body += "  kept as (update " + t.core + " c set " + sets + " from last l where l._op <> 'd' and " + key_match +
+              " returning c.*)\n";
+    } else {
+      body += "  kept as (select c.* from " + t.core + " c join last l on l._op <> 'd' and " + key_match + ")\n";
+    }
+    body += "  insert into " + t.core + " (" + col_list + ") select " + col_list + " from last l"
+            " where l._op <> 'd' and not exists (select 1 from kept u where " + key_match_u + ")"
+            " and not exists (select 1 from " + t.core + " c where " + key_match + ");\n";
+  }
+  body += "  return null;\nend";
+  ddl += "create function " + fn + "() returns trigger language plpgsql as $sluice$\n" + body + "\n$sluice$;\n";
+  ddl += "comment on function " + fn + "() is " + literal("Applies a batch of " + t.staging + " to " + t.core + ".") + ";\n";
+  ddl += "create trigger apply_to_mirror after insert on " + t.staging +
+         " referencing new table as new_rows for each statement execute function " + fn + "();\n";
+  warehouse::transaction tx(wh);
+  wh.exec(ddl);
+  tx.commit();
+  log()->info("source {}: created {} and {} for {}.{}", source, t.staging, t.core, t.schema, t.name);
+}
+
+}  // namespace
+
+replicator::replicator(std::string warehouse_dsn, source_config source)
+    : dsn_(std::move(warehouse_dsn)), source_(std::move(source)) {}
+
+replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
+  replicate_outcome outcome;
+  const auto slot = "sluice_" + source_.name;
+  const auto key = "source:" + source_.name;
+  connection wh(dsn_);
+  auto state = std::string(wh.exec_params("select state from sluice.sources where name = $1", {source_.name}).text(0, 0));
+  watcher::replication_connection repl(source_.conninfo, source_.name);
+  std::map<std::string, table_info> tables;  // by "schema.name"
+
+  if (state == "new") {
+    if (repl.slot_confirmed(slot)) {
+      // Left by a first run that died before its snapshot committed.
+      connection source_sql(source_.conninfo);
+      source_sql.exec_params("select pg_drop_replication_slot($1)", {slot});
+    }
+    auto created = repl.create_slot(slot);
+    connection src(source_.conninfo);
+    src.exec("begin isolation level repeatable read");
+    src.exec("set transaction snapshot " + literal(created.snapshot));
+    auto published = src.exec_params(
+        "select c.oid::text, n.nspname, c.relname from pg_publication_tables p"
+        " join pg_namespace n on n.nspname = p.schemaname"
+        " join pg_class c on c.relnamespace = n.oid and c.relname = p.tablename"
+        " where p.pubname = $1 order by 2, 3",
+        {source_.publication});
+    for (int row = 0; row < published.rows(); ++row) {
+      table_info t;
+      t.schema = published.text(row, 1);
+      t.name = published.text(row, 2);
+      auto cols = src.exec_params(
+          "select a.attname, format_type(a.atttypid, a.atttypmod),"
+          " coalesce(a.attnum = any(i.indkey), false)"
+          " from pg_attribute a left join pg_index i on i.indrelid = a.attrelid and i.indisprimary"
+          " where a.attrelid = $1::oid and a.attnum > 0 and not a.attisdropped order by a.attnum",
+          {std::string(published.text(row, 0))});
+      for (int c = 0; c < cols.rows(); ++c) {
+        t.columns.push_back({std::string(cols.text(c, 0)), std::string(cols.text(c, 1)), cols.text(c, 2) == "t"});
+      }
+      ensure_tables(wh, source_.name, t);  // DDL first, in its own transaction
+      tables[t.schema + "." + t.name] = std::move(t);
+    }
+    // The copy of every table and the source's first applied LSN: one transaction.
+    wh.exec("begin");
+    for (auto& [name, t] : tables) {
+      std::string select = "select 'r'::text, " + literal(pg::format_lsn(created.consistent_point)) +
+                           "::pg_lsn, 0, now(), null::text";
+      for (const auto& c : t.columns) {
+        if (c.key) select += ", null::" + c.type;
+      }
+      for (const auto& c : t.columns) select += ", " + quote(c.name);
+      select += " from " + quote(t.schema) + "." + quote(t.name);
+      src.copy_out_begin("copy (" + select + ") to stdout (format binary)");
+      wh.copy_begin(t.copy_statement);
+      std::string chunk;
+      while (src.copy_read(chunk)) wh.copy_write(chunk);
+      wh.copy_end();
+    }
+    wh.exec_params(
+        "update sluice.sources set applied_lsn = $2::pg_lsn, snapshot_lsn = $2::pg_lsn, state = 'streaming',"
+        " updated_at = now() where name = $1",
+        {source_.name, pg::format_lsn(created.consistent_point)});
+    wh.exec("commit");
+    src.exec("commit");
+    log()->info("source {}: snapshot of {} tables committed at {}", source_.name, tables.size(),
+                pg::format_lsn(created.consistent_point));
+  } else if (!repl.slot_confirmed(slot)) {
+    throw watcher::replication_error("source " + source_.name + ": its slot " + slot +
+                                     " is gone from the source (dropped behind sluice's back?); changes since " +
+                                     pg::format_lsn(warehouse::applied_lsn(wh, source_.name)) +
+                                     " may be lost. Set state = 'new' in sluice.sources to copy it afresh.");
+  }
+
+  std::uint64_t applied = warehouse::applied_lsn(wh, source_.name);
+  std::optional<pg::lsn> until;
+  if (once) until = repl.current_wal_end();
+  repl.start(slot, applied, source_.publication);
+
+  std::mutex confirmed_mutex;
+  pg::lsn confirmed = applied;
+  std::uint64_t committed_transactions = 0;
+  committer commits(dsn_, {1, 4, once ? std::chrono::milliseconds(60'000) : std::chrono::milliseconds(0)},
+                    [&](const batch& b, batch_outcome result, const std::string& error) {
+                      const auto& cp = static_cast<const source_checkpoints&>(*b.checkpoints.front());
+                      if (result == batch_outcome::committed || result == batch_outcome::already_applied) {
+                        std::lock_guard lock(confirmed_mutex);
+                        confirmed = std::max(confirmed, cp.end_lsn);
+                        committed_transactions += cp.transactions;
+                      } else {
+                        log()->error("{}: not committed: {}", cp.describe(), error);
+                      }
+                    });
+
+  std::map<std::uint32_t, table_info*> relations;
+  batch current;
+  std::map<std::string, std::size_t> current_tables;
+  std::size_t current_bytes = 0;
+  std::uint64_t batch_from = applied;
+  std::uint64_t last_commit = applied;
+  pg::lsn last_end = 0;
+  std::uint64_t seq = 0;
+  auto batch_started = std::chrono::steady_clock::now();
+  bool in_transaction = false;
+  bool skipping = false;
+  pg::begin_message begin;
+  std::int32_t change_seq = 0;
+  std::uint64_t transactions_in_batch = 0;
+  auto last_status = std::chrono::steady_clock::now();
+  pg::lsn server_end = 0;
+
+  auto hand_over = [&] {
+    if (transactions_in_batch == 0) return;
+    auto cp = std::make_unique<source_checkpoints>();
+    cp->advance_ = {source_.name, batch_from, last_commit};
+    cp->end_lsn = last_end;
+    cp->transactions = transactions_in_batch;
+    current.checkpoints.push_back(std::move(cp));
+    current.turns.push_back({key, seq++});
+    commits.submit(std::move(current));
+    current = batch{};
+    current_tables.clear();
+    current_bytes = 0;
+    batch_from = last_commit;
+    transactions_in_batch = 0;
+  };
+  auto rows_for = [&](table_info& t) -> table_rows& {
+    auto [it, fresh] = current_tables.try_emplace(t.copy_statement, current.tables.size());
+    if (fresh) current.tables.push_back({t.copy_statement, {}, {}});
+    return current.tables[it->second];
+  };
+  auto put_change = [&](table_info& t, char op, const pg::tuple& row, const pg::tuple* old_key) {
+    auto& out = rows_for(t).rows;
+    auto before = out.size();
+    std::size_t keys = 0;
+    for (const auto& c : t.columns) keys += c.key ? 1 : 0;
+    out.begin_row(static_cast<std::int16_t>(5 + keys + t.columns.size()));
+    out.put_text(std::string(1, op));
+    out.put_int8(static_cast<std::int64_t>(begin.final_lsn));
+    out.put_int4(++change_seq);
+    out.put_timestamp(begin.commit_time);
+    std::string unchanged;
+    for (std::size_t i = 0; i < row.size() && i < t.columns.size(); ++i) {
+      if (row[i].what == pg::column_value::kind::unchanged_toast) {
+        unchanged += (unchanged.empty() ? "" : ",") + t.columns[i].name;
+      }
+    }
+    if (unchanged.empty()) out.put_null();
+    else out.put_text(unchanged);
+    bool key_changed = false;
+    if (old_key != nullptr) {
+      for (std::size_t i = 0; i < t.columns.size() && i < old_key->size() && i < row.size(); ++i) {
+        if (t.columns[i].key && (*old_key)[i].bytes != row[i].bytes) key_changed = true;
+      }
+    }
+    for (std::size_t i = 0; i < t.columns.size(); ++i) {
+      if (!t.columns[i].key) continue;
+      if (key_changed && (*old_key)[i].what == pg::column_value::kind::binary) out.put_bytea((*old_key)[i].bytes);
+      else out.put_null();
+    }
+    for (std::size_t i = 0; i < t.columns.size(); ++i) {
+      if (i < row.size() && row[i].what == pg::column_value::kind::binary) out.put_bytea(row[i].bytes);
+      else out.put_null();
+    }
+    out.end_row();
+    current_bytes += out.size() - before;
+    ++outcome.changes;
+  };
+
+  while (!stop) {
+    auto message = repl.next(std::chrono::milliseconds(100));
+    auto now = std::chrono::steady_clock::now();
+    if (!message) {
+      if (!in_transaction) {
+        hand_over();
+        // Ask where the server is: its keepalive answers at once, so --once
+        // need not wait for one.
+        if (once) {
+          std::lock_guard lock(confirmed_mutex);
+          repl.send_status(confirmed, confirmed, true);
+        }
+      }
+    } else {
+      auto copy = pg::decode_copy_data(*message);
+      if (auto* error = std::get_if<pg::decode_error>(&copy)) {
+        throw watcher::replication_error("source " + source_.name + ": " + error->reason);
+      }
+      if (auto* alive = std::get_if<pg::keepalive>(&copy)) {
+        server_end = std::max(server_end, alive->wal_end);
+        if (alive->reply_requested) {
+          std::lock_guard lock(confirmed_mutex);
+          repl.send_status(confirmed, confirmed, false);
+          last_status = now;
+        }
+      } else {
+        const auto& data = std::get<pg::xlog_data>(copy);
+        server_end = std::max(server_end, data.wal_end);
+        auto decoded = pg::decode(data.payload);
+        if (auto* error = std::get_if<pg::decode_error>(&decoded)) {
+          throw watcher::replication_error("source " + source_.name + ": undecodable message at " +
+                                           pg::format_lsn(data.start) + ": " + error->reason);
+        }
+        const auto& m = std::get<pg::message>(decoded);
+        if (const auto* b = std::get_if<pg::begin_message>(&m)) {
+          begin = *b;
+          in_transaction = true;
+          skipping = b->final_lsn <= applied;
+          change_seq = 0;
+        } else if (const auto* c = std::get_if<pg::commit_message>(&m)) {
+          in_transaction = false;
+          if (!skipping) {
+            last_commit = c->commit_lsn;
+            last_end = c->end_lsn;
+            ++transactions_in_batch;
+          }
+          if (current_bytes >= batch_bytes || now - batch_started > batch_wait) {
+            hand_over();
+            batch_started = now;
+          }
+        } else if (const auto* r = std::get_if<pg::relation_message>(&m)) {
+          auto schema = r->schema.empty() ? std::string("pg_catalog") : r->schema;
+          auto& t = tables[schema + "." + r->name];
+          std::vector<column_info> columns;
+          for (const auto& column : r->columns) {
+            auto type = wh.exec_params("select format_type($1::oid, $2::int)",
+                                       {std::to_string(column.type_oid), std::to_string(column.type_modifier)});
+            columns.push_back({column.name, std::string(type.text(0, 0)), column.key});
+          }
+          if (!t.columns.empty() && t.columns.size() == columns.size()) {
+            for (std::size_t i = 0; i < columns.size(); ++i) {
+              if (columns[i].name != t.columns[i].name || columns[i].type != t.columns[i].type) {
+                throw watcher::replication_error(
+                    "source " + source_.name + ": column " + t.columns[i].name + " of " + schema + "." + r->name +
+                    " was dropped or retyped on the source; fix " + t.staging + " and " + t.core +
+                    " to match, then restart (replication resumes from " + pg::format_lsn(applied) + ")");
+              }
+            }
+          }
+          if (t.columns.size() < columns.size() && !t.columns.empty()) {
+            hand_over();
+            commits.wait_idle();
+            for (std::size_t i = t.columns.size(); i < columns.size(); ++i) {
+              wh.exec("alter table " + t.staging + " add column " + quote(columns[i].name) + " " + columns[i].type +
+                      "; alter table " + t.core + " add column " + quote(columns[i].name) + " " + columns[i].type);
+            }
+            log()->warn("source {}: {}.{} has new columns; added to {} and {}", source_.name, schema, r->name,
+                        t.staging, t.core);
+          }
+          t.schema = schema;
+          t.name = r->name;
+          t.columns = std::move(columns);
+          ensure_tables(wh, source_.name, t);
+          relations[r->oid] = &t;
+        } else if (!skipping) {
+          auto table_of = [&](std::uint32_t oid) -> table_info& {
+            auto it = relations.find(oid);
+            if (it == relations.end()) {
+              throw watcher::replication_error("source " + source_.name + ": a change for relation " +
+                                               std::to_string(oid) + " came before its Relation message");
+            }
+            return *it->second;
+          };
+          if (const auto* ins = std::get_if<pg::insert_message>(&m)) {
+            put_change(table_of(ins->relation), 'i', ins->row, nullptr);
+          } else if (const auto* upd = std::get_if<pg::update_message>(&m)) {
+            put_change(table_of(upd->relation), 'u', upd->row, upd->old_kind != 0 ? &upd->old_row : nullptr);
+          } else if (const auto* del = std::get_if<pg::delete_message>(&m)) {
+            put_change(table_of(del->relation), 'd', del->old_row, nullptr);
+          } else if (const auto* tr = std::get_if<pg::truncate_message>(&m)) {
+            for (auto oid : tr->relations) put_change(table_of(oid), 't', {}, nullptr);
+          }
+        }
+      }
+    }
+    if (now - last_status > status_every) {
+      std::lock_guard lock(confirmed_mutex);
+      repl.send_status(confirmed, confirmed, false);
+      last_status = now;
+    }
+    if (once && !in_transaction && server_end >= *until) {
+      hand_over();
+      commits.wait_idle();
+      std::lock_guard lock(confirmed_mutex);
+      repl.send_status(confirmed, confirmed, false);
+      break;
+    }
+  }
+  hand_over();
+  commits.wait_idle();
+  outcome.transactions = committed_transactions;
+  outcome.applied_lsn = warehouse::applied_lsn(wh, source_.name);
+  return outcome;
+}
+
+}  // namespace sluice::loader

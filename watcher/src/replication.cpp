@@ -1,0 +1,129 @@
+#include "sluice/watcher/replication.h"
+
+#include <libpq-fe.h>
+#include <sys/select.h>
+
+#include <string_view>
+
+namespace sluice::watcher {
+
+namespace {
+
+std::string trimmed(const char* message) {
+  std::string text = message == nullptr ? "" : message;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+struct result_guard {
+  PGresult* r;
+  ~result_guard() { PQclear(r); }
+};
+
+}  // namespace
+
+pgoutput::pg_timestamp pg_now() {
+  using namespace std::chrono;
+  // 946684800: seconds from the Unix epoch to 2000-01-01.
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count() - 946'684'800'000'000LL;
+}
+
+void replication_connection::finish_conn::operator()(pg_conn* c) const noexcept { PQfinish(c); }
+
+replication_connection::replication_connection(const std::string& conninfo, std::string label)
+    : label_(std::move(label)) {
+  const char* keys[] = {"dbname", "replication", "fallback_application_name", "client_encoding", nullptr};
+  const char* values[] = {conninfo.c_str(), "database", "sluice", "UTF8", nullptr};
+  conn_.reset(PQconnectdbParams(keys, values, 1));
+  if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
+    throw replication_error("source " + label_ + ": cannot open a replication connection: " +
+                            trimmed(conn_ ? PQerrorMessage(conn_.get()) : "out of memory") +
+                            " (the source needs wal_level = logical and a role with REPLICATION)");
+  }
+}
+
+replication_connection::~replication_connection() = default;
+
+void replication_connection::fail(const std::string& what) const {
+  throw replication_error("source " + label_ + ": " + what + ": " + trimmed(PQerrorMessage(conn_.get())));
+}
+
+replication_connection::created_slot replication_connection::create_slot(const std::string& slot) {
+  auto command = "CREATE_REPLICATION_SLOT \"" + slot + "\" LOGICAL pgoutput (SNAPSHOT 'export')";
+  result_guard r{PQexec(conn_.get(), command.c_str())};
+  if (PQresultStatus(r.r) != PGRES_TUPLES_OK || PQntuples(r.r) != 1) fail("cannot create slot " + slot);
+  created_slot out;
+  auto point = pgoutput::parse_lsn(PQgetvalue(r.r, 0, 1));
+  if (!point) fail("the server sent no consistent point for slot " + slot);
+  out.consistent_point = *point;
+  out.snapshot = PQgetvalue(r.r, 0, 2);
+  return out;
+}
+
+std::optional<pgoutput::lsn> replication_connection::slot_confirmed(const std::string& slot) {
+  // A replication connection speaks the simple protocol only.
+  char* quoted = PQescapeLiteral(conn_.get(), slot.c_str(), slot.size());
+  if (quoted == nullptr) fail("cannot quote the slot name");
+  std::string query = "select coalesce(confirmed_flush_lsn, '0/0')::text from pg_replication_slots"
+                      " where slot_name = " + std::string(quoted) + " and plugin = 'pgoutput' and database = current_database()";
+  PQfreemem(quoted);
+  result_guard r{PQexec(conn_.get(), query.c_str())};
+  if (PQresultStatus(r.r) != PGRES_TUPLES_OK) fail("cannot look up slot " + slot);
+  if (PQntuples(r.r) == 0) return std::nullopt;
+  return pgoutput::parse_lsn(PQgetvalue(r.r, 0, 0));
+}
+
+pgoutput::lsn replication_connection::current_wal_end() {
+  result_guard r{PQexec(conn_.get(), "IDENTIFY_SYSTEM")};
+  if (PQresultStatus(r.r) != PGRES_TUPLES_OK || PQntuples(r.r) != 1) fail("IDENTIFY_SYSTEM failed");
+  auto at = pgoutput::parse_lsn(PQgetvalue(r.r, 0, 2));
+  if (!at) fail("IDENTIFY_SYSTEM sent no WAL position");
+  return *at;
+}
+
+void replication_connection::start(const std::string& slot, pgoutput::lsn from, const std::string& publication) {
+  char* quoted = PQescapeLiteral(conn_.get(), ("\"" + publication + "\"").c_str(), publication.size() + 2);
+  if (quoted == nullptr) fail("cannot quote the publication name");
+  auto command = "START_REPLICATION SLOT \"" + slot + "\" LOGICAL " + pgoutput::format_lsn(from) +
+                 " (proto_version '1', publication_names " + quoted + ", binary 'true', messages 'true')";
+  PQfreemem(quoted);
+  result_guard r{PQexec(conn_.get(), command.c_str())};
+  if (PQresultStatus(r.r) != PGRES_COPY_BOTH) fail("cannot start replication from slot " + slot);
+}
+
+std::optional<std::string> replication_connection::next(std::chrono::milliseconds wait) {
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (true) {
+    char* buffer = nullptr;
+    int n = PQgetCopyData(conn_.get(), &buffer, /*async=*/1);
+    if (n > 0) {
+      std::string out(buffer, static_cast<std::size_t>(n));
+      PQfreemem(buffer);
+      return out;
+    }
+    if (n == -1) fail("the replication stream ended");
+    if (n == -2) fail("the replication stream failed");
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::milliseconds(0)) return std::nullopt;
+    int socket = PQsocket(conn_.get());
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(socket, &readable);
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(left).count();
+    timeval timeout{static_cast<time_t>(micros / 1'000'000), static_cast<suseconds_t>(micros % 1'000'000)};
+    if (::select(socket + 1, &readable, nullptr, nullptr, &timeout) < 0 && errno != EINTR) {
+      fail("waiting for the replication stream failed");
+    }
+    if (PQconsumeInput(conn_.get()) == 0) fail("the replication connection broke");
+  }
+}
+
+void replication_connection::send_status(pgoutput::lsn written, pgoutput::lsn flushed, bool reply_requested) {
+  auto message = pgoutput::encode_standby_status(written, flushed, flushed, pg_now(), reply_requested);
+  if (PQputCopyData(conn_.get(), message.data(), static_cast<int>(message.size())) != 1 ||
+      PQflush(conn_.get()) != 0) {
+    fail("cannot send the standby status");
+  }
+}
+
+}  // namespace sluice::watcher
