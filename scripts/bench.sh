@@ -6,6 +6,8 @@
 #                         [--sluice PATH] [--keep]
 #        scripts/bench.sh --memory-check [SIZE_GB] [--dsn DSN] [--seed S]
 #        scripts/bench.sh --files [--runs R] [--dsn DSN] [--seed S]
+#        scripts/bench.sh --csv [--csv-rows N] [--runs R] [--dsn DSN] [--seed S]
+#                               [--sluice-args "ARGS"]
 #
 #   --events N       events to generate (default 1000000), as monthly files
 #   --runs R         runs (default 3); the median of each figure is reported
@@ -21,6 +23,21 @@
 #                    `sluice run --once` into a warehouse with the pleo pack;
 #                    reports files/s and how the time grows (targets: >= 3,000
 #                    files/s at 20,000; 80,000 in at most 4.6x that time)
+#   --csv            the CSV case: one generated sales export (sluice-gen-sales,
+#                    12 columns, --csv-rows rows, default 1,000,000, ~87 MB,
+#                    no traps: psql's COPY stops at the first bad row) loaded
+#                    per run by `sluice run --once` into staging.bench_sales
+#                    (a bench-only feed in a fresh database with the sluice
+#                    pack only), then in the same database by
+#                    `psql \copy staging_copy FROM file (format csv, header)`
+#                    into an identical table; also by a Python csv + psycopg2
+#                    COPY loader and by pgloader when they are installed
+#                    (apt-get install python3-psycopg2 pgloader), else their
+#                    column says why not. Reports seconds per loader (median of
+#                    runs) and sluice's speed relative to psql's \copy
+#                    (target: >= 0.9)
+#   --sluice-args "ARGS"  extra arguments for `sluice run --once` in --csv
+#                    (e.g. "--batch-mb 16"); default: none, what users get
 #
 # Per run: (a) a fresh database, `sluice migrate`, then `sluice run --once` over
 # the generated files, timed (wall clock) with its peak RSS (/usr/bin/time);
@@ -49,6 +66,9 @@ sluice=
 keep=false
 memory_gb=
 files_case=false
+csv_case=false
+csv_rows=1000000
+sluice_args=
 while (($#)); do
   case "$1" in
     --events) events=${2:?--events needs a number}; shift ;;
@@ -61,6 +81,9 @@ while (($#)); do
       memory_gb=2
       if [[ "${2:-}" =~ ^[0-9]+([.][0-9]+)?$ ]]; then memory_gb=$2; shift; fi ;;
     --files) files_case=true ;;
+    --csv) csv_case=true ;;
+    --csv-rows) csv_rows=${2:?--csv-rows needs a number}; shift ;;
+    --sluice-args) sluice_args=${2?--sluice-args needs a value}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; sluice_die "unknown argument '$1'" ;;
   esac
@@ -74,9 +97,9 @@ done
 echo "building ..." >&2
 if [[ -n "$sluice" ]]; then
   [[ -x "$sluice" ]] || sluice_die "--sluice $sluice is not an executable"
-  sluice_build "$root" quiet sluice-gen-hubdoc sluice-gen-pleo || sluice_die "the build failed"
+  sluice_build "$root" quiet sluice-gen-hubdoc sluice-gen-pleo sluice-gen-sales || sluice_die "the build failed"
 else
-  sluice_build "$root" quiet sluice sluice-gen-hubdoc sluice-gen-pleo || sluice_die "the build failed"
+  sluice_build "$root" quiet sluice sluice-gen-hubdoc sluice-gen-pleo sluice-gen-sales || sluice_die "the build failed"
   sluice=$root/build/app/sluice
 fi
 gen=$root/build/scripts/sluice-gen-hubdoc
@@ -223,6 +246,162 @@ if $files_case; then
     printf "  80,000 files: %.2f s = %.0f files/s, %.2fx the time of 20,000 (%s the 4.6x bound)\n", b, 80000 / b, growth, (growth <= 4.6 ? "within" : "OVER")
     printf "  restart over the 80,000 loaded files (nothing new): %.2f s\n", r
   }'
+  exit 0
+fi
+
+# --- CSV: sluice vs psql \copy (format csv) and friends ---------------------------
+if $csv_case; then
+  [[ "$csv_rows" =~ ^[0-9]+$ && "$csv_rows" -gt 0 ]] || sluice_die "--csv-rows takes a positive number"
+  echo "generating a $csv_rows-row sales export (seed $seed) ..." >&2
+  mkdir -p "$work/csv-inbox/sales"
+  csv_file=$work/csv-inbox/sales/export.csv
+  "$root/build/scripts/sluice-gen-sales" --rows "$csv_rows" --seed "$seed" --traps-every 0 --out "$csv_file" 2>/dev/null
+  input_mb=$(size_of "$csv_file")
+  columns="sale_id, product_id, product_name, brand, category, retailer_id, retailer_name, channel, location, quantity, price, sold_on"
+  feed_sql=$work/bench_feed.sql
+  cat >"$feed_sql" <<'SQL'
+create table staging.bench_sales (
+  _file_id bigint not null, _record bigint not null,
+  sale_id integer not null, product_id integer, product_name text, brand text, category text,
+  retailer_id integer, retailer_name text, channel text, location text,
+  quantity integer, price numeric(12,2), sold_on date not null);
+insert into sluice.feeds (name, file_globs, format, null_strings, date_formats)
+  values ('bench_sales', '{sales/*.csv}', 'csv', '{"",None}', '{YYYY-MM-DD,YYYY/MM/DD}');
+insert into sluice.feed_targets (feed, route_value, target_table) values ('bench_sales', '', 'staging.bench_sales');
+insert into sluice.feed_columns (feed, target_table, column_name, csv_header)
+  select 'bench_sales', 'staging.bench_sales', c, h from unnest(
+    '{sale_id,product_id,product_name,brand,category,retailer_id,retailer_name,channel,location,quantity,price,sold_on}'::text[],
+    '{SaleID,ProductID,ProductName,Brand,Category,RetailerID,RetailerName,Channel,Location,Quantity,Price,Date}'::text[]) as m(c, h);
+-- The other loaders' tables: the same columns and types; a CSV has no
+-- _file_id/_record, so they default to 0 there.
+create table staging_copy (like staging.bench_sales);
+alter table staging_copy alter _file_id set default 0, alter _record set default 0;
+create table staging_py (like staging_copy including defaults);
+create table staging_pgloader (like staging_copy including defaults);
+SQL
+  # A Python loader as one would write it: csv.reader, each value checked and
+  # converted (int, Decimal, date), good rows COPYed in 50,000-row chunks.
+  py_loader=$work/load_csv.py
+  cat >"$py_loader" <<'PY'
+import csv, datetime, decimal, io, sys
+import psycopg2
+dsn, path, table = sys.argv[1:4]
+cols = "sale_id,product_id,product_name,brand,category,retailer_id,retailer_name,channel,location,quantity,price,sold_on"
+conn = psycopg2.connect(dsn)
+cur = conn.cursor()
+def nul(v): return None if v.strip() in ("", "None") else v
+def day(v):
+    for f in ("%Y-%m-%d", "%Y/%m/%d"):
+        try: return datetime.datetime.strptime(v, f).date()
+        except ValueError: pass
+    raise ValueError(v)
+buf, n, bad = io.StringIO(), 0, 0
+out = csv.writer(buf)
+def flush():
+    global buf, out
+    buf.seek(0)
+    cur.copy_expert(f"copy {table} ({cols}) from stdin (format csv)", buf)
+    conn.commit()
+    buf = io.StringIO(); out = csv.writer(buf)
+with open(path, newline="", encoding="utf-8") as f:
+    rows = csv.reader(f)
+    next(rows)
+    for r in rows:
+        try:
+            v = [nul(x) for x in r]
+            if len(v) != 12 or v[0] is None: raise ValueError("ragged or no id")
+            rec = [int(v[0]), None if v[1] is None else int(v[1]), v[2], v[3], v[4],
+                   None if v[5] is None else int(v[5]), v[6], v[7], v[8],
+                   None if v[9] is None else int(v[9]),
+                   None if v[10] is None else decimal.Decimal(v[10]).quantize(decimal.Decimal("0.01")), day(v[11])]
+        except (ValueError, decimal.InvalidOperation):
+            bad += 1
+            continue
+        out.writerow(["" if x is None else x for x in rec])
+        n += 1
+        if n % 50000 == 0: flush()
+flush()
+print(n, bad)
+PY
+  have_py=false; py_why="python3-psycopg2 is not installed (apt-get install python3-psycopg2)"
+  if /usr/bin/python3 -c 'import psycopg2' 2>/dev/null; then have_py=true; fi
+  have_pgloader=false; pgl_why="pgloader is not installed (apt-get install pgloader)"
+  if command -v pgloader >/dev/null; then have_pgloader=true; fi
+  # pgloader wants a URI: the throwaway cluster's socket dir and port.
+  pgloader_uri() {
+    local db=$1 host port
+    host=$(sed -n 's/.*host=\([^ ]*\).*/\1/p' <<<"$dsn"); port=$(sed -n 's/.*port=\([^ ]*\).*/\1/p' <<<"$dsn")
+    if [[ "$host" == /* ]]; then printf 'postgresql://postgres@unix:%s:%s/%s\n' "$host" "${port:-5432}" "$db"
+    else printf 'postgresql://postgres@%s:%s/%s\n' "${host:-localhost}" "${port:-5432}" "$db"; fi
+  }
+  results=$work/csv-results.tsv
+  : >"$results"
+  printf '\n%-6s %9s %9s %9s %9s %9s %9s %12s %12s\n' run "sluice s" "load s" "psql s" "python s" "pgload s" "RSS MB" "speed vs psql" "load vs psql"
+  for ((run = 1; run <= runs; run++)); do
+    db=sluice_bench_csv_$$_$run
+    q "$dsn" "create database $db" >/dev/null
+    databases+=("$db")
+    dbdsn=$(sluice_dsn_with_db "$dsn" "$db")
+    "$sluice" migrate --dsn "$dbdsn" --packs sluice --log-level warn >"$work/$db.migrate.log" 2>&1 || {
+      cat "$work/$db.migrate.log" >&2; sluice_die "sluice migrate failed"; }
+    psql -X -q -v ON_ERROR_STOP=1 -d "$dbdsn" -f "$feed_sql" >/dev/null
+    t0=$(now)
+    # shellcheck disable=SC2086 # --sluice-args is split into words on purpose
+    /usr/bin/time -f '%M' -o "$work/$db.rss" "$sluice" run --once --dsn "$dbdsn" --inbox "$work/csv-inbox" \
+      --log-level info $sluice_args >"$work/$db.run.log" 2>&1 || { tail -n 30 "$work/$db.run.log" >&2; sluice_die "sluice failed"; }
+    t1=$(now)
+    sluice_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    load_secs=$(sed -n 's/.* rejected in \([0-9.]*\) s; .*/\1/p' "$work/$db.run.log" | tail -n 1)
+    rss=$(awk '/^[0-9]+$/ { printf "%.1f", $1 / 1024 }' "$work/$db.rss")
+    loaded=$(q "$dbdsn" "select count(*) from staging.bench_sales")
+    ((loaded == csv_rows)) || sluice_die "sluice loaded $loaded of $csv_rows rows (see $work/$db.run.log)"
+    t0=$(now)
+    psql -X -q -v ON_ERROR_STOP=1 -d "$dbdsn" -c "\\copy staging_copy ($columns) from '$csv_file' (format csv, header)"
+    t1=$(now)
+    psql_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+    copied=$(q "$dbdsn" "select count(*) from staging_copy")
+    ((copied == csv_rows)) || sluice_die "psql copied $copied of $csv_rows rows: the comparison is void"
+    py_secs=-
+    if $have_py; then
+      t0=$(now)
+      if /usr/bin/python3 "$py_loader" "$dbdsn" "$csv_file" staging_py >"$work/$db.py.log" 2>&1; then
+        t1=$(now); py_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+      else have_py=false; py_why="the Python loader failed: $(tail -n 1 "$work/$db.py.log")"; fi
+    fi
+    pgl_secs=-
+    if $have_pgloader; then
+      cat >"$work/$db.load" <<LOAD
+LOAD CSV FROM '$csv_file'
+  HAVING FIELDS (sale_id, product_id, product_name, brand, category, retailer_id, retailer_name, channel, location, quantity, price, sold_on)
+  INTO $(pgloader_uri "$db")?tablename=staging_pgloader
+  TARGET COLUMNS (sale_id, product_id, product_name, brand, category, retailer_id, retailer_name, channel, location, quantity, price, sold_on)
+  WITH skip header = 1, fields optionally enclosed by '"', fields escaped by double-quote, fields terminated by ',';
+LOAD
+      t0=$(now)
+      if pgloader --quiet "$work/$db.load" >"$work/$db.pgloader.log" 2>&1 &&
+         (( $(q "$dbdsn" "select count(*) from staging_pgloader") == csv_rows )); then
+        t1=$(now); pgl_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+      else have_pgloader=false; pgl_why="pgloader did not load every row (see $work/$db.pgloader.log)"; fi
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$sluice_secs" "$load_secs" "$psql_secs" "$py_secs" "$pgl_secs" "$rss" >>"$results"
+    awk -v r="$run" -v s="$sluice_secs" -v l="$load_secs" -v p="$psql_secs" -v y="$py_secs" -v g="$pgl_secs" -v m="$rss" 'BEGIN {
+      printf "%-6s %9s %9s %9s %9s %9s %9s %12.3f %12.3f\n", r, s, l, p, y, g, m, p / s, p / l }'
+    q "$dsn" "drop database $db" >/dev/null
+    databases=("${databases[@]/$db}")
+  done
+  col() { local values; values=$(cut -f"$1" "$results" | grep -v '^-$' || true); [[ -z "$values" ]] || median <<<"$values"; }
+  med_s=$(col 2); med_l=$(col 3); med_p=$(col 4); med_y=$(col 5); med_g=$(col 6); med_m=$(col 7)
+  printf '%-6s %9s %9s %9s %9s %9s %9s %12.3f %12.3f\n' median "$med_s" "$med_l" "$med_p" "${med_y:--}" "${med_g:--}" "$med_m" \
+    "$(awk -v p="$med_p" -v s="$med_s" 'BEGIN { print p / s }')" "$(awk -v p="$med_p" -v l="$med_l" 'BEGIN { print p / l }')"
+  awk -v p="$med_p" -v s="$med_s" -v l="$med_l" -v runs="$runs" -v rows="$csv_rows" -v mb="$input_mb" \
+      -v extra="${sluice_args:+, sluice run with $sluice_args}" 'BEGIN {
+    r = p / s
+    printf "\nmedian of %d run(s), %d rows, %s MB of CSV%s:\n", runs, rows, mb, extra
+    printf "  whole `sluice run --once` %.3f s vs psql \\copy (format csv) %.3f s: sluice at %.3fx psql'"'"'s speed (%s the 0.9 target)\n", s, p, r, (r >= 0.9 ? "meets" : "MISSES")
+    printf "  load phase alone (from sluice'"'"'s summary line) %.3f s: %.3fx\n", l, p / l
+  }'
+  if [[ -n "$med_y" ]]; then printf '  Python csv + psycopg2 COPY: %s s\n' "$med_y"; else printf '  Python csv + psycopg2: skipped: %s\n' "$py_why"; fi
+  if [[ -n "$med_g" ]]; then printf '  pgloader: %s s\n' "$med_g"; else printf '  pgloader: skipped: %s\n' "$pgl_why"; fi
   exit 0
 fi
 

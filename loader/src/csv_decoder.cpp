@@ -27,6 +27,10 @@ std::string csv_decoder::bind(const std::optional<csv_header_row>& header) {
   const auto& target = feed_.targets.front();
   std::map<std::string, std::size_t, std::less<>> by_name;
   std::map<std::string, int, std::less<>> seen;
+  if (feed_.csv.header && header && header->too_long) {
+    file_problem_ = {"", "the header row is longer than the limit (--max-record-mb); its columns cannot be read"};
+    return file_problem_.reason;
+  }
   if (feed_.csv.header && header) {
     auto split = splitter_.split(header->text);
     if (!split) {

@@ -117,17 +117,6 @@ framing feed_plan::framing_for(std::string_view head) const {
   return detect_framing(head);
 }
 
-std::string column_plan::origin() const {
-  switch (source) {
-    case column_source::json_pointer: return json_pointer;
-    case column_source::csv_header: return csv_header;
-    case column_source::csv_position: return "field " + std::to_string(csv_position);
-    case column_source::file_id:
-    case column_source::record_ordinal: return name;
-  }
-  return name;
-}
-
 std::vector<feed_plan> load_feeds(warehouse::connection& conn) {
   std::vector<feed_plan> feeds;
   auto rows = conn.exec(

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -51,6 +52,19 @@ class gzip_source final : public byte_source {
   std::string problem() const override { return problem_; }
   bool compressed() const noexcept override { return true; }
 
+  void check_integrity() override {
+    gzip_source pass(fd_, limit_, 1);
+    std::vector<char> sink(256 << 10);
+    while (pass.produce(sink.data(), sink.size()) > 0) {
+    }
+    if (pass.state_ == source_state::broken) {
+      trusted_end_ = pass.last_member_end_;
+      trusted_problem_ = pass.problem_;
+    } else {
+      trusted_end_.reset();
+    }
+  }
+
  private:
   void restart() {
     inflateReset(&stream_);
@@ -60,6 +74,7 @@ class gzip_source final : public byte_source {
     produced_ = 0;
     remembered_ = 0;
     members_ = 0;
+    last_member_end_ = 0;
     between_members_ = true;
     state_ = source_state::readable;
     problem_.clear();
@@ -68,6 +83,15 @@ class gzip_source final : public byte_source {
   // Inflates up to `size` bytes into `out`; 0 when no more can be had now.
   std::size_t produce(char* out, std::size_t size) {
     if (state_ == source_state::broken) return 0;
+    if (trusted_end_) {
+      // A member failed its check: nothing from its start on is content.
+      if (produced_ >= *trusted_end_) {
+        state_ = source_state::broken;
+        problem_ = trusted_problem_ + " (found before loading: nothing of that gzip member was loaded)";
+        return 0;
+      }
+      size = static_cast<std::size_t>(std::min<std::uint64_t>(size, *trusted_end_ - produced_));
+    }
     stream_.next_out = reinterpret_cast<Bytef*>(out);
     stream_.avail_out = static_cast<uInt>(std::min<std::size_t>(size, 1u << 30));
     std::size_t asked = stream_.avail_out;
@@ -82,6 +106,7 @@ class gzip_source final : public byte_source {
       if (rc == Z_STREAM_END) {
         between_members_ = true;
         ++members_;
+        last_member_end_ = produced_ + (asked - stream_.avail_out);
         continue;
       }
       if (rc == Z_OK) continue;
@@ -190,6 +215,9 @@ class gzip_source final : public byte_source {
   std::uint64_t remembered_ = 0;   // how many of the last produced bytes the ring holds
   std::uint64_t members_ = 0;      // complete members
   std::uint64_t member_start_ = 0;
+  std::uint64_t last_member_end_ = 0;  // content offset where the last complete member ended
+  std::optional<std::uint64_t> trusted_end_;  // check_integrity(): content past this is damaged
+  std::string trusted_problem_;
   bool between_members_ = true;
   source_state state_ = source_state::readable;
   std::string problem_;

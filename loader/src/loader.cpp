@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "sluice/loader/batch.h"
+#include "sluice/loader/byte_source.h"
 #include "sluice/loader/committer.h"
 #include "sluice/loader/content_hash.h"
 #include "sluice/loader/feed.h"
@@ -199,18 +200,44 @@ class file_checkpoints final : public checkpoint_set {
   }
 };
 
+// Hash of the (at most) guard_bytes of content before `end`, read through a
+// compressed file's source (which still holds them: see byte_source.h).
+std::string content_guard_of(byte_source& source, std::uint64_t end) {
+  auto from = end > guard_bytes ? end - guard_bytes : 0;
+  auto bytes = read_content(source, from, end);
+  if (bytes.size() != end - from) return "";
+  return content_hash::of(bytes);
+}
+
 // The open files of a batch: a refused row's raw text is read back from its
-// file. Holds the descriptors (shared with the tracked files) until the batch
-// is done, so a file let go meanwhile can still be read.
+// file (a compressed file is inflated again up to it: refusals are rare, and
+// batches keep no copy of their rows' text). Holds the descriptors (shared with
+// the tracked files) until the batch is done, so a file let go meanwhile can
+// still be read. Called from committer threads: the inflating sources are
+// guarded.
 class file_raw_source final : public raw_source {
  public:
-  std::map<std::int64_t, std::shared_ptr<const unique_fd>> files;
+  struct file {
+    std::shared_ptr<const unique_fd> fd;
+    bool compressed = false;
+    std::uint64_t size = 0;  // the file's own size when the batch read it
+  };
+  std::map<std::int64_t, file> files;
 
   std::string raw_text(const row_origin& origin) const override {
     auto it = files.find(origin.source_id);
     if (it == files.end()) return {};
-    return read_range(it->second->get(), origin.offset, origin.offset + origin.size);
+    const auto& f = it->second;
+    if (!f.compressed) return read_range(f.fd->get(), origin.offset, origin.offset + origin.size);
+    std::lock_guard lock(mutex_);
+    auto& source = sources_[origin.source_id];
+    if (!source) source = make_gzip_source(f.fd->get(), f.size, 1 << 20);
+    return read_content(*source, origin.offset, origin.offset + origin.size);
   }
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::map<std::int64_t, std::unique_ptr<byte_source>> sources_;
 };
 
 // What the committer reports back about one file of a batch.
@@ -240,6 +267,15 @@ struct tracked_file {
   const feed_plan* feed = nullptr;
   std::string path;
   std::shared_ptr<const unique_fd> fd;
+  // Its content: the file's bytes, or a .gz file's inflated content (kept open
+  // while it is tracked, so that a growing .gz is inflated once).
+  std::shared_ptr<byte_source> source;
+  bool compressed = false;
+  std::uint64_t raw_read = 0;  // compressed: the file's size when it was last read
+  std::uint64_t checked_size = 0;  // compressed: the size check_integrity() last saw
+  std::string content_head;  // compressed: the first (at most) 4 KiB of content, for head_hash
+  std::optional<csv_header_row> csv_header;  // csv with a header: once read
+  bool csv_problem_told = false;
   file_stat stat;
   position at;  // after the last batch handed to the committer
   content_hash hash;
@@ -564,10 +600,14 @@ struct loader::impl {
       warehouse::move_file(ledger, t.id, path, st);
     }
     // Rewritten in place while held: shorter, or no longer ending where it was
-    // read up to (a truncation followed by more writes than were loaded).
-    bool rewritten = static_cast<std::uint64_t>(st.size) < t.at.bytes ||
-                     (!t.guard.empty() && guard_hash_of(t.fd->get(), t.ledger_bytes) != t.guard);
-    if (rewritten && static_cast<std::uint64_t>(st.size) >= t.at.bytes) {
+    // read up to (a truncation followed by more writes than were loaded). A
+    // compressed file's offsets count content: its own size is compared with
+    // its size when last seen. (Its content is not checked here: the bytes
+    // before the offset come from what was inflated already. A .gz rewritten
+    // in place breaks its stream, which ends the file in a reject.)
+    bool shrank = t.compressed ? st.size < t.stat.size : static_cast<std::uint64_t>(st.size) < t.at.bytes;
+    bool rewritten = shrank || (!t.compressed && !t.guard.empty() && guard_hash_of(t.fd->get(), t.ledger_bytes) != t.guard);
+    if (rewritten && !shrank) {
       log()->warn("{} {}: rewritten in place (its bytes before byte {} changed); loading it as new content",
                   t.feed->name, path, t.ledger_bytes);
       t.failed = true;
@@ -579,8 +619,8 @@ struct loader::impl {
       }
       return;
     }
-    if (static_cast<std::uint64_t>(st.size) < t.at.bytes) {
-      if (t.in_flight == 0 && !t.guard.empty()) {
+    if (shrank) {
+      if (t.in_flight == 0 && !t.guard.empty() && !t.compressed) {
         if (auto copy = find_copy(path, st, static_cast<std::int64_t>(t.at.bytes), t.guard, t.feed)) {
           // The same row goes on in the copy, then this path starts afresh.
           warehouse::file_row row;
@@ -686,8 +726,10 @@ struct loader::impl {
       if (elsewhere.count(i)) continue;
       if (m.by_inode && same_file(*m.by_inode, f)) {
         const auto& row = *m.by_inode;
+        // (A .gz file's offsets count content: its stat alone says it is whole.)
         bool unchanged = row.seen && *row.seen == f.stat && row.path == f.path &&
-                         (row.state == "duplicate" || (row.state == "loaded" && row.done.bytes == f.stat.size));
+                         (row.state == "duplicate" ||
+                          (row.state == "loaded" && (is_gzip_path(f.path) || row.done.bytes == f.stat.size)));
         // Loaded and untouched since (a restart over a full inbox): nothing
         // to claim, read or write.
         if (!unchanged) d.resume = m.by_inode;
@@ -827,7 +869,8 @@ struct loader::impl {
   // it was loaded to its end) and `copy` holds what it had loaded: then the
   // copy may finish it. Claims the row for that (added to `claimed`).
   bool orphaned(const warehouse::file_row& row, const sighting& copy, std::set<std::int64_t>& claimed) {
-    if (!row.seen || copy.stat.size < row.done.bytes) return false;
+    bool compressed = is_gzip_path(copy.path);
+    if (!row.seen || (!compressed && copy.stat.size < row.done.bytes)) return false;
     std::array<std::int64_t, 1> one{row.id};
     if (warehouse::claim_files(ledger, one).empty()) return false;  // another sluice is loading it
     auto original = open_beneath(inbox_fd.get(), row.path);
@@ -836,8 +879,9 @@ struct loader::impl {
     auto loaded_to = static_cast<std::uint64_t>(row.done.bytes);
     bool holds = row.done.guard_hash.empty()
                      ? loaded_to == 0
-                     : guard_hash_of(copy.file.fd.get(), loaded_to) == row.done.guard_hash &&
-                           (row.head_hash.empty() || head_hash_of(copy.file.fd.get(), loaded_to) == row.head_hash);
+                     : compressed ? holds_loaded_content(copy, row)
+                                  : guard_hash_of(copy.file.fd.get(), loaded_to) == row.done.guard_hash &&
+                                        (row.head_hash.empty() || head_hash_of(copy.file.fd.get(), loaded_to) == row.head_hash);
     if (alive || !holds) {
       warehouse::release_files(ledger, one);
       return false;
@@ -846,13 +890,37 @@ struct loader::impl {
     return true;
   }
 
+  // A .gz file's content begins and, before the row's offset, ends as the
+  // row's loaded content did (one inflate pass up to the offset).
+  static bool holds_loaded_content(const sighting& f, const warehouse::file_row& row) {
+    auto done = static_cast<std::uint64_t>(row.done.bytes);
+    auto source = make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size), guard_bytes);
+    if (!row.head_hash.empty()) {
+      auto head = read_content(*source, 0, std::min<std::uint64_t>(done, guard_bytes));
+      if (content_hash::of(head) != row.head_hash) return false;
+    }
+    return content_guard_of(*source, done) == row.done.guard_hash;
+  }
+
   // Whether the ledger row describes the file now at f (same inode): trusted
   // when size and mtime are as at its last commit; else its loaded prefix must
   // still end with the bytes it ended with.
   static bool same_file(const warehouse::file_row& row, const sighting& f) {
-    if (f.stat.size < row.done.bytes) return false;
     if (row.seen && *row.seen == f.stat) return true;
     if (row.done.bytes == 0) return true;
+    if (is_gzip_path(f.path)) {
+      // Offsets count content: inflate up to the loaded offset (as resuming
+      // will) and compare the content at its start and before it; a small file
+      // known by its whole content is compared whole (its own bytes).
+      if (row.seen && f.stat.size < row.seen->size) return false;
+      if (!holds_loaded_content(f, row)) return false;
+      if (row.content_hash && row.content_size == f.stat.size && f.stat.size <= small_file_bytes) {
+        auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
+        return whole && whole->hex() == *row.content_hash;
+      }
+      return true;
+    }
+    if (f.stat.size < row.done.bytes) return false;
     if (row.done.guard_hash.empty()) {
       auto prefix = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(row.done.bytes));
       return prefix && prefix->hex() == row.done.hash;
@@ -884,7 +952,9 @@ struct loader::impl {
       t.at = {static_cast<std::uint64_t>(row->done.bytes), static_cast<std::uint64_t>(row->done.lines),
               static_cast<std::uint64_t>(row->done.records)};
       if (row->state == "duplicate") {
-        if (f.stat.size <= row->done.bytes) {
+        bool same_size = is_gzip_path(f.path) ? row->seen && f.stat.size <= row->seen->size
+                                              : f.stat.size <= row->done.bytes;
+        if (same_size) {
           // Still the copy it was: nothing to load, nothing to hold.
           release_now(id);
           return;
@@ -893,8 +963,12 @@ struct loader::impl {
         log()->info("{} {}: a duplicate that grew past its original; loading what is new from byte {}",
                     f.feed->name, f.path, t.at.bytes);
       }
-      t.complete = row->state == "loaded" && f.stat.size == row->done.bytes;
-      if (t.complete || (!f.settled && static_cast<std::uint64_t>(f.stat.size) == t.at.bytes)) {
+      // A compressed file's offsets count its content: its own size says
+      // nothing about them, so it is as it was when its stat is.
+      bool compressed = is_gzip_path(f.path);
+      bool unchanged = row->seen && row->seen->size == f.stat.size;
+      t.complete = row->state == "loaded" && (compressed ? unchanged : f.stat.size == row->done.bytes);
+      if (t.complete || (!f.settled && (compressed ? unchanged : static_cast<std::uint64_t>(f.stat.size) == t.at.bytes))) {
         release_now(id);  // nothing new: no need to hold it
         return;
       }
@@ -907,7 +981,10 @@ struct loader::impl {
       t.ledger_hash = row->done.hash;
       t.guard = row->done.guard_hash;
     }
-    auto head = read_range(t.fd->get(), 0, std::min<std::uint64_t>(head_bytes, f.stat.size));
+    t.compressed = is_gzip_path(f.path);
+    t.source = std::shared_ptr<byte_source>(make_source(f.path, t.fd->get(), static_cast<std::uint64_t>(f.stat.size)));
+    auto head = read_content(*t.source, 0, head_bytes);
+    if (t.compressed) t.content_head = head;
     std::string_view view = head;
     if (view.starts_with(utf8_bom)) {
       view.remove_prefix(utf8_bom.size());
@@ -944,13 +1021,34 @@ struct loader::impl {
     if (t.failed || stop) return;
     if (t.kind == framing::json && !settled && !force_final) return;  // a document is read once complete
     bool final = force_final || (settled && (t.kind == framing::json || options.read_unterminated_tail));
-    if (t.at.bytes >= size && (t.complete || !settled)) return;
-    record_reader reader(t.fd->get(), t.kind, t.at, t.hash, size, final,
-                         {.initial_buffer_bytes = std::min<std::size_t>(1 << 20, std::max<std::size_t>(size - t.at.bytes + 64, 4096)),
+    bool nothing_new = t.compressed ? size == t.raw_read : t.at.bytes >= size;
+    if (nothing_new && (t.complete || !settled)) return;
+    t.source->set_limit(size);
+    if (t.compressed && settled && t.checked_size != size) {
+      // A settled .gz is checked whole before it is read: damage that only a
+      // member's CRC reveals must not become rows.
+      t.source->check_integrity();
+      t.checked_size = size;
+    }
+    std::size_t left = t.compressed || size < t.at.bytes ? std::size_t{1} << 20 : static_cast<std::size_t>(size - t.at.bytes);
+    record_reader reader(*t.source, t.kind, t.at, t.hash, final,
+                         {.initial_buffer_bytes = std::min<std::size_t>(1 << 20, std::max<std::size_t>(left + 64, 4096)),
                           .max_record_bytes = options.max_record_bytes,
                           .raw_keep_bytes = reject_raw_bytes,
-                          .padding = 64});
+                          .padding = 64,
+                          // A settled .gz whose stream ended cleanly is complete (its writer
+                          // wrote the end marker): its last line counts, also in the daemon.
+                          .complete_stream_is_final = t.compressed && settled},
+                         t.feed->csv, t.csv_header);
     auto& decoder = *decoders.at(t.feed->name);
+    if (t.kind == framing::csv) {
+      if (!t.csv_header) t.csv_header = reader.header();
+      auto problem = decoder.bind_csv_header(t.csv_header);
+      if (!problem.empty() && (t.csv_header || !t.feed->csv.header) && !t.csv_problem_told) {
+        t.csv_problem_told = true;
+        log()->warn("{} {}: every row of this file is rejected: {}", t.feed->name, t.path, problem);
+      }
+    }
     open_checkpoint(t);
     bool read_failed = false;
     reject_reason why;
@@ -958,7 +1056,15 @@ struct loader::impl {
       while (true) {
         auto rec = reader.next();
         if (!rec) break;
-        add_record(t, decoder, *rec, why);
+        if (rec->defect == flaw::unreadable) {
+          log()->warn("{} {}: {}; the rest of the file after record {} is one reject", t.feed->name, t.path,
+                      reader.source_problem(), rec->ordinal - 1);
+          why = {"", reader.source_problem() + "; nothing after this point can be read (" +
+                         std::to_string(rec->size) + " bytes of content after the last complete record)"};
+          reject_record(t, *rec, why);
+        } else {
+          add_record(t, decoder, *rec, why);
+        }
         if (current_bytes >= options.batch_bytes || stop) {
           close_checkpoint(t, reader, false);
           hand_over();
@@ -971,7 +1077,9 @@ struct loader::impl {
       failures[t.path] = std::string("cannot be read: ") + e.what();
       read_failed = true;
     }
-    bool complete = (settled || force_final) && !read_failed && reader.consumed().bytes == size;
+    bool read_all = t.compressed ? reader.exhausted() : reader.consumed().bytes == size;
+    bool complete = (settled || force_final) && !read_failed && read_all;
+    if (t.compressed && !read_failed) t.raw_read = size;
     close_checkpoint(t, reader, complete);
     if (read_failed) {
       t.failed = true;
@@ -986,7 +1094,7 @@ struct loader::impl {
       current_raw = std::make_shared<file_raw_source>();
       current.origins.reserve(options.batch_bytes / 64);
     }
-    current_raw->files[t.id] = t.fd;
+    current_raw->files[t.id] = {t.fd, t.compressed, static_cast<std::uint64_t>(t.stat.size)};
     auto* set = file_set();
     warehouse::file_advance a;
     a.id = t.id;
@@ -1021,11 +1129,19 @@ struct loader::impl {
       return;
     }
     a.to = {static_cast<std::int64_t>(to.bytes), static_cast<std::int64_t>(to.lines),
-            static_cast<std::int64_t>(to.records), reader.hash().hex(), guard_hash_of(t.fd->get(), to.bytes)};
-    a.head_hash = head_hash_of(t.fd->get(), to.bytes);
+            static_cast<std::int64_t>(to.records), reader.hash().hex(),
+            t.compressed ? content_guard_of(*t.source, to.bytes) : guard_hash_of(t.fd->get(), to.bytes)};
+    a.head_hash = t.compressed ? content_head_hash(t, to.bytes) : head_hash_of(t.fd->get(), to.bytes);
     a.seen = t.stat;
     a.complete = complete;
-    if (complete && !t.whole) {
+    if (t.compressed) {
+      // Known by the file's own bytes (compressed is fine for identity), while
+      // its offsets count content.
+      a.file_bytes = t.stat.size;
+      if (complete) {
+        if (auto whole = hash_prefix(t.fd->get(), static_cast<std::uint64_t>(t.stat.size))) a.content_hash = whole->hex();
+      }
+    } else if (complete && !t.whole) {
       // Known by its whole content from now on: hashed once, at the end.
       if (auto whole = hash_prefix(t.fd->get(), to.bytes)) a.content_hash = whole->hex();
     }
@@ -1041,13 +1157,20 @@ struct loader::impl {
     // A file keeps its place in current_files until the batch is handed over.
   }
 
+  // head_hash of a compressed file: its content's first bytes, kept (reading
+  // them again would inflate the file from its start).
+  static std::string content_head_hash(tracked_file& t, std::uint64_t end) {
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(end, guard_bytes));
+    if (t.content_head.size() < want) t.content_head = read_content(*t.source, 0, guard_bytes);
+    return content_hash::of(std::string_view(t.content_head).substr(0, want));
+  }
+
   void add_record(tracked_file& t, record_decoder& decoder, const record& rec, reject_reason& why) {
     auto& set = *file_set();
     auto& a = set.advances[current_index.at(t.id)];
     auto& targets = rows_for(*t.feed);
     std::size_t target = 0;
-    row_origin origin{t.id, rec.ordinal, rec.line, rec.offset, 0, current.feed_index(t.feed->name),
-                      rec.defect == flaw::too_long};
+    row_origin origin{t.id, rec.ordinal, rec.line, rec.offset, 0, current.feed_index(t.feed->name), false};
     if (decoder.decode(rec, t.id, targets.encoders, why, &target)) {
       auto& encoder = targets.encoders[target];
       current_bytes += encoder.size() - targets.sizes[target];
@@ -1059,6 +1182,14 @@ struct loader::impl {
       ++a.loaded;
       return;
     }
+    reject_record(t, rec, why);
+  }
+
+  // A record that did not decode (or could not be read) becomes a reject.
+  void reject_record(tracked_file& t, const record& rec, const reject_reason& why) {
+    auto& a = file_set()->advances[current_index.at(t.id)];
+    row_origin origin{t.id, rec.ordinal, rec.line, rec.offset, 0, current.feed_index(t.feed->name),
+                      rec.defect == flaw::too_long || (rec.defect == flaw::unreadable && rec.text.size() < rec.size)};
     std::string_view raw = rec.text;
     if (raw.size() > reject_raw_bytes) {
       std::size_t cut = reject_raw_bytes;

@@ -128,11 +128,19 @@ void record_reader::start_reading() {
 
 void record_reader::find_csv_header() {
   // The header is the first non-blank row of the content (after a BOM): read it
-  // from the start, whatever the start position, in chunks.
+  // from the start, whatever the start position, in chunks. One longer than
+  // max_record_bytes is kept only in part (the decoder rejects the file's rows
+  // for it); its end is still found.
   std::string row;
+  bool too_long = false;
   std::uint64_t at = 0;
   csv_row_scanner scanner(dialect_);
   char chunk[16384];
+  auto keep = [&](const char* bytes, std::size_t size) {
+    std::size_t room = options_.max_record_bytes > row.size() ? options_.max_record_bytes - row.size() : 0;
+    if (size > room) too_long = true;
+    row.append(bytes, std::min(size, room));
+  };
   while (true) {
     auto n = source_->read(chunk, sizeof chunk, at);
     std::string_view bytes(chunk, n);
@@ -142,28 +150,28 @@ void record_reader::find_csv_header() {
     }
     if (bytes.empty()) {
       // The end of what there is: a header without its line break counts only
-      // when the content is final.
-      if (content_final() && !is_blank(row) && !scanner.in_quotes()) {
-        if (!row.empty() && row.back() == '\r') row.pop_back();
-        header_ = csv_header_row{std::move(row), at};
+      // when the content is final (a header whose quote never closes, too: then
+      // the file is all header and the decoder says so).
+      if (content_final() && (too_long || !is_blank(row))) {
+        if (!too_long && !row.empty() && row.back() == '\r') row.pop_back();
+        header_ = csv_header_row{std::move(row), at, too_long};
       }
       return;
     }
     auto end = scanner.scan(bytes.data(), bytes.size());
     if (end < bytes.size()) {
-      row.append(bytes.data(), end);
+      keep(bytes.data(), end);
       at += end + 1;
-      if (!row.empty() && row.back() == '\r') row.pop_back();
-      if (is_blank(row)) {  // a blank line before the header: keep looking
+      if (!too_long && !row.empty() && row.back() == '\r') row.pop_back();
+      if (!too_long && is_blank(row)) {  // a blank line before the header: keep looking
         row.clear();
         continue;
       }
-      header_ = csv_header_row{std::move(row), at};
+      header_ = csv_header_row{std::move(row), at, too_long};
       return;
     }
-    row.append(bytes.data(), bytes.size());
+    keep(bytes.data(), bytes.size());
     at += bytes.size();
-    if (row.size() > options_.max_record_bytes) return;  // no header this reader can hold
   }
 }
 
@@ -210,7 +218,7 @@ std::optional<record> record_reader::next() {
 }
 
 bool record_reader::content_final() const noexcept {
-  return final_ && source_->state() == source_state::readable;
+  return (final_ || options_.complete_stream_is_final) && source_->state() == source_state::readable;
 }
 
 bool record_reader::source_failed() const noexcept {
@@ -428,16 +436,21 @@ std::optional<record> record_reader::next_csv() {
       while (end_ - begin_ <= options_.max_record_bytes && fill()) {
       }
       if (source_failed()) return unreadable_rest();
+      if (content_final() && source_dry_) {
+        // Final without a header: the content is blank lines only.
+        consumed_.lines += static_cast<std::uint64_t>(std::count(buffer_.data() + begin_, buffer_.data() + end_, '\n'));
+        consume_to(file_offset_of(end_));
+      }
       return std::nullopt;
     }
-    if (consumed_.bytes < header_->end) {
-      // The header (and blank lines before it) lie ahead: consume them, not as a record.
-      while (file_offset_of(end_) < header_->end) {
-        if (!fill()) return source_failed() ? unreadable_rest() : std::nullopt;
-      }
-      auto to = static_cast<std::size_t>(header_->end - base_offset_);
+    // The header (and blank lines before it) may lie ahead: consume them, not
+    // as a record, a buffer at a time (a header may be longer than the buffer).
+    while (consumed_.bytes < header_->end) {
+      if (begin_ == end_ && !fill()) return source_failed() ? unreadable_rest() : std::nullopt;
+      auto stop = std::min<std::uint64_t>(header_->end, file_offset_of(end_));
+      auto to = static_cast<std::size_t>(stop - base_offset_);
       consumed_.lines += static_cast<std::uint64_t>(std::count(buffer_.data() + begin_, buffer_.data() + to, '\n'));
-      consume_to(header_->end);
+      consume_to(stop);
     }
   }
   while (true) {

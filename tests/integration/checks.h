@@ -19,12 +19,14 @@ namespace sluice::itest {
 // every record is exactly one staging row or one reject, the ledger's counters
 // agree with the tables, and the records are numbered 1..N without gap or repeat
 // across staging and rejects.
-inline void check_file_conserved(sluice_fixture& fx, const std::string& relative_path,
-                                 std::string_view content) {
+//
+// `records` and `content_bytes`: what the file holds (for a .gz file, its
+// content: the ledger counts decompressed bytes).
+inline void check_conserved(sluice_fixture& fx, const std::string& relative_path, std::int64_t records,
+                            std::int64_t content_bytes) {
   INFO("file " << relative_path);
   auto id = fx.file_id(relative_path);
   REQUIRE(id > 0);
-  auto records = static_cast<std::int64_t>(count_records(content));
   auto loaded = fx.staging_rows(id);
   auto rejected = fx.rejects(id);
   INFO("records in input " << records << ", staging rows " << loaded << ", rejects " << rejected);
@@ -35,7 +37,7 @@ inline void check_file_conserved(sluice_fixture& fx, const std::string& relative
       {std::to_string(id)});
   REQUIRE(ledger.rows() == 1);
   CHECK(ledger.text(0, 0) == "loaded");
-  CHECK(ledger.int64(0, 1) == static_cast<std::int64_t>(content.size()));
+  CHECK(ledger.int64(0, 1) == content_bytes);
   CHECK(ledger.int64(0, 2) == records);
   CHECK(ledger.int64(0, 3) == loaded);
   CHECK(ledger.int64(0, 4) == rejected);
@@ -50,6 +52,13 @@ inline void check_file_conserved(sluice_fixture& fx, const std::string& relative
   CHECK(ordinals.int64(0, 1) == records);
   CHECK(ordinals.int64(0, 2) == (records > 0 ? 1 : 0));
   CHECK(ordinals.int64(0, 3) == records);
+}
+
+// An NDJSON file: every non-blank line is a record.
+inline void check_file_conserved(sluice_fixture& fx, const std::string& relative_path,
+                                 std::string_view content) {
+  check_conserved(fx, relative_path, static_cast<std::int64_t>(count_records(content)),
+                  static_cast<std::int64_t>(content.size()));
 }
 
 // Starts `sluice run` (the daemon) on fx's inbox with a short settle time and

@@ -107,6 +107,33 @@ TEST_CASE("corrupt gzip data breaks the source after the content before it", "[l
   }
 }
 
+TEST_CASE("after an integrity check, nothing of a member that fails its CRC is given out",
+          "[loader][byte_source][gzip]") {
+  auto first = lines(3000, 9);
+  auto second = gzip_of(lines(3000, 10));
+  // Bytes of the deflate data changed: often inflates without error, to garbage,
+  // and only the CRC at the member's end tells.
+  for (std::size_t at = second.size() / 2; at < second.size() / 2 + 32; ++at) {
+    second[at] = static_cast<char>(second[at] ^ 0x21);
+  }
+  temp_file file(gzip_of(first) + second);
+  auto unchecked = make_gzip_source(file.fd(), file.size());
+  auto streamed = drain(*unchecked);
+  CHECK(streamed.size() > first.size());  // garbage came out before the damage was found
+  auto checked = make_gzip_source(file.fd(), file.size());
+  checked->check_integrity();
+  CHECK(drain(*checked) == first);
+  CHECK(checked->state() == source_state::broken);
+  CHECK(checked->problem().find("member 2") != std::string::npos);
+  CHECK(checked->problem().find("nothing of that gzip member was loaded") != std::string::npos);
+  // An intact file is untouched by the check.
+  temp_file intact(gzip_of(first) + gzip_of(first));
+  auto fine = make_gzip_source(intact.fd(), intact.size());
+  fine->check_integrity();
+  CHECK(drain(*fine) == first + first);
+  CHECK(fine->state() == source_state::readable);
+}
+
 TEST_CASE("reads behind the front come from history, further back by inflating again",
           "[loader][byte_source][gzip]") {
   auto content = lines(50000, 7);

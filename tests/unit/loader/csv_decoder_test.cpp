@@ -236,6 +236,18 @@ TEST_CASE("bad csv rows are rejected with the header name, the value and what wa
   }
 }
 
+TEST_CASE("a header row too long to read rejects every row of its file", "[loader][csv_decoder]") {
+  feed_plan feed = sales_feed();
+  record_decoder decoder{feed};
+  std::vector<copy_encoder> rows(1);
+  auto problem = decoder.bind_csv_header(csv_header_row{"Date,Locat", 99, true});
+  CHECK(contains(problem, "longer than the limit"));
+  padded_record rec("2024-01-01,x,1,1,,1,e");
+  reject_reason why;
+  CHECK_FALSE(decoder.decode(rec.rec, 1, rows, why));
+  CHECK(contains(why.reason, "header row is longer"));
+}
+
 TEST_CASE("csv columns by position, without a header", "[loader][csv_decoder]") {
   feed_plan feed;
   feed.name = "positions";

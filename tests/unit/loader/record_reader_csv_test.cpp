@@ -149,6 +149,32 @@ TEST_CASE("an unterminated quote at the end of a final file is one truncated row
   CHECK(reader.consumed().bytes == content.size());
 }
 
+TEST_CASE("a header longer than the record limit is skipped whole and marked, and its rows still come",
+          "[loader][record_reader][csv]") {
+  // Regression: found by fuzz_csv; such a file was never read at all (nothing
+  // consumed, not even when final), so it stayed loading without a word.
+  const std::string content = "a_very_long_column_name,another_long_one\n1,2\n3,4\n";
+  temp_file file(content);
+  record_reader reader(file.fd(), framing::csv, {}, content_hash{}, file.size(), true, small_buffers(8, 16));
+  REQUIRE(reader.header().has_value());
+  CHECK(reader.header()->too_long);
+  CHECK(reader.header()->end == content.find('\n') + 1);
+  auto got = read_all(reader);
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].text == "1,2");
+  CHECK(reader.consumed().bytes == content.size());
+}
+
+TEST_CASE("a final csv file of blank lines only is consumed, with no records", "[loader][record_reader][csv]") {
+  // Regression: found by fuzz_csv; without a header nothing was consumed.
+  const std::string content = "\n  \r\n\n";
+  temp_file file(content);
+  record_reader reader(file.fd(), framing::csv, {}, content_hash{}, file.size(), true);
+  CHECK(read_all(reader).empty());
+  CHECK(reader.consumed().bytes == content.size());
+  CHECK(reader.consumed().lines == 3);
+}
+
 TEST_CASE("a csv file without a header row starts with its first record", "[loader][record_reader][csv]") {
   temp_file file("\n1,2\n3,4\n");
   csv_dialect no_header;

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -17,6 +16,8 @@
 
 #include <sluice/loader/content_hash.h>
 #include <sluice/loader/record_reader.h>
+
+#include "../../support/gzip.h"
 
 namespace sluice_test {
 
@@ -99,24 +100,6 @@ inline sluice::loader::reader_options small_buffers(std::size_t initial, std::si
 
 inline std::string hash_of(std::string_view bytes) {
   return sluice::loader::content_hash::of({bytes.data(), bytes.size()});
-}
-
-// `content` as one gzip member (what `gzip` writes).
-inline std::string gzip_of(std::string_view content, int level = 6) {
-  z_stream stream{};
-  if (deflateInit2(&stream, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw std::runtime_error("deflateInit2 failed");
-  }
-  std::string out(deflateBound(&stream, static_cast<uLong>(content.size())) + 64, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(content.data()));
-  stream.avail_in = static_cast<uInt>(content.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&stream, Z_FINISH);
-  deflateEnd(&stream);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate failed");
-  out.resize(stream.total_out);
-  return out;
 }
 
 }  // namespace sluice_test

@@ -8,6 +8,9 @@
 // cut copy) is `cut`: what could be inflated so far is content, the rest waits.
 // Bytes that are not valid gzip make the source `broken`, with a message naming
 // the compressed byte and zlib's reason; the content before them stays readable.
+// Damage inside deflate data often inflates to garbage that only the member's
+// CRC at its end reveals: check_integrity() reads the whole file once first, and
+// from then on nothing of a member that fails its check is given out.
 //
 // Random access: reading forward is streaming. The gzip source keeps the last
 // `history_bytes` of content it produced, so that a reader resuming a little
@@ -53,6 +56,11 @@ class byte_source {
   [[nodiscard]] virtual std::string problem() const = 0;
   // Whether offsets differ from the file's own bytes (a compressed file).
   [[nodiscard]] virtual bool compressed() const noexcept = 0;
+  // gzip: inflates the file up to the limit once (as fast as zlib goes, the
+  // output thrown away) and, when a member fails (bad data, bad CRC), gives out
+  // nothing from that member's start on: there the source is broken. For a
+  // file that is complete; a cut end is left as it is. Plain: nothing to do.
+  virtual void check_integrity() {}
 };
 
 [[nodiscard]] std::unique_ptr<byte_source> make_plain_source(int fd, std::uint64_t limit);

@@ -82,6 +82,9 @@ struct reader_options {
   std::size_t max_record_bytes = 64 << 20;
   std::size_t raw_keep_bytes = 1 << 20;
   std::size_t padding = 64;
+  // A source that ended cleanly (a gzip stream whose last member is complete)
+  // is final even when `final` is not: the writer is done with it.
+  bool complete_stream_is_final = false;
 };
 
 // A CSV file's header row: its text (without the line break) and the content
@@ -89,6 +92,7 @@ struct reader_options {
 struct csv_header_row {
   std::string text;
   std::uint64_t end = 0;
+  bool too_long = false;  // longer than max_record_bytes: `text` is its head only
 };
 
 // How a file's first line tells its framing when a feed says "auto": a first line

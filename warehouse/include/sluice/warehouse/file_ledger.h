@@ -149,8 +149,12 @@ struct file_advance {
   std::int64_t rejected = 0;
   bool complete = false;  // state loaded (read to its end once it had settled)
   // With complete: the whole file's hash when `to.hash` is not it (a resumed
-  // file's done_hash chains from the digest it resumed at).
+  // file's done_hash chains from the digest it resumed at, a compressed file's
+  // content is not the file).
   std::optional<std::string> content_hash;
+  // For a file whose offsets count decompressed content: its own size now,
+  // which content_size counts (nullopt: to.bytes is that position).
+  std::optional<std::int64_t> file_bytes;
 };
 
 enum class advance_outcome {

@@ -1,0 +1,206 @@
+// .gz files with `sluice run`: every format loads as its content with positions
+// in the content; concatenated members; a corrupt or truncated file ends in one
+// reject saying why; a .gz still being written waits for the rest; a refused
+// row's raw text comes from the content; a copy is a duplicate; kill -9 mid-load.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <random>
+#include <thread>
+
+#include "../support/gzip.h"
+#include "checks.h"
+#include "fixture.h"
+#include "hubdoc_input.h"
+#include "sales_input.h"
+
+namespace sluice::itest {
+
+using sluice_test::gzip_of;
+
+TEST_CASE("a .csv.gz and a .log.gz load as their content, with positions in the content",
+          "[integration][gzip]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  auto made = generate_sales(fx, 20'000, 51, 101);
+  fx.write_file("sales/2024-02.csv.gz", gzip_of(made.content));
+  auto generated = fx.generate_hubdoc(5'000, 52, "hubdoc/generated.tmp");
+  auto events = read_file(generated);
+  std::filesystem::remove(generated);
+  // Two members, as `cat a.gz b.gz` or a log compressed in pieces makes.
+  auto cut = events.find('\n', events.size() / 2) + 1;
+  fx.write_file("hubdoc/2019-01.log.gz", gzip_of(events.substr(0, cut)) + gzip_of(events.substr(cut), 9));
+  auto run = fx.run_once({"--batch-mb", "1"});
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  check_conserved(fx, "sales/2024-02.csv.gz", 20'000, static_cast<std::int64_t>(made.content.size()));
+  check_file_conserved(fx, "hubdoc/2019-01.log.gz", events);
+  auto id = std::to_string(fx.file_id("sales/2024-02.csv.gz"));
+  CHECK(fx.rejects(std::stoll(id)) == made.traps.at("bad_price"));
+  // A reject's offset and line point into the decompressed content.
+  auto first = fx.db().exec_params("select byte_offset, line, raw from sluice.rejects where file_id = $1"
+                                   " order by record limit 1", {id});
+  REQUIRE(first.rows() == 1);
+  auto offset = static_cast<std::size_t>(first.int64(0, 0));
+  auto raw = std::string(first.text(0, 2));
+  CHECK(made.content.compare(offset, raw.size(), raw) == 0);
+  CHECK(first.int64(0, 1) == 1 + std::count(made.content.begin(), made.content.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+}
+
+TEST_CASE("a corrupt or truncated .gz loads what precedes the damage and ends in one reject saying why",
+          "[integration][gzip][rejects]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  auto made = generate_sales(fx, 30'000, 53, 0);
+  auto compressed = gzip_of(made.content);
+  // Two members, the second damaged in its middle: such damage often inflates
+  // to garbage that only the member's CRC reveals, so none of it may load.
+  auto cut = made.content.find('\n', made.content.size() / 3) + 1;
+  auto first_rows = std::count(made.content.begin(), made.content.begin() + static_cast<std::ptrdiff_t>(cut), '\n') - 1;
+  auto second = gzip_of(made.content.substr(cut));
+  for (std::size_t at = second.size() / 2; at < second.size() / 2 + 64; ++at) second[at] = static_cast<char>(second[at] ^ 0x5a);
+  fx.write_file("sales/corrupt.csv.gz", gzip_of(made.content.substr(0, cut)) + second);
+  fx.write_file("sales/truncated.csv.gz", compressed.substr(0, compressed.size() * 2 / 3));
+  fx.write_file("sales/not-gzip.csv.gz", made.content.substr(0, 5000));
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  for (const char* path : {"sales/corrupt.csv.gz", "sales/truncated.csv.gz", "sales/not-gzip.csv.gz"}) {
+    INFO(path);
+    auto id = std::to_string(fx.file_id(path));
+    auto ledger = fx.db().exec_params(
+        "select state, records_done, rows_loaded, rows_rejected, bytes_done from sluice.files where id = $1", {id});
+    REQUIRE(ledger.rows() == 1);
+    CHECK(ledger.text(0, 0) == "loaded");
+    auto records = ledger.int64(0, 1);
+    CHECK(ledger.int64(0, 2) + ledger.int64(0, 3) == records);
+    CHECK(fx.staging_rows(std::stoll(id)) == ledger.int64(0, 2));
+    CHECK(fx.rejects(std::stoll(id)) == 1);
+    // What loaded is the file's first rows, in order, exactly.
+    CHECK(fx.scalar("select count(*) from staging.test_sales where _file_id = $1 and sale_id <> _record", {id}) == 0);
+    auto reject = fx.db().exec_params("select record, reason, byte_offset from sluice.rejects where file_id = $1", {id});
+    CHECK(reject.int64(0, 0) == records);
+    std::string reason(reject.text(0, 1));
+    if (std::string(path) == "sales/corrupt.csv.gz") {
+      CHECK(reason.find("the gzip data is corrupt near byte") != std::string::npos);
+      CHECK(reason.find("member 2") != std::string::npos);
+      CHECK(ledger.int64(0, 2) == first_rows);
+    } else if (std::string(path) == "sales/truncated.csv.gz") {
+      CHECK(reason.find("without its end marker") != std::string::npos);
+      CHECK(ledger.int64(0, 2) > 10'000);
+      CHECK(ledger.int64(0, 2) < 30'000);
+    } else {
+      CHECK(reason.find("not gzip data") != std::string::npos);
+      CHECK(ledger.int64(0, 2) == 0);
+    }
+  }
+  CHECK(run.output.find("the rest of the file after record") != std::string::npos);
+}
+
+TEST_CASE("a .gz still being written is read as far as it goes, and the rest when it comes",
+          "[integration][gzip][daemon]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  auto made = generate_sales(fx, 20'000, 55, 0);
+  auto compressed = gzip_of(made.content);
+  const std::string path = "sales/writing.csv.gz";
+  // Written in place, without a rename: the daemon sees it grow.
+  std::filesystem::create_directories(fx.inbox() / "sales");
+  fx.append_file(path, compressed.substr(0, compressed.size() / 2));
+  auto daemon = fx.start_sluice({"--settle-ms", "100"}, "gz-daemon.log");
+  auto rows_in = [&] { return fx.scalar("select count(*) from staging.test_sales"); };
+  REQUIRE(wait_until([&] { return rows_in() > 1000; }, 30s));
+  std::this_thread::sleep_for(500ms);
+  auto partial = rows_in();
+  CHECK(partial < 20'000);
+  CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);  // a cut stream is not an error
+  fx.append_file(path, compressed.substr(compressed.size() / 2));
+  REQUIRE(wait_until([&] { return rows_in() == 20'000; }, 60s));
+  daemon->signal(SIGTERM);
+  auto ended = daemon->wait_for(30s);
+  REQUIRE(ended.has_value());
+  INFO(ended->describe());
+  CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  CHECK(fx.scalar("select max(_record) from staging.test_sales") == 20'000);
+}
+
+TEST_CASE("a row the warehouse refuses in a .gz file becomes a reject with its raw text",
+          "[integration][gzip][rejects]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  fx.db().exec(R"sql(
+    create function staging.refuse_sale_13() returns trigger language plpgsql as $$
+    begin
+      if new.sale_id = 13 then raise exception 'sale 13 is not welcome'; end if;
+      return new;
+    end $$;
+    create trigger refuse_13 before insert on staging.test_sales for each row execute function staging.refuse_sale_13();
+  )sql");
+  auto made = generate_sales(fx, 5'000, 57, 0);
+  fx.write_file("sales/refused.csv.gz", gzip_of(made.content));
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  check_conserved(fx, "sales/refused.csv.gz", 5'000, static_cast<std::int64_t>(made.content.size()));
+  auto reject = fx.db().exec("select raw, reason from sluice.rejects");
+  REQUIRE(reject.rows() == 1);
+  auto line_start = made.content.find("\n13,") + 1;
+  auto line = made.content.substr(line_start, made.content.find('\n', line_start) - line_start);
+  CHECK(reject.text(0, 0) == line);
+  CHECK(std::string(reject.text(0, 1)).find("sale 13 is not welcome") != std::string::npos);
+}
+
+TEST_CASE("a .gz dropped again under another name is a duplicate", "[integration][gzip][exactly-once]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  auto made = generate_sales(fx, 3'000, 59, 0);
+  auto compressed = gzip_of(made.content);
+  fx.write_file("sales/a.csv.gz", compressed);
+  REQUIRE(fx.run_once().ok());
+  fx.write_file("sales/b.csv.gz", compressed);
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  CHECK(fx.staging_rows() == 3'000);
+  CHECK(fx.text("select state from sluice.files where path = 'sales/b.csv.gz'") == "duplicate");
+  // And a restart reads nothing of either.
+  auto third = fx.run_once();
+  REQUIRE(third.ok());
+  CHECK(fx.staging_rows() == 3'000);
+  CHECK(fx.scalar("select count(*) from sluice.files") == 2);
+}
+
+TEST_CASE("kill -9 during a gzip load, then --once: nothing lost, nothing doubled",
+          "[integration][gzip][exactly-once][slow]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  const std::string path = "sales/big.csv.gz";
+  auto made = generate_sales(fx, 1'000'000, 61, 499);
+  fx.write_file(path, gzip_of(made.content, 1));
+  auto records_done = [&] { return fx.scalar("select max(records_done) from sluice.files where path = $1", {path}); };
+  std::random_device device;
+  std::mt19937 rng(device());
+  std::uniform_int_distribution<int> delay_ms(0, 300);
+  int kills_mid_load = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto before = records_done();
+    if (before >= 1'000'000) break;
+    auto run = fx.start_sluice({"--once", "--batch-mb", "1"}, "kill-" + std::to_string(attempt) + ".log");
+    REQUIRE(wait_until([&] { return records_done() > before || !run->running(); }, 90s, 5ms));
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    auto killed = run->kill();
+    if (killed.signal == SIGKILL && records_done() < 1'000'000) ++kills_mid_load;
+    CHECK(fx.duplicate_staging_keys() == 0);
+  }
+  CHECK(kills_mid_load >= 1);
+  auto finish = fx.run_once({"--batch-mb", "1"});
+  INFO(finish.describe());
+  REQUIRE(finish.ok());
+  check_conserved(fx, path, 1'000'000, static_cast<std::int64_t>(made.content.size()));
+  CHECK(fx.rejects(fx.file_id(path)) == made.traps.at("bad_price"));
+  CHECK(fx.duplicate_staging_keys() == 0);
+}
+
+}  // namespace sluice::itest
