@@ -29,7 +29,11 @@
 #include <string_view>
 #include <vector>
 
+#include "random_source.h"
+
 namespace {
+
+using sluice::gen::random_source;
 
 constexpr std::string_view usage_text =
     R"(sluice-gen-sales: writes a seeded sales export (CSV with a header).
@@ -53,35 +57,6 @@ usage: sluice-gen-sales [--rows N] [--seed S] [--out FILE] [--traps-every K]
 Prints one line to stderr: rows=N blank_product=.. bad_price=.. none_location=..
 negative_qty=.. slash_date=.. duplicate=.. (the traps written).
 )";
-
-class random_source {
- public:
-  explicit random_source(std::uint64_t seed) {
-    for (auto& word : state_) {
-      seed += 0x9e3779b97f4a7c15ULL;
-      std::uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-      word = z ^ (z >> 31);
-    }
-  }
-  std::uint64_t next() {
-    const std::uint64_t result = rotl(state_[1] * 5, 7) * 9;
-    const std::uint64_t t = state_[1] << 17;
-    state_[2] ^= state_[0];
-    state_[3] ^= state_[1];
-    state_[1] ^= state_[2];
-    state_[0] ^= state_[3];
-    state_[2] ^= t;
-    state_[3] = rotl(state_[3], 45);
-    return result;
-  }
-  std::uint64_t below(std::uint64_t n) { return next() % n; }
-
- private:
-  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::array<std::uint64_t, 4> state_{};
-};
 
 struct product {
   int id;

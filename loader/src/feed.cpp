@@ -1,7 +1,5 @@
 #include "sluice/loader/feed.h"
 
-#include "sluice/warehouse/log.h"
-
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -130,17 +128,6 @@ std::vector<feed_plan> load_feeds(warehouse::connection& conn) {
     feed.name = rows.text(row, 0);
     feed.globs = parse_text_array(rows.text(row, 1));
     feed.format = rows.text(row, 2);
-    if (feed.format == "csv") {
-      // Declared by the sales pack ahead of the CSV reader: its files are
-      // left alone (said once here) rather than misread as JSON.
-      static bool said = false;
-      if (!said) {
-        warehouse::named_logger("loader")->warn(
-            "feed {}: format csv is not read by this build of sluice yet; its files are left alone", feed.name);
-        said = true;
-      }
-      continue;
-    }
     feed.route_pointer = rows.optional_text(row, 3);
     if (feed.route_pointer && !feed.route_pointer->empty() && feed.route_pointer->front() != '/') {
       throw feed_error("feed " + feed.name + ": route_pointer '" + *feed.route_pointer +

@@ -43,12 +43,12 @@ TEST_CASE("a generated sales export loads with loaded + rejected == records, onl
       sluice_fixture fx;
       declare_sales_feed(fx);
       auto made = generate_sales(fx, 40'000, 31, 97);
-      fx.write_file("sales/2024-02.csv", made.content);
+      fx.write_file("test-sales/2024-02.csv", made.content);
       auto run = fx.run_once(batch_flags(batches));
       INFO(run.describe());
       REQUIRE(run.ok());
-      check_conserved(fx, "sales/2024-02.csv", 40'000, static_cast<std::int64_t>(made.content.size()));
-      auto id = std::to_string(fx.file_id("sales/2024-02.csv"));
+      check_conserved(fx, "test-sales/2024-02.csv", 40'000, static_cast<std::int64_t>(made.content.size()));
+      auto id = std::to_string(fx.file_id("test-sales/2024-02.csv"));
       // Only "100USD" prices are bad: blank ids and None are NULL, slashed dates
       // are an accepted format, negative quantities and duplicates are data.
       CHECK(fx.rejects(std::stoll(id)) == made.traps.at("bad_price"));
@@ -95,12 +95,12 @@ TEST_CASE("every kind of bad CSV row is a reject with its line, header name, val
       content += "9,1,\"Laptop\"x,BrandA,Electronics,1,TechGear,Online,,1,1,2024-02-05\n";  // 13: text after quote
       content += good(10) + "\n";                                              // 14
       content += "11,1,\"never closed,BrandA,Electronics,1,TechGear,Online,,1,1,2024-02-05\n";  // 15-16: unterminated
-      fx.write_file("sales/bad.csv", content);
+      fx.write_file("test-sales/bad.csv", content);
       auto run = fx.run_once(batch_flags(batches));
       INFO(run.describe());
       REQUIRE(run.ok());
-      check_conserved(fx, "sales/bad.csv", 12, static_cast<std::int64_t>(content.size()));
-      auto id = std::to_string(fx.file_id("sales/bad.csv"));
+      check_conserved(fx, "test-sales/bad.csv", 12, static_cast<std::int64_t>(content.size()));
+      auto id = std::to_string(fx.file_id("test-sales/bad.csv"));
       auto rejects = fx.db().exec_params(
           "select record, line, byte_offset, coalesce(field, ''), reason from sluice.rejects where file_id = $1"
           " order by record", {id});
@@ -139,21 +139,21 @@ TEST_CASE("a file whose header lacks a declared column is rejected row by row, a
   sluice_fixture fx;
   declare_sales_feed(fx);
   auto made = generate_sales(fx, 500, 41, 0);
-  fx.write_file("sales/good.csv", made.content);
+  fx.write_file("test-sales/good.csv", made.content);
   // The same rows with the columns in another order and Price renamed.
   std::string renamed = "Date,SaleID,Cost\n2024-02-01,1,10\n2024-02-02,2,20\n2024-02-03,3,30";
-  fx.write_file("sales/renamed.csv", renamed);
+  fx.write_file("test-sales/renamed.csv", renamed);
   auto run = fx.run_once();
   INFO(run.describe());
   REQUIRE(run.ok());
-  check_conserved(fx, "sales/good.csv", 500, static_cast<std::int64_t>(made.content.size()));
-  check_conserved(fx, "sales/renamed.csv", 3, static_cast<std::int64_t>(renamed.size()));
-  auto id = std::to_string(fx.file_id("sales/renamed.csv"));
+  check_conserved(fx, "test-sales/good.csv", 500, static_cast<std::int64_t>(made.content.size()));
+  check_conserved(fx, "test-sales/renamed.csv", 3, static_cast<std::int64_t>(renamed.size()));
+  auto id = std::to_string(fx.file_id("test-sales/renamed.csv"));
   CHECK(fx.rejects(std::stoll(id)) == 3);
   CHECK(fx.scalar("select count(*) from sluice.rejects where file_id = $1 and field = 'ProductID'"
                   " and reason like '%header has no column ProductID, ProductName%Price%'", {id}) == 3);
   CHECK(run.output.find("every row of this file is rejected") != std::string::npos);
-  CHECK(fx.rejects(fx.file_id("sales/good.csv")) == 0);
+  CHECK(fx.rejects(fx.file_id("test-sales/good.csv")) == 0);
 }
 
 TEST_CASE("a CSV feed mapped by position loads files without a header", "[integration][csv]") {
@@ -161,12 +161,12 @@ TEST_CASE("a CSV feed mapped by position loads files without a header", "[integr
   declare_sales_feed(fx, false);
   auto made = generate_sales(fx, 300, 43, 0);
   auto rows = made.content.substr(made.content.find('\n') + 1);  // no header
-  fx.write_file("sales/no-header.csv", rows);
+  fx.write_file("test-sales/no-header.csv", rows);
   auto run = fx.run_once();
   INFO(run.describe());
   REQUIRE(run.ok());
-  check_conserved(fx, "sales/no-header.csv", 300, static_cast<std::int64_t>(rows.size()));
-  CHECK(fx.rejects(fx.file_id("sales/no-header.csv")) == 0);
+  check_conserved(fx, "test-sales/no-header.csv", 300, static_cast<std::int64_t>(rows.size()));
+  CHECK(fx.rejects(fx.file_id("test-sales/no-header.csv")) == 0);
   CHECK(fx.scalar("select min(sale_id) from staging.test_sales") == 1);
 }
 
@@ -175,7 +175,7 @@ TEST_CASE("a growing CSV is tailed like a log, and after a restart its header is
   sluice_fixture fx;
   declare_sales_feed(fx);
   // Columns in another order than the table's: rows only bind through the header.
-  const std::string path = "sales/live.csv";
+  const std::string path = "test-sales/live.csv";
   auto row = [](int id) {
     return std::to_string(id) + ",2024-02-0" + std::to_string(1 + id % 9) + "," + std::to_string(id) + ".25,x\n";
   };
@@ -228,7 +228,7 @@ TEST_CASE("kill -9 during a large CSV load, then --once: nothing lost, nothing d
           "[integration][csv][exactly-once][slow]") {
   sluice_fixture fx;
   declare_sales_feed(fx);
-  const std::string path = "sales/big.csv";
+  const std::string path = "test-sales/big.csv";
   auto made = generate_sales(fx, 1'000'000, 47, 499);
   fx.write_file(path, made.content);
   auto records_done = [&] { return fx.scalar("select max(records_done) from sluice.files where path = $1", {path}); };

@@ -24,7 +24,7 @@ TEST_CASE("a .csv.gz and a .log.gz load as their content, with positions in the 
   sluice_fixture fx;
   declare_sales_feed(fx);
   auto made = generate_sales(fx, 20'000, 51, 101);
-  fx.write_file("sales/2024-02.csv.gz", gzip_of(made.content));
+  fx.write_file("test-sales/2024-02.csv.gz", gzip_of(made.content));
   auto generated = fx.generate_hubdoc(5'000, 52, "hubdoc/generated.tmp");
   auto events = read_file(generated);
   std::filesystem::remove(generated);
@@ -34,9 +34,9 @@ TEST_CASE("a .csv.gz and a .log.gz load as their content, with positions in the 
   auto run = fx.run_once({"--batch-mb", "1"});
   INFO(run.describe());
   REQUIRE(run.ok());
-  check_conserved(fx, "sales/2024-02.csv.gz", 20'000, static_cast<std::int64_t>(made.content.size()));
+  check_conserved(fx, "test-sales/2024-02.csv.gz", 20'000, static_cast<std::int64_t>(made.content.size()));
   check_file_conserved(fx, "hubdoc/2019-01.log.gz", events);
-  auto id = std::to_string(fx.file_id("sales/2024-02.csv.gz"));
+  auto id = std::to_string(fx.file_id("test-sales/2024-02.csv.gz"));
   CHECK(fx.rejects(std::stoll(id)) == made.traps.at("bad_price"));
   // A reject's offset and line point into the decompressed content.
   auto first = fx.db().exec_params("select byte_offset, line, raw from sluice.rejects where file_id = $1"
@@ -60,13 +60,13 @@ TEST_CASE("a corrupt or truncated .gz loads what precedes the damage and ends in
   auto first_rows = std::count(made.content.begin(), made.content.begin() + static_cast<std::ptrdiff_t>(cut), '\n') - 1;
   auto second = gzip_of(made.content.substr(cut));
   for (std::size_t at = second.size() / 2; at < second.size() / 2 + 64; ++at) second[at] = static_cast<char>(second[at] ^ 0x5a);
-  fx.write_file("sales/corrupt.csv.gz", gzip_of(made.content.substr(0, cut)) + second);
-  fx.write_file("sales/truncated.csv.gz", compressed.substr(0, compressed.size() * 2 / 3));
-  fx.write_file("sales/not-gzip.csv.gz", made.content.substr(0, 5000));
+  fx.write_file("test-sales/corrupt.csv.gz", gzip_of(made.content.substr(0, cut)) + second);
+  fx.write_file("test-sales/truncated.csv.gz", compressed.substr(0, compressed.size() * 2 / 3));
+  fx.write_file("test-sales/not-gzip.csv.gz", made.content.substr(0, 5000));
   auto run = fx.run_once();
   INFO(run.describe());
   REQUIRE(run.ok());
-  for (const char* path : {"sales/corrupt.csv.gz", "sales/truncated.csv.gz", "sales/not-gzip.csv.gz"}) {
+  for (const char* path : {"test-sales/corrupt.csv.gz", "test-sales/truncated.csv.gz", "test-sales/not-gzip.csv.gz"}) {
     INFO(path);
     auto id = std::to_string(fx.file_id(path));
     auto ledger = fx.db().exec_params(
@@ -82,11 +82,11 @@ TEST_CASE("a corrupt or truncated .gz loads what precedes the damage and ends in
     auto reject = fx.db().exec_params("select record, reason, byte_offset from sluice.rejects where file_id = $1", {id});
     CHECK(reject.int64(0, 0) == records);
     std::string reason(reject.text(0, 1));
-    if (std::string(path) == "sales/corrupt.csv.gz") {
+    if (std::string(path) == "test-sales/corrupt.csv.gz") {
       CHECK(reason.find("the gzip data is corrupt near byte") != std::string::npos);
       CHECK(reason.find("member 2") != std::string::npos);
       CHECK(ledger.int64(0, 2) == first_rows);
-    } else if (std::string(path) == "sales/truncated.csv.gz") {
+    } else if (std::string(path) == "test-sales/truncated.csv.gz") {
       CHECK(reason.find("without its end marker") != std::string::npos);
       CHECK(ledger.int64(0, 2) > 10'000);
       CHECK(ledger.int64(0, 2) < 30'000);
@@ -104,9 +104,9 @@ TEST_CASE("a .gz still being written is read as far as it goes, and the rest whe
   declare_sales_feed(fx);
   auto made = generate_sales(fx, 20'000, 55, 0);
   auto compressed = gzip_of(made.content);
-  const std::string path = "sales/writing.csv.gz";
+  const std::string path = "test-sales/writing.csv.gz";
   // Written in place, without a rename: the daemon sees it grow.
-  std::filesystem::create_directories(fx.inbox() / "sales");
+  std::filesystem::create_directories(fx.inbox() / "test-sales");
   fx.append_file(path, compressed.substr(0, compressed.size() / 2));
   auto daemon = fx.start_sluice({"--settle-ms", "100"}, "gz-daemon.log");
   auto rows_in = [&] { return fx.scalar("select count(*) from staging.test_sales"); };
@@ -139,11 +139,11 @@ TEST_CASE("a row the warehouse refuses in a .gz file becomes a reject with its r
     create trigger refuse_13 before insert on staging.test_sales for each row execute function staging.refuse_sale_13();
   )sql");
   auto made = generate_sales(fx, 5'000, 57, 0);
-  fx.write_file("sales/refused.csv.gz", gzip_of(made.content));
+  fx.write_file("test-sales/refused.csv.gz", gzip_of(made.content));
   auto run = fx.run_once();
   INFO(run.describe());
   REQUIRE(run.ok());
-  check_conserved(fx, "sales/refused.csv.gz", 5'000, static_cast<std::int64_t>(made.content.size()));
+  check_conserved(fx, "test-sales/refused.csv.gz", 5'000, static_cast<std::int64_t>(made.content.size()));
   auto reject = fx.db().exec("select raw, reason from sluice.rejects");
   REQUIRE(reject.rows() == 1);
   auto line_start = made.content.find("\n13,") + 1;
@@ -157,14 +157,14 @@ TEST_CASE("a .gz dropped again under another name is a duplicate", "[integration
   declare_sales_feed(fx);
   auto made = generate_sales(fx, 3'000, 59, 0);
   auto compressed = gzip_of(made.content);
-  fx.write_file("sales/a.csv.gz", compressed);
+  fx.write_file("test-sales/a.csv.gz", compressed);
   REQUIRE(fx.run_once().ok());
-  fx.write_file("sales/b.csv.gz", compressed);
+  fx.write_file("test-sales/b.csv.gz", compressed);
   auto again = fx.run_once();
   INFO(again.describe());
   REQUIRE(again.ok());
   CHECK(fx.staging_rows() == 3'000);
-  CHECK(fx.text("select state from sluice.files where path = 'sales/b.csv.gz'") == "duplicate");
+  CHECK(fx.text("select state from sluice.files where path = 'test-sales/b.csv.gz'") == "duplicate");
   // And a restart reads nothing of either.
   auto third = fx.run_once();
   REQUIRE(third.ok());
@@ -176,7 +176,7 @@ TEST_CASE("kill -9 during a gzip load, then --once: nothing lost, nothing double
           "[integration][gzip][exactly-once][slow]") {
   sluice_fixture fx;
   declare_sales_feed(fx);
-  const std::string path = "sales/big.csv.gz";
+  const std::string path = "test-sales/big.csv.gz";
   auto made = generate_sales(fx, 1'000'000, 61, 499);
   fx.write_file(path, gzip_of(made.content, 1));
   auto records_done = [&] { return fx.scalar("select max(records_done) from sluice.files where path = $1", {path}); };

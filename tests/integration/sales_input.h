@@ -12,7 +12,8 @@
 
 namespace sluice::itest {
 
-// staging.test_sales and feed test_sales: sales/*.csv and sales/*.csv.gz, by
+// staging.test_sales and feed test_sales: test-sales/*.csv and *.csv.gz (the sales
+// pack takes sales/), by
 // header name, NULL for "" and None, ISO or slashed dates. `header` false: the
 // same columns by position, files without a header row.
 inline void declare_sales_feed(sluice_fixture& fx, bool header = true) {
@@ -34,7 +35,7 @@ inline void declare_sales_feed(sluice_fixture& fx, bool header = true) {
       sold_on       date not null
     ))sql");
   fx.db().exec(std::string("insert into sluice.feeds (name, file_globs, format, csv_header, null_strings, date_formats)"
-                           " values ('test_sales', '{sales/*.csv,sales/*.csv.gz}', 'csv', ") +
+                           " values ('test_sales', '{test-sales/*.csv,test-sales/*.csv.gz}', 'csv', ") +
                (header ? "true" : "false") + ", '{\"\",None}', '{YYYY-MM-DD,YYYY/MM/DD}')");
   fx.db().exec("insert into sluice.feed_targets (feed, route_value, target_table)"
                " values ('test_sales', '', 'staging.test_sales')");
