@@ -118,8 +118,7 @@ class stop_signals {
 };
 
 // The enabled rows of sluice.sources.
-std::vector<loader::source_config> enabled_sources(const std::string& dsn) {
-  warehouse::connection conn(dsn);
+std::vector<loader::source_config> enabled_sources(warehouse::connection& conn) {
   auto rows = conn.exec("select name, conninfo, publication from sluice.sources where enabled order by name");
   std::vector<loader::source_config> out;
   for (int row = 0; row < rows.rows(); ++row) {
@@ -128,7 +127,10 @@ std::vector<loader::source_config> enabled_sources(const std::string& dsn) {
   return out;
 }
 
-int run_once(const run_settings& settings, const std::string& dsn, loader::loader_options options) {
+// `conn`: the connection that checked the warehouse, kept for what comes after
+// the load (sources, jobs) rather than opening new ones.
+int run_once(const run_settings& settings, const std::string& dsn, loader::loader_options options,
+             warehouse::connection& conn) {
   options.give_up_after = std::chrono::seconds(settings.give_up_after_s);
   loader::loader loader(dsn, options);
   std::atomic<bool> stopped{false};
@@ -149,7 +151,8 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
   auto unfinished = loader.finish(std::chrono::seconds(settings.give_up_after_s));
   // Each source up to its WAL position now.
   std::vector<std::string> source_errors;
-  for (const auto& source : enabled_sources(dsn)) {
+  if (!conn.is_open()) conn = warehouse::connection(dsn);  // the server restarted meanwhile
+  for (const auto& source : enabled_sources(conn)) {
     if (stopped) break;
     try {
       loader::replicator replicator(dsn, source);
@@ -166,8 +169,8 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
   std::string jobs_error;
   if (!stopped) {
     try {
-      warehouse::connection jobs(dsn);
-      ran = warehouse::run_jobs(jobs, true);
+      if (!conn.is_open()) conn = warehouse::connection(dsn);
+      ran = warehouse::run_jobs(conn, true);
     } catch (const std::exception& e) {
       jobs_error = e.what();
     }
@@ -231,7 +234,12 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
   // with backoff from the stored applied LSN.
   std::atomic<bool> sources_stop{false};
   std::vector<std::thread> replicators;
-  for (const auto& source : enabled_sources(dsn)) {
+  std::vector<loader::source_config> sources;
+  {
+    warehouse::connection conn(dsn);
+    sources = enabled_sources(conn);
+  }
+  for (const auto& source : sources) {
     replicators.emplace_back([&, source] {
       auto delay = std::chrono::seconds(1);
       while (!sources_stop) {
@@ -403,8 +411,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     auto resolved = warehouse::resolve_dsn(settings.dsn);
+    warehouse::connection check(resolved);
     {
-      warehouse::connection check(resolved);
       auto installed = warehouse::require_up_to_date(check);
       std::string packs;
       for (const auto& p : installed) packs += (packs.empty() ? "" : ", ") + p.name;
@@ -416,7 +424,7 @@ int main(int argc, char** argv) {
     options.max_record_bytes = settings.max_record_mb << 20;
     options.read_unterminated_tail = settings.once;
     options.copy_streams = settings.copy_streams;
-    return settings.once ? run_once(settings, resolved, options)
+    return settings.once ? run_once(settings, resolved, options, check)
                          : run_daemon(settings, resolved, options);
   } catch (const std::exception& e) {
     log()->error("{}", e.what());

@@ -2,6 +2,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -169,10 +170,14 @@ struct committer::impl {
 
   impl(std::string dsn_in, committer_options opts, done_handler handler)
       : dsn(std::move(dsn_in)), options(opts), on_done(std::move(handler)) {
-    std::vector<connection> conns;
+    // Connected at once, not one after another: each connection costs the
+    // server a backend start, which is a visible part of a short --once run.
+    std::vector<std::future<connection>> opening;
     for (std::size_t i = 0; i < std::max<std::size_t>(1, options.connections); ++i) {
-      conns.push_back(open_lane());
+      opening.push_back(std::async(std::launch::async, [this] { return open_lane(); }));
     }
+    std::vector<connection> conns;
+    for (auto& f : opening) conns.push_back(f.get());
     for (auto& conn : conns) {
       lanes.emplace_back([this, c = std::move(conn)]() mutable { lane(c); });
     }

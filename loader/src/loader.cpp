@@ -18,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <future>
 #include <vector>
 
 #include "sluice/loader/batch.h"
@@ -303,6 +304,9 @@ struct loader::impl {
   std::string dsn;
   loader_options options;
   unique_fd inbox_fd;
+  // The committer, made on another thread while `ledger` connects: each
+  // connection costs the server a backend start, a visible part of a short run.
+  std::future<std::unique_ptr<committer>> committing;
   connection ledger;
   std::vector<feed_plan> feeds;
   clock_type::time_point feeds_loaded_at;
@@ -337,17 +341,23 @@ struct loader::impl {
   std::unique_ptr<committer> commits;
 
   impl(std::string dsn_in, loader_options opts)
-      : dsn(std::move(dsn_in)), options(std::move(opts)), ledger(dsn) {
+      : dsn(std::move(dsn_in)),
+        options(std::move(opts)),
+        committing(std::async(std::launch::async,
+                              [this] {
+                                return std::make_unique<committer>(
+                                    dsn, committer_options{options.copy_streams, 4, options.give_up_after},
+                                    [this](const batch& b, batch_outcome outcome, const std::string& error) {
+                                      on_batch_done(b, outcome, error);
+                                    });
+                              })),
+        ledger(dsn) {
+    commits = committing.get();
     inbox_fd = unique_fd(::open(options.inbox.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!inbox_fd.valid()) {
       throw std::system_error(errno, std::generic_category(), "cannot open the inbox " + options.inbox.string());
     }
     reload_feeds();
-    commits = std::make_unique<committer>(
-        dsn, committer_options{options.copy_streams, 4, options.give_up_after},
-        [this](const batch& b, batch_outcome outcome, const std::string& error) {
-          on_batch_done(b, outcome, error);
-        });
   }
 
   ~impl() {
