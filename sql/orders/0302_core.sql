@@ -5,9 +5,11 @@
 --        initial snapshot, the time of the snapshot);
 --   CSV  the export's time (core.orders_export_time: from the file name, else
 --        when sluice first saw the file).
--- The later time wins; at equal times the change log wins over an export (it is
--- the database itself), then the later change (LSN, order in the transaction)
--- or the later file and row. A delete in the change log is a state too: an
+-- Each way first has its own last word: the change log's is its latest change
+-- by LSN (not by time: the snapshot's rows carry the warehouse's clock), the
+-- exports' is the latest export (then the later file and row). Of the two, the
+-- later source time wins; at equal times the change log (it is the database
+-- itself). A delete in the change log is a state too: an
 -- older export does not bring a deleted order or line back, a newer one does.
 -- A truncate of a table in the change log removes what came before it there.
 --

@@ -54,64 +54,71 @@ begin
   -- 1. Orders and lines: the latest state by source time.
   delete from core.orders_order where order_id = any (ids);
   insert into core.orders_order (order_id, customer_id, ordered_at, status, source_time, origin)
+  with candidates as (
+    select o.order_id as id, o._op = 'd' as gone, o.customer_id, o.ordered_at, o.status,
+           o._commit_at as source_time, 'cdc' as origin, 1 as rank,
+           o._lsn - '0/0'::pg_lsn as pos1, o._seq::numeric as pos2
+      from staging.shop_orders o
+     where o.order_id = any (ids) and o._op in ('r', 'i', 'u', 'd')
+       and (o._lsn, o._seq) > (order_cut_lsn, order_cut_seq)
+    union all  -- an update that changed the key deletes the old one
+    select o._old_order_id, true, null, null, null, o._commit_at, 'cdc', 1, o._lsn - '0/0'::pg_lsn, o._seq
+      from staging.shop_orders o
+     where o._old_order_id = any (ids) and o._op = 'u'
+       and (o._lsn, o._seq) > (order_cut_lsn, order_cut_seq)
+    union all
+    select i.id, true, null, null, null, order_cut_at, 'cdc', 1, order_cut_lsn - '0/0'::pg_lsn, order_cut_seq
+      from unnest(ids) i(id)
+     where order_cut_at is not null
+    union all
+    select e.order_id, false, e.customer_id, e.ordered_at, e.status,
+           core.orders_export_time(e._file_id), 'csv', 0, e._file_id, e._record
+      from staging.orders_export e
+     where e.order_id = any (ids)),
+  -- The last word of each way: by LSN in the change log (commit times of
+  -- the source and the snapshot's time of the warehouse need not agree),
+  -- by export time, file and row in the exports.
+  per_way as (
+    select distinct on (origin, id) * from candidates
+     order by origin, id, case when origin = 'csv' then source_time end desc nulls last, pos1 desc, pos2 desc)
   select id, customer_id, ordered_at, status, source_time, origin
-    from (select distinct on (id) *
-            from (select o.order_id as id, o._op = 'd' as gone, o.customer_id, o.ordered_at, o.status,
-                         o._commit_at as source_time, 'cdc' as origin, 1 as rank,
-                         o._lsn - '0/0'::pg_lsn as pos1, o._seq::numeric as pos2
-                    from staging.shop_orders o
-                   where o.order_id = any (ids) and o._op in ('r', 'i', 'u', 'd')
-                     and (o._lsn, o._seq) > (order_cut_lsn, order_cut_seq)
-                  union all  -- an update that changed the key deletes the old one
-                  select o._old_order_id, true, null, null, null, o._commit_at, 'cdc', 1,
-                         o._lsn - '0/0'::pg_lsn, o._seq
-                    from staging.shop_orders o
-                   where o._old_order_id = any (ids) and o._op = 'u'
-                     and (o._lsn, o._seq) > (order_cut_lsn, order_cut_seq)
-                  union all
-                  select i.id, true, null, null, null, order_cut_at, 'cdc', 1,
-                         order_cut_lsn - '0/0'::pg_lsn, order_cut_seq
-                    from unnest(ids) i(id)
-                   where order_cut_at is not null
-                  union all
-                  select e.order_id, false, e.customer_id, e.ordered_at, e.status,
-                         core.orders_export_time(e._file_id), 'csv', 0, e._file_id, e._record
-                    from staging.orders_export e
-                   where e.order_id = any (ids)) c
-           order by id, source_time desc, rank desc, pos1 desc, pos2 desc) latest
+    from (select distinct on (id) * from per_way order by id, source_time desc, rank desc) latest
    where not gone and ordered_at is not null and status is not null;
 
   delete from core.orders_line where order_id = any (ids);
   insert into core.orders_line (order_id, product_id, quantity, unit_price, source_time, origin)
   with candidates as (
     select l.order_id, l.product_id, l._op = 'd' as gone, l.quantity, l.unit_price,
-                         l._commit_at as source_time, 'cdc' as origin, 1 as rank,
-                         l._lsn - '0/0'::pg_lsn as pos1, l._seq::numeric as pos2
-                    from staging.shop_order_lines l
-                   where l.order_id = any (ids) and l._op in ('r', 'i', 'u', 'd')
-                     and (l._lsn, l._seq) > (line_cut_lsn, line_cut_seq)
-                  union all
-                  select l._old_order_id, l._old_product_id, true, null, null, l._commit_at, 'cdc', 1,
-                         l._lsn - '0/0'::pg_lsn, l._seq
-                    from staging.shop_order_lines l
-                   where l._old_order_id = any (ids) and l._op = 'u'
-                     and (l._lsn, l._seq) > (line_cut_lsn, line_cut_seq)
-                  union all
-                  select e.order_id, e.product_id, false, e.quantity, e.unit_price,
-                         core.orders_export_time(e._file_id), 'csv', 0, e._file_id, e._record
-                    from staging.orders_export e
-                   where e.order_id = any (ids)),
+           l._commit_at as source_time, 'cdc' as origin, 1 as rank,
+           l._lsn - '0/0'::pg_lsn as pos1, l._seq::numeric as pos2
+      from staging.shop_order_lines l
+     where l.order_id = any (ids) and l._op in ('r', 'i', 'u', 'd')
+       and (l._lsn, l._seq) > (line_cut_lsn, line_cut_seq)
+    union all
+    select l._old_order_id, l._old_product_id, true, null, null, l._commit_at, 'cdc', 1,
+           l._lsn - '0/0'::pg_lsn, l._seq
+      from staging.shop_order_lines l
+     where l._old_order_id = any (ids) and l._op = 'u'
+       and (l._lsn, l._seq) > (line_cut_lsn, line_cut_seq)
+    union all
+    select e.order_id, e.product_id, false, e.quantity, e.unit_price,
+           core.orders_export_time(e._file_id), 'csv', 0, e._file_id, e._record
+      from staging.orders_export e
+     where e.order_id = any (ids)),
   with_cut as (
     select * from candidates where product_id is not null
     union all
     select distinct k.order_id, k.product_id, true, null::integer, null::numeric, line_cut_at, 'cdc', 1,
            line_cut_lsn - '0/0'::pg_lsn, line_cut_seq::numeric
       from candidates k
-     where line_cut_at is not null and k.product_id is not null)
+     where line_cut_at is not null and k.product_id is not null),
+  per_way as (
+    select distinct on (origin, order_id, product_id) * from with_cut
+     order by origin, order_id, product_id, case when origin = 'csv' then source_time end desc nulls last,
+              pos1 desc, pos2 desc)
   select order_id, product_id, quantity, unit_price, source_time, origin
-    from (select distinct on (order_id, product_id) *
-            from with_cut
-           order by order_id, product_id, source_time desc, rank desc, pos1 desc, pos2 desc) latest
+    from (select distinct on (order_id, product_id) * from per_way
+           order by order_id, product_id, source_time desc, rank desc) latest
    where not gone and quantity is not null and unit_price is not null;
 
   -- 2. Baskets and the reports: subtract the old baskets, add the new ones.
