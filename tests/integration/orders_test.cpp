@@ -138,8 +138,8 @@ TEST_CASE("a change log whose columns differ from the source table stops the sou
   auto run = fx.run_once();
   INFO(run.describe());
   CHECK_FALSE(run.ok());
-  CHECK(run.output().find("staging.\"shop_order_lines\" does not have the shape") != std::string::npos);
-  CHECK(run.output().find("quantity text, expected quantity integer") != std::string::npos);
+  CHECK(run.output.find("staging.\"shop_order_lines\" does not have the shape") != std::string::npos);
+  CHECK(run.output.find("quantity text, expected quantity integer") != std::string::npos);
   CHECK(fx.scalar("select count(*) from staging.shop_orders") == 0);  // nothing half-copied
 }
 
