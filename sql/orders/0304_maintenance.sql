@@ -40,6 +40,8 @@ declare
   line_cut_seq  integer := -1;
   line_cut_at   timestamptz;
   days          date[];
+  gone_a        bigint[];
+  gone_b        bigint[];
 begin
   -- The last truncate of a change log is a delete of every order (line) at
   -- its commit time: it cuts what came before it there, and exports older than
@@ -150,10 +152,15 @@ begin
     insert into reports.orders_product_pairs as r (product_a, product_b, baskets)
     select a, b, n from pair_delta
     on conflict (product_a, product_b) do update set baskets = r.baskets + excluded.baskets
-    returning 1)
-  select array_agg(day) into days from daily, (select count(*) from pairs) p;
+    returning r.product_a, r.product_b, r.baskets)
+  select (select array_agg(day) from daily),
+         (select array_agg(product_a order by product_a, product_b) from pairs where baskets <= 0),
+         (select array_agg(product_b order by product_a, product_b) from pairs where baskets <= 0)
+    into days, gone_a, gone_b;
 
-  delete from reports.orders_product_pairs where baskets <= 0;
+  -- Rows the deltas brought to zero go (a statement cannot touch them twice).
+  delete from reports.orders_product_pairs r using unnest(gone_a, gone_b) g(a, b)
+   where r.product_a = g.a and r.product_b = g.b;
   delete from reports.orders_daily where day = any (days) and orders <= 0;
   update reports.orders_daily
      set avg_basket_items = round(items::numeric / orders, 2), avg_basket_value = round(revenue / orders, 2)

@@ -158,6 +158,8 @@ insert into staging.shop_order_lines (_op, _lsn, _seq, _commit_at, _unchanged, _
 select pg_temp.assert_same('a truncate deletes every order older than it, from either way',
   'select * from reports.orders_daily',
   $$values ('2024-03-04'::date, 1, 2, 10.00, 2.00, 10.00)$$);
+select pg_temp.assert_true('a pair no counted order holds any more is gone, not left at zero',
+  not exists (select from reports.orders_product_pairs));
 select pg_temp.assert_same('after the truncate only the newer order and its line remain',
   'select order_id, product_id from core.orders_line', $$values (30::bigint, 1::bigint)$$);
 select pg_temp.assert_true('a truncate closes every current version of the change log',
