@@ -25,6 +25,13 @@
 -- batch commits; in READ COMMITTED (the loader's level) each statement after
 -- the lock sees every batch committed before.
 --
+-- Measured on this machine (PostgreSQL 15, 2 cores shared with other builds,
+-- so +-30%), with a generated shop of 24,000 orders: its whole change log of
+-- 118,000 rows as one batch per table (as an initial snapshot arrives) takes
+-- 6 s; 164,000 export rows in one batch 9-12 s (about 60 us a row: each row's
+-- export time is looked up in sluice.files); a one-change batch afterwards
+-- 6-13 ms; core.orders_rebuild() 10-12 s.
+--
 -- core.orders_rebuild() recomputes everything from staging (after staging was
 -- edited by hand, or to check: the tests compare it with the incremental
 -- result).
