@@ -21,8 +21,8 @@ COPY sql ./sql
 COPY scripts ./scripts
 COPY tests ./tests
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_BUILD_TESTS=OFF \
- && cmake --build /build --target sluice sluice-gen-hubdoc \
- && strip /build/app/sluice /build/scripts/sluice-gen-hubdoc
+ && cmake --build /build --target sluice sluice-gen-hubdoc sluice-gen-orders \
+ && strip /build/app/sluice /build/scripts/sluice-gen-hubdoc /build/scripts/sluice-gen-orders
 
 FROM debian:12-slim AS runtime
 RUN apt-get update \
@@ -31,7 +31,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin sluice \
  && mkdir -p /inbox && chown sluice: /inbox
-COPY --from=build /build/app/sluice /build/scripts/sluice-gen-hubdoc /usr/local/bin/
+COPY --from=build /build/app/sluice /build/scripts/sluice-gen-hubdoc /build/scripts/sluice-gen-orders /usr/local/bin/
 USER sluice
 # The warehouse comes from SLUICE_DSN; the inbox is a volume.
 VOLUME ["/inbox"]

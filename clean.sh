@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ./clean.sh — stop everything ./rerun.sh started (sluice, the embedded
-# PostgreSQL) and remove the state under data/. Asks nothing.
+# PostgreSQL, the demo shop of --demo-source and its generator) and remove the
+# state under data/. Asks nothing.
 #
 # usage: ./clean.sh [--all]
 #
@@ -27,6 +28,8 @@ esac
 [[ -d data ]] || exit 0
 sluice_stop_pidfile data/rerun.pid 40 rerun.sh
 sluice_stop_pidfile data/sluice.pid 30
+sluice_stop_pidfile data/gen-orders.pid 10 sluice-gen-orders
+env -u SLUICE_PG_PORT SLUICE_PG_NAME=pg-source scripts/pg.sh destroy
 scripts/pg.sh destroy
 if $all; then
   rm -rf data

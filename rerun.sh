@@ -4,6 +4,7 @@
 # data/inbox/ and keep watching it.
 #
 # usage: ./rerun.sh [-d] [--dsn DSN] [--packs NAME,...] [--pack-dir DIR]... [--log-level LEVEL]
+#                   [--demo-source]
 #
 #   (no option)        run sluice in the foreground; Ctrl-C stops sluice and the
 #                      embedded PostgreSQL this script started
@@ -15,6 +16,14 @@
 #   --pack-dir DIR     also install (or upgrade) your own pack from DIR; repeatable
 #                      (`build/app/sluice migrate --help` tells the rules)
 #   --log-level LEVEL  trace, debug, info (default), warn or error
+#   --demo-source      also run a demo shop for the orders pack: a second private
+#                      PostgreSQL under data/pg-source (database shop), the
+#                      shop's schema and publication orders_pub from
+#                      sluice-gen-orders, which keeps running in the background
+#                      at SLUICE_DEMO_RATE transactions a second (default 2; log
+#                      data/gen-orders.log), and the source row `shop` in
+#                      sluice.sources: the orders reports move while sluice runs.
+#                      Needs the orders pack (installed by default)
 #   -h, --help         this text
 #
 # Warehouse: with no DSN configured (no --dsn, SLUICE_DSN, PGHOST, PGHOSTADDR,
@@ -39,6 +48,7 @@ dsn=
 dsn_given=false
 log_level=()
 pack_args=()
+demo_source=false
 while (($#)); do
   case "$1" in
     -d|--detach) detach=true ;;
@@ -50,6 +60,7 @@ while (($#)); do
     --pack-dir=*) pack_args+=(--pack-dir "$(from_caller "${1#--pack-dir=}")") ;;
     --log-level) (($# >= 2)) || sluice_die "--log-level needs a value"; log_level=(--log-level "$2"); shift ;;
     --log-level=*) log_level=(--log-level "${1#--log-level=}") ;;
+    --demo-source) demo_source=true ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; sluice_die "unknown argument '$1'" ;;
   esac
@@ -66,6 +77,12 @@ elif sluice_env_has_dsn; then
 fi
 
 stop_embedded() { if $embedded; then scripts/pg.sh stop || true; fi; }
+# The demo shop (--demo-source): its generator, then its cluster.
+source_pg() { env -u SLUICE_PG_PORT SLUICE_PG_NAME=pg-source scripts/pg.sh "$@"; }
+stop_demo_source() {
+  sluice_stop_pidfile data/gen-orders.pid 10 sluice-gen-orders
+  source_pg stop || true
+}
 
 # Interrupted at any point (Ctrl-C, or a later ./rerun.sh or ./clean.sh):
 # stop the loader if it runs, then the embedded PostgreSQL; exit with the
@@ -81,6 +98,7 @@ stopping() {
     wait "$pid" || status=$?
   fi
   rm -f data/sluice.pid data/rerun.pid
+  stop_demo_source
   stop_embedded
   exit "$status"
 }
@@ -91,18 +109,20 @@ trap stopping INT TERM HUP
 #    cluster we are about to start.
 sluice_stop_pidfile data/rerun.pid 40 rerun.sh
 sluice_stop_pidfile data/sluice.pid 30
+stop_demo_source
 scripts/pg.sh stop
 mkdir -p data
 echo "$$" >data/rerun.pid
 
 # 2. Wipe: everything under data/ but the inbox.
 scripts/pg.sh destroy
-mkdir -p data/inbox/hubdoc data/inbox/pleo/users data/inbox/pleo/cards
+source_pg destroy
+mkdir -p data/inbox/hubdoc data/inbox/pleo/users data/inbox/pleo/cards data/inbox/orders
 find data -mindepth 1 -maxdepth 1 ! -name inbox ! -name rerun.pid -exec rm -rf {} +
 
 # 3. Build (quiet unless it fails); the generator too, for trying things out.
 echo "building sluice ..."
-sluice_build "$root" quiet sluice sluice-gen-hubdoc || sluice_die "the build failed (output above)"
+sluice_build "$root" quiet sluice sluice-gen-hubdoc sluice-gen-orders || sluice_die "the build failed (output above)"
 sluice=$root/build/app/sluice
 
 # 4. The warehouse.
@@ -125,7 +145,36 @@ if ! "$sluice" migrate "${dsn_args[@]}" "${pack_args[@]}" "${log_level[@]}"; the
   sluice_die "sluice migrate failed (output above)"
 fi
 
-# 6. Load and watch.
+# 6. The demo shop: schema, publication and a first few orders (the initial
+#    snapshot takes them), then a steady workload in the background.
+if $demo_source; then
+  echo "starting the demo shop (data/pg-source, database shop) ..."
+  source_pg init 2>/dev/null
+  source_pg start
+  source_dsn=$(source_pg dsn)
+  gen_orders=$root/build/scripts/sluice-gen-orders
+  "$gen_orders" --dsn "$source_dsn" --rate 50 --seconds 2 --seed 1 >data/gen-orders.log 2>&1 ||
+    { cat data/gen-orders.log >&2; sluice_die "sluice-gen-orders could not set up the demo shop"; }
+  setsid "$gen_orders" --dsn "$source_dsn" --rate "${SLUICE_DEMO_RATE:-2}" --seconds 0 --seed 2 \
+    >>data/gen-orders.log 2>&1 </dev/null &
+  echo "$!" >data/gen-orders.pid
+  psql_target=()
+  [[ -n "$dsn" ]] && psql_target=(-d "$dsn")
+  if ! psql -X -q -v ON_ERROR_STOP=1 "${psql_target[@]}" -v conninfo="$source_dsn" >/dev/null <<'SQL'
+insert into sluice.sources (name, conninfo, publication) values ('shop', :'conninfo', 'orders_pub')
+on conflict (name) do update set conninfo = excluded.conninfo, publication = excluded.publication,
+  state = 'new', applied_lsn = '0/0', last_error = null, updated_at = now();
+SQL
+  then
+    stop_demo_source
+    stop_embedded
+    rm -f data/rerun.pid
+    sluice_die "could not add the source shop (is the orders pack installed? --packs must include orders)"
+  fi
+  echo "the demo shop runs (sluice-gen-orders pid $(cat data/gen-orders.pid), log data/gen-orders.log)"
+fi
+
+# 7. Load and watch.
 if $detach; then
   # setsid: the loader outlives this script and the terminal; ./clean.sh stops it.
   PGAPPNAME=sluice-run setsid "$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" \
@@ -137,6 +186,7 @@ if $detach; then
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 30 data/sluice.log >&2 || true
       rm -f data/sluice.pid data/rerun.pid
+      stop_demo_source
       stop_embedded
       sluice_die "sluice exited during start-up (log: data/sluice.log)"
     fi
@@ -144,6 +194,7 @@ if $detach; then
       rm -f data/rerun.pid
       echo "sluice is watching data/inbox (pid $pid, log data/sluice.log)"
       echo "query:  scripts/psql -c 'table reports.hubdoc_signup_plans'"
+      if $demo_source; then echo "        scripts/psql -c 'table reports.orders_daily'"; fi
       echo "stop:   ./clean.sh"
       exit 0
     fi
@@ -164,5 +215,6 @@ status=0
 wait "$pid" || status=$?
 trap '' INT TERM HUP
 rm -f data/sluice.pid data/rerun.pid
+stop_demo_source
 stop_embedded
 exit "$status"

@@ -13,6 +13,10 @@
 # 54329 is taken and SLUICE_PG_PORT is unset, the next free port is used).
 # Local connections are trusted: it is private to this checkout.
 #
+# SLUICE_PG_NAME names another cluster under data/ (default pg): ./rerun.sh
+# --demo-source runs the orders pack's demo shop as SLUICE_PG_NAME=pg-source,
+# whose database is `shop` and whose port starts the search at 54339.
+#
 # PostgreSQL refuses to run as root: as root the server runs as `postgres`. When
 # that user cannot reach this checkout (e.g. a clone inside a 0700 temp dir), or
 # the socket path would be too long, the cluster lives in
@@ -22,7 +26,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 root=$(sluice_repo_root)
-link=$root/data/pg
+name=${SLUICE_PG_NAME:-pg}
+[[ "$name" =~ ^[a-z][a-z0-9-]*$ ]] || sluice_die "SLUICE_PG_NAME must be lower-case letters, digits and -"
+link=$root/data/$name
+if [[ "$name" == pg ]]; then default_port=54329 database=sluice; else default_port=54339 database=shop; fi
 
 usage() { sluice_usage "${BASH_SOURCE[0]}"; }
 
@@ -36,7 +43,7 @@ cluster_dir() {
 }
 
 pick_port() {
-  local port=${SLUICE_PG_PORT:-54329}
+  local port=${SLUICE_PG_PORT:-$default_port}
   if sluice_port_busy "$port"; then
     [[ -n "${SLUICE_PG_PORT:-}" ]] && sluice_die "port $port (SLUICE_PG_PORT) is already in use on 127.0.0.1; choose another"
     local candidate
@@ -66,7 +73,7 @@ cmd_init() {
   dir=$link
   if ! sluice_pg_can_reach "$root/data" || (( ${#link} + 20 > 100 )); then
     hash=$(printf '%s' "$root" | sha256sum | cut -c1-12)
-    dir=/var/tmp/sluice-$hash/pg
+    dir=/var/tmp/sluice-$hash/$name
     rm -rf "$dir"
     mkdir -p "/var/tmp/sluice-$hash"
     chmod 0755 "/var/tmp/sluice-$hash"
@@ -75,9 +82,9 @@ cmd_init() {
   fi
   sluice_cluster_init "$dir" "$port" durable
   sluice_cluster_start "$dir" || sluice_die "PostgreSQL did not start; see $dir/server.log"
-  sluice_as_pg "$(sluice_pg_bindir)/createdb" -h "$dir" -p "$port" -U postgres sluice
+  sluice_as_pg "$(sluice_pg_bindir)/createdb" -h "$dir" -p "$port" -U postgres "$database"
   sluice_cluster_stop "$dir"
-  sluice_log "embedded PostgreSQL initialised in $dir (port $port, database sluice)"
+  sluice_log "embedded PostgreSQL initialised in $dir (port $port, database $database)"
 }
 
 need_dir() {
@@ -109,7 +116,7 @@ case "$cmd" in
     ;;
   dsn)
     dir=$(need_dir)
-    sluice_cluster_dsn "$dir" "${2:-sluice}"
+    sluice_cluster_dsn "$dir" "${2:-$database}"
     ;;
   destroy)
     dir=$(cluster_dir)
@@ -117,7 +124,7 @@ case "$cmd" in
       if [[ -e "$dir/data/PG_VERSION" ]]; then sluice_cluster_stop "$dir" || true; fi
       rm -rf "$dir"
       # The /var/tmp/sluice-<hash> parent of a relocated cluster goes too.
-      if [[ "$dir" == /var/tmp/sluice-*/pg ]]; then rmdir "$(dirname "$dir")" 2>/dev/null || true; fi
+      if [[ "$dir" == /var/tmp/sluice-*/"$name" ]]; then rmdir "$(dirname "$dir")" 2>/dev/null || true; fi
     fi
     rm -rf "$link"
     ;;

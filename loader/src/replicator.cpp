@@ -91,7 +91,53 @@ std::string warehouse_name(const std::string& source, const std::string& schema,
   return schema == "public" ? source + "_" + table : source + "_" + schema + "_" + table;
 }
 
-// Creates staging.S_T, core.S_T and the trigger that keeps the mirror, if missing.
+// A table's columns in the warehouse, in order, with their types as
+// format_type() spells them; empty when the table does not exist.
+std::vector<std::pair<std::string, std::string>> warehouse_columns(connection& wh, const std::string& table) {
+  auto r = wh.exec_params(
+      "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a"
+      " where a.attrelid = to_regclass($1) and a.attnum > 0 and not a.attisdropped order by a.attnum",
+      {table});
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int row = 0; row < r.rows(); ++row) out.emplace_back(std::string(r.text(row, 0)), std::string(r.text(row, 1)));
+  return out;
+}
+
+// Checks that `table` has the columns `wanted`, in order. Columns missing at
+// the end (added on the source) are added when `add_from` says they may be
+// (their index is at least add_from); anything else stops the source with a
+// message naming the column. Returns the ALTERs to run.
+std::string check_columns(connection& wh, const std::string& source, const std::string& table,
+                          const std::vector<std::pair<std::string, std::string>>& wanted, std::size_t add_from) {
+  auto have = warehouse_columns(wh, table);
+  auto stop = [&](const std::string& what) {
+    throw watcher::replication_error(
+        "source " + source + ": " + table + " does not have the shape replication needs: " + what +
+        ". Make it match (a pack that creates it must use the replicator's shape: _op, _lsn, _seq, _commit_at,"
+        " _unchanged, _old_<key> per key column, then the source table's columns in order), then restart;"
+        " replication resumes from its applied LSN");
+  };
+  for (std::size_t i = 0; i < have.size() && i < wanted.size(); ++i) {
+    if (have[i] != wanted[i]) {
+      stop("column " + std::to_string(i + 1) + " is " + have[i].first + " " + have[i].second + ", expected " +
+           wanted[i].first + " " + wanted[i].second);
+    }
+  }
+  if (have.size() > wanted.size()) stop("it has a column the source lacks: " + have[wanted.size()].first);
+  std::string alters;
+  for (std::size_t i = have.size(); i < wanted.size(); ++i) {
+    if (i < add_from) stop("column " + wanted[i].first + " " + wanted[i].second + " is missing");
+    alters += "alter table " + table + " add column " + quote(wanted[i].first) + " " + wanted[i].second + ";\n";
+  }
+  return alters;
+}
+
+// Makes sure staging.S_T, core.S_T, the function that keeps the mirror and its
+// trigger exist, piece by piece: a pack may create the change log itself (so
+// that its own triggers are there before the first change), and the rest is
+// added here. Existing tables must have the expected columns (missing
+// trailing source columns are added); the function is replaced when its body
+// differs from the one for the current columns.
 void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   auto base = warehouse_name(source, t.schema, t.name);
   t.staging = "staging." + quote(base);
@@ -102,46 +148,67 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   std::string keys;
   std::string core_cols;
   std::string copy_cols = "_op, _lsn, _seq, _commit_at, _unchanged";
+  std::vector<std::pair<std::string, std::string>> staging_shape = {
+      {"_op", "text"}, {"_lsn", "pg_lsn"}, {"_seq", "integer"}, {"_commit_at", "timestamp with time zone"},
+      {"_unchanged", "text"}};
+  std::vector<std::pair<std::string, std::string>> core_shape;
   for (const auto& c : t.columns) {
     cols += ", " + quote(c.name) + " " + c.type;
     core_cols += std::string(core_cols.empty() ? "" : ", ") + quote(c.name) + " " + c.type;
+    core_shape.emplace_back(c.name, c.type);
     if (c.key) {
       t.has_key = true;
       old_keys += ", " + quote("_old_" + c.name) + " " + c.type;
       keys += std::string(keys.empty() ? "" : ", ") + quote(c.name);
       copy_cols += ", " + quote("_old_" + c.name);
+      staging_shape.emplace_back("_old_" + c.name, c.type);
     }
   }
-  for (const auto& c : t.columns) copy_cols += ", " + quote(c.name);
+  const auto source_columns_from = staging_shape.size();
+  for (const auto& c : t.columns) {
+    copy_cols += ", " + quote(c.name);
+    staging_shape.emplace_back(c.name, c.type);
+  }
   t.copy_statement = "copy " + t.staging + " (" + copy_cols + ") from stdin (format binary)";
-  if (wh.exec("select to_regclass(" + literal(t.staging) + ") is not null").text(0, 0) == "t") return;
 
   std::string from = t.schema + "." + t.name + " on source " + source;
-  std::string ddl = "create table " + t.staging + " (_op text not null, _lsn pg_lsn not null, _seq integer not null,"
-                    " _commit_at timestamptz, _unchanged text" + old_keys + cols + ");\n";
-  ddl += "comment on table " + t.staging + " is " +
-         literal("Change log of " + from + " (sluice.sources): every change a row, in commit order (_lsn, _seq).") + ";\n";
-  ddl += "comment on column " + t.staging + "._op is 'r: from the initial snapshot; i: insert; u: update; d: delete (the key columns hold the old key); t: truncate.';\n";
-  ddl += "comment on column " + t.staging + "._lsn is 'Commit LSN of the source transaction (the snapshot''s consistent point for r).';\n";
-  ddl += "comment on column " + t.staging + "._seq is 'Order of the change within its transaction (0 for the snapshot).';\n";
-  ddl += "comment on column " + t.staging + "._commit_at is 'When the source transaction committed.';\n";
-  ddl += "comment on column " + t.staging + "._unchanged is 'Comma-separated columns an update did not send because their (TOASTed) value did not change; they are NULL here and keep their value in the mirror.';\n";
-  for (const auto& c : t.columns) {
-    ddl += "comment on column " + t.staging + "." + quote(c.name) + " is " +
-           literal("Column " + c.name + " of " + from + ".") + ";\n";
-    if (c.key) {
-      ddl += "comment on column " + t.staging + "." + quote("_old_" + c.name) + " is " +
-             literal("The old value of key column " + c.name + " when an update changed the key.") + ";\n";
+  std::string ddl;
+  std::vector<std::string> made;
+  if (wh.exec("select to_regclass(" + literal(t.staging) + ") is not null").text(0, 0) == "t") {
+    ddl += check_columns(wh, source, t.staging, staging_shape, source_columns_from);
+  } else {
+    made.push_back(t.staging);
+    ddl += "create table " + t.staging + " (_op text not null, _lsn pg_lsn not null, _seq integer not null,"
+           " _commit_at timestamptz, _unchanged text" + old_keys + cols + ");\n";
+    ddl += "comment on table " + t.staging + " is " +
+           literal("Change log of " + from + " (sluice.sources): every change a row, in commit order (_lsn, _seq).") + ";\n";
+    ddl += "comment on column " + t.staging + "._op is 'r: from the initial snapshot; i: insert; u: update; d: delete (the key columns hold the old key); t: truncate.';\n";
+    ddl += "comment on column " + t.staging + "._lsn is 'Commit LSN of the source transaction (the snapshot''s consistent point for r).';\n";
+    ddl += "comment on column " + t.staging + "._seq is 'Order of the change within its transaction (0 for the snapshot).';\n";
+    ddl += "comment on column " + t.staging + "._commit_at is 'When the source transaction committed.';\n";
+    ddl += "comment on column " + t.staging + "._unchanged is 'Comma-separated columns an update did not send because their (TOASTed) value did not change; they are NULL here and keep their value in the mirror.';\n";
+    for (const auto& c : t.columns) {
+      ddl += "comment on column " + t.staging + "." + quote(c.name) + " is " +
+             literal("Column " + c.name + " of " + from + ".") + ";\n";
+      if (c.key) {
+        ddl += "comment on column " + t.staging + "." + quote("_old_" + c.name) + " is " +
+               literal("The old value of key column " + c.name + " when an update changed the key.") + ";\n";
+      }
     }
   }
-  ddl += "create table " + t.core + " (" + core_cols + (t.has_key ? ", primary key (" + keys + ")" : "") + ");\n";
-  ddl += "comment on table " + t.core + " is " +
-         literal(t.has_key ? "Mirror of " + from + ": equal to the source table once caught up (kept from " + t.staging + ")."
-                           : "Append-only mirror of " + from + ", which has no primary key: inserts only (kept from " +
-                                 t.staging + ").") +
-         ";\n";
-  for (const auto& c : t.columns) {
-    ddl += "comment on column " + t.core + "." + quote(c.name) + " is " + literal("Column " + c.name + " of " + from + ".") + ";\n";
+  if (wh.exec("select to_regclass(" + literal(t.core) + ") is not null").text(0, 0) == "t") {
+    ddl += check_columns(wh, source, t.core, core_shape, 0);
+  } else {
+    made.push_back(t.core);
+    ddl += "create table " + t.core + " (" + core_cols + (t.has_key ? ", primary key (" + keys + ")" : "") + ");\n";
+    ddl += "comment on table " + t.core + " is " +
+           literal(t.has_key ? "Mirror of " + from + ": equal to the source table once caught up (kept from " + t.staging + ")."
+                             : "Append-only mirror of " + from + ", which has no primary key: inserts only (kept from " +
+                                   t.staging + ").") +
+           ";\n";
+    for (const auto& c : t.columns) {
+      ddl += "comment on column " + t.core + "." + quote(c.name) + " is " + literal("Column " + c.name + " of " + from + ".") + ";\n";
+    }
   }
 
   // The trigger: per statement, the last change per key wins (a truncate cuts
@@ -199,14 +266,26 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
             " and not exists (select 1 from " + t.core + " c where " + key_match + ");\n";
   }
   body += "  return null;\nend";
-  ddl += "create function " + fn + "() returns trigger language plpgsql as $sluice$\n" + body + "\n$sluice$;\n";
-  ddl += "comment on function " + fn + "() is " + literal("Applies a batch of " + t.staging + " to " + t.core + ".") + ";\n";
-  ddl += "create trigger apply_to_mirror after insert on " + t.staging +
-         " referencing new table as new_rows for each statement execute function " + fn + "();\n";
+  auto current_body = wh.exec_params("select prosrc from pg_proc where oid = to_regprocedure($1)", {fn + "()"});
+  if (current_body.rows() == 0 || current_body.text(0, 0) != "\n" + body + "\n") {
+    made.push_back(fn + "()");
+    ddl += "create or replace function " + fn + "() returns trigger language plpgsql as $sluice$\n" + body + "\n$sluice$;\n";
+    ddl += "comment on function " + fn + "() is " + literal("Applies a batch of " + t.staging + " to " + t.core + ".") + ";\n";
+  }
+  if (wh.exec_params("select 1 from pg_trigger where tgrelid = to_regclass($1) and tgname = 'apply_to_mirror'",
+                     {t.staging}).rows() == 0) {
+    made.push_back("trigger apply_to_mirror");
+    ddl += "create trigger apply_to_mirror after insert on " + t.staging +
+           " referencing new table as new_rows for each statement execute function " + fn + "();\n";
+  }
+  if (ddl.empty()) return;
   warehouse::transaction tx(wh);
   wh.exec(ddl);
   tx.commit();
-  log()->info("source {}: created {} and {} for {}.{}", source, t.staging, t.core, t.schema, t.name);
+  std::string list;
+  for (const auto& m : made) list += (list.empty() ? "" : ", ") + m;
+  log()->info("source {}: {}.{}: {}", source, t.schema, t.name,
+              list.empty() ? std::string("added the columns new on the source") : "created or updated " + list);
 }
 
 }  // namespace
