@@ -27,19 +27,33 @@ std::uint16_t batch::feed_index(const std::string& feed) {
 }
 
 std::string_view rejects_copy_statement() {
-  return "copy sluice.rejects (file_id, feed, record, line, byte_offset, field, reason, raw,"
+  return "copy sluice.rejects (file_id, source, lsn, feed, record, line, byte_offset, field, reason, raw,"
          " raw_bytes, raw_truncated) from stdin (format binary)";
 }
 
 void append_reject(copy_encoder& rejects, const row_origin& where, std::string_view feed,
-                   std::string_view field, std::string_view reason, std::string_view raw) {
+                   std::string_view field, std::string_view reason, std::string_view raw,
+                   std::string_view source) {
   auto printable = printable_raw(raw);
-  rejects.begin_row(10);
-  rejects.put_int8(where.source_id);
+  rejects.begin_row(12);
+  if (where.replicated) {
+    rejects.put_null();
+    rejects.put_text(source);
+    rejects.put_int8(static_cast<std::int64_t>(where.offset));  // pg_lsn's binary form
+  } else {
+    rejects.put_int8(where.source_id);
+    rejects.put_null();
+    rejects.put_null();
+  }
   rejects.put_text(feed);
   rejects.put_int8(static_cast<std::int64_t>(where.record));
-  rejects.put_int8(static_cast<std::int64_t>(where.line));
-  rejects.put_int8(static_cast<std::int64_t>(where.offset));
+  if (where.replicated) {
+    rejects.put_null();
+    rejects.put_null();
+  } else {
+    rejects.put_int8(static_cast<std::int64_t>(where.line));
+    rejects.put_int8(static_cast<std::int64_t>(where.offset));
+  }
   if (field.empty()) rejects.put_null();
   else rejects.put_text(field);
   rejects.put_text(printable_raw(reason).text);  // reasons quote input, which may be binary
@@ -48,6 +62,76 @@ void append_reject(copy_encoder& rejects, const row_origin& where, std::string_v
   else rejects.put_null();
   rejects.put_bool(where.raw_truncated);
   rejects.end_row();
+}
+
+
+std::string describe_copy_row(std::string_view copy_statement, std::string_view row_stream) {
+  // Column names: the statement's list, "copy T (a, "b c") from stdin ...".
+  std::vector<std::string> names;
+  auto open = copy_statement.find('(');
+  auto close = copy_statement.find(") from");
+  if (open != std::string_view::npos && close != std::string_view::npos && close > open) {
+    std::string name;
+    bool quoted = false;
+    for (auto i = open + 1; i < close; ++i) {
+      char c = copy_statement[i];
+      if (c == '"') {
+        if (quoted && i + 1 < close && copy_statement[i + 1] == '"') {
+          name += '"';
+          ++i;
+        } else {
+          quoted = !quoted;
+        }
+      } else if (c == ',' && !quoted) {
+        names.push_back(name);
+        name.clear();
+      } else if (c != ' ' || quoted) {
+        name += c;
+      }
+    }
+    names.push_back(name);
+  }
+  auto be = [&](std::size_t at, int bytes) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(row_stream[at + i]);
+    return v;
+  };
+  constexpr std::size_t header_bytes = 19;
+  if (row_stream.size() < header_bytes + 2) return {};
+  std::size_t at = header_bytes;
+  auto fields = be(at, 2);
+  at += 2;
+  std::string out;
+  for (std::uint32_t f = 0; f < fields && at + 4 <= row_stream.size(); ++f) {
+    auto length = be(at, 4);
+    at += 4;
+    if (!out.empty()) out += ", ";
+    out += f < names.size() ? names[f] : "field " + std::to_string(f + 1);
+    out += '=';
+    if (length == 0xffffffffu) {
+      out += "NULL";
+      continue;
+    }
+    if (at + length > row_stream.size()) break;
+    auto value = row_stream.substr(at, length);
+    at += length;
+    bool text = true;
+    for (unsigned char c : value) {
+      if (c < 0x20 || c == 0x7f) text = false;
+    }
+    if (text && printable_raw(value).lossy) text = false;
+    if (text) {
+      out += value;
+    } else {
+      static constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      for (unsigned char c : value) {
+        out += hex[c >> 4];
+        out += hex[c & 15];
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice::loader

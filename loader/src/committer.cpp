@@ -407,12 +407,14 @@ struct committer::impl {
         if (last - first == 1) {
           auto origin_index = t.origins[first];
           const auto& origin = b.origins[origin_index];
-          std::string raw = b.raw ? b.raw->raw_text(origin) : std::string();
+          std::string raw = origin.replicated ? describe_copy_row(t.copy_statement, t.rows.stream_of(offsets, first, last))
+                            : b.raw                ? b.raw->raw_text(origin)
+                                                   : std::string();
           append_reject(refused_rejects, origin, b.feed_names[origin.feed], "",
                         "the warehouse refused the row: " +
                             (e.server_message().empty() ? std::string(e.what()) : e.server_message()) +
                             " (SQLSTATE " + e.sqlstate() + ")",
-                        raw);
+                        raw, origin.replicated ? std::string_view(b.feed_names[origin.source_name]) : std::string_view());
           refused.push_back(origin_index);
           continue;
         }

@@ -64,6 +64,7 @@ struct table_info {
   std::string name;
   std::vector<column_info> columns;
   std::string staging;  // staging."S_T"
+  std::string staging_name;  // staging.S_T, as rejects name it
   std::string core;     // core."S_T"
   std::string copy_statement;
   bool has_key = false;
@@ -141,6 +142,7 @@ std::string check_columns(connection& wh, const std::string& source, const std::
 void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   auto base = warehouse_name(source, t.schema, t.name);
   t.staging = "staging." + quote(base);
+  t.staging_name = "staging." + base;
   t.core = "core." + quote(base);
   t.has_key = false;
   std::string cols;
@@ -376,6 +378,11 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
   committer commits(dsn_, {1, 4, once ? std::chrono::milliseconds(60'000) : std::chrono::milliseconds(0)},
                     [&](const batch& b, batch_outcome result, const std::string& error) {
                       const auto& cp = static_cast<const source_checkpoints&>(*b.checkpoints.front());
+                      if (result == batch_outcome::committed && b.refused > 0) {
+                        log()->warn("source {}: the warehouse refused {} changes of {}; they are in sluice.rejects"
+                                    " (source {}, with their LSN)", source_.name, b.refused, cp.describe(),
+                                    source_.name);
+                      }
                       if (result == batch_outcome::committed || result == batch_outcome::already_applied) {
                         std::lock_guard lock(confirmed_mutex);
                         confirmed = std::max(confirmed, cp.end_lsn);
@@ -423,7 +430,8 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     return current.tables[it->second];
   };
   auto put_change = [&](table_info& t, char op, const pg::tuple& row, const pg::tuple* old_key) {
-    auto& out = rows_for(t).rows;
+    auto& target = rows_for(t);
+    auto& out = target.rows;
     auto before = out.size();
     std::size_t keys = 0;
     for (const auto& c : t.columns) keys += c.key ? 1 : 0;
@@ -456,6 +464,15 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
       else out.put_null();
     }
     out.end_row();
+    // Where it came from, should the warehouse refuse it (a reject at its LSN).
+    row_origin origin;
+    origin.replicated = true;
+    origin.offset = begin.final_lsn;
+    origin.record = static_cast<std::uint64_t>(change_seq);
+    origin.feed = current.feed_index(t.staging_name);
+    origin.source_name = current.feed_index(source_.name);
+    target.origins.push_back(static_cast<std::uint32_t>(current.origins.size()));
+    current.origins.push_back(origin);
     current_bytes += out.size() - before;
     ++outcome.changes;
   };

@@ -146,4 +146,37 @@ TEST_CASE("kill -9 of sluice while it streams a source loses and doubles no chan
   CHECK(source_db::digest(fx.db(), "core.app_events") == source_db::digest(src.db(), "public.events"));
 }
 
+TEST_CASE("a change the warehouse refuses is a reject at its LSN, and the changes around it load",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text, price numeric(8,2));"
+      "insert into items values (1, 'short', 1);"
+      "create publication shop_pub for table items;");
+  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
+                      {src.dsn()});
+  REQUIRE(fx.run_once().ok());
+  // A user narrows the change log: names longer than 8 no longer fit.
+  fx.db().exec("alter table staging.app_items add constraint short_names check (length(name) <= 8)");
+  src.db().exec("insert into items values (2, 'fits', 2), (3, 'far too long a name', 3), (4, 'fits too', 4)");
+  std::string lsn(src.db().exec("select pg_current_wal_lsn()").text(0, 0));
+  src.db().exec("update items set price = 10 where id = 1");
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'i'") == 2);
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'u'") == 1);
+  CHECK(fx.scalar("select count(*) from sluice.rejects") == 1);
+  CHECK(fx.scalar("select count(*) from sluice.rejects where source = 'app' and file_id is null and line is null"
+                  " and feed = 'staging.app_items' and record = 2 and lsn < $1::pg_lsn"
+                  " and lsn = (select max(_lsn) from staging.app_items where _op = 'i')"
+                  " and reason like '%refused%short_names%'"
+                  " and raw like '%_op=i%' and raw like '%name=far too long a name%'", {lsn}) == 1);
+  CHECK(run.output.find("refused 1 changes") != std::string::npos);
+  // The mirror has what the change log has: the refused row is not in it.
+  CHECK(fx.scalar("select count(*) from core.app_items") == 3);
+  CHECK(fx.text("select price::text from core.app_items where id = 1") == "10.00");
+}
+
 }  // namespace sluice::itest

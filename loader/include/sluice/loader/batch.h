@@ -33,6 +33,11 @@ struct row_origin {
   std::uint32_t size = 0;      // bytes of raw text
   std::uint16_t feed = 0;      // index into batch::feed_names
   bool raw_truncated = false;
+  // A change of a replication source rather than a file's record: offset is
+  // the commit LSN of its transaction, record its _seq, feed names the staging
+  // table and source_name the source (both index batch::feed_names).
+  bool replicated = false;
+  std::uint16_t source_name = 0;
 };
 
 // Reads a row's raw text back from its source, for a row the server refused
@@ -102,7 +107,13 @@ struct batch {
 // Appends one reject row: where it came from, the field at fault ("" for the
 // record as a whole), the reason, and the raw bytes (made printable; exact bytes
 // kept too when that changed them).
+// A refused change of a replication source, as a person reads it: each
+// column of a one-row binary COPY stream (header, row, trailer) by its name in
+// `copy_statement`'s column list, its bytes as text when they are printable
+// UTF-8 (text types are), else \x and hex (binary forms of numbers, dates).
+[[nodiscard]] std::string describe_copy_row(std::string_view copy_statement, std::string_view row_stream);
 void append_reject(copy_encoder& rejects, const row_origin& where, std::string_view feed,
-                   std::string_view field, std::string_view reason, std::string_view raw);
+                   std::string_view field, std::string_view reason, std::string_view raw,
+                   std::string_view source = {});
 
 }  // namespace sluice::loader
