@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <map>
+#include <set>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -36,8 +37,8 @@ std::shared_ptr<spdlog::logger> log() {
 class source_checkpoints final : public checkpoint_set {
  public:
   warehouse::source_advance advance_;
-  pg::lsn end_lsn = 0;  // end of the last commit record in the batch: what the slot may confirm
-  std::uint64_t transactions = 0;  // source transactions in the batch
+  pg::lsn end_lsn = 0;  // end of the last whole transaction's commit record: what the slot may confirm
+  std::uint64_t transactions = 0;  // source transactions the batch completes
 
   advance_result advance(connection& conn, const std::map<std::int64_t, std::uint64_t>& /*refused*/) override {
     std::array<warehouse::source_advance, 1> one{advance_};
@@ -47,8 +48,11 @@ class source_checkpoints final : public checkpoint_set {
     return advance_result::elsewhere;
   }
   std::string describe() const override {
-    return "source " + advance_.name + " (" + pg::format_lsn(advance_.from_lsn) + " .. " +
-           pg::format_lsn(advance_.to_lsn) + ")";
+    auto text = [](const warehouse::source_position& p) {
+      return pg::format_lsn(p.applied_lsn) +
+             (p.partial_lsn == 0 ? "" : " + " + pg::format_lsn(p.partial_lsn) + "#" + std::to_string(p.partial_seq));
+    };
+    return "source " + advance_.name + " (" + text(advance_.from) + " .. " + text(advance_.to) + ")";
   }
 };
 
@@ -91,62 +95,16 @@ std::string warehouse_name(const std::string& source, const std::string& schema,
   return schema == "public" ? source + "_" + table : source + "_" + schema + "_" + table;
 }
 
-// Creates staging.S_T, core.S_T and the trigger that keeps the mirror, if missing.
-void ensure_tables(connection& wh, const std::string& source, table_info& t) {
-  auto base = warehouse_name(source, t.schema, t.name);
-  t.staging = "staging." + quote(base);
-  t.core = "core." + quote(base);
-  t.has_key = false;
-  std::string cols;
-  std::string old_keys;
-  std::string keys;
-  std::string core_cols;
-  std::string copy_cols = "_op, _lsn, _seq, _commit_at, _unchanged";
-  for (const auto& c : t.columns) {
-    cols += ", " + quote(c.name) + " " + c.type;
-    core_cols += std::string(core_cols.empty() ? "" : ", ") + quote(c.name) + " " + c.type;
-    if (c.key) {
-      t.has_key = true;
-      old_keys += ", " + quote("_old_" + c.name) + " " + c.type;
-      keys += std::string(keys.empty() ? "" : ", ") + quote(c.name);
-      copy_cols += ", " + quote("_old_" + c.name);
-    }
-  }
-  for (const auto& c : t.columns) copy_cols += ", " + quote(c.name);
-  t.copy_statement = "copy " + t.staging + " (" + copy_cols + ") from stdin (format binary)";
-  if (wh.exec("select to_regclass(" + literal(t.staging) + ") is not null").text(0, 0) == "t") return;
-
-  std::string from = t.schema + "." + t.name + " on source " + source;
-  std::string ddl = "create table " + t.staging + " (_op text not null, _lsn pg_lsn not null, _seq integer not null,"
-                    " _commit_at timestamptz, _unchanged text" + old_keys + cols + ");\n";
-  ddl += "comment on table " + t.staging + " is " +
-         literal("Change log of " + from + " (sluice.sources): every change a row, in commit order (_lsn, _seq).") + ";\n";
-  ddl += "comment on column " + t.staging + "._op is 'r: from the initial snapshot; i: insert; u: update; d: delete (the key columns hold the old key); t: truncate.';\n";
-  ddl += "comment on column " + t.staging + "._lsn is 'Commit LSN of the source transaction (the snapshot''s consistent point for r).';\n";
-  ddl += "comment on column " + t.staging + "._seq is 'Order of the change within its transaction (0 for the snapshot).';\n";
-  ddl += "comment on column " + t.staging + "._commit_at is 'When the source transaction committed.';\n";
-  ddl += "comment on column " + t.staging + "._unchanged is 'Comma-separated columns an update did not send because their (TOASTed) value did not change; they are NULL here and keep their value in the mirror.';\n";
-  for (const auto& c : t.columns) {
-    ddl += "comment on column " + t.staging + "." + quote(c.name) + " is " +
-           literal("Column " + c.name + " of " + from + ".") + ";\n";
-    if (c.key) {
-      ddl += "comment on column " + t.staging + "." + quote("_old_" + c.name) + " is " +
-             literal("The old value of key column " + c.name + " when an update changed the key.") + ";\n";
-    }
-  }
-  ddl += "create table " + t.core + " (" + core_cols + (t.has_key ? ", primary key (" + keys + ")" : "") + ");\n";
-  ddl += "comment on table " + t.core + " is " +
-         literal(t.has_key ? "Mirror of " + from + ": equal to the source table once caught up (kept from " + t.staging + ")."
-                           : "Append-only mirror of " + from + ", which has no primary key: inserts only (kept from " +
-                                 t.staging + ").") +
-         ";\n";
-  for (const auto& c : t.columns) {
-    ddl += "comment on column " + t.core + "." + quote(c.name) + " is " + literal("Column " + c.name + " of " + from + ".") + ";\n";
-  }
-
+// The function behind the mirror's trigger (create or replace: a table that
+// gained columns gets it again).
+std::string mirror_function(const table_info& t, const std::string& base) {
   // The trigger: per statement, the last change per key wins (a truncate cuts
   // everything before it); unchanged TOAST values keep the mirror's.
   auto fn = "core." + quote(base + "_apply");
+  std::string keys;
+  for (const auto& c : t.columns) {
+    if (c.key) keys += std::string(keys.empty() ? "" : ", ") + quote(c.name);
+  }
   std::string body = "declare cut_lsn pg_lsn := '0/0'; cut_seq integer := -1;\nbegin\n"
                      "  select _lsn, _seq into cut_lsn, cut_seq from new_rows where _op = 't'"
                      " order by _lsn desc, _seq desc limit 1;\n"
@@ -199,10 +157,97 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
             " and not exists (select 1 from " + t.core + " c where " + key_match + ");\n";
   }
   body += "  return null;\nend";
-  ddl += "create function " + fn + "() returns trigger language plpgsql as $sluice$\n" + body + "\n$sluice$;\n";
+  std::string ddl = "create or replace function " + fn + "() returns trigger language plpgsql as $sluice$\n" + body +
+                    "\n$sluice$;\n";
   ddl += "comment on function " + fn + "() is " + literal("Applies a batch of " + t.staging + " to " + t.core + ".") + ";\n";
+  return ddl;
+}
+
+// Creates staging.S_T, core.S_T and the trigger that keeps the mirror, if missing;
+// adds the source's new columns to both when they exist.
+void ensure_tables(connection& wh, const std::string& source, table_info& t) {
+  auto base = warehouse_name(source, t.schema, t.name);
+  t.staging = "staging." + quote(base);
+  t.core = "core." + quote(base);
+  t.has_key = false;
+  std::string cols;
+  std::string old_keys;
+  std::string keys;
+  std::string core_cols;
+  std::string copy_cols = "_op, _lsn, _seq, _commit_at, _unchanged";
+  for (const auto& c : t.columns) {
+    cols += ", " + quote(c.name) + " " + c.type;
+    core_cols += std::string(core_cols.empty() ? "" : ", ") + quote(c.name) + " " + c.type;
+    if (c.key) {
+      t.has_key = true;
+      old_keys += ", " + quote("_old_" + c.name) + " " + c.type;
+      keys += std::string(keys.empty() ? "" : ", ") + quote(c.name);
+      copy_cols += ", " + quote("_old_" + c.name);
+    }
+  }
+  for (const auto& c : t.columns) copy_cols += ", " + quote(c.name);
+  t.copy_statement = "copy " + t.staging + " (" + copy_cols + ") from stdin (format binary)";
+  std::string from = t.schema + "." + t.name + " on source " + source;
+  auto existing = wh.exec("select attname from pg_attribute where attrelid = to_regclass(" + literal(t.staging) +
+                          ") and attnum > 0 and not attisdropped");
+  if (existing.rows() > 0) {
+    // Columns added on the source (while streaming, or while sluice was not
+    // running): added to both tables, and the trigger learns them.
+    std::set<std::string> have;
+    for (int row = 0; row < existing.rows(); ++row) have.emplace(existing.text(row, 0));
+    std::string ddl;
+    std::string added;
+    for (const auto& c : t.columns) {
+      if (have.count(c.name) > 0) continue;
+      ddl += "alter table " + t.staging + " add column " + quote(c.name) + " " + c.type + ";\n";
+      ddl += "alter table " + t.core + " add column if not exists " + quote(c.name) + " " + c.type + ";\n";
+      ddl += "comment on column " + t.staging + "." + quote(c.name) + " is " +
+             literal("Column " + c.name + " of " + from + " (added on the source later: NULL in earlier changes).") + ";\n";
+      ddl += "comment on column " + t.core + "." + quote(c.name) + " is " +
+             literal("Column " + c.name + " of " + from + ".") + ";\n";
+      added += (added.empty() ? "" : ", ") + c.name;
+    }
+    if (ddl.empty()) return;
+    ddl += mirror_function(t, base);
+    warehouse::transaction tx(wh);
+    wh.exec(ddl);
+    tx.commit();
+    log()->warn("source {}: {}.{} has new columns ({}); added to {} and {}", source, t.schema, t.name, added,
+                t.staging, t.core);
+    return;
+  }
+
+  std::string ddl = "create table " + t.staging + " (_op text not null, _lsn pg_lsn not null, _seq integer not null,"
+                    " _commit_at timestamptz, _unchanged text" + old_keys + cols + ");\n";
+  ddl += "comment on table " + t.staging + " is " +
+         literal("Change log of " + from + " (sluice.sources): every change a row, in commit order (_lsn, _seq).") + ";\n";
+  ddl += "comment on column " + t.staging + "._op is 'r: from the initial snapshot; i: insert; u: update; d: delete (the key columns hold the old key); t: truncate.';\n";
+  ddl += "comment on column " + t.staging + "._lsn is 'Commit LSN of the source transaction (the snapshot''s consistent point for r).';\n";
+  ddl += "comment on column " + t.staging + "._seq is 'Order of the change within its transaction (0 for the snapshot).';\n";
+  ddl += "comment on column " + t.staging + "._commit_at is 'When the source transaction committed.';\n";
+  ddl += "comment on column " + t.staging + "._unchanged is 'Comma-separated columns an update did not send because their (TOASTed) value did not change; they are NULL here and keep their value in the mirror.';\n";
+  for (const auto& c : t.columns) {
+    ddl += "comment on column " + t.staging + "." + quote(c.name) + " is " +
+           literal("Column " + c.name + " of " + from + ".") + ";\n";
+    if (c.key) {
+      ddl += "comment on column " + t.staging + "." + quote("_old_" + c.name) + " is " +
+             literal("The old value of key column " + c.name + " when an update changed the key.") + ";\n";
+    }
+  }
+  ddl += "create table " + t.core + " (" + core_cols + (t.has_key ? ", primary key (" + keys + ")" : "") + ");\n";
+  ddl += "comment on table " + t.core + " is " +
+         literal(t.has_key ? "Mirror of " + from + ": equal to the source table once caught up (kept from " + t.staging + ")."
+                           : "Append-only mirror of " + from + ", which has no primary key: inserts only (kept from " +
+                                 t.staging + ").") +
+         ";\n";
+  for (const auto& c : t.columns) {
+    ddl += "comment on column " + t.core + "." + quote(c.name) + " is " + literal("Column " + c.name + " of " + from + ".") + ";\n";
+  }
+
+  ddl += mirror_function(t, base);
   ddl += "create trigger apply_to_mirror after insert on " + t.staging +
-         " referencing new table as new_rows for each statement execute function " + fn + "();\n";
+         " referencing new table as new_rows for each statement execute function core." + quote(base + "_apply") +
+         "();\n";
   warehouse::transaction tx(wh);
   wh.exec(ddl);
   tx.commit();
@@ -215,20 +260,41 @@ replicator::replicator(std::string warehouse_dsn, source_config source)
     : dsn_(std::move(warehouse_dsn)), source_(std::move(source)) {}
 
 replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
+  try {
+    return replicate(once, stop);
+  } catch (const source_stopped& e) {
+    // Recorded where a person looks, on a connection of its own (the one the
+    // run used may be what broke).
+    try {
+      connection wh(dsn_);
+      warehouse::stop_source(wh, source_.name, e.what());
+    } catch (const std::exception& not_recorded) {
+      log()->error("source {}: could not record that it stopped: {}", source_.name, not_recorded.what());
+    }
+    throw;
+  }
+}
+
+replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop) {
   replicate_outcome outcome;
   const auto slot = "sluice_" + source_.name;
   const auto key = "source:" + source_.name;
   connection wh(dsn_);
-  auto state = std::string(wh.exec_params("select state from sluice.sources where name = $1", {source_.name}).text(0, 0));
+  auto source_row = wh.exec_params("select state, coalesce(last_error, '') from sluice.sources where name = $1", {source_.name});
+  if (source_row.rows() == 0) throw watcher::replication_error("source " + source_.name + ": no longer in sluice.sources");
+  auto state = std::string(source_row.text(0, 0));
+  if (state == "stopped") {
+    throw source_stopped(std::string(source_row.text(0, 1)).empty()
+                             ? "source " + source_.name + " is stopped (state 'stopped' in sluice.sources)"
+                             : std::string(source_row.text(0, 1)));
+  }
   watcher::replication_connection repl(source_.conninfo, source_.name);
   std::map<std::string, table_info> tables;  // by "schema.name"
 
   if (state == "new") {
-    if (repl.slot_confirmed(slot)) {
-      // Left by a first run that died before its snapshot committed.
-      connection source_sql(source_.conninfo);
-      source_sql.exec_params("select pg_drop_replication_slot($1)", {slot});
-    }
+    // Left by a first run that died before its snapshot committed; its
+    // walsender may still hold it for a moment.
+    if (repl.slot_confirmed(slot)) repl.drop_slot(slot);
     auto created = repl.create_slot(slot);
     connection src(source_.conninfo);
     src.exec("begin isolation level repeatable read");
@@ -255,9 +321,12 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
       ensure_tables(wh, source_.name, t);  // DDL first, in its own transaction
       tables[t.schema + "." + t.name] = std::move(t);
     }
-    // The copy of every table and the source's first applied LSN: one transaction.
+    // The copy of every table and the source's first applied LSN: one
+    // transaction. A source copied afresh (state set back to 'new') starts
+    // its mirror again; its change log keeps the history before.
     wh.exec("begin");
     for (auto& [name, t] : tables) {
+      wh.exec("delete from " + t.core);
       std::string select = "select 'r'::text, " + literal(pg::format_lsn(created.consistent_point)) +
                            "::pg_lsn, 0, now(), null::text";
       for (const auto& c : t.columns) {
@@ -272,21 +341,39 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
       wh.copy_end();
     }
     wh.exec_params(
-        "update sluice.sources set applied_lsn = $2::pg_lsn, snapshot_lsn = $2::pg_lsn, state = 'streaming',"
-        " updated_at = now() where name = $1",
+        "update sluice.sources set applied_lsn = $2::pg_lsn, applied_end_lsn = $2::pg_lsn, snapshot_lsn = $2::pg_lsn,"
+        " partial_lsn = null, partial_seq = null, state = 'streaming', last_error = null, updated_at = now()"
+        " where name = $1",
         {source_.name, pg::format_lsn(created.consistent_point)});
     wh.exec("commit");
     src.exec("commit");
     log()->info("source {}: snapshot of {} tables committed at {}", source_.name, tables.size(),
                 pg::format_lsn(created.consistent_point));
-  } else if (!repl.slot_confirmed(slot)) {
-    throw watcher::replication_error("source " + source_.name + ": its slot " + slot +
-                                     " is gone from the source (dropped behind sluice's back?); changes since " +
-                                     pg::format_lsn(warehouse::applied_lsn(wh, source_.name)) +
-                                     " may be lost. Set state = 'new' in sluice.sources to copy it afresh.");
+  } else {
+    auto slot_at = repl.slot_confirmed(slot);
+    auto stored = warehouse::stored_position(wh, source_.name);
+    if (!slot_at) {
+      throw source_stopped("source " + source_.name + ": its slot " + slot +
+                           " is gone from the source (dropped behind sluice's back?); changes since " +
+                           pg::format_lsn(stored.applied_lsn) +
+                           " may be lost. Set state = 'new' in sluice.sources to copy it afresh.");
+    }
+    // sluice confirms a slot only up to the end of a transaction it applied,
+    // so a slot confirmed further is not the one sluice streamed from: it was
+    // dropped and created again (or advanced) and would silently skip what
+    // lies between. (Unknown for sources applied before applied_end_lsn was
+    // recorded: 0.)
+    if (stored.applied_end_lsn != 0 && *slot_at > stored.applied_end_lsn) {
+      throw source_stopped("source " + source_.name + ": its slot " + slot + " is confirmed up to " +
+                           pg::format_lsn(*slot_at) + ", past what sluice applied (" +
+                           pg::format_lsn(stored.applied_end_lsn) +
+                           "): it was dropped and recreated (or advanced) behind sluice's back, and changes in"
+                           " between may be lost. Set state = 'new' in sluice.sources to copy it afresh.");
+    }
   }
 
-  std::uint64_t applied = warehouse::applied_lsn(wh, source_.name);
+  const auto resumed = warehouse::stored_position(wh, source_.name);
+  const std::uint64_t applied = resumed.applied_lsn;
   std::optional<pg::lsn> until;
   if (once) until = repl.current_wal_end();
   repl.start(slot, applied, source_.publication);
@@ -310,32 +397,60 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
   batch current;
   std::map<std::string, std::size_t> current_tables;
   std::size_t current_bytes = 0;
-  std::uint64_t batch_from = applied;
-  std::uint64_t last_commit = applied;
-  pg::lsn last_end = 0;
+  // `whole`: where the source stands after the last whole transaction seen
+  // (at start: the stored position, with its partial transaction if any).
+  warehouse::source_position whole = resumed;
+  warehouse::source_position batch_from = resumed;
   std::uint64_t seq = 0;
   auto batch_started = std::chrono::steady_clock::now();
   bool in_transaction = false;
   bool skipping = false;
   pg::begin_message begin;
   std::int32_t change_seq = 0;
+  std::int32_t skip_through = 0;  // changes of this transaction an earlier run committed
   std::uint64_t transactions_in_batch = 0;
   auto last_status = std::chrono::steady_clock::now();
   pg::lsn server_end = 0;
 
+  // The committer may keep us waiting (a slow batch, a warehouse that is
+  // restarting). Meanwhile the source must still hear from us, or its
+  // walsender ends the connection after wal_sender_timeout; a stop gives up
+  // on what is not committed yet (it is sent again next time).
+  auto keep_source_waiting = [&](const auto& done_within) {
+    while (!done_within(std::chrono::milliseconds(500))) {
+      if (stop) commits.request_stop();
+      std::lock_guard lock(confirmed_mutex);
+      repl.send_status(confirmed, confirmed, false);
+      last_status = std::chrono::steady_clock::now();
+    }
+  };
+  auto wait_idle = [&] { keep_source_waiting([&](auto patience) { return commits.wait_idle_for(patience); }); };
+
+  // Where the rows in hand take the source: past the last whole transaction,
+  // and into the open one when some of its changes are in hand.
+  auto position_now = [&] {
+    auto at = whole;
+    if (in_transaction && !skipping && change_seq > skip_through) {
+      at.partial_lsn = begin.final_lsn;
+      at.partial_seq = change_seq;
+    }
+    return at;
+  };
   auto hand_over = [&] {
-    if (transactions_in_batch == 0) return;
+    auto to = position_now();
+    if (to.same_changes(batch_from)) return;
     auto cp = std::make_unique<source_checkpoints>();
-    cp->advance_ = {source_.name, batch_from, last_commit};
-    cp->end_lsn = last_end;
+    cp->advance_ = {source_.name, batch_from, to};
+    cp->end_lsn = to.applied_end_lsn;
     cp->transactions = transactions_in_batch;
     current.checkpoints.push_back(std::move(cp));
     current.turns.push_back({key, seq++});
+    keep_source_waiting([&](auto patience) { return commits.wait_for_room(patience); });
     commits.submit(std::move(current));
     current = batch{};
     current_tables.clear();
     current_bytes = 0;
-    batch_from = last_commit;
+    batch_from = to;
     transactions_in_batch = 0;
   };
   auto rows_for = [&](table_info& t) -> table_rows& {
@@ -344,6 +459,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     return current.tables[it->second];
   };
   auto put_change = [&](table_info& t, char op, const pg::tuple& row, const pg::tuple* old_key) {
+    if (++change_seq <= skip_through) return;
     auto& out = rows_for(t).rows;
     auto before = out.size();
     std::size_t keys = 0;
@@ -351,7 +467,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     out.begin_row(static_cast<std::int16_t>(5 + keys + t.columns.size()));
     out.put_text(std::string(1, op));
     out.put_int8(static_cast<std::int64_t>(begin.final_lsn));
-    out.put_int4(++change_seq);
+    out.put_int4(change_seq);
     out.put_timestamp(begin.commit_time);
     std::string unchanged;
     for (std::size_t i = 0; i < row.size() && i < t.columns.size(); ++i) {
@@ -379,9 +495,21 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     out.end_row();
     current_bytes += out.size() - before;
     ++outcome.changes;
+    // A large transaction goes in several batches: memory stays flat.
+    if (current_bytes >= batch_bytes) {
+      hand_over();
+      batch_started = std::chrono::steady_clock::now();
+    }
   };
 
   while (!stop) {
+    // A batch the committer gave up on leaves a gap after it: start again
+    // from the stored position (the caller retries) rather than stream on.
+    if (commits.failed(key)) {
+      throw watcher::replication_error("source " + source_.name +
+                                       ": a batch could not be committed (see above); resuming from the stored"
+                                       " position");
+    }
     auto message = repl.next(std::chrono::milliseconds(100));
     auto now = std::chrono::steady_clock::now();
     if (!message) {
@@ -418,13 +546,13 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
         if (const auto* b = std::get_if<pg::begin_message>(&m)) {
           begin = *b;
           in_transaction = true;
-          skipping = b->final_lsn <= applied;
+          skipping = b->final_lsn <= whole.applied_lsn;
           change_seq = 0;
+          skip_through = b->final_lsn == whole.partial_lsn ? whole.partial_seq : 0;
         } else if (const auto* c = std::get_if<pg::commit_message>(&m)) {
           in_transaction = false;
           if (!skipping) {
-            last_commit = c->commit_lsn;
-            last_end = c->end_lsn;
+            whole = {c->commit_lsn, c->end_lsn, 0, 0};
             ++transactions_in_batch;
           }
           if (current_bytes >= batch_bytes || now - batch_started > batch_wait) {
@@ -451,14 +579,10 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
             }
           }
           if (t.columns.size() < columns.size() && !t.columns.empty()) {
+            // Batches in hand were built for the old columns: committed
+            // before the tables change (ensure_tables adds the columns).
             hand_over();
-            commits.wait_idle();
-            for (std::size_t i = t.columns.size(); i < columns.size(); ++i) {
-              wh.exec("alter table " + t.staging + " add column " + quote(columns[i].name) + " " + columns[i].type +
-                      "; alter table " + t.core + " add column " + quote(columns[i].name) + " " + columns[i].type);
-            }
-            log()->warn("source {}: {}.{} has new columns; added to {} and {}", source_.name, schema, r->name,
-                        t.staging, t.core);
+            wait_idle();
           }
           t.schema = schema;
           t.name = r->name;
@@ -493,14 +617,17 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     }
     if (once && !in_transaction && server_end >= *until) {
       hand_over();
-      commits.wait_idle();
+      wait_idle();
       std::lock_guard lock(confirmed_mutex);
       repl.send_status(confirmed, confirmed, false);
       break;
     }
   }
   hand_over();
-  commits.wait_idle();
+  wait_idle();
+  if (commits.failed(key)) {
+    throw watcher::replication_error("source " + source_.name + ": a batch could not be committed (see above)");
+  }
   outcome.transactions = committed_transactions;
   outcome.applied_lsn = warehouse::applied_lsn(wh, source_.name);
   return outcome;
