@@ -118,9 +118,8 @@ TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediat
   // Small source transactions, on and on; through the crash the workload
   // reconnects (a transaction whose commit it never heard of may or may not
   // be there: the checks compare with what the source holds).
-  std::atomic<bool> running{true};
   std::atomic<int> committed{0};
-  std::thread workload([&] {
+  workload_thread workload([&](const std::atomic<bool>& running) {
     int step = 0;
     while (running) {
       try {
@@ -163,8 +162,7 @@ TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediat
   // The workload goes on after the last crash for a while, then stops.
   auto target = committed.load() + 300;
   REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
-  running = false;
-  workload.join();
+  workload.stop();
 
   src.reconnect();
   auto want_events = source_db::digest(src.db(), "public.events");
@@ -358,28 +356,36 @@ TEST_CASE("a column added on the source while streaming is added to the change l
   auto daemon = start_daemon(fx);
   REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
 
-  std::atomic<bool> running{true};
+  std::atomic<bool> may_alter{false};
   std::atomic<int> step{0};
-  std::thread workload([&] {
+  std::atomic<int> altered_at{0};
+  workload_thread workload([&](const std::atomic<bool>& running) {
     warehouse::connection w(src.dsn());
     bool added = false;
     while (running) {
       int i = ++step;
-      if (i == 200) {
+      if (!added && i >= 200 && may_alter) {
         w.exec("alter table items add column color text");
         added = true;
+        altered_at = i;
       }
       w.exec("insert into items values (" + std::to_string(1000 + i) + ", 'new'" + (added ? ", 'c" + std::to_string(i) + "'" : std::string()) + ")");
       if (added) w.exec("update items set color = 'u" + std::to_string(i) + "' where id = " + std::to_string(i % 100 + 1));
       std::this_thread::sleep_for(2ms);
     }
   });
-  // The ALTER happens while changes stream.
-  REQUIRE(wait_until([&] { return step.load() >= 100; }, 30s));
-  auto streamed_before_alter = fx.scalar("select count(*) from staging.app_items where _op = 'i'");
-  REQUIRE(wait_until([&] { return step.load() >= 600; }, 60s));
-  running = false;
-  workload.join();
+  // The ALTER happens while changes stream: once some have arrived.
+  std::int64_t streamed_before_alter = 0;
+  REQUIRE(wait_until(
+      [&] {
+        streamed_before_alter = fx.scalar("select count(*) from staging.app_items where _op = 'i'");
+        return streamed_before_alter > 0;
+      },
+      30s));
+  may_alter = true;
+  REQUIRE(wait_until([&] { return altered_at.load() > 0; }, 30s));
+  REQUIRE(wait_until([&] { return step.load() >= altered_at.load() + 300; }, 60s));
+  workload.stop();
   INFO("inserts streamed before the ALTER: " << streamed_before_alter);
   CHECK(streamed_before_alter > 0);
 

@@ -10,10 +10,12 @@
 
 #include <cstdlib>
 
+#include <atomic>
 #include <fstream>
 #include <optional>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fixture.h"
@@ -119,6 +121,25 @@ class server_setting {
 
  private:
   std::string name_;
+};
+
+// A workload thread that is told to stop and joined however the test ends
+// (a failed REQUIRE must not leave a joinable std::thread behind).
+class workload_thread {
+ public:
+  template <typename Body>
+  explicit workload_thread(Body body) : thread_([this, body] { body(running_); }) {}
+  ~workload_thread() { stop(); }
+  workload_thread(const workload_thread&) = delete;
+  workload_thread& operator=(const workload_thread&) = delete;
+  void stop() {
+    running_ = false;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> running_{true};
+  std::thread thread_;
 };
 
 // Peak resident set size of a running process in kB (VmHWM), 0 once it is gone.
