@@ -243,9 +243,17 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
     replicators.emplace_back([&, source] {
       auto delay = std::chrono::seconds(1);
       while (!sources_stop) {
+        auto started = std::chrono::steady_clock::now();
         try {
           loader::replicator(dsn, source).run(false, sources_stop);
+        } catch (const loader::source_stopped& e) {
+          // Retrying cannot help; sluice.sources says why (state, last_error).
+          log()->error("{}; source {} stopped until its state is changed in sluice.sources", e.what(), source.name);
+          return;
         } catch (const std::exception& e) {
+          // A run that streamed for a while was not failing: start again from
+          // the shortest wait.
+          if (std::chrono::steady_clock::now() - started > std::chrono::seconds(60)) delay = std::chrono::seconds(1);
           log()->error("{}; retrying in {} s", e.what(), delay.count());
           for (auto waited = std::chrono::milliseconds(0); waited < delay && !sources_stop;
                waited += std::chrono::milliseconds(100)) {

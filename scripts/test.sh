@@ -7,7 +7,9 @@
 #   scripts/test.sh -L unit      # only the unit tests
 #   scripts/test.sh -R churn     # tests whose name matches
 # Environment: SLUICE_JOBS (build parallelism, default nproc),
-# SLUICE_TEST_JOBS (ctest parallelism, default 2).
+# SLUICE_TEST_JOBS (ctest parallelism, default 2). The tests get
+# SLUICE_TEST_DSN (the warehouse's throwaway cluster) and, when a second one
+# starts, SLUICE_TEST_SOURCE_DSN (the replication sources' cluster).
 # Exits with ctest's status (or 1 when the build or the compose check fails).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -35,11 +37,29 @@ if docker-compose -f docker-compose.yml config -q; then
 fi
 
 section "throwaway PostgreSQL"
-trap 'sluice_throwaway_cluster_remove' EXIT
+warehouse_cluster=
+source_cluster=
+remove_clusters() {
+  if [[ -n "$source_cluster" ]]; then sluice_throwaway_cluster_remove "$source_cluster"; fi
+  sluice_throwaway_cluster_remove "${warehouse_cluster:-$SLUICE_THROWAWAY_DIR}"
+}
+trap 'remove_clusters' EXIT
 trap 'exit 130' INT TERM
 sluice_throwaway_cluster
+warehouse_cluster=$SLUICE_THROWAWAY_DIR
 export SLUICE_TEST_DSN=$SLUICE_THROWAWAY_DSN
 echo "SLUICE_TEST_DSN=$SLUICE_TEST_DSN"
+# A second cluster as the change-data-capture tests' source, so that a crash
+# of the source is tested apart from one of the warehouse. When it cannot
+# start, those tests use a database on the warehouse's cluster.
+if source_cluster=$(sluice_throwaway_cluster >&2 && echo "$SLUICE_THROWAWAY_DIR"); then
+  export SLUICE_TEST_SOURCE_DSN
+  SLUICE_TEST_SOURCE_DSN=$(sluice_cluster_dsn "$source_cluster")
+  echo "SLUICE_TEST_SOURCE_DSN=$SLUICE_TEST_SOURCE_DSN"
+else
+  source_cluster=
+  echo "no second cluster: the change-data-capture sources live on the warehouse's cluster"
+fi
 
 section "ctest $*"
 ctest_log=$SLUICE_THROWAWAY_DIR/ctest.log

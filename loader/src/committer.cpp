@@ -215,6 +215,16 @@ struct committer::impl {
     queue_changed.wait(lock, [&] { return in_flight == 0; });
   }
 
+  bool wait_for_room(std::chrono::milliseconds patience) {
+    std::unique_lock lock(queue_mutex);
+    return queue_changed.wait_for(lock, patience, [&] { return queue.size() < options.queue_capacity; });
+  }
+
+  bool wait_idle_for(std::chrono::milliseconds patience) {
+    std::unique_lock lock(queue_mutex);
+    return queue_changed.wait_for(lock, patience, [&] { return in_flight == 0; });
+  }
+
   std::optional<batch> next() {
     std::unique_lock lock(queue_mutex);
     queue_changed.wait(lock, [&] { return !queue.empty() || closing; });
@@ -432,6 +442,8 @@ committer::committer(std::string dsn, committer_options options, done_handler on
 committer::~committer() = default;
 void committer::submit(batch b) { impl_->submit(std::move(b)); }
 void committer::wait_idle() { impl_->wait_idle(); }
+bool committer::wait_for_room(std::chrono::milliseconds patience) { return impl_->wait_for_room(patience); }
+bool committer::wait_idle_for(std::chrono::milliseconds patience) { return impl_->wait_idle_for(patience); }
 void committer::forget(const std::string& source_key) { impl_->order.forget(source_key); }
 bool committer::failed(const std::string& source_key) { return impl_->order.failed(source_key); }
 void committer::request_stop() noexcept {

@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <map>
+#include <set>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -36,8 +37,8 @@ std::shared_ptr<spdlog::logger> log() {
 class source_checkpoints final : public checkpoint_set {
  public:
   warehouse::source_advance advance_;
-  pg::lsn end_lsn = 0;  // end of the last commit record in the batch: what the slot may confirm
-  std::uint64_t transactions = 0;  // source transactions in the batch
+  pg::lsn end_lsn = 0;  // end of the last whole transaction's commit record: what the slot may confirm
+  std::uint64_t transactions = 0;  // source transactions the batch completes
 
   advance_result advance(connection& conn, const std::map<std::int64_t, std::uint64_t>& /*refused*/) override {
     std::array<warehouse::source_advance, 1> one{advance_};
@@ -47,8 +48,11 @@ class source_checkpoints final : public checkpoint_set {
     return advance_result::elsewhere;
   }
   std::string describe() const override {
-    return "source " + advance_.name + " (" + pg::format_lsn(advance_.from_lsn) + " .. " +
-           pg::format_lsn(advance_.to_lsn) + ")";
+    auto text = [](const warehouse::source_position& p) {
+      return pg::format_lsn(p.applied_lsn) +
+             (p.partial_lsn == 0 ? "" : " + " + pg::format_lsn(p.partial_lsn) + "#" + std::to_string(p.partial_seq));
+    };
+    return "source " + advance_.name + " (" + text(advance_.from) + " .. " + text(advance_.to) + ")";
   }
 };
 
@@ -109,7 +113,8 @@ std::vector<std::pair<std::string, std::string>> warehouse_columns(connection& w
 // (their index is at least add_from); anything else stops the source with a
 // message naming the column. Returns the ALTERs to run.
 std::string check_columns(connection& wh, const std::string& source, const std::string& table,
-                          const std::vector<std::pair<std::string, std::string>>& wanted, std::size_t add_from) {
+                          const std::vector<std::pair<std::string, std::string>>& wanted, std::size_t add_from,
+                          const std::string& from) {
   auto have = warehouse_columns(wh, table);
   auto stop = [&](const std::string& what) {
     throw watcher::replication_error(
@@ -129,6 +134,10 @@ std::string check_columns(connection& wh, const std::string& source, const std::
   for (std::size_t i = have.size(); i < wanted.size(); ++i) {
     if (i < add_from) stop("column " + wanted[i].first + " " + wanted[i].second + " is missing");
     alters += "alter table " + table + " add column " + quote(wanted[i].first) + " " + wanted[i].second + ";\n";
+    alters += "comment on column " + table + "." + quote(wanted[i].first) + " is " +
+              literal("Column " + wanted[i].first + " of " + from +
+                      " (added on the source later: NULL in changes and rows from before).") +
+              ";\n";
   }
   return alters;
 }
@@ -177,7 +186,7 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   std::string ddl;
   std::vector<std::string> made;
   if (wh.exec("select to_regclass(" + literal(t.staging) + ") is not null").text(0, 0) == "t") {
-    ddl += check_columns(wh, source, t.staging, staging_shape, source_columns_from);
+    ddl += check_columns(wh, source, t.staging, staging_shape, source_columns_from, from);
   } else {
     made.push_back(t.staging);
     ddl += "create table " + t.staging + " (_op text not null, _lsn pg_lsn not null, _seq integer not null,"
@@ -199,7 +208,7 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
     }
   }
   if (wh.exec("select to_regclass(" + literal(t.core) + ") is not null").text(0, 0) == "t") {
-    ddl += check_columns(wh, source, t.core, core_shape, 0);
+    ddl += check_columns(wh, source, t.core, core_shape, 0, from);
   } else {
     made.push_back(t.core);
     ddl += "create table " + t.core + " (" + core_cols + (t.has_key ? ", primary key (" + keys + ")" : "") + ");\n";
@@ -296,20 +305,41 @@ replicator::replicator(std::string warehouse_dsn, source_config source)
     : dsn_(std::move(warehouse_dsn)), source_(std::move(source)) {}
 
 replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
+  try {
+    return replicate(once, stop);
+  } catch (const source_stopped& e) {
+    // Recorded where a person looks, on a connection of its own (the one the
+    // run used may be what broke).
+    try {
+      connection wh(dsn_);
+      warehouse::stop_source(wh, source_.name, e.what());
+    } catch (const std::exception& not_recorded) {
+      log()->error("source {}: could not record that it stopped: {}", source_.name, not_recorded.what());
+    }
+    throw;
+  }
+}
+
+replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop) {
   replicate_outcome outcome;
   const auto slot = "sluice_" + source_.name;
   const auto key = "source:" + source_.name;
   connection wh(dsn_);
-  auto state = std::string(wh.exec_params("select state from sluice.sources where name = $1", {source_.name}).text(0, 0));
+  auto source_row = wh.exec_params("select state, coalesce(last_error, '') from sluice.sources where name = $1", {source_.name});
+  if (source_row.rows() == 0) throw watcher::replication_error("source " + source_.name + ": no longer in sluice.sources");
+  auto state = std::string(source_row.text(0, 0));
+  if (state == "stopped") {
+    throw source_stopped(std::string(source_row.text(0, 1)).empty()
+                             ? "source " + source_.name + " is stopped (state 'stopped' in sluice.sources)"
+                             : std::string(source_row.text(0, 1)));
+  }
   watcher::replication_connection repl(source_.conninfo, source_.name);
   std::map<std::string, table_info> tables;  // by "schema.name"
 
   if (state == "new") {
-    if (repl.slot_confirmed(slot)) {
-      // Left by a first run that died before its snapshot committed.
-      connection source_sql(source_.conninfo);
-      source_sql.exec_params("select pg_drop_replication_slot($1)", {slot});
-    }
+    // Left by a first run that died before its snapshot committed; its
+    // walsender may still hold it for a moment.
+    if (repl.slot_confirmed(slot)) repl.drop_slot(slot);
     auto created = repl.create_slot(slot);
     connection src(source_.conninfo);
     src.exec("begin isolation level repeatable read");
@@ -336,9 +366,12 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
       ensure_tables(wh, source_.name, t);  // DDL first, in its own transaction
       tables[t.schema + "." + t.name] = std::move(t);
     }
-    // The copy of every table and the source's first applied LSN: one transaction.
+    // The copy of every table and the source's first applied LSN: one
+    // transaction. A source copied afresh (state set back to 'new') starts
+    // its mirror again; its change log keeps the history before.
     wh.exec("begin");
     for (auto& [name, t] : tables) {
+      wh.exec("delete from " + t.core);
       std::string select = "select 'r'::text, " + literal(pg::format_lsn(created.consistent_point)) +
                            "::pg_lsn, 0, now(), null::text";
       for (const auto& c : t.columns) {
@@ -353,21 +386,39 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
       wh.copy_end();
     }
     wh.exec_params(
-        "update sluice.sources set applied_lsn = $2::pg_lsn, snapshot_lsn = $2::pg_lsn, state = 'streaming',"
-        " updated_at = now() where name = $1",
+        "update sluice.sources set applied_lsn = $2::pg_lsn, applied_end_lsn = $2::pg_lsn, snapshot_lsn = $2::pg_lsn,"
+        " partial_lsn = null, partial_seq = null, state = 'streaming', last_error = null, updated_at = now()"
+        " where name = $1",
         {source_.name, pg::format_lsn(created.consistent_point)});
     wh.exec("commit");
     src.exec("commit");
     log()->info("source {}: snapshot of {} tables committed at {}", source_.name, tables.size(),
                 pg::format_lsn(created.consistent_point));
-  } else if (!repl.slot_confirmed(slot)) {
-    throw watcher::replication_error("source " + source_.name + ": its slot " + slot +
-                                     " is gone from the source (dropped behind sluice's back?); changes since " +
-                                     pg::format_lsn(warehouse::applied_lsn(wh, source_.name)) +
-                                     " may be lost. Set state = 'new' in sluice.sources to copy it afresh.");
+  } else {
+    auto slot_at = repl.slot_confirmed(slot);
+    auto stored = warehouse::stored_position(wh, source_.name);
+    if (!slot_at) {
+      throw source_stopped("source " + source_.name + ": its slot " + slot +
+                           " is gone from the source (dropped behind sluice's back?); changes since " +
+                           pg::format_lsn(stored.applied_lsn) +
+                           " may be lost. Set state = 'new' in sluice.sources to copy it afresh.");
+    }
+    // sluice confirms a slot only up to the end of a transaction it applied,
+    // so a slot confirmed further is not the one sluice streamed from: it was
+    // dropped and created again (or advanced) and would silently skip what
+    // lies between. (Unknown for sources applied before applied_end_lsn was
+    // recorded: 0.)
+    if (stored.applied_end_lsn != 0 && *slot_at > stored.applied_end_lsn) {
+      throw source_stopped("source " + source_.name + ": its slot " + slot + " is confirmed up to " +
+                           pg::format_lsn(*slot_at) + ", past what sluice applied (" +
+                           pg::format_lsn(stored.applied_end_lsn) +
+                           "): it was dropped and recreated (or advanced) behind sluice's back, and changes in"
+                           " between may be lost. Set state = 'new' in sluice.sources to copy it afresh.");
+    }
   }
 
-  std::uint64_t applied = warehouse::applied_lsn(wh, source_.name);
+  const auto resumed = warehouse::stored_position(wh, source_.name);
+  const std::uint64_t applied = resumed.applied_lsn;
   std::optional<pg::lsn> until;
   if (once) until = repl.current_wal_end();
   repl.start(slot, applied, source_.publication);
@@ -396,32 +447,60 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
   batch current;
   std::map<std::string, std::size_t> current_tables;
   std::size_t current_bytes = 0;
-  std::uint64_t batch_from = applied;
-  std::uint64_t last_commit = applied;
-  pg::lsn last_end = 0;
+  // `whole`: where the source stands after the last whole transaction seen
+  // (at start: the stored position, with its partial transaction if any).
+  warehouse::source_position whole = resumed;
+  warehouse::source_position batch_from = resumed;
   std::uint64_t seq = 0;
   auto batch_started = std::chrono::steady_clock::now();
   bool in_transaction = false;
   bool skipping = false;
   pg::begin_message begin;
   std::int32_t change_seq = 0;
+  std::int32_t skip_through = 0;  // changes of this transaction an earlier run committed
   std::uint64_t transactions_in_batch = 0;
   auto last_status = std::chrono::steady_clock::now();
   pg::lsn server_end = 0;
 
+  // The committer may keep us waiting (a slow batch, a warehouse that is
+  // restarting). Meanwhile the source must still hear from us, or its
+  // walsender ends the connection after wal_sender_timeout; a stop gives up
+  // on what is not committed yet (it is sent again next time).
+  auto keep_source_waiting = [&](const auto& done_within) {
+    while (!done_within(std::chrono::milliseconds(500))) {
+      if (stop) commits.request_stop();
+      std::lock_guard lock(confirmed_mutex);
+      repl.send_status(confirmed, confirmed, false);
+      last_status = std::chrono::steady_clock::now();
+    }
+  };
+  auto wait_idle = [&] { keep_source_waiting([&](auto patience) { return commits.wait_idle_for(patience); }); };
+
+  // Where the rows in hand take the source: past the last whole transaction,
+  // and into the open one when some of its changes are in hand.
+  auto position_now = [&] {
+    auto at = whole;
+    if (in_transaction && !skipping && change_seq > skip_through) {
+      at.partial_lsn = begin.final_lsn;
+      at.partial_seq = change_seq;
+    }
+    return at;
+  };
   auto hand_over = [&] {
-    if (transactions_in_batch == 0) return;
+    auto to = position_now();
+    if (to.same_changes(batch_from)) return;
     auto cp = std::make_unique<source_checkpoints>();
-    cp->advance_ = {source_.name, batch_from, last_commit};
-    cp->end_lsn = last_end;
+    cp->advance_ = {source_.name, batch_from, to};
+    cp->end_lsn = to.applied_end_lsn;
     cp->transactions = transactions_in_batch;
     current.checkpoints.push_back(std::move(cp));
     current.turns.push_back({key, seq++});
+    keep_source_waiting([&](auto patience) { return commits.wait_for_room(patience); });
     commits.submit(std::move(current));
     current = batch{};
     current_tables.clear();
     current_bytes = 0;
-    batch_from = last_commit;
+    batch_from = to;
     transactions_in_batch = 0;
   };
   auto rows_for = [&](table_info& t) -> table_rows& {
@@ -430,6 +509,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     return current.tables[it->second];
   };
   auto put_change = [&](table_info& t, char op, const pg::tuple& row, const pg::tuple* old_key) {
+    if (++change_seq <= skip_through) return;
     auto& target = rows_for(t);
     auto& out = target.rows;
     auto before = out.size();
@@ -438,7 +518,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     out.begin_row(static_cast<std::int16_t>(5 + keys + t.columns.size()));
     out.put_text(std::string(1, op));
     out.put_int8(static_cast<std::int64_t>(begin.final_lsn));
-    out.put_int4(++change_seq);
+    out.put_int4(change_seq);
     out.put_timestamp(begin.commit_time);
     std::string unchanged;
     for (std::size_t i = 0; i < row.size() && i < t.columns.size(); ++i) {
@@ -475,9 +555,21 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     current.origins.push_back(origin);
     current_bytes += out.size() - before;
     ++outcome.changes;
+    // A large transaction goes in several batches: memory stays flat.
+    if (current_bytes >= batch_bytes) {
+      hand_over();
+      batch_started = std::chrono::steady_clock::now();
+    }
   };
 
   while (!stop) {
+    // A batch the committer gave up on leaves a gap after it: start again
+    // from the stored position (the caller retries) rather than stream on.
+    if (commits.failed(key)) {
+      throw watcher::replication_error("source " + source_.name +
+                                       ": a batch could not be committed (see above); resuming from the stored"
+                                       " position");
+    }
     auto message = repl.next(std::chrono::milliseconds(100));
     auto now = std::chrono::steady_clock::now();
     if (!message) {
@@ -514,13 +606,13 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
         if (const auto* b = std::get_if<pg::begin_message>(&m)) {
           begin = *b;
           in_transaction = true;
-          skipping = b->final_lsn <= applied;
+          skipping = b->final_lsn <= whole.applied_lsn;
           change_seq = 0;
+          skip_through = b->final_lsn == whole.partial_lsn ? whole.partial_seq : 0;
         } else if (const auto* c = std::get_if<pg::commit_message>(&m)) {
           in_transaction = false;
           if (!skipping) {
-            last_commit = c->commit_lsn;
-            last_end = c->end_lsn;
+            whole = {c->commit_lsn, c->end_lsn, 0, 0};
             ++transactions_in_batch;
           }
           if (current_bytes >= batch_bytes || now - batch_started > batch_wait) {
@@ -547,14 +639,10 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
             }
           }
           if (t.columns.size() < columns.size() && !t.columns.empty()) {
+            // Batches in hand were built for the old columns: committed
+            // before the tables change (ensure_tables adds the columns).
             hand_over();
-            commits.wait_idle();
-            for (std::size_t i = t.columns.size(); i < columns.size(); ++i) {
-              wh.exec("alter table " + t.staging + " add column " + quote(columns[i].name) + " " + columns[i].type +
-                      "; alter table " + t.core + " add column " + quote(columns[i].name) + " " + columns[i].type);
-            }
-            log()->warn("source {}: {}.{} has new columns; added to {} and {}", source_.name, schema, r->name,
-                        t.staging, t.core);
+            wait_idle();
           }
           t.schema = schema;
           t.name = r->name;
@@ -589,14 +677,17 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     }
     if (once && !in_transaction && server_end >= *until) {
       hand_over();
-      commits.wait_idle();
+      wait_idle();
       std::lock_guard lock(confirmed_mutex);
       repl.send_status(confirmed, confirmed, false);
       break;
     }
   }
   hand_over();
-  commits.wait_idle();
+  wait_idle();
+  if (commits.failed(key)) {
+    throw watcher::replication_error("source " + source_.name + ": a batch could not be committed (see above)");
+  }
   outcome.transactions = committed_transactions;
   outcome.applied_lsn = warehouse::applied_lsn(wh, source_.name);
   return outcome;

@@ -10,50 +10,11 @@
 #include <random>
 #include <thread>
 
+#include "cdc_source.h"
 #include "checks.h"
 #include "fixture.h"
 
 namespace sluice::itest {
-namespace {
-
-// A source database with a publication, dropped (slot first) at the end.
-class source_db {
- public:
-  explicit source_db(const std::string& name) : name_(name), admin_(admin_dsn()) {
-    admin_.exec("drop database if exists " + name_);
-    admin_.exec("create database " + name_);
-    dsn_ = with_dbname(admin_dsn(), name_);
-    conn_.emplace(dsn_);
-  }
-  ~source_db() {
-    try {
-      conn_.reset();
-      admin_.exec("select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '" + name_ +
-                  "'");
-      admin_.exec("drop database if exists " + name_ + " with (force)");
-    } catch (...) {
-    }
-  }
-  source_db(const source_db&) = delete;
-  source_db& operator=(const source_db&) = delete;
-  [[nodiscard]] const std::string& dsn() const { return dsn_; }
-  warehouse::connection& db() { return *conn_; }
-  // "count|md5" of a table's rows in key order, the same query on both sides.
-  static std::string digest(warehouse::connection& conn, const std::string& table) {
-    return std::string(conn.exec("select count(*) || '|' || coalesce(md5(string_agg(t::text, ',' order by t::text)), '')"
-                                 " from " + table + " t").text(0, 0));
-  }
-
- private:
-  std::string name_;
-  warehouse::connection admin_;
-  std::string dsn_;
-  std::optional<warehouse::connection> conn_;
-};
-
-std::string source_name(const sluice_fixture& fx) { return "src_" + fx.database().substr(fx.database().size() - 8); }
-
-}  // namespace
 
 TEST_CASE("a source is copied from its snapshot and then streamed with every change exactly once",
           "[integration][cdc]") {

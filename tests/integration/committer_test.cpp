@@ -47,7 +47,7 @@ loader::batch items_batch(std::uint64_t seq, std::uint64_t from, std::uint64_t t
   }
   b.loaded = static_cast<std::uint64_t>(count);
   auto checkpoints = std::make_unique<lsn_checkpoints>();
-  checkpoints->advances.push_back({"app", from, to});
+  checkpoints->advances.push_back({"app", {.applied_lsn = from}, {.applied_lsn = to}});
   b.checkpoints.push_back(std::move(checkpoints));
   b.turns.push_back({"source:app", seq});
   return b;

@@ -42,6 +42,29 @@ std::string text_array(std::span<const std::string> values) {
   return out + "}";
 }
 
+// A text[] literal whose "NULL" elements are SQL NULLs.
+std::string null_array(std::span<const std::string> values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += values[i] == "NULL" ? values[i] : '"' + values[i] + '"';
+  }
+  return out + "}";
+}
+
+source_position position_of(const result& r, int row, int first_column) {
+  source_position out;
+  out.applied_lsn = lsn_value(r.text(row, first_column));
+  if (!r.is_null(row, first_column + 1)) out.applied_end_lsn = lsn_value(r.text(row, first_column + 1));
+  if (!r.is_null(row, first_column + 2)) {
+    out.partial_lsn = lsn_value(r.text(row, first_column + 2));
+    out.partial_seq = static_cast<std::int32_t>(r.int64(row, first_column + 3));
+  }
+  return out;
+}
+
+constexpr const char* position_columns = "applied_lsn::text, applied_end_lsn::text, partial_lsn::text, partial_seq";
+
 }  // namespace
 
 std::vector<advance_outcome> advance_sources(connection& conn, std::span<const source_advance> advances) {
@@ -49,37 +72,55 @@ std::vector<advance_outcome> advance_sources(connection& conn, std::span<const s
   if (advances.empty()) return out;
   std::vector<std::string> names;
   for (const auto& a : advances) names.push_back(a.name);
-  auto now = conn.exec_params(
-      "select name, applied_lsn::text from sluice.sources where name = any($1::text[]) order by name for update",
-      {text_array(names)});
-  std::map<std::string, std::uint64_t> at;
-  for (int row = 0; row < now.rows(); ++row) at.emplace(now.text(row, 0), lsn_value(now.text(row, 1)));
+  auto now = conn.exec_params(std::string("select name, ") + position_columns +
+                                  " from sluice.sources where name = any($1::text[]) order by name for update",
+                              {text_array(names)});
+  std::map<std::string, source_position> at;
+  for (int row = 0; row < now.rows(); ++row) at.emplace(now.text(row, 0), position_of(now, row, 1));
   std::vector<std::string> due_names;
   std::vector<std::string> due_lsns;
+  std::vector<std::string> due_ends;
+  std::vector<std::string> due_partial_lsns;
+  std::vector<std::string> due_partial_seqs;
   for (std::size_t i = 0; i < advances.size(); ++i) {
     auto it = at.find(advances[i].name);
     if (it == at.end()) continue;
-    if (it->second == advances[i].from_lsn) {
+    const auto& to = advances[i].to;
+    if (it->second.same_changes(advances[i].from)) {
       out[i] = advance_outcome::advanced;
       due_names.push_back(advances[i].name);
-      due_lsns.push_back(lsn_text(advances[i].to_lsn));
-    } else if (it->second == advances[i].to_lsn) {
+      due_lsns.push_back(lsn_text(to.applied_lsn));
+      due_ends.push_back(to.applied_end_lsn == 0 ? "NULL" : lsn_text(to.applied_end_lsn));
+      due_partial_lsns.push_back(to.partial_lsn == 0 ? "NULL" : lsn_text(to.partial_lsn));
+      due_partial_seqs.push_back(to.partial_lsn == 0 ? "NULL" : std::to_string(to.partial_seq));
+    } else if (it->second.same_changes(to)) {
       out[i] = advance_outcome::already_applied;
     }
   }
   if (!due_names.empty()) {
+    // A batch that ends inside a transaction keeps the end of the last whole one.
     conn.exec_params(
-        "update sluice.sources s set applied_lsn = c.lsn, updated_at = now()"
-        " from unnest($1::text[], $2::pg_lsn[]) as c(name, lsn) where s.name = c.name",
-        {text_array(due_names), text_array(due_lsns)});
+        "update sluice.sources s set applied_lsn = c.lsn, applied_end_lsn = coalesce(c.end_lsn, s.applied_end_lsn),"
+        " partial_lsn = c.partial_lsn, partial_seq = c.partial_seq, updated_at = now()"
+        " from unnest($1::text[], $2::pg_lsn[], $3::pg_lsn[], $4::pg_lsn[], $5::int[])"
+        " as c(name, lsn, end_lsn, partial_lsn, partial_seq) where s.name = c.name",
+        {text_array(due_names), text_array(due_lsns), null_array(due_ends), null_array(due_partial_lsns),
+         null_array(due_partial_seqs)});
   }
   return out;
 }
 
-std::uint64_t applied_lsn(connection& conn, const std::string& name) {
-  auto r = conn.exec_params("select applied_lsn::text from sluice.sources where name = $1", {name});
+source_position stored_position(connection& conn, const std::string& name) {
+  auto r = conn.exec_params(std::string("select ") + position_columns + " from sluice.sources where name = $1", {name});
   if (r.rows() == 0) throw db_error(error_kind::schema, "", "no source named '" + name + "' in sluice.sources");
-  return lsn_value(r.text(0, 0));
+  return position_of(r, 0, 0);
+}
+
+std::uint64_t applied_lsn(connection& conn, const std::string& name) { return stored_position(conn, name).applied_lsn; }
+
+void stop_source(connection& conn, const std::string& name, const std::string& error) {
+  conn.exec_params("update sluice.sources set state = 'stopped', last_error = $2, updated_at = now() where name = $1",
+                   {name, error});
 }
 
 }  // namespace sluice::warehouse

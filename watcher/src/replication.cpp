@@ -73,6 +73,12 @@ std::optional<pgoutput::lsn> replication_connection::slot_confirmed(const std::s
   return pgoutput::parse_lsn(PQgetvalue(r.r, 0, 0));
 }
 
+void replication_connection::drop_slot(const std::string& slot) {
+  auto command = "DROP_REPLICATION_SLOT \"" + slot + "\" WAIT";
+  result_guard r{PQexec(conn_.get(), command.c_str())};
+  if (PQresultStatus(r.r) != PGRES_COMMAND_OK) fail("cannot drop slot " + slot);
+}
+
 pgoutput::lsn replication_connection::current_wal_end() {
   result_guard r{PQexec(conn_.get(), "IDENTIFY_SYSTEM")};
   if (PQresultStatus(r.r) != PGRES_TUPLES_OK || PQntuples(r.r) != 1) fail("IDENTIFY_SYSTEM failed");

@@ -69,8 +69,14 @@ class committer {
 
   // Hands a batch over; blocks while queue_capacity batches wait.
   void submit(batch b);
+  // Waits at most `patience` for room in the queue (submit() would not
+  // block); true when there is. For a producer that must stay responsive
+  // (a replication stream answering its server) while the committer is busy.
+  [[nodiscard]] bool wait_for_room(std::chrono::milliseconds patience);
   // Returns once every submitted batch is done.
   void wait_idle();
+  // wait_idle() for at most `patience`; true when every batch is done.
+  [[nodiscard]] bool wait_idle_for(std::chrono::milliseconds patience);
   // The producer will use no more batches of this source key (its order state goes).
   void forget(const std::string& source_key);
   // True when a batch of the source failed since it was last forgotten.

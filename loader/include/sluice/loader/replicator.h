@@ -8,11 +8,20 @@
 //   consistent point. Then streams from there: no gap, no overlap.
 // - Streaming: pgoutput protocol 1 with binary values, so a column value goes
 //   from the source's send format into binary COPY without parsing. Batches
-//   end at source commits (several source transactions per batch); each batch
-//   carries the source's LSN checkpoint (from the applied LSN it resumed after
-//   to the commit LSN of its last transaction). The slot's flush position is
-//   confirmed only after that batch committed; transactions at or below the
-//   applied LSN are skipped.
+//   end at source commits (several source transactions per batch), or inside
+//   a source transaction once they hold batch_bytes of changes, so memory
+//   stays flat however large a transaction is. Each batch carries the
+//   source's position (warehouse::source_position: the commit LSN of the
+//   last whole transaction, and for a transaction applied in part its commit
+//   LSN and the _seq of its last change applied). The slot's flush position
+//   is confirmed only to whole transactions whose batch committed. On
+//   restart the source sends again everything after the last confirmed
+//   transaction: whole transactions at or below the applied LSN are skipped,
+//   and so are the changes of the partial one up to its stored _seq. A
+//   reader may therefore see part of a large source transaction in staging
+//   and in the mirror (README).
+// - Columns added on the source are added to both tables (and to the mirror's
+//   trigger) when their Relation message arrives, also in a later run.
 // - Tables: for public.T of source S, staging.S_T is the change log (_op r, i,
 //   u, d, t; _lsn the commit LSN; _seq the order within the transaction;
 //   _commit_at; _unchanged, the columns an update left out because their TOAST
@@ -30,15 +39,27 @@
 //
 // Threading: run() on one thread; `stop` may be set from any thread.
 // Errors: source or warehouse faults throw (replication_error, db_error): the
-// caller retries later, from the stored applied LSN; nothing is lost.
+// caller retries later, from the stored position; nothing is lost.
+// source_stopped: the source cannot go on without a person (its slot was
+// dropped, or dropped and recreated, behind sluice's back: changes may be
+// missing). run() has recorded state 'stopped' and last_error in
+// sluice.sources before throwing it, and throws it again at once on every
+// later call until a person changes the state; the caller must not retry.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace sluice::loader {
+
+// A source stopped until a person acts; what() says what to do.
+class source_stopped : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 struct source_config {
   std::string name;
@@ -61,6 +82,8 @@ class replicator {
   replicate_outcome run(bool once, const std::atomic<bool>& stop);
 
  private:
+  replicate_outcome replicate(bool once, const std::atomic<bool>& stop);
+
   std::string dsn_;
   source_config source_;
 };

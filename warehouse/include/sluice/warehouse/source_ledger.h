@@ -15,21 +15,46 @@
 
 namespace sluice::warehouse {
 
-// One batch's advance of one source: from the commit LSN it resumed after to
-// the commit LSN of the last source transaction in the batch.
-struct source_advance {
-  std::string name;
-  std::uint64_t from_lsn = 0;
-  std::uint64_t to_lsn = 0;
+// Where a source stands in the warehouse: every change of the source
+// transactions up to applied_lsn, and, when a transaction too large for one
+// batch is under way, its changes up to partial_seq.
+struct source_position {
+  std::uint64_t applied_lsn = 0;      // commit LSN of the last whole source transaction
+  std::uint64_t applied_end_lsn = 0;  // end of its commit record (0: not recorded)
+  std::uint64_t partial_lsn = 0;      // commit LSN of the transaction applied in part; 0: none
+  std::int32_t partial_seq = 0;       // the last of its changes applied (0 with partial_lsn 0)
+
+  // Positions are equal when they hold the same changes (applied_end_lsn
+  // follows from applied_lsn).
+  [[nodiscard]] bool same_changes(const source_position& other) const noexcept {
+    return applied_lsn == other.applied_lsn && partial_lsn == other.partial_lsn && partial_seq == other.partial_seq;
+  }
 };
 
-// Locks the sources' rows (by name) and advances each whose applied_lsn is
-// from_lsn. One round trip to read, one to write.
+// One batch's advance of one source: from the position it resumed after to
+// the position after its last change.
+struct source_advance {
+  std::string name;
+  source_position from;
+  source_position to;
+};
+
+// Locks the sources' rows (by name) and advances each that stands at `from`;
+// one that stands at `to` is already_applied. One round trip to read, one to
+// write.
 [[nodiscard]] std::vector<advance_outcome> advance_sources(connection& conn,
                                                            std::span<const source_advance> advances);
+
+// The stored position of a source. Throws db_error when there is no such
+// source.
+[[nodiscard]] source_position stored_position(connection& conn, const std::string& name);
 
 // The stored applied LSN of a source (0 when it has none yet). Throws db_error
 // when there is no such source.
 [[nodiscard]] std::uint64_t applied_lsn(connection& conn, const std::string& name);
+
+// Stops a source until a person acts: state 'stopped' with `error` as
+// last_error (in its own statement, outside any batch).
+void stop_source(connection& conn, const std::string& name, const std::string& error);
 
 }  // namespace sluice::warehouse

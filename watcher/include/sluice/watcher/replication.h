@@ -50,6 +50,9 @@ class replication_connection {
   created_slot create_slot(const std::string& slot);
   // The slot's confirmed flush LSN, or nullopt when there is no such slot.
   std::optional<pgoutput::lsn> slot_confirmed(const std::string& slot);
+  // DROP_REPLICATION_SLOT slot WAIT: waits while another session still holds
+  // the slot (the walsender of a killed run holds it until it notices).
+  void drop_slot(const std::string& slot);
   // The source's current end of WAL (IDENTIFY_SYSTEM).
   pgoutput::lsn current_wal_end();
   // START_REPLICATION SLOT slot LOGICAL from (proto_version '1', publication_names ...).

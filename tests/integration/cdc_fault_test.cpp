@@ -1,0 +1,419 @@
+// Change data capture under faults: sluice killed during the snapshot, the
+// server crashed while the daemon streams, a source transaction too large to
+// hold, a slot dropped or recreated behind sluice's back, a column added on
+// the source. Each fault is checked to land mid-work; the invariants are the
+// ones of cdc_test.cpp: every mirror equals its source table, and the change
+// log holds each source change exactly once.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "cdc_source.h"
+#include "checks.h"
+#include "fixture.h"
+#include "hubdoc_input.h"
+
+namespace sluice::itest {
+namespace {
+
+void add_source(sluice_fixture& fx, const std::string& name, const source_db& src, const std::string& publication) {
+  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ($1, $2, $3)",
+                      {name, src.dsn(), publication});
+}
+
+// Rows of (_lsn, _seq) that appear more than once in a change log (the
+// snapshot's rows all share the consistent point and seq 0).
+std::int64_t doubled_changes(sluice_fixture& fx, const std::string& staging) {
+  return fx.scalar("select count(*) from (select _lsn, _seq from " + staging +
+                   " where _op <> 'r' group by 1, 2 having count(*) > 1) d");
+}
+
+// Polls `sql` on the warehouse (reconnecting after a server restart) until it
+// returns `want`.
+bool wait_for_text(sluice_fixture& fx, const std::string& sql, const std::string& want,
+                   std::chrono::milliseconds timeout) {
+  return wait_until(
+      [&] {
+        try {
+          return fx.text(sql) == want;
+        } catch (const std::exception&) {
+          try {
+            fx.reconnect();
+          } catch (const std::exception&) {
+          }
+          return false;
+        }
+      },
+      timeout, 200ms);
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 of sluice during the initial snapshot commits none of it, and the next run copies each row once",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  constexpr std::int64_t rows = 2'000'000;
+  src.db().exec(
+      "create table big (id bigint primary key, payload text);"
+      "insert into big select i, md5(i::text) from generate_series(1, " + std::to_string(rows) + ") i;"
+      "create publication big_pub for table big;");
+  add_source(fx, "app", src, "big_pub");
+
+  auto first = fx.start_sluice({"--once"}, "snapshot-killed.log");
+  // Kill once the warehouse is receiving the copy.
+  std::int64_t copied_when_killed = 0;
+  bool copying = wait_until(
+      [&] {
+        copied_when_killed = fx.scalar(
+            "select coalesce(max(p.tuples_processed), 0) from pg_stat_progress_copy p"
+            " where p.datname = current_database() and p.relid = to_regclass('staging.app_big')");
+        return copied_when_killed > 0 || !first->running();
+      },
+      120s, 5ms);
+  first->kill();
+  INFO(first->output());
+  REQUIRE(copying);
+  INFO("rows copied into staging when killed: " << copied_when_killed);
+  CHECK(copied_when_killed > 0);
+  CHECK(copied_when_killed < rows);  // the kill landed mid-copy
+  // Nothing of the snapshot committed.
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "new");
+  CHECK(fx.scalar("select count(*) from staging.app_big") == 0);
+  CHECK(fx.scalar("select count(*) from core.app_big") == 0);
+
+  src.db().exec("insert into big values (0, 'after the kill'); update big set payload = 'changed' where id = 7");
+  auto second = fx.run_once();
+  INFO(second.describe());
+  REQUIRE(second.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_big") == source_db::digest(src.db(), "public.big"));
+  auto copied = fx.db().exec("select count(*), count(distinct id) from staging.app_big where _op = 'r'");
+  CHECK(copied.int64(0, 0) == copied.int64(0, 1));
+  CHECK(copied.int64(0, 0) + fx.scalar("select count(*) from staging.app_big where _op = 'i'") == rows + 1);
+  CHECK(doubled_changes(fx, "staging.app_big") == 0);
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  // One slot, sluice's, and it is not held by anyone.
+  CHECK(src.db().exec("select string_agg(slot_name || ':' || active, ',') from pg_replication_slots"
+                      " where database = current_database()").text(0, 0) == "sluice_app:false");
+}
+
+TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediate) while the daemon streams: it"
+          " recovers by itself, losing and doubling no change",
+          "[integration][cdc]") {
+  // When the source lives on the warehouse's cluster, both rounds crash both.
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, n int not null);"
+      "create table events (id bigserial primary key, item int, at timestamptz default clock_timestamp());"
+      "insert into items select i, 0 from generate_series(1, 100) i;"
+      "create publication shop_pub for table items, events;");
+  add_source(fx, "app", src, "shop_pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+
+  // Small source transactions, on and on; through the crash the workload
+  // reconnects (a transaction whose commit it never heard of may or may not
+  // be there: the checks compare with what the source holds).
+  std::atomic<int> committed{0};
+  workload_thread workload([&](const std::atomic<bool>& running) {
+    int step = 0;
+    while (running) {
+      try {
+        warehouse::connection w(src.dsn());
+        while (running) {
+          ++step;
+          w.exec("begin; insert into events (item) values (" + std::to_string(step % 100 + 1) +
+                 "); update items set n = n + 1 where id = " + std::to_string(step % 100 + 1) + "; commit");
+          ++committed;
+          std::this_thread::sleep_for(1ms);
+        }
+      } catch (const std::exception&) {
+        std::this_thread::sleep_for(200ms);
+      }
+    }
+  });
+  for (int round = 0; round < 2; ++round) {
+    // Changes are flowing; crash the server in the middle of them.
+    auto target = committed.load() + 300;
+    REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
+    std::int64_t streamed_before = 0;
+    REQUIRE(wait_until(
+        [&] {
+          try {
+            streamed_before = fx.scalar("select count(*) from staging.app_events");
+          } catch (const std::exception&) {
+            fx.reconnect();
+          }
+          return streamed_before > 0;
+        },
+        60s));
+    auto restarted = crash_restart_server(fx, round == 0 ? admin_dsn() : source_admin_dsn());
+    INFO(restarted.describe());
+    REQUIRE(restarted.ok());
+    fx.reconnect();
+    src.reconnect();
+    INFO("round " << round << ": changes in the warehouse just before the crash: " << streamed_before);
+    CHECK(streamed_before < src.db().exec("select count(*) from events").int64(0, 0));  // mid-stream
+  }
+  // The workload goes on after the last crash for a while, then stops.
+  auto target = committed.load() + 300;
+  REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
+  workload.stop();
+
+  src.reconnect();
+  auto want_events = source_db::digest(src.db(), "public.events");
+  auto want_items = source_db::digest(src.db(), "public.items");
+  bool caught_up = wait_until(
+      [&] {
+        try {
+          return source_db::digest(fx.db(), "core.app_events") == want_events &&
+                 source_db::digest(fx.db(), "core.app_items") == want_items;
+        } catch (const std::exception&) {
+          fx.reconnect();
+          return false;
+        }
+      },
+      180s, 500ms);
+  INFO(daemon->output());
+  CHECK(caught_up);
+  CHECK(daemon->running());
+  auto events = src.db().exec("select count(*) from events").int64(0, 0);
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'i'") == events);
+  CHECK(fx.scalar("select count(distinct id) from staging.app_events where _op = 'i'") == events);
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'u'") ==
+        src.db().exec("select sum(n) from items").int64(0, 0));
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+  CHECK(doubled_changes(fx, "staging.app_events") == 0);
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  stop_daemon(*daemon, 60s);
+}
+
+TEST_CASE("a source transaction of 1M rows streams with flat memory and answered keepalives, also resumed mid-transaction"
+          " after kill -9",
+          "[integration][cdc]") {
+  // The walsender gives up on a receiver silent for 5 s.
+  server_setting timeout("wal_sender_timeout", "5s");
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table events (id bigint primary key, payload text);"
+      "create publication ev_pub for table events;");
+  add_source(fx, "app", src, "ev_pub");
+  REQUIRE(fx.run_once().ok());  // the snapshot (empty)
+  constexpr std::int64_t rows = 1'000'000;
+  // One transaction: 1M rows with a 200-byte payload (~260 MB of change rows).
+  src.db().exec("insert into events select i, repeat(md5(i::text), 7) || left(md5(i::text), 4)"
+                " from generate_series(1, " + std::to_string(rows) + ") i");
+  src.db().exec("insert into events values (0, 'a small transaction after it')");
+
+  // Killed in the middle of the transaction's changes.
+  auto first = fx.start_sluice({"--once"}, "killed-mid-transaction.log");
+  std::int64_t applied_when_killed = 0;
+  std::int64_t first_peak_kb = 0;
+  bool some = wait_until(
+      [&] {
+        first_peak_kb = std::max(first_peak_kb, peak_rss_kb(first->pid()));
+        applied_when_killed = fx.scalar("select count(*) from staging.app_events where _op = 'i'");
+        return applied_when_killed > 0 || !first->running();
+      },
+      180s, 50ms);
+  first->kill();
+  WARN("sluice's peak RSS until the first changes of the 1M-row transaction committed: " << first_peak_kb / 1024
+                                                                                         << " MB");
+  CHECK(first_peak_kb < 120 * 1024);
+  applied_when_killed = fx.scalar("select count(*) from staging.app_events where _op = 'i'");
+  INFO(first->output());
+  INFO("changes of the large transaction committed when killed: " << applied_when_killed);
+  CHECK(some);
+  CHECK(applied_when_killed > 0);
+  CHECK(applied_when_killed < rows);  // the kill landed mid-transaction
+
+  // The rest, with sluice's peak RSS watched.
+  auto started = std::chrono::steady_clock::now();
+  auto second = fx.start_sluice({"--once"}, "rest.log");
+  std::int64_t peak_kb = 0;
+  std::optional<exit_status> ended;
+  while (!(ended = second->wait_for(20ms))) peak_kb = std::max(peak_kb, peak_rss_kb(second->pid()));
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  INFO(ended->describe());
+  WARN("sluice's peak RSS over the rest of the 1M-row transaction: " << peak_kb / 1024 << " MB in " << seconds << " s");
+  REQUIRE(ended->ok());
+  CHECK(peak_kb > 0);
+  // A whole-transaction buffer would hold ~260 MB of change rows.
+  CHECK(peak_kb < 120 * 1024);
+  CHECK(seconds > 5);  // long enough for a silent receiver to time out
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'i'") == rows + 1);
+  CHECK(fx.scalar("select count(distinct id) from staging.app_events where _op = 'i'") == rows + 1);
+  CHECK(doubled_changes(fx, "staging.app_events") == 0);
+  CHECK(source_db::digest(fx.db(), "core.app_events") == source_db::digest(src.db(), "public.events"));
+}
+
+TEST_CASE("a slot dropped behind sluice's back stops that source with a clear error, while other sources and the inbox go on",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db lost(source_name(fx, "lost_"));
+  source_db kept(source_name(fx, "kept_"));
+  for (auto* src : {&lost, &kept}) {
+    src->db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  }
+  add_source(fx, "lost", lost, "pub");
+  add_source(fx, "kept", kept, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select string_agg(state, ',' order by name) from sluice.sources", "streaming,streaming",
+                        60s));
+  lost.db().exec("insert into items values (1, 'before')");
+  REQUIRE(wait_for_text(fx, "select count(*) from core.lost_items", "1", 30s));
+
+  // Dropped while sluice streams from it: its walsender is ended first.
+  bool dropped = wait_until(
+      [&] {
+        try {
+          lost.db().exec("select pg_terminate_backend(active_pid) from pg_replication_slots"
+                         " where slot_name = 'sluice_lost' and active_pid is not null;"
+                         "select pg_drop_replication_slot('sluice_lost')");
+          return true;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      20s, 50ms);
+  REQUIRE(dropped);
+  lost.db().exec("insert into items values (2, 'after the drop')");
+  kept.db().exec("insert into items values (1, 'still flowing')");
+  fx.write_file("hubdoc/after-drop.log", login_line(1) + "\n");
+
+  CHECK(wait_for_text(fx, "select state from sluice.sources where name = 'lost'", "stopped", 30s));
+  auto error = fx.text("select coalesce(last_error, '') from sluice.sources where name = 'lost'");
+  INFO("last_error: " << error);
+  CHECK(error.find("sluice_lost") != std::string::npos);
+  CHECK(error.find("gone") != std::string::npos);
+  CHECK(wait_for_text(fx, "select count(*) from core.kept_items", "1", 30s));
+  CHECK(wait_for_text(fx, "select count(*) from sluice.files where state = 'loaded'", "1", 30s));
+  CHECK(fx.text("select state from sluice.sources where name = 'kept'") == "streaming");
+  CHECK(fx.scalar("select count(*) from core.lost_items") == 1);
+  // Stopped means stopped: no retry loop recreating anything on the source.
+  std::this_thread::sleep_for(3s);
+  CHECK(lost.db().exec("select count(*) from pg_replication_slots where slot_name = 'sluice_lost'").int64(0, 0) == 0);
+  INFO(daemon->output());
+  CHECK(daemon->output().find("sluice_lost") != std::string::npos);
+  CHECK(daemon->running());
+  stop_daemon(*daemon, 60s);
+
+  // --once says so too, and exits non-zero.
+  auto once = fx.run_once();
+  INFO(once.describe());
+  CHECK_FALSE(once.ok());
+  CHECK(once.output.find("sluice_lost") != std::string::npos);
+}
+
+TEST_CASE("a slot dropped and recreated under the same name is detected, not streamed from as if nothing happened",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());
+  src.db().exec("insert into items values (1, 'streamed')");
+  REQUIRE(fx.run_once().ok());
+  // Behind sluice's back: dropped, a change nobody will send, then recreated.
+  src.db().exec("select pg_drop_replication_slot('sluice_app')");
+  src.db().exec("insert into items values (2, 'lost with the old slot')");
+  src.db().exec("select pg_create_logical_replication_slot('sluice_app', 'pgoutput')");
+  src.db().exec("insert into items values (3, 'after the new slot')");
+
+  auto run = fx.run_once();
+  INFO(run.describe());
+  CHECK_FALSE(run.ok());
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "stopped");
+  auto error = fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'");
+  INFO("last_error: " << error);
+  CHECK(error.find("sluice_app") != std::string::npos);
+  CHECK(error.find("recreated") != std::string::npos);
+  // Nothing of the new slot's stream was taken for the old one's.
+  CHECK(fx.scalar("select count(*) from staging.app_items where id = 3") == 0);
+
+  // Copying afresh, as the message says, brings it back in step.
+  fx.db().exec("update sluice.sources set state = 'new', last_error = null where name = 'app'");
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+}
+
+TEST_CASE("a column added on the source while streaming is added to the change log and the mirror, with its values",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text);"
+      "insert into items select i, 'item ' || i from generate_series(1, 100) i;"
+      "create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+
+  std::atomic<bool> may_alter{false};
+  std::atomic<int> step{0};
+  std::atomic<int> altered_at{0};
+  workload_thread workload([&](const std::atomic<bool>& running) {
+    warehouse::connection w(src.dsn());
+    bool added = false;
+    while (running) {
+      int i = ++step;
+      if (!added && i >= 200 && may_alter) {
+        w.exec("alter table items add column color text");
+        added = true;
+        altered_at = i;
+      }
+      w.exec("insert into items values (" + std::to_string(1000 + i) + ", 'new'" + (added ? ", 'c" + std::to_string(i) + "'" : std::string()) + ")");
+      if (added) w.exec("update items set color = 'u" + std::to_string(i) + "' where id = " + std::to_string(i % 100 + 1));
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  // The ALTER happens while changes stream: once some have arrived.
+  std::int64_t streamed_before_alter = 0;
+  REQUIRE(wait_until(
+      [&] {
+        streamed_before_alter = fx.scalar("select count(*) from staging.app_items where _op = 'i'");
+        return streamed_before_alter > 0;
+      },
+      30s));
+  may_alter = true;
+  REQUIRE(wait_until([&] { return altered_at.load() > 0; }, 30s));
+  REQUIRE(wait_until([&] { return step.load() >= altered_at.load() + 300; }, 60s));
+  workload.stop();
+  INFO("inserts streamed before the ALTER: " << streamed_before_alter);
+  CHECK(streamed_before_alter > 0);
+
+  auto want = source_db::digest(src.db(), "public.items");
+  bool caught_up = wait_until(
+      [&] {
+        try {
+          return source_db::digest(fx.db(), "core.app_items") == want;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      60s, 200ms);
+  INFO(daemon->output());
+  CHECK(caught_up);
+  CHECK(fx.scalar("select count(*) from staging.app_items where color is not null") > 0);
+  CHECK(fx.scalar("select count(*) from core.app_items where color like 'u%'") > 0);
+  stop_daemon(*daemon, 60s);
+
+  // Added while sluice is not running: the next run adds it too.
+  src.db().exec("alter table items add column size int; insert into items values (5000, 'later', 'red', 42);"
+                "update items set size = 7 where id = 1");
+  auto once = fx.run_once();
+  INFO(once.describe());
+  REQUIRE(once.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+  CHECK(fx.scalar("select size from staging.app_items where id = 5000") == 42);
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+}
+
+}  // namespace sluice::itest
