@@ -14,6 +14,8 @@
 #include <deque>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -200,6 +202,107 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
   return 0;
 }
 
+// Runs a replicator thread per enabled source and keeps that set in step with
+// sluice.sources (polled every few seconds) until `stop`.
+class source_supervisor {
+ public:
+  source_supervisor(std::string dsn, std::atomic<bool>& stop) : dsn_(std::move(dsn)), stop_(stop) {
+    thread_ = std::thread([this] { supervise(); });
+  }
+  ~source_supervisor() {
+    stop_ = true;
+    thread_.join();
+  }
+  source_supervisor(const source_supervisor&) = delete;
+  source_supervisor& operator=(const source_supervisor&) = delete;
+
+ private:
+  struct runner {
+    loader::source_config config;
+    std::atomic<bool> stop{false};
+    std::atomic<bool> done{false};
+    std::thread thread;
+  };
+
+  void supervise() {
+    std::map<std::string, std::unique_ptr<runner>> running;
+    std::optional<warehouse::connection> conn;
+    while (!stop_) {
+      try {
+        if (!conn || !conn->is_open()) conn.emplace(dsn_);
+        auto rows = conn->exec(
+            "select name, conninfo, publication from sluice.sources where enabled and state <> 'stopped' order by name");
+        std::map<std::string, loader::source_config> wanted;
+        for (int row = 0; row < rows.rows(); ++row) {
+          wanted[std::string(rows.text(row, 0))] = {std::string(rows.text(row, 0)), std::string(rows.text(row, 1)),
+                                                    std::string(rows.text(row, 2))};
+        }
+        for (auto it = running.begin(); it != running.end();) {
+          auto w = wanted.find(it->first);
+          bool changed = w == wanted.end() || w->second.conninfo != it->second->config.conninfo ||
+                         w->second.publication != it->second->config.publication;
+          if (changed || it->second->done) {
+            if (changed && !it->second->done) log()->info("source {}: removed, disabled or changed; stopping it", it->first);
+            it->second->stop = true;
+            it->second->thread.join();
+            it = running.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        for (const auto& [name, config] : wanted) {
+          if (running.count(name) > 0) continue;
+          auto r = std::make_unique<runner>();
+          r->config = config;
+          auto* raw = r.get();
+          raw->thread = std::thread([this, raw] {
+            replicate(*raw);
+            raw->done = true;
+          });
+          running.emplace(name, std::move(r));
+        }
+      } catch (const std::exception& e) {
+        log()->error("reading sluice.sources: {}; trying again", e.what());
+        conn.reset();
+      }
+      for (int i = 0; i < 30 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    for (auto& [name, r] : running) r->stop = true;
+    for (auto& [name, r] : running) r->thread.join();
+  }
+
+  void replicate(runner& r) {
+    auto delay = std::chrono::seconds(1);
+    // The replicator watches r.stop, which the supervisor also raises when
+    // everything stops.
+    auto stopping = [&] { return stop_ || r.stop; };
+    while (!stopping()) {
+      auto started = std::chrono::steady_clock::now();
+      try {
+        loader::replicator(dsn_, r.config).run(false, r.stop);
+      } catch (const loader::source_stopped& e) {
+        // Retrying cannot help; sluice.sources says why (state, last_error).
+        log()->error("{}; source {} stopped until its state is changed in sluice.sources", e.what(), r.config.name);
+        break;
+      } catch (const std::exception& e) {
+        // A run that streamed for a while was not failing: start again from
+        // the shortest wait.
+        if (std::chrono::steady_clock::now() - started > std::chrono::seconds(60)) delay = std::chrono::seconds(1);
+        log()->error("{}; retrying in {} s", e.what(), delay.count());
+        for (auto waited = std::chrono::milliseconds(0); waited < delay && !stopping();
+             waited += std::chrono::milliseconds(100)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        delay = std::min(delay * 2, std::chrono::seconds(60));
+      }
+    }
+  }
+
+  std::string dsn_;
+  std::atomic<bool>& stop_;
+  std::thread thread_;
+};
+
 int run_daemon(const run_settings& settings, const std::string& dsn, const loader::loader_options& options) {
   loader::loader loader(dsn, options);
   warehouse::connection jobs(dsn);
@@ -231,47 +334,11 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
   });
 
   // Each enabled source replicates on a thread of its own; a fault is retried
-  // with backoff from the stored applied LSN.
+  // with backoff from the stored applied LSN. sluice.sources is read again
+  // every few seconds: a source added, enabled, set back to 'new' after it
+  // stopped, or changed starts without a restart; one removed or disabled stops.
   std::atomic<bool> sources_stop{false};
-  std::vector<std::thread> replicators;
-  std::vector<loader::source_config> sources;
-  {
-    warehouse::connection conn(dsn);
-    sources = enabled_sources(conn);
-  }
-  for (const auto& source : sources) {
-    replicators.emplace_back([&, source] {
-      auto delay = std::chrono::seconds(1);
-      while (!sources_stop) {
-        auto started = std::chrono::steady_clock::now();
-        try {
-          loader::replicator(dsn, source).run(false, sources_stop);
-        } catch (const loader::source_stopped& e) {
-          // Retrying cannot help; sluice.sources says why (state, last_error).
-          log()->error("{}; source {} stopped until its state is changed in sluice.sources", e.what(), source.name);
-          return;
-        } catch (const std::exception& e) {
-          // A run that streamed for a while was not failing: start again from
-          // the shortest wait.
-          if (std::chrono::steady_clock::now() - started > std::chrono::seconds(60)) delay = std::chrono::seconds(1);
-          log()->error("{}; retrying in {} s", e.what(), delay.count());
-          for (auto waited = std::chrono::milliseconds(0); waited < delay && !sources_stop;
-               waited += std::chrono::milliseconds(100)) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-          }
-          delay = std::min(delay * 2, std::chrono::seconds(60));
-        }
-      }
-    });
-  }
-  struct join_replicators {
-    std::atomic<bool>& stop;
-    std::vector<std::thread>& threads;
-    ~join_replicators() {
-      stop = true;
-      for (auto& t : threads) t.join();
-    }
-  } join_at_exit{sources_stop, replicators};
+  source_supervisor sources(dsn, sources_stop);
 
   boost::asio::io_context io;
   watcher::inbox_watcher watch(

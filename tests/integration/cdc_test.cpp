@@ -150,4 +150,37 @@ TEST_CASE("a change the warehouse refuses is a reject at its LSN, and the change
   CHECK(fx.text("select price::text from core.app_items where id = 1") == "10.00");
 }
 
+TEST_CASE("the daemon starts a source added while it runs, and stops one that is removed", "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text);"
+      "insert into items select i, 'item ' || i from generate_series(1, 100) i;"
+      "create publication shop_pub for table items;");
+  std::filesystem::create_directories(fx.inbox());
+  auto daemon = start_daemon(fx, "sources-daemon.log");
+  // Added while the daemon runs: copied, then streamed, without a restart.
+  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
+                      {src.dsn()});
+  auto streaming = [&] {
+    return fx.scalar("select count(*) from sluice.sources where name = 'app' and state = 'streaming'") == 1;
+  };
+  REQUIRE(wait_until(streaming, 60s, 100ms));
+  src.db().exec("insert into items values (101, 'new')");
+  REQUIRE(wait_until([&] { return fx.scalar("select count(*) from core.app_items") == 101; }, 60s, 100ms));
+  // Removed: its stream stops, and the slot is left inactive for the user to drop.
+  fx.db().exec("delete from sluice.sources where name = 'app'");
+  warehouse::connection source_admin(source_admin_dsn());
+  auto slot_active = [&] {
+    return source_admin.exec("select count(*) from pg_replication_slots where slot_name = 'sluice_app' and active")
+               .text(0, 0) != "0";
+  };
+  CHECK(wait_until([&] { return !slot_active(); }, 30s, 100ms));
+  src.db().exec("insert into items values (102, 'after the source went')");
+  std::this_thread::sleep_for(2s);
+  CHECK(fx.scalar("select count(*) from core.app_items") == 101);
+  stop_daemon(*daemon);
+  CHECK(daemon->output().find("source app: removed, disabled or changed; stopping it") != std::string::npos);
+}
+
 }  // namespace sluice::itest
