@@ -96,6 +96,19 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   auto base = warehouse_name(source, t.schema, t.name);
   t.staging = "staging." + quote(base);
   t.core = "core." + quote(base);
+  bool exists = wh.exec("select to_regclass(" + literal(t.staging) + ") is not null").text(0, 0) == "t";
+  if (exists) {
+    // The warehouse's tables say which columns are the key (and have an _old_
+    // column in the change log): a Relation message flags the replica
+    // identity's columns instead, which under REPLICA IDENTITY FULL are all.
+    auto key = wh.exec("select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid"
+                       " and a.attnum = any(i.indkey) where i.indrelid = to_regclass(" + literal(t.core) +
+                       ") and i.indisprimary");
+    for (auto& c : t.columns) {
+      c.key = false;
+      for (int row = 0; row < key.rows(); ++row) c.key = c.key || key.text(row, 0) == c.name;
+    }
+  }
   t.has_key = false;
   std::string cols;
   std::string old_keys;
@@ -114,7 +127,7 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   }
   for (const auto& c : t.columns) copy_cols += ", " + quote(c.name);
   t.copy_statement = "copy " + t.staging + " (" + copy_cols + ") from stdin (format binary)";
-  if (wh.exec("select to_regclass(" + literal(t.staging) + ") is not null").text(0, 0) == "t") return;
+  if (exists) return;
 
   std::string from = t.schema + "." + t.name + " on source " + source;
   std::string ddl = "create table " + t.staging + " (_op text not null, _lsn pg_lsn not null, _seq integer not null,"
@@ -294,6 +307,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
   std::mutex confirmed_mutex;
   pg::lsn confirmed = applied;
   std::uint64_t committed_transactions = 0;
+  std::string failure;  // why a batch was not committed: every later one is abandoned
   committer commits(dsn_, {1, 4, once ? std::chrono::milliseconds(60'000) : std::chrono::milliseconds(0)},
                     [&](const batch& b, batch_outcome result, const std::string& error) {
                       const auto& cp = static_cast<const source_checkpoints&>(*b.checkpoints.front());
@@ -301,10 +315,18 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
                         std::lock_guard lock(confirmed_mutex);
                         confirmed = std::max(confirmed, cp.end_lsn);
                         committed_transactions += cp.transactions;
-                      } else {
-                        log()->error("{}: not committed: {}", cp.describe(), error);
+                      } else if (result == batch_outcome::failed) {
+                        std::lock_guard lock(confirmed_mutex);
+                        if (failure.empty()) failure = cp.describe() + ": not committed: " + error;
                       }
                     });
+  // A batch that failed stops the source (the ones after it are abandoned, so
+  // carrying on would only read the stream without applying it); the caller
+  // retries from the stored applied LSN.
+  auto stop_if_failed = [&] {
+    std::lock_guard lock(confirmed_mutex);
+    if (!failure.empty()) throw watcher::replication_error("source " + source_.name + ": " + failure);
+  };
 
   std::map<std::uint32_t, table_info*> relations;
   batch current;
@@ -486,6 +508,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
         }
       }
     }
+    stop_if_failed();
     if (now - last_status > status_every) {
       std::lock_guard lock(confirmed_mutex);
       repl.send_status(confirmed, confirmed, false);
@@ -501,6 +524,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
   }
   hand_over();
   commits.wait_idle();
+  stop_if_failed();
   outcome.transactions = committed_transactions;
   outcome.applied_lsn = warehouse::applied_lsn(wh, source_.name);
   return outcome;
