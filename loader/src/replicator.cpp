@@ -171,12 +171,10 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
             " where _op in ('r', 'i') and (_lsn, _seq) > (cut_lsn, cut_seq);\n";
   } else {
     std::string key_match;
-    std::string key_match_u;
     for (const auto& c : t.columns) {
       if (!c.key) continue;
       auto q = quote(c.name);
       key_match += std::string(key_match.empty() ? "" : " and ") + "c." + q + " = l." + q;
-      key_match_u += std::string(key_match_u.empty() ? "" : " and ") + "u." + q + " = l." + q;
     }
     std::string sets;
     for (const auto& c : t.columns) {
@@ -207,9 +205,12 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
     } else {
       body += "  kept as (select c.* from " + t.core + " c join last l on l._op <> 'd' and " + key_match + ")\n";
     }
+    // Every statement of a WITH sees the mirror as it was before it: a key
+    // that `kept` updated is one the mirror had, so the insert only needs to
+    // look there (by its index). Looking in `kept` too was a nested loop over
+    // it per row, the batch size squared: 0.9 s of a 2,500-row batch.
     body += "  insert into " + t.core + " (" + col_list + ") select " + col_list + " from last l"
-            " where l._op <> 'd' and not exists (select 1 from kept u where " + key_match_u + ")"
-            " and not exists (select 1 from " + t.core + " c where " + key_match + ");\n";
+            " where l._op <> 'd' and not exists (select 1 from " + t.core + " c where " + key_match + ");\n";
   }
   body += "  return null;\nend";
   ddl += "create function " + fn + "() returns trigger language plpgsql as $sluice$\n" + body + "\n$sluice$;\n";
