@@ -34,6 +34,10 @@ cdc_teardown() {
   # --once runs under /usr/bin/time, which would leave its child running.
   for pid in "${cdc_pids[@]}"; do pkill -TERM -P "$pid" 2>/dev/null || true; kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${cdc_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if $keep; then
+    echo "kept: clusters $cdc_src_dir (source) and $cdc_wh_dir (warehouse), running, with their subscriptions and slots" >&2
+    return 0
+  fi
   if [[ -n "$cdc_wh_dir" ]] && sluice_cluster_running "$cdc_wh_dir"; then
     for entry in "${cdc_subs[@]}"; do
       read -r db name <<<"$entry"
@@ -49,13 +53,10 @@ cdc_teardown() {
         from pg_replication_slots where slot_name = '$name'" >/dev/null 2>&1 || true
     done
   fi
-  if ! $keep; then
-    [[ -n "$cdc_wh_dir" ]] && sluice_throwaway_cluster_remove "$cdc_wh_dir"
-    [[ -n "$cdc_src_dir" ]] && sluice_throwaway_cluster_remove "$cdc_src_dir"
-    SLUICE_THROWAWAY_DIR=
-  else
-    echo "kept: clusters $cdc_src_dir (source) and $cdc_wh_dir (warehouse), still running" >&2
-  fi
+  [[ -n "$cdc_wh_dir" ]] && sluice_throwaway_cluster_remove "$cdc_wh_dir"
+  [[ -n "$cdc_src_dir" ]] && sluice_throwaway_cluster_remove "$cdc_src_dir"
+  SLUICE_THROWAWAY_DIR=
+  return 0
 }
 
 # A throwaway cluster with commit timestamps (the lag figures read them); prints its dir.
