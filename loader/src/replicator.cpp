@@ -160,12 +160,20 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   // The trigger: per statement, the last change per key wins (a truncate cuts
   // everything before it); unchanged TOAST values keep the mirror's.
   auto fn = "core." + quote(base + "_apply");
-  std::string body = "declare cut_lsn pg_lsn := '0/0'; cut_seq integer := -1;\nbegin\n"
-                     "  select _lsn, _seq into cut_lsn, cut_seq from new_rows where _op = 't'"
-                     " order by _lsn desc, _seq desc limit 1;\n"
-                     "  if found then delete from " + t.core + "; else cut_lsn := '0/0'; cut_seq := -1; end if;\n";
   std::string col_list;
   for (const auto& c : t.columns) col_list += std::string(col_list.empty() ? "" : ", ") + quote(c.name);
+  std::string body = "declare cut_lsn pg_lsn := '0/0'; cut_seq integer := -1;\nbegin\n";
+  if (t.has_key) {
+    // The initial copy into an empty mirror: its rows come from a table with
+    // this key, one per key, so there is nothing to fold (the general path
+    // below would sort the whole table to find the last change per key).
+    body += "  if not exists (select 1 from new_rows where _op <> 'r') and not exists (select 1 from " + t.core +
+            ") then\n    insert into " + t.core + " (" + col_list + ") select " + col_list +
+            " from new_rows;\n    return null;\n  end if;\n";
+  }
+  body += "  select _lsn, _seq into cut_lsn, cut_seq from new_rows where _op = 't'"
+          " order by _lsn desc, _seq desc limit 1;\n"
+          "  if found then delete from " + t.core + "; else cut_lsn := '0/0'; cut_seq := -1; end if;\n";
   if (!t.has_key) {
     body += "  insert into " + t.core + " (" + col_list + ") select " + col_list + " from new_rows"
             " where _op in ('r', 'i') and (_lsn, _seq) > (cut_lsn, cut_seq);\n";
