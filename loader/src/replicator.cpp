@@ -24,7 +24,10 @@ namespace pg = watcher::pgoutput;
 using warehouse::connection;
 
 constexpr std::size_t batch_bytes = 4 << 20;
-constexpr auto batch_wait = std::chrono::milliseconds(50);   // a batch older than this is handed over
+// A batch ends at a source commit when the committer has nothing to do, so a
+// change waits for no one, or when it holds batch_bytes. While the committer
+// is busy a batch grows instead: handed over, it would only wait in the queue,
+// and one large batch commits faster than several small ones.
 constexpr auto status_every = std::chrono::seconds(10);      // unasked standby status updates
 
 std::shared_ptr<spdlog::logger> log() {
@@ -317,6 +320,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
   pg::lsn confirmed = applied;
   std::uint64_t committed_transactions = 0;
   std::string failure;  // why a batch was not committed: every later one is abandoned
+  std::atomic<std::size_t> in_flight{0};  // batches submitted and not yet done
   committer commits(dsn_, {1, 4, once ? std::chrono::milliseconds(60'000) : std::chrono::milliseconds(0)},
                     [&](const batch& b, batch_outcome result, const std::string& error) {
                       const auto& cp = static_cast<const source_checkpoints&>(*b.checkpoints.front());
@@ -328,6 +332,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
                         std::lock_guard lock(confirmed_mutex);
                         if (failure.empty()) failure = cp.describe() + ": not committed: " + error;
                       }
+                      --in_flight;
                     });
   // A batch that failed stops the source (the ones after it are abandoned, so
   // carrying on would only read the stream without applying it); the caller
@@ -345,7 +350,6 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
   std::uint64_t last_commit = applied;
   pg::lsn last_end = 0;
   std::uint64_t seq = 0;
-  auto batch_started = std::chrono::steady_clock::now();
   bool in_transaction = false;
   bool skipping = false;
   pg::begin_message begin;
@@ -362,6 +366,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     cp->transactions = transactions_in_batch;
     current.checkpoints.push_back(std::move(cp));
     current.turns.push_back({key, seq++});
+    ++in_flight;
     commits.submit(std::move(current));
     current = batch{};
     current_tables.clear();
@@ -458,10 +463,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
             last_end = c->end_lsn;
             ++transactions_in_batch;
           }
-          if (current_bytes >= batch_bytes || now - batch_started > batch_wait) {
-            hand_over();
-            batch_started = now;
-          }
+          if (in_flight == 0 || current_bytes >= batch_bytes) hand_over();
         } else if (const auto* r = std::get_if<pg::relation_message>(&m)) {
           auto schema = r->schema.empty() ? std::string("pg_catalog") : r->schema;
           auto& t = tables[schema + "." + r->name];
