@@ -8,6 +8,9 @@
 #        scripts/bench.sh --files [--runs R] [--dsn DSN] [--seed S]
 #        scripts/bench.sh --csv [--csv-rows N] [--runs R] [--dsn DSN] [--seed S]
 #                               [--sluice-args "ARGS"]
+#        scripts/bench.sh --cdc [--runs R] [--cdc-seconds T] [--cdc-scale S]
+#                               [--snapshot-scale S] [--lag-rate N] [--lag-seconds T]
+#                               [--cdc-clients C] [--cdc-parts LIST]
 #
 #   --events N       events to generate (default 1000000), as monthly files
 #   --runs R         runs (default 3); the median of each figure is reported
@@ -38,6 +41,30 @@
 #                    (target: >= 0.9)
 #   --sluice-args "ARGS"  extra arguments for `sluice run --once` in --csv
 #                    (e.g. "--batch-mb 16"); default: none, what users get
+#   --cdc            change data capture: sluice vs a native subscription
+#                    (PostgreSQL's logical replication) on the same pgbench work,
+#                    between two throwaway clusters (a source, fsync off, and a
+#                    warehouse, fsync on; --dsn is not used). Three parts
+#                    (--cdc-parts backlog,snapshot,lag, default all), medians of
+#                    --runs runs, with the load average beside every figure:
+#                    1. backlog: pgbench -T T (--cdc-seconds, default 20) on
+#                    scale S (--cdc-scale, default 1) with both consumers stopped
+#                    (ALTER SUBSCRIPTION DISABLE; sluice not running), then each
+#                    timed alone until its slot's confirmed_flush_lsn reaches the
+#                    source's WAL end (sluice: `sluice run --once`, its initial
+#                    copy done before and not timed); target >= 1.0x.
+#                    2. snapshot of pgbench scale --snapshot-scale (default 10):
+#                    CREATE SUBSCRIPTION until every table is ready ('r') vs the
+#                    first `sluice run --once` until sluice.sources says
+#                    streaming; target >= 1.0x.
+#                    3. lag: pgbench -R N (--lag-rate, default 1000) for
+#                    --lag-seconds (default 30) with the sluice daemon running:
+#                    per source transaction, warehouse commit time minus source
+#                    commit time (commit timestamps), p50 and p99 (target p99 <
+#                    100 ms); the native subscription's alike as a reference.
+#                    And sluice's peak RSS in each part. pgbench_history has no
+#                    primary key: the source gets REPLICA IDENTITY FULL on it.
+#                    pgbench runs with -c C (--cdc-clients, default 4) -j 2.
 #
 # Per run: (a) a fresh database, `sluice migrate`, then `sluice run --once` over
 # the generated files, timed (wall clock) with its peak RSS (/usr/bin/time);
@@ -69,6 +96,14 @@ files_case=false
 csv_case=false
 csv_rows=1000000
 sluice_args=
+cdc_case=false
+cdc_seconds=20
+cdc_scale=1
+cdc_snapshot_scale=10
+cdc_lag_rate=1000
+cdc_lag_seconds=30
+cdc_clients=4
+cdc_parts=backlog,snapshot,lag
 while (($#)); do
   case "$1" in
     --events) events=${2:?--events needs a number}; shift ;;
@@ -84,6 +119,14 @@ while (($#)); do
     --csv) csv_case=true ;;
     --csv-rows) csv_rows=${2:?--csv-rows needs a number}; shift ;;
     --sluice-args) sluice_args=${2?--sluice-args needs a value}; shift ;;
+    --cdc) cdc_case=true ;;
+    --cdc-seconds) cdc_seconds=${2:?--cdc-seconds needs a number}; shift ;;
+    --cdc-scale) cdc_scale=${2:?--cdc-scale needs a number}; shift ;;
+    --snapshot-scale) cdc_snapshot_scale=${2:?--snapshot-scale needs a number}; shift ;;
+    --lag-rate) cdc_lag_rate=${2:?--lag-rate needs a number}; shift ;;
+    --lag-seconds) cdc_lag_seconds=${2:?--lag-seconds needs a number}; shift ;;
+    --cdc-clients) cdc_clients=${2:?--cdc-clients needs a number}; shift ;;
+    --cdc-parts) cdc_parts=${2:?--cdc-parts needs a list}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; sluice_die "unknown argument '$1'" ;;
   esac
@@ -91,15 +134,22 @@ while (($#)); do
 done
 [[ "$events" =~ ^[0-9]+$ && "$events" -gt 0 ]] || sluice_die "--events takes a positive number"
 [[ "$runs" =~ ^[0-9]+$ && "$runs" -gt 0 ]] || sluice_die "--runs takes a positive number"
+for n in "$cdc_seconds" "$cdc_scale" "$cdc_snapshot_scale" "$cdc_lag_rate" "$cdc_lag_seconds" "$cdc_clients"; do
+  [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || sluice_die "the --cdc numbers must be positive integers (got '$n')"
+done
+[[ "$cdc_parts" =~ ^(backlog|snapshot|lag)(,(backlog|snapshot|lag))*$ ]] ||
+  sluice_die "--cdc-parts takes a comma-separated list of backlog, snapshot and lag"
 [[ -x /usr/bin/time ]] || sluice_die "/usr/bin/time is missing (apt-get install time, or scripts/install-deps.sh)"
 
 # --- build --------------------------------------------------------------------
 echo "building ..." >&2
+generators=(sluice-gen-hubdoc sluice-gen-pleo sluice-gen-sales)
+if $cdc_case; then generators=(); fi  # pgbench makes the work
 if [[ -n "$sluice" ]]; then
   [[ -x "$sluice" ]] || sluice_die "--sluice $sluice is not an executable"
-  sluice_build "$root" quiet sluice-gen-hubdoc sluice-gen-pleo sluice-gen-sales || sluice_die "the build failed"
+  if ((${#generators[@]})); then sluice_build "$root" quiet "${generators[@]}" || sluice_die "the build failed"; fi
 else
-  sluice_build "$root" quiet sluice sluice-gen-hubdoc sluice-gen-pleo sluice-gen-sales || sluice_die "the build failed"
+  sluice_build "$root" quiet sluice "${generators[@]}" || sluice_die "the build failed"
   sluice=$root/build/app/sluice
 fi
 gen=$root/build/scripts/sluice-gen-hubdoc
@@ -110,6 +160,7 @@ databases=()
 cleanup() {
   local status=$?
   trap '' INT TERM
+  if declare -F cdc_teardown >/dev/null; then cdc_teardown; fi
   if ! $keep; then
     for db in "${databases[@]}"; do
       [[ -n "$db" ]] || continue
@@ -125,6 +176,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+now() { date +%s.%N; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+if $cdc_case; then
+  # shellcheck source=scripts/bench_cdc.sh
+  source "$root/scripts/bench_cdc.sh"
+  exit 0
+fi
+
 if ! $dsn_given; then
   echo "starting a throwaway PostgreSQL (fsync on, as a real warehouse) ..." >&2
   sluice_throwaway_cluster durable
@@ -132,9 +193,6 @@ if ! $dsn_given; then
 fi
 psql -X -q -d "$dsn" -c 'select 1' >/dev/null || sluice_die "cannot connect to $dsn"
 
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
-now() { date +%s.%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # run_sluice DB INBOX [MIGRATE ARGS...] -> sets sluice_secs (the whole --once: start-up, load, report
 # jobs), load_secs (the load phase), sluice_rss_mb, loaded, rejected, tables

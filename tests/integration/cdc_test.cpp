@@ -75,6 +75,46 @@ TEST_CASE("a source is copied from its snapshot and then streamed with every cha
   CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
 }
 
+// Regression: under REPLICA IDENTITY FULL a Relation message flags every
+// column as the identity; the replicator took them all for the key, its COPY
+// named _old_ columns the change log lacks, and --once exited 0 having applied
+// nothing.
+TEST_CASE("tables with REPLICA IDENTITY FULL, with and without a primary key, stream every change",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table history (tid int, delta int, note text);"
+      "alter table history replica identity full;"
+      "create table accounts (id int primary key, balance int);"
+      "alter table accounts replica identity full;"
+      "insert into history select i, i, 'h' from generate_series(1, 100) i;"
+      "insert into accounts select i, 0 from generate_series(1, 100) i;"
+      "create publication full_pub for table history, accounts;");
+  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'full_pub')",
+                      {src.dsn()});
+  auto first = fx.run_once();
+  INFO(first.describe());
+  REQUIRE(first.ok());
+
+  src.db().exec(
+      "insert into history select i, -i, 'later' from generate_series(101, 150) i;"
+      "update history set note = 'changed' where tid <= 10;"
+      "delete from history where tid between 11 and 20;"
+      "update accounts set balance = id * 2 where id <= 50;"
+      "update accounts set id = 1000 where id = 99;"
+      "delete from accounts where id between 60 and 69;");
+  auto streamed = fx.run_once();
+  INFO(streamed.describe());
+  REQUIRE(streamed.ok());
+  CHECK(fx.scalar("select count(*) from staging.app_history where _op = 'i'") == 50);
+  CHECK(fx.scalar("select count(*) from staging.app_history where _op = 'u'") == 10);
+  CHECK(fx.scalar("select count(*) from staging.app_history where _op = 'd'") == 10);
+  // No primary key: the mirror is append-only.
+  CHECK(fx.scalar("select count(*) from core.app_history") == 150);
+  CHECK(source_db::digest(fx.db(), "core.app_accounts") == source_db::digest(src.db(), "public.accounts"));
+}
+
 TEST_CASE("kill -9 of sluice while it streams a source loses and doubles no change", "[integration][cdc]") {
   sluice_fixture fx;
   source_db src(source_name(fx));
