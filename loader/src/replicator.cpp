@@ -451,7 +451,15 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   const auto resumed = warehouse::stored_position(wh, source_.name);
   const std::uint64_t applied = resumed.applied_lsn;
   std::optional<pg::lsn> until;
-  if (once) until = repl.current_wal_end();
+  if (once) {
+    // Everything committed before now: the walsender's position counts only
+    // flushed WAL, and a source with asynchronous commits acknowledges some
+    // that are not flushed yet (its WAL writer flushes them within moments).
+    until = repl.current_wal_end();
+    connection source_sql(source_.conninfo);
+    auto inserted = pg::parse_lsn(source_sql.exec("select pg_current_wal_insert_lsn()::text").text(0, 0));
+    if (inserted && *inserted > *until) until = *inserted;
+  }
   repl.start(slot, applied, source_.publication);
 
   std::mutex confirmed_mutex;
