@@ -273,6 +273,7 @@ struct tracked_file {
   std::shared_ptr<byte_source> source;
   bool compressed = false;
   std::uint64_t raw_read = 0;  // compressed: the file's size when it was last read
+  std::string raw_guard;       // compressed: guard hash of its own bytes before raw_read
   std::uint64_t checked_size = 0;  // compressed: the size check_integrity() last saw
   std::string content_head;  // compressed: the first (at most) 4 KiB of content, for head_hash
   std::optional<csv_header_row> csv_header;  // csv with a header: once read
@@ -612,11 +613,14 @@ struct loader::impl {
     // Rewritten in place while held: shorter, or no longer ending where it was
     // read up to (a truncation followed by more writes than were loaded). A
     // compressed file's offsets count content: its own size is compared with
-    // its size when last seen. (Its content is not checked here: the bytes
-    // before the offset come from what was inflated already. A .gz rewritten
-    // in place breaks its stream, which ends the file in a reject.)
+    // its size when last seen, and its own bytes before that size, which only
+    // ever grow, must end as they did (the source inflates on from there: a
+    // new stream's bytes fed to the old one's state would break the file in a
+    // reject, and the new content before that point would never load).
     bool shrank = t.compressed ? st.size < t.stat.size : static_cast<std::uint64_t>(st.size) < t.at.bytes;
-    bool rewritten = shrank || (!t.compressed && !t.guard.empty() && guard_hash_of(t.fd->get(), t.ledger_bytes) != t.guard);
+    bool rewritten = shrank ||
+                     (t.compressed ? !t.raw_guard.empty() && guard_hash_of(t.fd->get(), t.raw_read) != t.raw_guard
+                                   : !t.guard.empty() && guard_hash_of(t.fd->get(), t.ledger_bytes) != t.guard);
     if (rewritten && !shrank) {
       log()->warn("{} {}: rewritten in place (its bytes before byte {} changed); loading it as new content",
                   t.feed->name, path, t.ledger_bytes);
@@ -1089,7 +1093,10 @@ struct loader::impl {
     }
     bool read_all = t.compressed ? reader.exhausted() : reader.consumed().bytes == size;
     bool complete = (settled || force_final) && !read_failed && read_all;
-    if (t.compressed && !read_failed) t.raw_read = size;
+    if (t.compressed && !read_failed) {
+      t.raw_read = size;
+      t.raw_guard = guard_hash_of(t.fd->get(), size);
+    }
     close_checkpoint(t, reader, complete);
     if (read_failed) {
       t.failed = true;

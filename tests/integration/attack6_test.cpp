@@ -41,6 +41,15 @@ std::int64_t peak_rss_kib(pid_t pid) {
   return 0;
 }
 
+// Writes `content` over the start of the file, in place, without truncating
+// it: same inode, never seen shorter.
+void overwrite_in_place(const std::filesystem::path& path, std::string_view content) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(::pwrite(fd, content.data(), content.size(), 0) == static_cast<ssize_t>(content.size()));
+  ::close(fd);
+}
+
 }  // namespace
 
 TEST_CASE("thousands of tiny .csv.gz files load exactly once with flat memory",
@@ -71,6 +80,38 @@ TEST_CASE("thousands of tiny .csv.gz files load exactly once with flat memory",
   CHECK(fx.duplicate_staging_keys() == 0);
   CHECK(fx.scalar("select count(*) from sluice.files where state = 'loaded'") == files);
   CHECK(fx.scalar("select count(distinct sale_id) from staging.test_sales") == 2 * files);
+}
+
+TEST_CASE("a .csv.gz the daemon holds, rewritten in place with another export, loads the new export whole",
+          "[integration][gzip][daemon][attack6]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  auto first = generate_sales(fx, 20'000, 71, 0);
+  auto second = generate_sales(fx, 20'000, 72, 0, 100'001);
+  auto first_gz = gzip_of(first.content);
+  auto second_gz = gzip_of(second.content);
+  REQUIRE(second_gz.size() > first_gz.size() / 2);
+  const std::string path = "test-sales/export.csv.gz";
+  std::filesystem::create_directories(fx.inbox() / "test-sales");
+  fx.append_file(path, first_gz.substr(0, first_gz.size() / 2));
+  auto daemon = fx.start_sluice({"--settle-ms", "100"}, "gz-rewrite.log");
+  auto rows_in = [&](const char* where) {
+    return fx.scalar(std::string("select count(*) from staging.test_sales where ") + where);
+  };
+  REQUIRE(wait_until([&] { return rows_in("sale_id <= 100000") > 1000; }, 30s));
+  std::this_thread::sleep_for(500ms);
+  auto partial = rows_in("sale_id <= 100000");
+  CHECK(partial < 20'000);
+  // The export is written again, over the same inode, never shorter.
+  overwrite_in_place(fx.inbox() / path, second_gz);
+  bool whole = wait_until([&] { return rows_in("sale_id > 100000") == 20'000; }, 30s);
+  stop_daemon(*daemon);
+  INFO(daemon->output());
+  CHECK(whole);
+  CHECK(rows_in("sale_id > 100000") == 20'000);
+  CHECK(rows_in("sale_id <= 100000") == partial);  // what was loaded of the first stays, once
+  CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
+  CHECK(fx.duplicate_staging_keys() == 0);
 }
 
 }  // namespace sluice::itest
