@@ -90,7 +90,8 @@ struct opened_file {
   unique_fd fd;
   struct stat st {};
   bool gone = false;     // no such file (any more): nothing to say
-  std::string refusal;   // not gone, but never to be read: why
+  bool busy = false;     // the process (or system) is out of descriptors or memory: try again later
+  std::string refusal;   // not gone, but never to be read: why (or, when busy, why not now)
 };
 
 opened_file open_beneath(int inbox_fd, const std::string& path) {
@@ -109,6 +110,9 @@ opened_file open_beneath(int inbox_fd, const std::string& path) {
     } else if (error == EACCES || error == EPERM) {
       out.refusal = "cannot be read: permission denied (give the user sluice runs as read access)";
     } else {
+      // Out of descriptors or memory passes (batches in flight let go of
+      // theirs): not the file's fault, so not a refusal.
+      out.busy = error == EMFILE || error == ENFILE || error == ENOMEM;
       out.refusal = std::string("cannot be opened: ") + std::strerror(error);
     }
     return out;
@@ -480,6 +484,11 @@ struct loader::impl {
       auto opened = open_beneath(inbox_fd.get(), path);
       if (opened.gone) {
         file_vanished(path);
+        continue;
+      }
+      if (opened.busy) {
+        log()->warn("{}: {}; looked at again later", path, opened.refusal);
+        schedule_retry(path, settled, opened.refusal);
         continue;
       }
       if (feed == nullptr) {
@@ -888,8 +897,9 @@ struct loader::impl {
     std::array<std::int64_t, 1> one{row.id};
     if (warehouse::claim_files(ledger, one).empty()) return false;  // another sluice is loading it
     auto original = open_beneath(inbox_fd.get(), row.path);
-    bool alive = !original.gone && original.refusal.empty() &&
-                 stat_of(original.st).inode == row.seen->inode && stat_of(original.st).device == row.seen->device;
+    bool alive = original.busy || (!original.gone && original.refusal.empty() &&
+                                   stat_of(original.st).inode == row.seen->inode &&
+                                   stat_of(original.st).device == row.seen->device);
     auto loaded_to = static_cast<std::uint64_t>(row.done.bytes);
     bool holds = row.done.guard_hash.empty()
                      ? loaded_to == 0

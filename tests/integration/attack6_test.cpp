@@ -114,4 +114,25 @@ TEST_CASE("a .csv.gz the daemon holds, rewritten in place with another export, l
   CHECK(fx.duplicate_staging_keys() == 0);
 }
 
+TEST_CASE("many small .csv.gz files under a low open-files limit all load: none is refused",
+          "[integration][gzip][attack6]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  constexpr int files = 600;
+  for (int file_idx = 0; file_idx < files; ++file_idx) {
+    std::string content(sales_header);
+    content += sale_row(file_idx + 1);
+    fx.write_file("test-sales/small-" + std::to_string(file_idx) + ".csv.gz", gzip_of(content));
+  }
+  auto run = run_process({"/usr/bin/prlimit", "--nofile=200:200", SLUICE_BINARY, "run", "--dsn", fx.dsn(), "--inbox",
+                          fx.inbox().string(), "--once"},
+                         fx.work() / "low-nofile.log", 300s);
+  INFO(run.describe());
+  CHECK(run.ok());
+  CHECK(fx.scalar("select count(*) from sluice.files where state = 'refused'") == 0);
+  CHECK(fx.scalar("select count(*) from sluice.files where state = 'loaded'") == files);
+  CHECK(fx.staging_rows() == files);
+  CHECK(fx.duplicate_staging_keys() == 0);
+}
+
 }  // namespace sluice::itest
