@@ -935,8 +935,9 @@ struct loader::impl {
     if (is_gzip_path(f.path)) {
       // Offsets count content: inflate up to the loaded offset (as resuming
       // will) and compare the content at its start and before it; a small file
-      // known by its whole content is compared whole (its own bytes).
-      if (row.seen && f.stat.size < row.seen->size) return false;
+      // known by its whole content is compared whole (its own bytes). Its own
+      // size says nothing here: compressed again, a file holding the loaded
+      // content and more may be smaller than it was.
       if (!holds_loaded_content(f, row)) return false;
       if (row.content_hash && row.content_size == f.stat.size && f.stat.size <= small_file_bytes) {
         auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
@@ -976,7 +977,9 @@ struct loader::impl {
       t.at = {static_cast<std::uint64_t>(row->done.bytes), static_cast<std::uint64_t>(row->done.lines),
               static_cast<std::uint64_t>(row->done.records)};
       if (row->state == "duplicate") {
-        bool same_size = is_gzip_path(f.path) ? row->seen && f.stat.size <= row->seen->size
+        // (A .gz of another size may hold more content, even when smaller:
+        // reading it from the offset finds out.)
+        bool same_size = is_gzip_path(f.path) ? row->seen && f.stat.size == row->seen->size
                                               : f.stat.size <= row->done.bytes;
         if (same_size) {
           // Still the copy it was: nothing to load, nothing to hold.

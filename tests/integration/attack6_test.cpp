@@ -383,4 +383,38 @@ TEST_CASE("kill -9 during a large .log.gz load, several times, then --once: ever
   CHECK(fx.duplicate_staging_keys() == 0);
 }
 
+
+// A loaded .csv.gz rewritten in place (same inode) with its rows and more:
+// like a plain file that grew, only the new rows load, whether the new file is
+// larger or (compressed harder) smaller than the old one. Broke for the
+// smaller one: same_file() took a .gz smaller than at its last commit for
+// another file without looking at its content, so its loaded rows loaded twice.
+TEST_CASE("a loaded .csv.gz rewritten in place with its rows and more loads only the new rows, whatever its compressed size",
+          "[integration][gzip][attack6]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  auto rows = [](int first, int last) {
+    std::string out(sales_header);
+    for (int id = first; id <= last; ++id) out += sale_row(id);
+    return out;
+  };
+  const std::string path = "test-sales/grown.csv.gz";
+  auto before = gzip_of(rows(1, 2'000), 0);
+  auto after = gzip_of(rows(1, 3'000), 9);
+  REQUIRE(after.size() < before.size());
+  fx.write_file(path, before);
+  REQUIRE(fx.run_once().ok());
+  REQUIRE(fx.staging_rows() == 2'000);
+  {
+    std::ofstream out(fx.inbox() / path, std::ios::binary | std::ios::trunc);
+    out.write(after.data(), static_cast<std::streamsize>(after.size()));
+  }
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  CHECK(fx.staging_rows() == 3'000);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  CHECK(fx.scalar("select count(*) from (select sale_id from staging.test_sales group by 1 having count(*) > 1) d") == 0);
+}
+
 }  // namespace sluice::itest
