@@ -417,4 +417,32 @@ TEST_CASE("a loaded .csv.gz rewritten in place with its rows and more loads only
   CHECK(fx.scalar("select count(*) from (select sale_id from staging.test_sales group by 1 having count(*) > 1) d") == 0);
 }
 
+
+// A loaded .csv.gz renamed to a name without .gz (a rename is followed by its
+// inode: README "renamed to any name, it is followed"): nothing was new, so
+// nothing loads and nothing is rejected, whether its content is larger than
+// its compressed bytes or (a tiny file) smaller.
+TEST_CASE("a loaded .csv.gz renamed to .csv loads nothing more and rejects nothing",
+          "[integration][gzip][attack6]") {
+  for (int rows : {1, 500}) {
+    DYNAMIC_SECTION(rows << " rows") {
+      sluice_fixture fx;
+      declare_sales_feed(fx);
+      std::string content(sales_header);
+      for (int id = 1; id <= rows; ++id) content += sale_row(id);
+      fx.write_file("test-sales/renamed.csv.gz", gzip_of(content));
+      REQUIRE(fx.run_once().ok());
+      REQUIRE(fx.staging_rows() == rows);
+      std::filesystem::rename(fx.inbox() / "test-sales/renamed.csv.gz", fx.inbox() / "test-sales/renamed.csv");
+      auto again = fx.run_once();
+      INFO(again.describe());
+      CHECK(again.ok());
+      CHECK(fx.staging_rows() == rows);
+      CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
+      CHECK(fx.scalar("select count(*) from sluice.files") == 1);
+      CHECK(fx.text("select state from sluice.files") == "loaded");
+    }
+  }
+}
+
 }  // namespace sluice::itest
