@@ -24,7 +24,7 @@ constexpr std::size_t skip_bytes = 64 << 10;
 class gzip_source final : public byte_source {
  public:
   gzip_source(int fd, std::uint64_t limit, std::size_t history_bytes)
-      : fd_(fd), limit_(limit), input_(input_bytes), history_(std::max<std::size_t>(history_bytes, 1)) {
+      : fd_(fd), limit_(limit), history_capacity_(std::max<std::size_t>(history_bytes, 1)) {
     std::memset(&stream_, 0, sizeof stream_);
     // 16 + MAX_WBITS: gzip wrapper (header and trailer checked), largest window.
     if (inflateInit2(&stream_, 16 + MAX_WBITS) != Z_OK) throw std::bad_alloc();
@@ -137,7 +137,8 @@ class gzip_source final : public byte_source {
 
   bool refill() {
     if (read_offset_ >= limit_) return false;
-    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(input_.size(), limit_ - read_offset_));
+    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(input_bytes, limit_ - read_offset_));
+    if (input_.size() < want) input_.resize(std::min(input_bytes, std::max(want, 2 * input_.size())));
     ssize_t n = 0;
     while (true) {
       n = ::pread(fd_, input_.data(), want, static_cast<off_t>(read_offset_));
@@ -171,7 +172,19 @@ class gzip_source final : public byte_source {
   }
 
   void remember(const char* data, std::size_t size) {
-    auto capacity = history_.size();
+    auto capacity = history_capacity_;
+    if (history_.size() < capacity) {
+      if (produced_ + size <= history_.size()) {
+        // fits in what the ring holds already
+      } else if (produced_ + size < capacity) {
+        // Until the content outgrows the ring, the ring is only as long as the
+        // content (a small file never pays for the whole history).
+        history_.resize(std::max<std::size_t>(static_cast<std::size_t>(produced_ + size),
+                                              std::min(capacity, 2 * history_.size())));
+      } else {
+        history_.resize(capacity);
+      }
+    }
     if (size >= capacity) {
       data += size - capacity;
       std::uint64_t start = produced_ + size - capacity;
@@ -194,7 +207,7 @@ class gzip_source final : public byte_source {
   }
 
   std::size_t recall(char* out, std::size_t size, std::uint64_t offset) const {
-    auto capacity = history_.size();
+    auto capacity = history_capacity_;
     auto want = static_cast<std::size_t>(std::min<std::uint64_t>(size, produced_ - offset));
     for (std::size_t i = 0; i < want;) {
       std::size_t slot = static_cast<std::size_t>((offset + i) % capacity);
@@ -211,7 +224,8 @@ class gzip_source final : public byte_source {
   std::vector<Bytef> input_;
   std::uint64_t read_offset_ = 0;  // next file byte to read
   std::uint64_t produced_ = 0;     // content bytes produced
-  std::vector<char> history_;      // ring: content byte o lives at o % size
+  std::size_t history_capacity_;   // the ring's length once the content outgrows it
+  std::vector<char> history_;      // ring: content byte o lives at o % history_capacity_ (grown on demand)
   std::uint64_t remembered_ = 0;   // how many of the last produced bytes the ring holds
   std::uint64_t members_ = 0;      // complete members
   std::uint64_t member_start_ = 0;

@@ -90,7 +90,8 @@ struct opened_file {
   unique_fd fd;
   struct stat st {};
   bool gone = false;     // no such file (any more): nothing to say
-  std::string refusal;   // not gone, but never to be read: why
+  bool busy = false;     // the process (or system) is out of descriptors or memory: try again later
+  std::string refusal;   // not gone, but never to be read: why (or, when busy, why not now)
 };
 
 opened_file open_beneath(int inbox_fd, const std::string& path) {
@@ -109,6 +110,9 @@ opened_file open_beneath(int inbox_fd, const std::string& path) {
     } else if (error == EACCES || error == EPERM) {
       out.refusal = "cannot be read: permission denied (give the user sluice runs as read access)";
     } else {
+      // Out of descriptors or memory passes (batches in flight let go of
+      // theirs): not the file's fault, so not a refusal.
+      out.busy = error == EMFILE || error == ENFILE || error == ENOMEM;
       out.refusal = std::string("cannot be opened: ") + std::strerror(error);
     }
     return out;
@@ -273,6 +277,7 @@ struct tracked_file {
   std::shared_ptr<byte_source> source;
   bool compressed = false;
   std::uint64_t raw_read = 0;  // compressed: the file's size when it was last read
+  std::string raw_guard;       // compressed: guard hash of its own bytes before raw_read
   std::uint64_t checked_size = 0;  // compressed: the size check_integrity() last saw
   std::string content_head;  // compressed: the first (at most) 4 KiB of content, for head_hash
   std::optional<csv_header_row> csv_header;  // csv with a header: once read
@@ -481,6 +486,11 @@ struct loader::impl {
         file_vanished(path);
         continue;
       }
+      if (opened.busy) {
+        log()->warn("{}: {}; looked at again later", path, opened.refusal);
+        schedule_retry(path, settled, opened.refusal);
+        continue;
+      }
       if (feed == nullptr) {
         if (!opened.refusal.empty()) continue;
         follow_unmatched(path, settled, std::move(opened));
@@ -612,11 +622,14 @@ struct loader::impl {
     // Rewritten in place while held: shorter, or no longer ending where it was
     // read up to (a truncation followed by more writes than were loaded). A
     // compressed file's offsets count content: its own size is compared with
-    // its size when last seen. (Its content is not checked here: the bytes
-    // before the offset come from what was inflated already. A .gz rewritten
-    // in place breaks its stream, which ends the file in a reject.)
+    // its size when last seen, and its own bytes before that size, which only
+    // ever grow, must end as they did (the source inflates on from there: a
+    // new stream's bytes fed to the old one's state would break the file in a
+    // reject, and the new content before that point would never load).
     bool shrank = t.compressed ? st.size < t.stat.size : static_cast<std::uint64_t>(st.size) < t.at.bytes;
-    bool rewritten = shrank || (!t.compressed && !t.guard.empty() && guard_hash_of(t.fd->get(), t.ledger_bytes) != t.guard);
+    bool rewritten = shrank ||
+                     (t.compressed ? !t.raw_guard.empty() && guard_hash_of(t.fd->get(), t.raw_read) != t.raw_guard
+                                   : !t.guard.empty() && guard_hash_of(t.fd->get(), t.ledger_bytes) != t.guard);
     if (rewritten && !shrank) {
       log()->warn("{} {}: rewritten in place (its bytes before byte {} changed); loading it as new content",
                   t.feed->name, path, t.ledger_bytes);
@@ -884,8 +897,9 @@ struct loader::impl {
     std::array<std::int64_t, 1> one{row.id};
     if (warehouse::claim_files(ledger, one).empty()) return false;  // another sluice is loading it
     auto original = open_beneath(inbox_fd.get(), row.path);
-    bool alive = !original.gone && original.refusal.empty() &&
-                 stat_of(original.st).inode == row.seen->inode && stat_of(original.st).device == row.seen->device;
+    bool alive = original.busy || (!original.gone && original.refusal.empty() &&
+                                   stat_of(original.st).inode == row.seen->inode &&
+                                   stat_of(original.st).device == row.seen->device);
     auto loaded_to = static_cast<std::uint64_t>(row.done.bytes);
     bool holds = row.done.guard_hash.empty()
                      ? loaded_to == 0
@@ -921,8 +935,9 @@ struct loader::impl {
     if (is_gzip_path(f.path)) {
       // Offsets count content: inflate up to the loaded offset (as resuming
       // will) and compare the content at its start and before it; a small file
-      // known by its whole content is compared whole (its own bytes).
-      if (row.seen && f.stat.size < row.seen->size) return false;
+      // known by its whole content is compared whole (its own bytes). Its own
+      // size says nothing here: compressed again, a file holding the loaded
+      // content and more may be smaller than it was.
       if (!holds_loaded_content(f, row)) return false;
       if (row.content_hash && row.content_size == f.stat.size && f.stat.size <= small_file_bytes) {
         auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
@@ -962,7 +977,9 @@ struct loader::impl {
       t.at = {static_cast<std::uint64_t>(row->done.bytes), static_cast<std::uint64_t>(row->done.lines),
               static_cast<std::uint64_t>(row->done.records)};
       if (row->state == "duplicate") {
-        bool same_size = is_gzip_path(f.path) ? row->seen && f.stat.size <= row->seen->size
+        // (A .gz of another size may hold more content, even when smaller:
+        // reading it from the offset finds out.)
+        bool same_size = is_gzip_path(f.path) ? row->seen && f.stat.size == row->seen->size
                                               : f.stat.size <= row->done.bytes;
         if (same_size) {
           // Still the copy it was: nothing to load, nothing to hold.
@@ -1089,7 +1106,10 @@ struct loader::impl {
     }
     bool read_all = t.compressed ? reader.exhausted() : reader.consumed().bytes == size;
     bool complete = (settled || force_final) && !read_failed && read_all;
-    if (t.compressed && !read_failed) t.raw_read = size;
+    if (t.compressed && !read_failed) {
+      t.raw_read = size;
+      t.raw_guard = guard_hash_of(t.fd->get(), size);
+    }
     close_checkpoint(t, reader, complete);
     if (read_failed) {
       t.failed = true;
