@@ -642,6 +642,21 @@ struct loader::impl {
       }
       return;
     }
+    if (shrank && t.in_flight > 0 && !t.guard.empty() && !t.compressed) {
+      // Truncated while batches of it are in flight: they commit first, so
+      // that a copy of it (logrotate's copytruncate) is looked for from where
+      // they end, not passed over.
+      auto id = t.id;
+      commits->wait_idle();
+      take_done();
+      auto again = tracked.find(id);
+      if (again == tracked.end()) {  // let go meanwhile: looked at again from the ledger
+        schedule_retry(path, settled, "truncated while its batches were in flight");
+        return;
+      }
+      if (again->second.in_flight == 0) return continue_tracked(again->second, path, settled, std::move(opened), st);
+      // (Rows of it still wait in the batch being built: as before, below.)
+    }
     if (shrank) {
       if (t.in_flight == 0 && !t.guard.empty() && !t.compressed) {
         if (auto copy = find_copy(path, st, static_cast<std::int64_t>(t.at.bytes), t.guard, t.feed)) {
