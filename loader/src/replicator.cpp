@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <future>
 #include <map>
 #include <set>
 #include <mutex>
@@ -398,29 +399,61 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
       tables[t.schema + "." + t.name] = std::move(t);
     }
     // The copy of every table and the source's first applied LSN: one
-    // transaction. A source copied afresh (state set back to 'new') starts
-    // its mirror again; its change log keeps the history before.
+    // transaction. The mirrors are filled beside it, on a second connection
+    // from the same exported snapshot (each row written once per table, the
+    // two COPYs at once, instead of the change log's trigger inserting every
+    // row again); that transaction commits just before this one. Should this
+    // one not commit, the state stays 'new' and the next run empties the
+    // mirrors and copies again. A source copied afresh (state set back to
+    // 'new') so starts its mirror again; its change log keeps the history.
+    auto select_of = [&](const table_info& t, bool change_log) {
+      std::string select;
+      if (change_log) {
+        select = "select 'r'::text, " + literal(pg::format_lsn(created.consistent_point)) +
+                 "::pg_lsn, 0, now(), null::text";
+        for (const auto& c : t.columns) {
+          if (c.key) select += ", null::" + c.type;
+        }
+      }
+      for (const auto& c : t.columns) select += std::string(select.empty() ? "select " : ", ") + quote(c.name);
+      return "copy (" + select + " from " + quote(t.schema) + "." + quote(t.name) + ") to stdout (format binary)";
+    };
+    auto stream = [](connection& from, const std::string& copy_out, connection& to, const std::string& copy_in) {
+      from.copy_out_begin(copy_out);
+      to.copy_begin(copy_in);
+      std::string chunk;
+      while (from.copy_read(chunk)) to.copy_write(chunk);
+      to.copy_end();
+    };
+    auto mirrors = std::async(std::launch::async, [&, snapshot = created.snapshot] {
+      connection source_copy(source_.conninfo);
+      source_copy.exec("begin isolation level repeatable read");
+      source_copy.exec("set transaction snapshot " + literal(snapshot));
+      auto filled = std::make_unique<connection>(dsn_);
+      filled->exec("begin");
+      for (auto& [name, t] : tables) {
+        filled->exec("delete from " + t.core);
+        std::string columns;
+        for (const auto& c : t.columns) columns += std::string(columns.empty() ? "" : ", ") + quote(c.name);
+        stream(source_copy, select_of(t, false), *filled,
+               "copy " + t.core + " (" + columns + ") from stdin (format binary)");
+      }
+      source_copy.exec("commit");
+      return filled;  // its transaction still open
+    });
     wh.exec("begin");
     for (auto& [name, t] : tables) {
-      wh.exec("delete from " + t.core);
-      std::string select = "select 'r'::text, " + literal(pg::format_lsn(created.consistent_point)) +
-                           "::pg_lsn, 0, now(), null::text";
-      for (const auto& c : t.columns) {
-        if (c.key) select += ", null::" + c.type;
-      }
-      for (const auto& c : t.columns) select += ", " + quote(c.name);
-      select += " from " + quote(t.schema) + "." + quote(t.name);
-      src.copy_out_begin("copy (" + select + ") to stdout (format binary)");
-      wh.copy_begin(t.copy_statement);
-      std::string chunk;
-      while (src.copy_read(chunk)) wh.copy_write(chunk);
-      wh.copy_end();
+      wh.exec("alter table " + t.staging + " disable trigger apply_to_mirror");
+      stream(src, select_of(t, true), wh, t.copy_statement);
+      wh.exec("alter table " + t.staging + " enable trigger apply_to_mirror");
     }
+    auto filled = mirrors.get();
     wh.exec_params(
         "update sluice.sources set applied_lsn = $2::pg_lsn, applied_end_lsn = $2::pg_lsn, snapshot_lsn = $2::pg_lsn,"
         " partial_lsn = null, partial_seq = null, state = 'streaming', last_error = null, updated_at = now()"
         " where name = $1",
         {source_.name, pg::format_lsn(created.consistent_point)});
+    filled->exec("commit");
     wh.exec("commit");
     src.exec("commit");
     log()->info("source {}: snapshot of {} tables committed at {}", source_.name, tables.size(),
