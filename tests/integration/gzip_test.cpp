@@ -176,31 +176,8 @@ TEST_CASE("kill -9 during a gzip load, then --once: nothing lost, nothing double
           "[integration][gzip][exactly-once][slow]") {
   sluice_fixture fx;
   declare_sales_feed(fx);
-  const std::string path = "test-sales/big.csv.gz";
   auto made = generate_sales(fx, 1'000'000, 61, 499);
-  fx.write_file(path, gzip_of(made.content, 1));
-  auto records_done = [&] { return fx.scalar("select max(records_done) from sluice.files where path = $1", {path}); };
-  std::random_device device;
-  std::mt19937 rng(device());
-  std::uniform_int_distribution<int> delay_ms(0, 300);
-  int kills_mid_load = 0;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    auto before = records_done();
-    if (before >= 1'000'000) break;
-    auto run = fx.start_sluice({"--once", "--batch-mb", "1"}, "kill-" + std::to_string(attempt) + ".log");
-    REQUIRE(wait_until([&] { return records_done() > before || !run->running(); }, 90s, 5ms));
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
-    auto killed = run->kill();
-    if (killed.signal == SIGKILL && records_done() < 1'000'000) ++kills_mid_load;
-    CHECK(fx.duplicate_staging_keys() == 0);
-  }
-  CHECK(kills_mid_load >= 1);
-  auto finish = fx.run_once({"--batch-mb", "1"});
-  INFO(finish.describe());
-  REQUIRE(finish.ok());
-  check_conserved(fx, path, 1'000'000, static_cast<std::int64_t>(made.content.size()));
-  CHECK(fx.rejects(fx.file_id(path)) == made.traps.at("bad_price"));
-  CHECK(fx.duplicate_staging_keys() == 0);
+  check_killed_load_is_exactly_once(fx, "test-sales/big.csv.gz", gzip_of(made.content, 1), made, 1'000'000);
 }
 
 }  // namespace sluice::itest
