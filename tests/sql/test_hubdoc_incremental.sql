@@ -18,16 +18,6 @@ set timezone = 'America/Vancouver';
 
 \ir lib/helpers.sql
 
-create function pg_temp.assert_true(label text, condition boolean) returns void
-  language plpgsql
-as $$
-begin
-  if condition is not true then
-    raise exception '%: not true', label;
-  end if;
-end
-$$;
-
 create function pg_temp.assert_reports_equal_full(label text) returns void
   language plpgsql
 as $$

@@ -36,3 +36,14 @@ begin
   end if;
 end
 $$;
+
+-- Fails the test with `label` unless `condition` is true.
+create function pg_temp.assert_true(label text, condition boolean) returns void
+  language plpgsql
+as $$
+begin
+  if condition is not true then
+    raise exception '%: not true', label;
+  end if;
+end
+$$;

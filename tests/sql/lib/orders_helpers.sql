@@ -1,16 +1,6 @@
 -- Helpers of the orders pack's SQL tests (included with \ir after helpers.sql;
 -- not a test itself).
 
-create function pg_temp.assert_true(label text, condition boolean) returns void
-  language plpgsql
-as $$
-begin
-  if condition is not true then
-    raise exception '%: not true', label;
-  end if;
-end
-$$;
-
 -- Everything the triggers keep equals core.orders_rebuild()'s recompute from
 -- staging. The rebuild runs in a subtransaction that is rolled back, so the
 -- incremental state carries on untouched.

@@ -1,16 +1,6 @@
 -- Helpers of the sales pack's SQL tests (included with \ir after helpers.sql;
 -- not a test itself).
 
-create function pg_temp.assert_true(label text, condition boolean) returns void
-  language plpgsql
-as $$
-begin
-  if condition is not true then
-    raise exception '%: not true', label;
-  end if;
-end
-$$;
-
 -- core.fact_sales by natural keys: each dimension version named by its id and
 -- valid_from (surrogate keys depend on the order rows were loaded in). Inner
 -- joins: a fact whose key names no dimension row drops out, and the
