@@ -40,6 +40,7 @@ struct run_settings {
   int settle_ms = 500;
   int jobs_every_ms = 1000;
   std::size_t batch_mb = 4;
+  std::size_t stream_mb = 256;
   std::size_t max_record_mb = 64;
   std::size_t copy_streams = 2;
   int give_up_after_s = 60;
@@ -452,8 +453,12 @@ int main(int argc, char** argv) {
   run->add_option("--jobs-every-ms", settings.jobs_every_ms, "How often due jobs are checked")
       ->check(CLI::Range(10, 3'600'000))
       ->capture_default_str();
-  run->add_option("--batch-mb", settings.batch_mb, "COPY megabytes per transaction")
+  run->add_option("--batch-mb", settings.batch_mb, "COPY megabytes per batch (files share batches)")
       ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  run->add_option("--stream-mb", settings.stream_mb,
+                  "COPY megabytes per transaction while a large file streams through one COPY (0: off)")
+      ->check(CLI::Range(0, 65536))
       ->capture_default_str();
   run->add_option("--max-record-mb", settings.max_record_mb, "Longer records are rejected")
       ->check(CLI::Range(1, 1024))
@@ -496,6 +501,7 @@ int main(int argc, char** argv) {
     loader::loader_options options;
     options.inbox = std::filesystem::absolute(settings.inbox);
     options.batch_bytes = settings.batch_mb << 20;
+    options.stream_bytes = settings.stream_mb << 20;
     options.max_record_bytes = settings.max_record_mb << 20;
     options.read_unterminated_tail = settings.once;
     options.copy_streams = settings.copy_streams;

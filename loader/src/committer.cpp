@@ -1,5 +1,6 @@
 #include "sluice/loader/committer.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -163,6 +164,9 @@ struct committer::impl {
   std::mutex queue_mutex;
   std::condition_variable queue_changed;
   std::deque<batch> queue;
+  // Per source key, the batch a lane streaming that source waits for: no
+  // other lane takes it, nor any later batch of the source.
+  std::map<std::string, std::uint64_t> awaited;
   bool closing = false;
   std::size_t in_flight = 0;  // submitted and not done
 
@@ -225,42 +229,253 @@ struct committer::impl {
     return queue_changed.wait_for(lock, patience, [&] { return in_flight == 0; });
   }
 
+  bool is_awaited(const batch& b) const {
+    for (const auto& t : b.turns) {
+      auto it = awaited.find(t.key);
+      if (it != awaited.end() && t.seq >= it->second) return true;
+    }
+    return false;
+  }
+
+  // The first queued batch that no streaming lane waits for.
   std::optional<batch> next() {
     std::unique_lock lock(queue_mutex);
-    queue_changed.wait(lock, [&] { return !queue.empty() || closing; });
-    if (queue.empty()) return std::nullopt;
-    batch b = std::move(queue.front());
-    queue.pop_front();
+    std::deque<batch>::iterator found;
+    queue_changed.wait(lock, [&] {
+      found = std::find_if(queue.begin(), queue.end(), [&](const batch& b) { return !is_awaited(b); });
+      return found != queue.end() || (closing && queue.empty());
+    });
+    if (found == queue.end()) return std::nullopt;
+    batch b = std::move(*found);
+    queue.erase(found);
+    if (streams(b)) await_next(b);
     queue_changed.notify_all();
     return b;
   }
 
+  // The source's next batch after `b` (which continues) is for this lane's
+  // run: from now on, under queue_mutex, no other lane takes it.
+  void await_next(const batch& b) {
+    for (const auto& t : b.turns) {
+      if (t.key == b.continues) awaited[t.key] = t.seq + 1;
+    }
+  }
+
+  // Undoes await_next(b), unless another lane's run awaits the source now.
+  void stop_awaiting(const batch& b) {
+    std::lock_guard lock(queue_mutex);
+    for (const auto& t : b.turns) {
+      auto it = awaited.find(t.key);
+      if (t.key == b.continues && it != awaited.end() && it->second == t.seq + 1) awaited.erase(it);
+    }
+    queue_changed.notify_all();
+  }
+
   void lane(connection& conn) {
     while (auto b = next()) {
-      batch_outcome outcome = batch_outcome::abandoned;
-      std::string error;
-      if (!order.any_failed(b->turns)) {
-        try {
-          outcome = commit_with_retry(conn, *b);
-        } catch (const std::exception& e) {
-          outcome = batch_outcome::failed;
-          error = e.what();
+      if (streams(*b)) {
+        stream(conn, std::move(*b));
+      } else {
+        process(conn, *b);
+      }
+    }
+  }
+
+  // Commits one batch (retrying as committer.h says), then reports it.
+  void process(connection& conn, batch& b) {
+    batch_outcome outcome = batch_outcome::abandoned;
+    std::string error;
+    if (!order.any_failed(b.turns)) {
+      try {
+        outcome = commit_with_retry(conn, b);
+      } catch (const std::exception& e) {
+        outcome = batch_outcome::failed;
+        error = e.what();
+      }
+    }
+    done(b, outcome, error);
+  }
+
+  void done(const batch& b, batch_outcome outcome, const std::string& error) {
+    if (outcome == batch_outcome::committed || outcome == batch_outcome::already_applied) {
+      order.committed(b.turns);
+    } else {
+      order.failed(b.turns);
+    }
+    try {
+      on_done(b, outcome, error);
+    } catch (const std::exception& e) {
+      log()->error("after a batch: {}", e.what());
+    }
+    std::lock_guard lock(queue_mutex);
+    --in_flight;
+    queue_changed.notify_all();
+  }
+
+  // ------------------------------------------------------------ streaming
+
+  // The COPY statement of a batch's rows when they all go to one table ("" if
+  // there are none or several).
+  static std::string single_table(const batch& b) {
+    std::string statement;
+    for (const auto& t : b.tables) {
+      if (t.rows.empty()) continue;
+      if (!statement.empty() && statement != t.copy_statement) return {};
+      statement = t.copy_statement;
+    }
+    return statement;
+  }
+
+  bool streams(const batch& b) const {
+    return options.stream_bytes > 0 && !b.continues.empty() && !single_table(b).empty();
+  }
+
+  // A run: batches of one source streamed through one COPY and committed in
+  // one transaction. Each batch's rows are freed once sent, so memory holds a
+  // few batches however long the run; in exchange a run that does not commit
+  // cannot be sent again: its batches fail and their loader reads the source
+  // again from its checkpoint, without streaming (loader.cpp), so that a row
+  // the server refuses is then found by splitting.
+  void stream(connection& conn, batch first) {
+    std::vector<batch> run;
+    run.push_back(std::move(first));
+    struct stop_awaiting_on_exit {
+      impl& self;
+      const std::vector<batch>& run;
+      ~stop_awaiting_on_exit() { self.stop_awaiting(run.back()); }
+    } release{*this, run};
+    batch_outcome outcome = batch_outcome::abandoned;
+    std::string error;
+    if (!order.any_failed(run.front().turns)) {
+      try {
+        outcome = commit_run(conn, run);
+      } catch (const lost_turn&) {
+        outcome = batch_outcome::abandoned;
+      } catch (const std::exception& e) {
+        // Not `failed`: nothing is wrong with the source until it fails unstreamed.
+        outcome = batch_outcome::abandoned;
+        error = std::string("its streamed transaction did not commit: ") + e.what();
+        log()->warn("{}: a streamed transaction of {} batches did not commit ({}); read again from the ledger"
+                    " without streaming",
+                    describe(run.front()), run.size(), e.what());
+        if (!conn.is_open()) {
+          try {
+            conn = open_lane();
+          } catch (const db_error&) {
+            // the next batch reconnects
+          }
         }
       }
-      if (outcome == batch_outcome::committed || outcome == batch_outcome::already_applied) {
-        order.committed(b->turns);
-      } else {
-        order.failed(b->turns);
-      }
-      try {
-        on_done(*b, outcome, error);
-      } catch (const std::exception& e) {
-        log()->error("after a batch: {}", e.what());
-      }
-      std::lock_guard lock(queue_mutex);
-      --in_flight;
-      queue_changed.notify_all();
     }
+    for (auto& b : run) done(b, outcome, error);
+  }
+
+  batch_outcome commit_run(connection& conn, std::vector<batch>& run) {
+    if (!conn.is_open()) conn = open_lane();
+    // Nothing is sent before the run's turn: its rows cannot be sent twice.
+    if (!order.wait_for_turn(run.front().turns, stop)) throw lost_turn{};
+    std::vector<source_turn> turns;  // of every batch in the run
+    struct unstream_on_exit {
+      order_book& order;
+      const std::vector<source_turn>& turns;
+      ~unstream_on_exit() { order.unstreamed(turns); }
+    } unstream{order, turns};
+    warehouse::transaction tx(conn);
+    send_run(conn, run);
+    for (const auto& b : run) turns.insert(turns.end(), b.turns.begin(), b.turns.end());
+    order.streamed(turns);
+    for (auto& b : run) {
+      for (auto& c : b.checkpoints) {
+        if (c->advance(conn, {}) != advance_result::advanced) {
+          throw moved_elsewhere(c->describe() + ": the ledger is not where this batch starts");
+        }
+      }
+    }
+    tx.commit();
+    order.committed(turns);
+    return batch_outcome::committed;
+  }
+
+  // Sends the run's rows (one COPY) and then its rejects (one COPY). The
+  // batches that continue the run join as they arrive, until stream_bytes
+  // were sent or stream_bytes / 8 of rejects wait.
+  void send_run(connection& conn, std::vector<batch>& run) {
+    const std::string statement = single_table(run.front());
+    conn.copy_begin(statement);
+    try {
+      conn.copy_write(copy_encoder::stream_header());
+      std::size_t sent = 0;
+      std::size_t rejects = 0;
+      for (std::size_t i = 0;; ++i) {
+        if (i == run.size()) {
+          if (run.back().continues.empty() || sent >= options.stream_bytes ||
+              rejects >= options.stream_bytes / 8 || stop) {
+            break;
+          }
+          auto more = continuation(run.back(), statement);
+          if (!more) break;
+          run.push_back(std::move(*more));
+        }
+        auto& b = run[i];
+        for (auto& t : b.tables) {
+          if (t.rows.empty()) continue;
+          conn.copy_write(t.rows.row_bytes());
+          sent += t.rows.size();
+          t.rows = copy_encoder();
+          t.origins = std::vector<std::uint32_t>();  // (= {} would keep the capacity)
+        }
+        b.origins = std::vector<row_origin>();
+        rejects += b.rejects.size();
+      }
+      conn.copy_write(copy_encoder::stream_trailer());
+    } catch (...) {
+      conn.copy_abort("sluice: the streamed batch could not be sent");
+      throw;
+    }
+    conn.copy_end();
+    if (std::none_of(run.begin(), run.end(), [](const batch& b) { return !b.rejects.empty(); })) return;
+    conn.copy_begin(rejects_copy_statement());
+    conn.copy_write(copy_encoder::stream_header());
+    for (const auto& b : run) {
+      if (!b.rejects.empty()) conn.copy_write(b.rejects.row_bytes());
+    }
+    conn.copy_write(copy_encoder::stream_trailer());
+    conn.copy_end();
+  }
+
+  // Waits for the batch that continues `previous` (awaited since `previous`
+  // was taken), for about as long as a producer takes to fill one. None when
+  // it does not come, has rows for another table, or is also the turn of a
+  // source whose earlier batch has not committed (it is then left to the
+  // lanes: a run never waits with rows sent).
+  std::optional<batch> continuation(const batch& previous, const std::string& statement) {
+    auto turn = std::find_if(previous.turns.begin(), previous.turns.end(),
+                             [&](const source_turn& t) { return t.key == previous.continues; });
+    if (turn == previous.turns.end()) return std::nullopt;
+    source_turn wanted{turn->key, turn->seq + 1};
+    auto is_wanted = [&](const source_turn& t) { return t.key == wanted.key && t.seq == wanted.seq; };
+    std::unique_lock lock(queue_mutex);
+    std::deque<batch>::iterator found;
+    bool arrived = queue_changed.wait_for(lock, std::chrono::seconds(1), [&] {
+      found = std::find_if(queue.begin(), queue.end(),
+                           [&](const batch& b) { return std::any_of(b.turns.begin(), b.turns.end(), is_wanted); });
+      return found != queue.end() || stop || closing;
+    });
+    bool joins = arrived && found != queue.end() && !stop;
+    if (joins) {
+      auto table = single_table(*found);
+      joins = table.empty() || table == statement;
+      for (const auto& t : found->turns) {
+        joins = joins && (is_wanted(t) || order.is_turn({t}));
+      }
+    }
+    awaited.erase(wanted.key);
+    queue_changed.notify_all();
+    if (!joins) return std::nullopt;
+    batch b = std::move(*found);
+    queue.erase(found);
+    if (!b.continues.empty()) await_next(b);
+    return b;
   }
 
   // Retries infrastructure faults with backoff; abandoned when stopped, when a

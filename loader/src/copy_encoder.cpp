@@ -161,6 +161,18 @@ std::span<const char> copy_encoder::finish() {
   return {data_.get(), size_};
 }
 
+std::span<const char> copy_encoder::row_bytes() const noexcept {
+  std::size_t end = finished_ ? size_ - 2 : size_;
+  return {data_.get() + sizeof header, end - sizeof header};
+}
+
+std::span<const char> copy_encoder::stream_header() noexcept { return {header, sizeof header}; }
+
+std::span<const char> copy_encoder::stream_trailer() noexcept {
+  static constexpr char trailer[] = {'\xff', '\xff'};
+  return {trailer, sizeof trailer};
+}
+
 std::vector<std::size_t> copy_encoder::row_offsets() const {
   auto be16 = [&](std::size_t at) {
     const char* data = data_.get();

@@ -351,7 +351,7 @@ struct loader::impl {
         committing(std::async(std::launch::async,
                               [this] {
                                 return std::make_unique<committer>(
-                                    dsn, committer_options{options.copy_streams, 4, options.give_up_after},
+                                    dsn, committer_options{options.copy_streams, 4, options.give_up_after, options.stream_bytes},
                                     [this](const batch& b, batch_outcome outcome, const std::string& error) {
                                       on_batch_done(b, outcome, error);
                                     });
@@ -1109,6 +1109,7 @@ struct loader::impl {
         }
         if (current_bytes >= options.batch_bytes || stop) {
           close_checkpoint(t, reader, false);
+          if (!stop && !unstreamed.count(t.id)) current.continues = t.key;
           hand_over();
           if (stop) return;
           open_checkpoint(t);
@@ -1295,6 +1296,9 @@ struct loader::impl {
 
   // ---------------------------------------------------------- after commits
 
+  // Files (ledger ids) read without streaming since a batch of theirs failed.
+  std::set<std::int64_t> unstreamed;
+
   void on_batch_done(const batch& b, batch_outcome outcome, const std::string& error) {
     std::vector<file_done> out;
     for (const auto& set : b.checkpoints) {
@@ -1335,6 +1339,9 @@ struct loader::impl {
         t.rejected += static_cast<std::uint64_t>(d.rejected);
       } else if (!t.failed) {
         t.failed = true;
+        // Read again without streaming: a row the server refuses is then found
+        // by splitting a batch the committer still holds (committer.h).
+        unstreamed.insert(t.id);
         failures[t.path] = d.error.empty() ? "its batch was not committed" : d.error;
         schedule_retry(t.path, t.settled, failures[t.path]);
       }

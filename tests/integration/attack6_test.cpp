@@ -275,7 +275,7 @@ TEST_CASE("kill -9 while a CRLF CSV with a BOM and multi-line quoted fields load
       for (int attempt = 0; attempt < 4; ++attempt) {
         auto before = records_done();
         if (before >= rows) break;
-        auto run = fx.start_sluice({"--once", "--batch-mb", "1"}, "crlf-kill-" + std::to_string(attempt) + ".log");
+        auto run = fx.start_sluice({"--once", "--batch-mb", "1", "--stream-mb", "2"}, "crlf-kill-" + std::to_string(attempt) + ".log");
         REQUIRE(wait_until([&] { return records_done() > before || !run->running(); }, 90s, 5ms));
         std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
         auto killed = run->kill();
@@ -368,7 +368,7 @@ TEST_CASE("kill -9 during a large .log.gz load, several times, then --once: ever
   for (int attempt = 0; attempt < 4; ++attempt) {
     auto before = records_done();
     if (before >= total) break;
-    auto run = fx.start_sluice({"--once", "--batch-mb", "1"}, "loggz-kill-" + std::to_string(attempt) + ".log");
+    auto run = fx.start_sluice({"--once", "--batch-mb", "1", "--stream-mb", "2"}, "loggz-kill-" + std::to_string(attempt) + ".log");
     REQUIRE(wait_until([&] { return records_done() > before || !run->running(); }, 90s, 5ms));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
     auto killed = run->kill();

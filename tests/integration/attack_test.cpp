@@ -111,7 +111,7 @@ TEST_CASE("after kill -9 mid-file the file is re-dropped under another name and 
   const std::string content = logins(1, records);
   fx.write_file("hubdoc/a.log", content);
   {
-    auto run = fx.start_sluice({"--once", "--batch-mb", "1"}, "killed.log");
+    auto run = fx.start_sluice({"--once", "--batch-mb", "1", "--stream-mb", "2"}, "killed.log");
     bool progressed = wait_until(
         [&] { return fx.scalar("select coalesce(sum(rows_loaded), 0) from sluice.files") > 0 || !run->running(); },
         60s, 5ms);

@@ -17,7 +17,10 @@ namespace {
 
 std::vector<std::string> batch_flags(const std::string& which) {
   if (which == "1 MB batches") return {"--batch-mb", "1"};
-  if (which == "1 MB batches, 4 COPY streams") return {"--batch-mb", "1", "--copy-streams", "4"};
+  if (which == "1 MB batches streamed 2 MB at a time, 4 COPY streams") {
+    return {"--batch-mb", "1", "--stream-mb", "2", "--copy-streams", "4"};
+  }
+  if (which == "1 MB batches unstreamed") return {"--batch-mb", "1", "--stream-mb", "0"};
   return {};
 }
 
@@ -38,7 +41,8 @@ std::int64_t loaded_rows_with(std::string_view content, std::string_view part) {
 
 TEST_CASE("a generated sales export loads with loaded + rejected == records, only its bad prices rejected",
           "[integration][csv][conservation]") {
-  for (std::string batches : {"default batches", "1 MB batches", "1 MB batches, 4 COPY streams"}) {
+  for (std::string batches : {"default batches", "1 MB batches", "1 MB batches unstreamed",
+                              "1 MB batches streamed 2 MB at a time, 4 COPY streams"}) {
     DYNAMIC_SECTION(batches) {
       sluice_fixture fx;
       declare_sales_feed(fx);

@@ -14,6 +14,7 @@
 #include "checks.h"
 #include "fixture.h"
 #include "hubdoc_input.h"
+#include "sales_input.h"
 
 namespace sluice::itest {
 namespace {
@@ -106,6 +107,32 @@ TEST_CASE("rows the server refuses (a CHECK or a trigger error) become rejects w
     fx.db().exec("truncate staging.hubdoc_login, staging.hubdoc_page_access, staging.hubdoc_upload,"
                  " staging.hubdoc_signup, staging.hubdoc_plan_change, sluice.rejects, sluice.files cascade");
   }
+}
+
+TEST_CASE("a row the server refuses in a large file streamed through one COPY is found after the file is read again",
+          "[integration][failure][streaming]") {
+  sluice_fixture fx;
+  fx.db().exec(
+      "create function staging.block_27777() returns trigger language plpgsql as $$"
+      " begin if new.account = 27777 then raise exception 'account 27777 is blocked'; end if; return new; end $$;"
+      "create trigger block_27777 before insert on staging.hubdoc_login for each row"
+      " execute function staging.block_27777();");
+  std::string content = logins(1, 40'000);
+  REQUIRE(content.size() > 4u << 20);  // several 1 MB batches, so several of them share the COPY
+  fx.write_file("hubdoc/large.log", content);
+  auto run = fx.run_once({"--batch-mb", "1"});
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  // The fault landed in a streamed transaction of several batches...
+  std::smatch m;
+  REQUIRE(std::regex_search(run.output, m, std::regex("a streamed transaction of (\\d+) batches did not commit")));
+  CHECK(std::stoi(m[1].str()) > 1);
+  // ...and the file, read again, loaded exactly once with the one refused row a reject.
+  check_file_conserved(fx, "hubdoc/large.log", content);
+  CHECK(fx.staging_rows() == 39'999);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  CHECK(fx.scalar("select count(*) from sluice.rejects where reason like '%account 27777 is blocked%'"
+                  " and line = 27777 and raw like '%27777%'") == 1);
 }
 
 TEST_CASE("run with --once exits non-zero and says so when a job fails", "[integration][failure]") {
@@ -202,18 +229,66 @@ TEST_CASE("two daemons on one inbox and warehouse never double a record", "[inte
   stop_daemon(*second);
 }
 
-TEST_CASE("PostgreSQL restarted with -m immediate mid-load, twice: the daemon loses and doubles nothing",
-          "[integration][failure]") {
-  sluice_fixture fx;
+// pg_ctl restart -m immediate of the warehouse: a crash and recovery.
+std::vector<std::string> warehouse_crash_restart() {
   auto host = conninfo_value(admin_dsn(), "host");
   REQUIRE(!host.empty());
   auto data_dir = host + "/data";
   REQUIRE(std::filesystem::exists(data_dir + "/PG_VERSION"));
-  std::vector<std::string> restart{"pg_ctl", "-D", data_dir, "restart", "-m", "immediate", "-w", "-t", "60",
-                                   "-l", host + "/server.log"};
-  auto pg_bin = std::string(PG_BINDIR);
-  restart[0] = pg_bin + "/pg_ctl";
+  std::vector<std::string> restart{std::string(PG_BINDIR) + "/pg_ctl", "-D", data_dir, "restart", "-m", "immediate",
+                                   "-w", "-t", "60", "-l", host + "/server.log"};
   if (::geteuid() == 0) restart.insert(restart.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
+  return restart;
+}
+
+TEST_CASE("warehouse crash while a large CSV streams: loaded exactly once",
+          "[integration][failure][streaming]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  auto restart = warehouse_crash_restart();
+  auto made = generate_sales(fx, 400'000, 23);
+  made.content += '\n';  // the daemon waits for a last line's newline
+  std::filesystem::create_directories(fx.inbox() / "test-sales");
+  auto daemon = start_daemon(fx);
+  fx.write_file("test-sales/big.csv", made.content);
+  // Crash once the streamed transaction has sent rows, before it commits.
+  REQUIRE(wait_until(
+      [&] {
+        return fx.scalar("select count(*) from pg_stat_activity where query like 'copy \"staging\".\"test_sales\"%'"
+                         " and state = 'active' and datname = current_database()") > 0;
+      },
+      60s, 5ms));
+  std::this_thread::sleep_for(100ms);
+  auto committed = fx.scalar("select coalesce(sum(records_done), 0) from sluice.files where path = 'test-sales/big.csv'");
+  auto restarted = run_process(restart, fx.work() / "restart.log", 90s);
+  INFO(restarted.describe());
+  REQUIRE(restarted.ok());
+  fx.reconnect();
+  INFO("records committed when the server crashed: " << committed);
+  CHECK(committed < 400'000);  // the crash landed mid-load
+  bool done = wait_until(
+      [&] {
+        try {
+          return fx.scalar("select count(*) from sluice.files where path = 'test-sales/big.csv' and state = 'loaded'") == 1;
+        } catch (const std::exception&) {
+          fx.reconnect();
+          return false;
+        }
+      },
+      60s, 200ms);
+  INFO(daemon->output());
+  REQUIRE(done);
+  CHECK(daemon->output().find("a streamed transaction of") != std::string::npos);
+  check_conserved(fx, "test-sales/big.csv", 400'000, static_cast<std::int64_t>(made.content.size()));
+  CHECK(fx.rejects(fx.file_id("test-sales/big.csv")) == made.traps.at("bad_price"));
+  CHECK(fx.duplicate_staging_keys() == 0);
+  stop_daemon(*daemon);
+}
+
+TEST_CASE("PostgreSQL restarted with -m immediate mid-load, twice: the daemon loses and doubles nothing",
+          "[integration][failure]") {
+  sluice_fixture fx;
+  auto restart = warehouse_crash_restart();
 
   std::filesystem::create_directories(fx.inbox() / "hubdoc");
   auto daemon = start_daemon(fx);

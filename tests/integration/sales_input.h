@@ -101,7 +101,7 @@ inline void check_killed_load_is_exactly_once(sluice_fixture& fx, const std::str
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto before = records_done();
     if (before >= records) break;
-    auto run = fx.start_sluice({"--once", "--batch-mb", "1"}, "kill-" + std::to_string(attempt) + ".log");
+    auto run = fx.start_sluice({"--once", "--batch-mb", "1", "--stream-mb", "2"}, "kill-" + std::to_string(attempt) + ".log");
     REQUIRE(wait_until([&] { return records_done() > before || !run->running(); }, std::chrono::seconds(90),
                        std::chrono::milliseconds(5)));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));

@@ -91,6 +91,10 @@ struct batch {
   std::vector<std::string> feed_names;
   std::vector<std::unique_ptr<checkpoint_set>> checkpoints;
   std::vector<source_turn> turns;
+  // The key of a source (one of `turns`) whose next batch follows at once: a
+  // file cut by the batch size, its reading going on. The committer may stream
+  // that batch into this one's COPY and transaction (see committer.h).
+  std::string continues;
   std::uint64_t loaded = 0;    // rows in tables
   std::uint64_t rejected = 0;  // rows in rejects
   std::uint64_t refused = 0;   // rows the server refused (set by the committer)

@@ -60,6 +60,12 @@ class copy_encoder {
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   // The whole COPY stream: header, rows, trailer. Call once, when done adding rows.
   [[nodiscard]] std::span<const char> finish();
+  // The rows alone, without header and trailer: what each of several encoders
+  // sends into one COPY stream that stream_header() opens and
+  // stream_trailer() closes.
+  [[nodiscard]] std::span<const char> row_bytes() const noexcept;
+  [[nodiscard]] static std::span<const char> stream_header() noexcept;
+  [[nodiscard]] static std::span<const char> stream_trailer() noexcept;
 
   // Where each row starts, plus where the last one ends (rows() + 1 offsets),
   // found by walking the encoded rows: nothing is kept per row while encoding.

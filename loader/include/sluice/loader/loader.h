@@ -44,7 +44,10 @@ namespace sluice::loader {
 
 struct loader_options {
   std::filesystem::path inbox;
-  std::size_t batch_bytes = 4 << 20;        // COPY bytes per transaction
+  std::size_t batch_bytes = 4 << 20;        // COPY bytes per batch (many files share one)
+  // COPY bytes per transaction while one large file streams through one COPY
+  // (committer.h, Streaming); 0: every batch its own transaction.
+  std::size_t stream_bytes = std::size_t{256} << 20;
   std::size_t max_record_bytes = 64 << 20;  // longer records are rejected
   // Whether a settled file's last line without a newline is a record. On for
   // --once (the file is complete); off for the daemon, where a log's writer may
