@@ -46,6 +46,7 @@ constexpr std::size_t guard_bytes = 4096;          // what proves a grown file i
 constexpr std::size_t reject_raw_bytes = 1 << 20;  // raw text kept per reject
 constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
 constexpr auto retry_first = std::chrono::milliseconds(500);
+constexpr std::size_t first_streamed_batch_bytes = 256 << 10;
 constexpr auto retry_max = std::chrono::milliseconds(30'000);
 constexpr std::size_t lookup_group = 512;  // files looked up in the ledger together
 constexpr std::int64_t small_file_bytes = 256 << 10;  // hashed whole before the lookup
@@ -1094,6 +1095,10 @@ struct loader::impl {
     open_checkpoint(t);
     bool read_failed = false;
     reject_reason why;
+    // A file that will stream (committer.h) hands its first batch over small,
+    // so that the server starts on it while the next one is parsed.
+    bool streams = options.stream_bytes > 0 && !unstreamed.count(t.id);
+    std::size_t cut = streams ? std::min(options.batch_bytes, first_streamed_batch_bytes) : options.batch_bytes;
     try {
       while (true) {
         auto rec = reader.next();
@@ -1107,9 +1112,10 @@ struct loader::impl {
         } else {
           add_record(t, decoder, *rec, why);
         }
-        if (current_bytes >= options.batch_bytes || stop) {
+        if (current_bytes >= cut || stop) {
           close_checkpoint(t, reader, false);
-          if (!stop && !unstreamed.count(t.id)) current.continues = t.key;
+          if (!stop && streams) current.continues = t.key;
+          cut = options.batch_bytes;
           hand_over();
           if (stop) return;
           open_checkpoint(t);
