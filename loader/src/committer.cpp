@@ -408,8 +408,10 @@ struct committer::impl {
       std::size_t rejects = 0;
       for (std::size_t i = 0;; ++i) {
         if (i == run.size()) {
+          // A COPY the server already refused says so before its end: stop
+          // joining batches that would only be read again.
           if (run.back().continues.empty() || sent >= options.stream_bytes ||
-              rejects >= options.stream_bytes / 8 || stop) {
+              rejects >= options.stream_bytes / 8 || stop || conn.has_pending_input()) {
             break;
           }
           auto more = continuation(run.back(), statement);
@@ -463,8 +465,11 @@ struct committer::impl {
     });
     bool joins = arrived && found != queue.end() && !stop;
     if (joins) {
-      auto table = single_table(*found);
-      joins = table.empty() || table == statement;
+      // No rows, or rows for the run's table alone (single_table() is also ""
+      // for rows of several tables).
+      bool rows = std::any_of(found->tables.begin(), found->tables.end(),
+                              [](const table_rows& t) { return !t.rows.empty(); });
+      joins = !rows || single_table(*found) == statement;
       for (const auto& t : found->turns) {
         joins = joins && (is_wanted(t) || order.is_turn({t}));
       }
@@ -664,6 +669,10 @@ bool committer::failed(const std::string& source_key) { return impl_->order.fail
 void committer::request_stop() noexcept {
   impl_->stop = true;
   impl_->order.wake();
+  {
+    std::lock_guard lock(impl_->queue_mutex);  // so that no waiter misses it
+  }
+  impl_->queue_changed.notify_all();
 }
 
 }  // namespace sluice::loader

@@ -135,6 +135,33 @@ TEST_CASE("a row the server refuses in a large file streamed through one COPY is
                   " and line = 27777 and raw like '%27777%'") == 1);
 }
 
+TEST_CASE("a streamed file whose last batch also holds rows for other tables puts each row in its own table",
+          "[integration][streaming]") {
+  // A logins-only start streams into staging.hubdoc_login; the last batch
+  // adds page accesses (a table of the same shape, so a wrong COPY would
+  // succeed) and sign-ups: that batch must not join the login COPY.
+  sluice_fixture fx;
+  std::string content = logins(1, 40'000);
+  REQUIRE(content.size() > 4u << 20);
+  for (int account = 1; account <= 100; ++account) {
+    content += R"({"date": "2019-01-05T08:01:00-05:00", "log_type": "PAGE_ACCESS", "level": "INFO", "account": )" +
+               std::to_string(account) + R"(, "details": "upload_page"})" + "\n";
+  }
+  content += R"({"date": "2019-01-05T08:02:00-05:00", "log_type": "SIGN_UP", "level": "INFO", "account": 7,)"
+             R"( "plan": "PLAN_GOLD", "firstname": "Ana", "lastname": "Lee", "address": "'12 Elm St., Moncton, NB E1A 1A1'"})"
+             "\n";
+  fx.write_file("hubdoc/mixed-tail.log", content);
+  auto run = fx.run_once({"--batch-mb", "1"});
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(run.output.find("a streamed transaction of") == std::string::npos);  // nothing failed
+  check_file_conserved(fx, "hubdoc/mixed-tail.log", content);
+  CHECK(fx.scalar("select count(*) from staging.hubdoc_login") == 40'000);
+  CHECK(fx.scalar("select count(*) from staging.hubdoc_page_access") == 100);
+  CHECK(fx.scalar("select count(*) from staging.hubdoc_signup") == 1);
+  CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
+}
+
 TEST_CASE("run with --once exits non-zero and says so when a job fails", "[integration][failure]") {
   sluice_fixture fx;
   fx.db().exec("insert into sluice.jobs (name, command) values ('broken', 'select 1/0 where $1 <> $2')");

@@ -1,6 +1,7 @@
 #include "sluice/warehouse/connection.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <charconv>
 #include <cstdlib>
@@ -107,6 +108,12 @@ connection& connection::operator=(connection&&) noexcept = default;
 
 bool connection::is_open() const noexcept {
   return handle_ && PQstatus(handle_.get()) == CONNECTION_OK;
+}
+
+bool connection::has_pending_input() const noexcept {
+  if (!handle_) return false;
+  pollfd readable{PQsocket(handle_.get()), POLLIN, 0};
+  return ::poll(&readable, 1, 0) > 0;
 }
 
 void connection::raise(std::string_view what, pg_result* failed) const {

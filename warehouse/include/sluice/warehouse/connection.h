@@ -93,6 +93,10 @@ class connection {
 
   // True while the server link is up.
   [[nodiscard]] bool is_open() const noexcept;
+  // True when the server has sent something not yet read. During COPY FROM
+  // STDIN it sends nothing unless the COPY already failed (or a NOTICE): a
+  // sender can stop sending early.
+  [[nodiscard]] bool has_pending_input() const noexcept;
   // "host=... port=... dbname=... user=..." without secrets, for messages.
   [[nodiscard]] const std::string& target() const noexcept { return target_; }
 
