@@ -1168,7 +1168,10 @@ struct loader::impl {
     auto index = current_index.at(t.id);
     auto& a = set->advances[index];
     const auto& to = reader.consumed();
-    bool moved = to.bytes != t.at.bytes || complete != t.complete || to.bytes != t.ledger_bytes;
+    // (Records count too: a file unreadable from its first byte is one reject
+    // at byte 0.)
+    bool moved = to.bytes != t.at.bytes || to.records != t.at.records || complete != t.complete ||
+                 to.bytes != t.ledger_bytes;
     if (!moved) {
       // Nothing for the ledger: take the checkpoint out again.
       set->advances.erase(set->advances.begin() + static_cast<std::ptrdiff_t>(index));
