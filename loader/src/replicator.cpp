@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <future>
 #include <map>
 #include <set>
@@ -12,6 +15,7 @@
 
 #include "sluice/loader/batch.h"
 #include "sluice/loader/committer.h"
+#include "sluice/loader/copy_encoder.h"
 #include "sluice/warehouse/connection.h"
 #include "sluice/warehouse/log.h"
 #include "sluice/warehouse/source_ledger.h"
@@ -35,6 +39,185 @@ constexpr auto status_every = std::chrono::seconds(10);      // unasked standby 
 std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("loader");
   return instance;
+}
+
+// ------------------------------------------------ the snapshot's binary COPY
+
+void append_be(std::string& out, std::uint64_t value, int bytes) {
+  for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xff);
+}
+
+// One field of a binary COPY row: its length, then its bytes.
+void append_field(std::string& row, std::string_view bytes) {
+  append_be(row, bytes.size(), 4);
+  row += bytes;
+}
+void append_null(std::string& row) { append_be(row, 0xffffffffu, 4); }
+std::string be_bytes(std::uint64_t value, int bytes = 8) {
+  std::string out;
+  append_be(out, value, bytes);
+  return out;
+}
+
+// Splits a binary COPY stream (COPY ... TO STDOUT (FORMAT binary)) into rows,
+// whatever the chunks it arrives in: feed() hands each complete row's fields
+// (without their count) and their count to `on_row`.
+class copy_row_splitter {
+ public:
+  template <class on_row_fn>
+  void feed(std::string_view chunk, on_row_fn&& on_row) {
+    pending_ += chunk;
+    std::size_t at = 0;
+    auto be = [&](std::size_t from, int bytes) {
+      std::uint32_t v = 0;
+      for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(pending_[from + i]);
+      return v;
+    };
+    if (!header_read_) {
+      if (pending_.size() < 19) return;
+      if (pending_.compare(0, 11, std::string_view("PGCOPY\n\xff\r\n\0", 11)) != 0) {
+        throw std::runtime_error("the source's COPY is not binary COPY data");
+      }
+      std::size_t extension = be(15, 4);
+      if (pending_.size() < 19 + extension) return;
+      at = 19 + extension;
+      header_read_ = true;
+    }
+    while (!ended_ && pending_.size() - at >= 2) {
+      std::uint32_t fields = be(at, 2);
+      if (fields == 0xffff) {  // the trailer
+        ended_ = true;
+        at += 2;
+        break;
+      }
+      std::size_t end = at + 2;
+      bool whole = true;
+      for (std::uint32_t f = 0; f < fields && whole; ++f) {
+        if (pending_.size() - end < 4) {
+          whole = false;
+          break;
+        }
+        std::uint32_t length = be(end, 4);
+        end += 4;
+        if (length == 0xffffffffu) continue;  // NULL
+        if (pending_.size() - end < length) whole = false;
+        else end += length;
+      }
+      if (!whole) break;
+      on_row(std::string_view(pending_).substr(at + 2, end - at - 2), static_cast<std::uint16_t>(fields));
+      at = end;
+    }
+    pending_.erase(0, at);
+  }
+  [[nodiscard]] bool ended() const { return ended_ && pending_.empty(); }
+
+ private:
+  std::string pending_;
+  bool header_read_ = false;
+  bool ended_ = false;
+};
+
+// One COPY ... FROM STDIN fed from a thread of its own, so that two fed from
+// one reader (the change log's and the mirror's) both keep their server busy.
+// finish() ends the COPY and throws what writing it met; destroyed without
+// finish(), it makes the COPY fail.
+class copy_feeder {
+ public:
+  copy_feeder(connection& conn, const std::string& statement) : conn_(conn) {
+    conn_.copy_begin(statement);
+    thread_ = std::thread([this] { write(); });
+  }
+  ~copy_feeder() {
+    if (!thread_.joinable()) return;
+    stop(true);
+    conn_.copy_abort("sluice: the initial copy failed");
+  }
+  copy_feeder(const copy_feeder&) = delete;
+  copy_feeder& operator=(const copy_feeder&) = delete;
+
+  void push(std::string chunk) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return chunks_.size() < 4 || error_; });
+    if (error_) std::rethrow_exception(error_);
+    chunks_.push_back(std::move(chunk));
+    changed_.notify_all();
+  }
+  void finish() {
+    stop(false);
+    if (error_) std::rethrow_exception(error_);
+    conn_.copy_end();
+  }
+
+ private:
+  void stop(bool abandon) {
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+      abandon_ = abandon;
+      changed_.notify_all();
+    }
+    thread_.join();
+  }
+  void write() {
+    while (true) {
+      std::string chunk;
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return !chunks_.empty() || closing_; });
+        if (chunks_.empty() || abandon_) return;
+        chunk = std::move(chunks_.front());
+        chunks_.pop_front();
+        changed_.notify_all();
+      }
+      try {
+        conn_.copy_write(chunk);
+      } catch (...) {
+        std::lock_guard lock(mutex_);
+        error_ = std::current_exception();
+        changed_.notify_all();
+        return;
+      }
+    }
+  }
+  connection& conn_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::string> chunks_;
+  bool closing_ = false;
+  bool abandon_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
+// Reads `copy_out` from the source once and writes each row to both feeders:
+// to `change_log` after the fields in `prefix` (prefix_fields of them), to
+// `mirror` as it is.
+void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change_log, std::string_view prefix,
+              std::int16_t prefix_fields, copy_feeder& mirror) {
+  constexpr std::size_t chunk_bytes = 256 << 10;
+  auto header = copy_encoder::stream_header();
+  std::string to_log(header.data(), header.size());
+  std::string to_mirror(header.data(), header.size());
+  copy_row_splitter rows;
+  from.copy_out_begin(copy_out);
+  std::string chunk;
+  while (from.copy_read(chunk)) {
+    rows.feed(chunk, [&](std::string_view fields, std::uint16_t count) {
+      append_be(to_log, count + static_cast<std::uint16_t>(prefix_fields), 2);
+      to_log += prefix;
+      to_log += fields;
+      append_be(to_mirror, count, 2);
+      to_mirror += fields;
+    });
+    if (to_log.size() >= chunk_bytes) change_log.push(std::exchange(to_log, std::string()));
+    if (to_mirror.size() >= chunk_bytes) mirror.push(std::exchange(to_mirror, std::string()));
+  }
+  if (!rows.ended()) throw std::runtime_error("the source's COPY ended before its trailer");
+  auto trailer = copy_encoder::stream_trailer();
+  to_log.append(trailer.data(), trailer.size());
+  to_mirror.append(trailer.data(), trailer.size());
+  change_log.push(std::move(to_log));
+  mirror.push(std::move(to_mirror));
 }
 
 // The source's LSN checkpoint of a batch.
@@ -399,55 +582,50 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
       tables[t.schema + "." + t.name] = std::move(t);
     }
     // The copy of every table and the source's first applied LSN: one
-    // transaction. The mirrors are filled beside it, on a second connection
-    // from the same exported snapshot (each row written once per table, the
-    // two COPYs at once, instead of the change log's trigger inserting every
-    // row again); that transaction commits just before this one. Should this
-    // one not commit, the state stays 'new' and the next run empties the
-    // mirrors and copies again. A source copied afresh (state set back to
-    // 'new') so starts its mirror again; its change log keeps the history.
-    auto select_of = [&](const table_info& t, bool change_log) {
-      std::string select;
-      if (change_log) {
-        select = "select 'r'::text, " + literal(pg::format_lsn(created.consistent_point)) +
-                 "::pg_lsn, 0, now(), null::text";
-        for (const auto& c : t.columns) {
-          if (c.key) select += ", null::" + c.type;
+    // transaction. Each table is read once from the exported snapshot and
+    // written twice at once: as 'r' rows of the change log on this connection
+    // and into the mirror on a second one (the change log's trigger, which
+    // would insert every row again, is off meanwhile), each COPY fed by its
+    // own thread. The mirror's transaction commits just before this one;
+    // should this one not commit, the state stays 'new' and the next run
+    // empties the mirrors and copies again. A source copied afresh (state set
+    // back to 'new') so starts its mirror again; its change log keeps the
+    // history.
+    auto filled = std::make_unique<connection>(dsn_);
+    filled->exec("begin");
+    wh.exec("begin");
+    // The change log's columns before the table's own, the same for every
+    // row: _op 'r', _lsn the consistent point, _seq 0, _commit_at the
+    // snapshot's time, _unchanged and every _old_<key> NULL.
+    auto snapshot_at = std::stoll(std::string(
+        src.exec("select (extract(epoch from now()) * 1000000)::bigint - 946684800000000").text(0, 0)));
+    for (auto& [name, t] : tables) {
+      std::string columns;
+      for (const auto& c : t.columns) columns += std::string(columns.empty() ? "" : ", ") + quote(c.name);
+      std::string prefix;
+      std::int16_t prefix_fields = 5;
+      append_field(prefix, "r");
+      append_field(prefix, be_bytes(static_cast<std::uint64_t>(created.consistent_point)));
+      append_field(prefix, be_bytes(0, 4));
+      append_field(prefix, be_bytes(static_cast<std::uint64_t>(snapshot_at)));
+      append_null(prefix);
+      for (const auto& c : t.columns) {
+        if (c.key) {
+          append_null(prefix);
+          ++prefix_fields;
         }
       }
-      for (const auto& c : t.columns) select += std::string(select.empty() ? "select " : ", ") + quote(c.name);
-      return "copy (" + select + " from " + quote(t.schema) + "." + quote(t.name) + ") to stdout (format binary)";
-    };
-    auto stream = [](connection& from, const std::string& copy_out, connection& to, const std::string& copy_in) {
-      from.copy_out_begin(copy_out);
-      to.copy_begin(copy_in);
-      std::string chunk;
-      while (from.copy_read(chunk)) to.copy_write(chunk);
-      to.copy_end();
-    };
-    auto mirrors = std::async(std::launch::async, [&, snapshot = created.snapshot] {
-      connection source_copy(source_.conninfo);
-      source_copy.exec("begin isolation level repeatable read");
-      source_copy.exec("set transaction snapshot " + literal(snapshot));
-      auto filled = std::make_unique<connection>(dsn_);
-      filled->exec("begin");
-      for (auto& [name, t] : tables) {
-        filled->exec("delete from " + t.core);
-        std::string columns;
-        for (const auto& c : t.columns) columns += std::string(columns.empty() ? "" : ", ") + quote(c.name);
-        stream(source_copy, select_of(t, false), *filled,
-               "copy " + t.core + " (" + columns + ") from stdin (format binary)");
-      }
-      source_copy.exec("commit");
-      return filled;  // its transaction still open
-    });
-    wh.exec("begin");
-    for (auto& [name, t] : tables) {
+      filled->exec("delete from " + t.core);
       wh.exec("alter table " + t.staging + " disable trigger apply_to_mirror");
-      stream(src, select_of(t, true), wh, t.copy_statement);
+      copy_feeder change_log(wh, t.copy_statement);
+      copy_feeder mirror(*filled, "copy " + t.core + " (" + columns + ") from stdin (format binary)");
+      tee_copy(src, "copy (select " + columns + " from " + quote(t.schema) + "." + quote(t.name) +
+                        ") to stdout (format binary)",
+               change_log, prefix, prefix_fields, mirror);
+      change_log.finish();
+      mirror.finish();
       wh.exec("alter table " + t.staging + " enable trigger apply_to_mirror");
     }
-    auto filled = mirrors.get();
     wh.exec_params(
         "update sluice.sources set applied_lsn = $2::pg_lsn, applied_end_lsn = $2::pg_lsn, snapshot_lsn = $2::pg_lsn,"
         " partial_lsn = null, partial_seq = null, state = 'streaming', last_error = null, updated_at = now()"
