@@ -119,10 +119,21 @@ TEST_CASE("copytruncate with a writer that keeps appending: every line in either
   auto copy = fx.inbox() / "hubdoc/app.log.1";
   std::atomic<bool> writing{true};
   std::atomic<int> written{0};
+  // Lines written between logrotate's copy and its truncate are in neither
+  // file (copytruncate's own window, documented by logrotate): the writer
+  // holds still for those few microseconds, and appends on either side.
+  std::atomic<bool> hold{false};
+  std::atomic<bool> holding{false};
   std::thread writer_thread([&] {
     appender writer(log);
     int next = 1;
     while (writing) {
+      if (hold) {
+        holding = true;
+        std::this_thread::sleep_for(1ms);
+        continue;
+      }
+      holding = false;
       writer.lines(next, 20);
       next += 20;
       written = next - 1;
@@ -131,8 +142,11 @@ TEST_CASE("copytruncate with a writer that keeps appending: every line in either
   });
   REQUIRE(wait_until([&] { return logins(fx) > 200; }, 20s));
   // logrotate's copytruncate: copy the log, then truncate it in place.
+  hold = true;
+  REQUIRE(wait_until([&] { return holding.load(); }, 5s, 1ms));
   std::filesystem::copy_file(log, copy);
   ::truncate(log.c_str(), 0);
+  hold = false;
   std::this_thread::sleep_for(1500ms);
   writing = false;
   writer_thread.join();
