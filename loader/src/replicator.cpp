@@ -35,6 +35,7 @@ constexpr std::size_t batch_bytes = 4 << 20;
 // is busy a batch grows instead: handed over, it would only wait in the queue,
 // and one large batch commits faster than several small ones.
 constexpr auto status_every = std::chrono::seconds(10);      // unasked standby status updates
+constexpr auto heartbeat_every = std::chrono::seconds(5);    // an idle source's slot moves at most this often
 
 std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("loader");
@@ -720,6 +721,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   std::int32_t skip_through = 0;  // changes of this transaction an earlier run committed
   std::uint64_t transactions_in_batch = 0;
   auto last_status = std::chrono::steady_clock::now();
+  auto last_heartbeat = last_status - heartbeat_every;
   pg::lsn server_end = 0;
 
   // The committer may keep us waiting (a slow batch, a warehouse that is
@@ -847,7 +849,31 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
       }
       if (auto* alive = std::get_if<pg::keepalive>(&copy)) {
         server_end = std::max(server_end, alive->wal_end);
-        if (alive->reply_requested) {
+        // A heartbeat: everything before the keepalive's position was sent
+        // and is applied, and none of it is ours to apply (an idle
+        // publication while the source writes elsewhere). The slot may then
+        // move there, or it keeps that WAL on the source's disk forever; the
+        // position is stored first, as where sluice's own commits end
+        // (applied_end_lsn), so that a restart knows the slot's place.
+        bool beat = false;
+        if (!in_transaction && current_bytes == 0 && current.checkpoints.empty() && in_flight == 0 &&
+            alive->wal_end > whole.applied_lsn && now - last_heartbeat >= heartbeat_every) {
+          bool idle_since;
+          {
+            std::lock_guard lock(confirmed_mutex);
+            idle_since = alive->wal_end > confirmed;
+          }
+          if (idle_since) {
+            wh.exec_params("update sluice.sources set applied_end_lsn = $2::pg_lsn, updated_at = now()"
+                           " where name = $1 and applied_end_lsn < $2::pg_lsn",
+                           {source_.name, pg::format_lsn(alive->wal_end)});
+            std::lock_guard lock(confirmed_mutex);
+            confirmed = std::max(confirmed, alive->wal_end);
+            beat = true;
+          }
+          last_heartbeat = now;
+        }
+        if (alive->reply_requested || beat) {
           std::lock_guard lock(confirmed_mutex);
           repl.send_status(confirmed, confirmed, false);
           last_status = now;
@@ -927,8 +953,9 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
     }
     stop_if_failed();
     if (now - last_status > status_every) {
+      // Idle, the server's answer is the next heartbeat's position.
       std::lock_guard lock(confirmed_mutex);
-      repl.send_status(confirmed, confirmed, false);
+      repl.send_status(confirmed, confirmed, !in_transaction);
       last_status = now;
     }
     if (once && !in_transaction && server_end >= *until) {

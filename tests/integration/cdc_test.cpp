@@ -223,4 +223,50 @@ TEST_CASE("the daemon starts a source added while it runs, and stops one that is
   CHECK(daemon->output().find("source app: removed, disabled or changed; stopping it") != std::string::npos);
 }
 
+TEST_CASE("an idle publication's slot still moves while the source writes elsewhere (heartbeats)",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text);"
+      "create table elsewhere (id int, note text);"  // not published
+      "insert into items select i, 'item ' || i from generate_series(1, 10) i;"
+      "create publication shop_pub for table items;");
+  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
+                      {src.dsn()});
+  std::filesystem::create_directories(fx.inbox());
+  auto daemon = start_daemon(fx, "heartbeat-daemon.log");
+  REQUIRE(wait_until(
+      [&] { return fx.scalar("select count(*) from sluice.sources where name = 'app' and state = 'streaming'") == 1; },
+      60s, 100ms));
+  REQUIRE(fx.scalar("select count(*) from core.app_items") == 10);
+  warehouse::connection source_admin(source_admin_dsn());
+  auto confirmed_past = [&](const std::string& lsn) {
+    return source_admin
+               .exec_params("select confirmed_flush_lsn >= $1::pg_lsn from pg_replication_slots"
+                            " where slot_name = 'sluice_app'", {lsn})
+               .text(0, 0) == "t";
+  };
+  // Only unpublished writes: nothing for sluice to apply, yet its slot must
+  // not hold this WAL back.
+  src.db().exec("insert into elsewhere select i, repeat('x', 200) from generate_series(1, 50000) i");
+  auto written = std::string(src.db().exec("select pg_current_wal_insert_lsn()::text").text(0, 0));
+  CHECK(!confirmed_past(written));  // (the writes came after what it had confirmed)
+  CHECK(wait_until([&] { return confirmed_past(written); }, 60s, 200ms));
+  CHECK(fx.scalar("select count(*) from sluice.sources where name = 'app' and applied_end_lsn >= $1::pg_lsn"
+                  " and state = 'streaming'", {written}) == 1);
+  CHECK(fx.scalar("select count(*) from staging.app_items") == 10);  // nothing applied for it
+  // It streams on, and a restart trusts the moved slot (it is not taken for
+  // one recreated behind sluice's back).
+  src.db().exec("insert into items values (11, 'after the heartbeat')");
+  REQUIRE(wait_until([&] { return fx.scalar("select count(*) from core.app_items") == 11; }, 60s, 100ms));
+  stop_daemon(*daemon);
+  src.db().exec("insert into items values (12, 'while sluice was stopped')");
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  CHECK(fx.scalar("select count(*) from core.app_items") == 12);
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'i'") == 2);
+}
+
 }  // namespace sluice::itest
