@@ -1095,9 +1095,12 @@ struct loader::impl {
     open_checkpoint(t);
     bool read_failed = false;
     reject_reason why;
-    // A file that will stream (committer.h) hands its first batch over small,
-    // so that the server starts on it while the next one is parsed.
-    bool streams = options.stream_bytes > 0 && !unstreamed.count(t.id);
+    // A file with more than a batch to read now streams (committer.h), and
+    // hands its first batch over small, so that the server starts on it while
+    // the next one is parsed. (Not a log that grew by a few lines: its batch
+    // is shared with other files, and nothing of it follows at once.)
+    std::uint64_t unread = t.compressed ? (size - std::min(size, t.raw_read)) * 4 : size - std::min(size, t.at.bytes);
+    bool streams = options.stream_bytes > 0 && !unstreamed.count(t.id) && unread > options.batch_bytes;
     std::size_t cut = streams ? std::min(options.batch_bytes, first_streamed_batch_bytes) : options.batch_bytes;
     try {
       while (true) {
@@ -1114,7 +1117,8 @@ struct loader::impl {
         }
         if (current_bytes >= cut || stop) {
           close_checkpoint(t, reader, false);
-          if (!stop && streams) current.continues = t.key;
+          // (Its next batch comes at once only while there is more to read.)
+          if (!stop && streams && (t.compressed || reader.consumed().bytes < size)) current.continues = t.key;
           cut = options.batch_bytes;
           hand_over();
           if (stop) return;

@@ -35,19 +35,7 @@ std::int64_t doubled_changes(sluice_fixture& fx, const std::string& staging) {
 // returns `want`.
 bool wait_for_text(sluice_fixture& fx, const std::string& sql, const std::string& want,
                    std::chrono::milliseconds timeout) {
-  return wait_until(
-      [&] {
-        try {
-          return fx.text(sql) == want;
-        } catch (const std::exception&) {
-          try {
-            fx.reconnect();
-          } catch (const std::exception&) {
-          }
-          return false;
-        }
-      },
-      timeout, 200ms);
+  return fx.wait_until_reconnecting([&] { return fx.text(sql) == want; }, timeout, 200ms);
 }
 
 }  // namespace
@@ -141,16 +129,8 @@ TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediat
     auto target = committed.load() + 300;
     REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
     std::int64_t streamed_before = 0;
-    REQUIRE(wait_until(
-        [&] {
-          try {
-            streamed_before = fx.scalar("select count(*) from staging.app_events");
-          } catch (const std::exception&) {
-            fx.reconnect();
-          }
-          return streamed_before > 0;
-        },
-        60s));
+    REQUIRE(fx.wait_until_reconnecting(
+        [&] { return (streamed_before = fx.scalar("select count(*) from staging.app_events")) > 0; }, 60s, 20ms));
     auto restarted = crash_restart_server(fx, round == 0 ? admin_dsn() : source_admin_dsn());
     INFO(restarted.describe());
     REQUIRE(restarted.ok());
@@ -167,15 +147,10 @@ TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediat
   src.reconnect();
   auto want_events = source_db::digest(src.db(), "public.events");
   auto want_items = source_db::digest(src.db(), "public.items");
-  bool caught_up = wait_until(
+  bool caught_up = fx.wait_until_reconnecting(
       [&] {
-        try {
-          return source_db::digest(fx.db(), "core.app_events") == want_events &&
-                 source_db::digest(fx.db(), "core.app_items") == want_items;
-        } catch (const std::exception&) {
-          fx.reconnect();
-          return false;
-        }
+        return source_db::digest(fx.db(), "core.app_events") == want_events &&
+               source_db::digest(fx.db(), "core.app_items") == want_items;
       },
       180s, 500ms);
   INFO(daemon->output());

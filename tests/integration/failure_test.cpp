@@ -293,14 +293,9 @@ TEST_CASE("warehouse crash while a large CSV streams: loaded exactly once",
   fx.reconnect();
   INFO("records committed when the server crashed: " << committed);
   CHECK(committed < 400'000);  // the crash landed mid-load
-  bool done = wait_until(
+  bool done = fx.wait_until_reconnecting(
       [&] {
-        try {
-          return fx.scalar("select count(*) from sluice.files where path = 'test-sales/big.csv' and state = 'loaded'") == 1;
-        } catch (const std::exception&) {
-          fx.reconnect();
-          return false;
-        }
+        return fx.scalar("select count(*) from sluice.files where path = 'test-sales/big.csv' and state = 'loaded'") == 1;
       },
       60s, 200ms);
   INFO(daemon->output());
@@ -347,16 +342,8 @@ TEST_CASE("PostgreSQL restarted with -m immediate mid-load, twice: the daemon lo
   }
   expected = static_cast<std::int64_t>(count_records(read_file(fx.inbox() / "hubdoc/crash-1.log")) +
                                        count_records(read_file(fx.inbox() / "hubdoc/crash-2.log")));
-  bool done = wait_until(
-      [&] {
-        try {
-          return fx.scalar("select coalesce(sum(records_done), 0) from sluice.files") >= expected;
-        } catch (const std::exception&) {
-          fx.reconnect();
-          return false;
-        }
-      },
-      240s, 200ms);
+  bool done = fx.wait_until_reconnecting(
+      [&] { return fx.scalar("select coalesce(sum(records_done), 0) from sluice.files") >= expected; }, 240s, 200ms);
   INFO(daemon->output());
   CHECK(done);
   CHECK(daemon->running());

@@ -182,6 +182,24 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
   }
 }
 
+bool sluice_fixture::wait_until_reconnecting(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+                                             std::chrono::milliseconds poll) {
+  return wait_until(
+      [&] {
+        try {
+          return done();
+        } catch (const std::exception&) {
+          try {
+            reconnect();
+          } catch (const std::exception&) {
+            // still down: next time
+          }
+          return false;
+        }
+      },
+      timeout, poll);
+}
+
 std::uint64_t count_records(std::string_view content) {
   std::uint64_t records = 0;
   while (!content.empty()) {

@@ -115,6 +115,10 @@ class sluice_fixture {
   [[nodiscard]] warehouse::connection& db() { return *conn_; }
   // A new connection for db() (after the server restarted).
   void reconnect();
+  // wait_until() while the warehouse may be restarting: a query of `done`
+  // that fails reconnects (when it can) and counts as not yet.
+  bool wait_until_reconnecting(const std::function<bool()>& done, std::chrono::milliseconds timeout,
+                               std::chrono::milliseconds poll);
 
   // `sluice migrate --dsn D <extra>`, to completion.
   exit_status migrate(const std::vector<std::string>& extra = {}, std::chrono::milliseconds timeout = 120s);

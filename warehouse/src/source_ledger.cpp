@@ -98,9 +98,11 @@ std::vector<advance_outcome> advance_sources(connection& conn, std::span<const s
     }
   }
   if (!due_names.empty()) {
-    // A batch that ends inside a transaction keeps the end of the last whole one.
+    // A batch that ends inside a transaction keeps the end of the last whole
+    // one; and the end never moves back: a heartbeat (replicator.cpp) may have
+    // confirmed the slot past it before this transaction's first changes came.
     conn.exec_params(
-        "update sluice.sources s set applied_lsn = c.lsn, applied_end_lsn = coalesce(c.end_lsn, s.applied_end_lsn),"
+        "update sluice.sources s set applied_lsn = c.lsn, applied_end_lsn = greatest(c.end_lsn, s.applied_end_lsn),"
         " partial_lsn = c.partial_lsn, partial_seq = c.partial_seq, updated_at = now()"
         " from unnest($1::text[], $2::pg_lsn[], $3::pg_lsn[], $4::pg_lsn[], $5::int[])"
         " as c(name, lsn, end_lsn, partial_lsn, partial_seq) where s.name = c.name",
