@@ -266,23 +266,7 @@ TEST_CASE("kill -9 while a CRLF CSV with a BOM and multi-line quoted fields load
       }
       const std::string path = gzipped ? "test-sales/crlf.csv.gz" : "test-sales/crlf.csv";
       fx.write_file(path, gzipped ? gzip_of(content, 1) : content);
-      auto records_done = [&] {
-        return fx.scalar("select max(records_done) from sluice.files where path = $1", {path});
-      };
-      std::mt19937 rng(std::random_device{}());
-      std::uniform_int_distribution<int> delay_ms(0, 200);
-      int kills_mid_load = 0;
-      for (int attempt = 0; attempt < 4; ++attempt) {
-        auto before = records_done();
-        if (before >= rows) break;
-        auto run = fx.start_sluice({"--once", "--batch-mb", "1", "--stream-mb", "2"}, "crlf-kill-" + std::to_string(attempt) + ".log");
-        REQUIRE(wait_until([&] { return records_done() > before || !run->running(); }, 90s, 5ms));
-        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
-        auto killed = run->kill();
-        if (killed.signal == SIGKILL && records_done() < rows) ++kills_mid_load;
-        CHECK(fx.duplicate_staging_keys() == 0);
-      }
-      CHECK(kills_mid_load >= 1);
+      CHECK(kill_loads_midway(fx, path, rows, 4, 200ms, "crlf-kill") >= 1);
       auto finish = fx.run_once({"--batch-mb", "1"});
       INFO(finish.describe());
       REQUIRE(finish.ok());
@@ -360,22 +344,8 @@ TEST_CASE("kill -9 during a large .log.gz load, several times, then --once: ever
   std::filesystem::remove(generated);
   auto cut = events.find('\n', events.size() / 3) + 1;
   fx.write_file(path, gzip_of(events.substr(0, cut), 1) + gzip_of(events.substr(cut), 1));
-  auto records_done = [&] { return fx.scalar("select max(records_done) from sluice.files where path = $1", {path}); };
   auto total = static_cast<std::int64_t>(count_records(events));
-  std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> delay_ms(0, 300);
-  int kills_mid_load = 0;
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    auto before = records_done();
-    if (before >= total) break;
-    auto run = fx.start_sluice({"--once", "--batch-mb", "1", "--stream-mb", "2"}, "loggz-kill-" + std::to_string(attempt) + ".log");
-    REQUIRE(wait_until([&] { return records_done() > before || !run->running(); }, 90s, 5ms));
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
-    auto killed = run->kill();
-    if (killed.signal == SIGKILL && records_done() < total) ++kills_mid_load;
-    CHECK(fx.duplicate_staging_keys() == 0);
-  }
-  CHECK(kills_mid_load >= 1);
+  CHECK(kill_loads_midway(fx, path, total, 4, 300ms, "loggz-kill") >= 1);
   auto finish = fx.run_once({"--batch-mb", "1"});
   INFO(finish.describe());
   REQUIRE(finish.ok());

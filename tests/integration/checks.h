@@ -7,9 +7,12 @@
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "fixture.h"
 
@@ -83,6 +86,33 @@ inline void stop_daemon(child_process& daemon, std::chrono::milliseconds bound =
   REQUIRE(ended.has_value());
   INFO(ended->describe());
   CHECK(ended->ok());
+}
+
+// Kills `sluice run --once` with SIGKILL up to `attempts` times, each a random
+// 0..max_delay after it committed more of `path`, checking that nothing is
+// doubled (and `after_kill`) after each kill. Transactions end every 2 MB
+// (--stream-mb 2) so that kills land between and inside streamed ones.
+// Returns how many kills landed before the file's `records` were all done.
+inline int kill_loads_midway(sluice_fixture& fx, const std::string& path, std::int64_t records, int attempts,
+                             std::chrono::milliseconds max_delay, const std::string& log_prefix,
+                             const std::function<void()>& after_kill = {}) {
+  auto records_done = [&] { return fx.scalar("select max(records_done) from sluice.files where path = $1", {path}); };
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<std::int64_t> delay_ms(0, max_delay.count());
+  int kills_mid_load = 0;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    auto before = records_done();
+    if (before >= records) break;
+    auto run = fx.start_sluice({"--once", "--batch-mb", "1", "--stream-mb", "2"},
+                               log_prefix + "-" + std::to_string(attempt) + ".log");
+    REQUIRE(wait_until([&] { return records_done() > before || !run->running(); }, 90s, 5ms));
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    auto killed = run->kill();
+    if (killed.signal == SIGKILL && records_done() < records) ++kills_mid_load;
+    CHECK(fx.duplicate_staging_keys() == 0);
+    if (after_kill) after_kill();
+  }
+  return kills_mid_load;
 }
 
 inline std::string to_hex(std::string_view bytes) {

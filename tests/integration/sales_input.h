@@ -93,27 +93,13 @@ inline void check_killed_load_is_exactly_once(sluice_fixture& fx, const std::str
                                               const std::string& file_content, const sales_export& made,
                                               std::int64_t records) {
   fx.write_file(path, file_content);
-  auto records_done = [&] { return fx.scalar("select max(records_done) from sluice.files where path = $1", {path}); };
-  std::random_device device;
-  std::mt19937 rng(device());
-  std::uniform_int_distribution<int> delay_ms(0, 300);
-  int kills_mid_load = 0;
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    auto before = records_done();
-    if (before >= records) break;
-    auto run = fx.start_sluice({"--once", "--batch-mb", "1", "--stream-mb", "2"}, "kill-" + std::to_string(attempt) + ".log");
-    REQUIRE(wait_until([&] { return records_done() > before || !run->running(); }, std::chrono::seconds(90),
-                       std::chrono::milliseconds(5)));
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
-    auto killed = run->kill();
-    if (killed.signal == SIGKILL && records_done() < records) ++kills_mid_load;
-    CHECK(fx.duplicate_staging_keys() == 0);
+  int kills_mid_load = kill_loads_midway(fx, path, records, 3, std::chrono::milliseconds(300), "kill", [&] {
     auto id = std::to_string(fx.file_id(path));
     auto ledger =
         fx.db().exec_params("select records_done, rows_loaded, rows_rejected from sluice.files where id = $1", {id});
     CHECK(ledger.int64(0, 1) + ledger.int64(0, 2) == ledger.int64(0, 0));
     CHECK(fx.staging_rows(std::stoll(id)) == ledger.int64(0, 1));
-  }
+  });
   CHECK(kills_mid_load >= 1);
   auto finish = fx.run_once({"--batch-mb", "1"});
   INFO(finish.describe());
