@@ -260,6 +260,11 @@ struct table_info {
   std::string core;     // core."S_T"
   std::string copy_statement;
   bool has_key = false;
+  // The columns of the latest Relation message, checked against the
+  // warehouse's tables only when a change of the table is to be applied: after
+  // a restart the source sends the old shape again for changes that were
+  // applied already (and are skipped), though the tables have moved on.
+  std::optional<std::vector<column_info>> announced;
 };
 
 std::string quote(const std::string& identifier) {
@@ -302,15 +307,37 @@ std::vector<std::pair<std::string, std::string>> warehouse_columns(connection& w
 // message naming the column. Returns the ALTERs to run.
 std::string check_columns(connection& wh, const std::string& source, const std::string& table,
                           const std::vector<std::pair<std::string, std::string>>& wanted, std::size_t add_from,
-                          const std::string& from) {
+                          const std::string& from, const std::string& also = "") {
   auto have = warehouse_columns(wh, table);
   auto stop = [&](const std::string& what) {
     throw watcher::replication_error(
         "source " + source + ": " + table + " does not have the shape replication needs: " + what +
         ". Make it match (a pack that creates it must use the replicator's shape: _op, _lsn, _seq, _commit_at,"
-        " _unchanged, _old_<key> per key column, then the source table's columns in order), then restart;"
-        " replication resumes from its applied LSN");
+        " _unchanged, _old_<key> per key column, then the source table's columns in order); sluice retries and"
+        " resumes from its applied LSN");
   };
+  // A column dropped or retyped (on the source, or in the warehouse), said
+  // in a person's words with the statements that fix it, for this table and
+  // `also` (the mirror, checked after the change log). sluice does not change
+  // the warehouse's tables itself: they hold the column's history.
+  auto changed = [&](const std::string& column, const std::string& what, const std::string& fix) {
+    std::string statements = "alter table " + table + " " + fix;
+    if (!also.empty()) statements += "; alter table " + also + " " + fix;
+    throw watcher::replication_error("source " + source + ": column " + column + " of " + from + " " + what +
+                                     "; make the warehouse's tables match (" + statements +
+                                     "): sluice retries and resumes from its applied LSN once they do");
+  };
+  for (const auto& h : have) {
+    auto same_name = std::find_if(wanted.begin(), wanted.end(), [&](const auto& w) { return w.first == h.first; });
+    if (same_name == wanted.end() && static_cast<std::size_t>(&h - have.data()) >= add_from) {
+      changed(h.first, "is no longer on the source (dropped there?) but " + table + " has it",
+              "drop column " + quote(h.first));
+    }
+    if (same_name != wanted.end() && same_name->second != h.second) {
+      changed(h.first, "is " + same_name->second + " on the source but " + h.second + " in " + table + " (retyped?)",
+              "alter column " + quote(h.first) + " type " + same_name->second);
+    }
+  }
   for (std::size_t i = 0; i < have.size() && i < wanted.size(); ++i) {
     if (have[i] != wanted[i]) {
       stop("column " + std::to_string(i + 1) + " is " + have[i].first + " " + have[i].second + ", expected " +
@@ -393,7 +420,8 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   std::string ddl;
   std::vector<std::string> made;
   if (wh.exec("select to_regclass(" + literal(t.staging) + ") is not null").text(0, 0) == "t") {
-    ddl += check_columns(wh, source, t.staging, staging_shape, source_columns_from, from);
+    bool mirror_exists = wh.exec("select to_regclass(" + literal(t.core) + ") is not null").text(0, 0) == "t";
+    ddl += check_columns(wh, source, t.staging, staging_shape, source_columns_from, from, mirror_exists ? t.core : "");
   } else {
     made.push_back(t.staging);
     ddl += "create table " + t.staging + " (_op text not null, _lsn pg_lsn not null, _seq integer not null,"
@@ -531,6 +559,16 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
       warehouse::stop_source(wh, source_.name, e.what());
     } catch (const std::exception& not_recorded) {
       log()->error("source {}: could not record that it stopped: {}", source_.name, not_recorded.what());
+    }
+    throw;
+  } catch (const std::exception& e) {
+    // The caller retries; meanwhile sluice.sources says why it does not move
+    // (when the warehouse can be reached at all).
+    try {
+      connection wh(dsn_);
+      warehouse::note_source_error(wh, source_.name, e.what());
+    } catch (const std::exception& not_recorded) {
+      log()->debug("source {}: could not record its error: {}", source_.name, not_recorded.what());
     }
     throw;
   }
@@ -766,6 +804,31 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
     batch_from = to;
     transactions_in_batch = 0;
   };
+  // A table's shape as its latest Relation message announced it, made the
+  // warehouse's: columns added on the source are added; a column dropped or
+  // retyped stops the run with a message saying what to fix.
+  auto take_shape = [&](table_info& t) {
+    auto columns = std::move(*t.announced);
+    t.announced.reset();
+    if (!t.columns.empty() && t.columns.size() == columns.size()) {
+      for (std::size_t i = 0; i < columns.size(); ++i) {
+        if (columns[i].name != t.columns[i].name || columns[i].type != t.columns[i].type) {
+          throw watcher::replication_error(
+              "source " + source_.name + ": column " + t.columns[i].name + " of " + t.schema + "." + t.name +
+              " was dropped or retyped on the source; make " + t.staging + " and " + t.core +
+              " match it: sluice retries and resumes from its applied LSN once they do");
+        }
+      }
+    }
+    if (t.columns.size() < columns.size() && !t.columns.empty()) {
+      // Batches in hand were built for the old columns: committed
+      // before the tables change (ensure_tables adds the columns).
+      hand_over();
+      wait_idle();
+    }
+    t.columns = std::move(columns);
+    ensure_tables(wh, source_.name, t);
+  };
   auto rows_for = [&](table_info& t) -> table_rows& {
     auto [it, fresh] = current_tables.try_emplace(t.copy_statement, current.tables.size());
     if (fresh) current.tables.push_back({t.copy_statement, {}, {}});
@@ -864,7 +927,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
             idle_since = alive->wal_end > confirmed;
           }
           if (idle_since) {
-            wh.exec_params("update sluice.sources set applied_end_lsn = $2::pg_lsn, updated_at = now()"
+            wh.exec_params("update sluice.sources set applied_end_lsn = $2::pg_lsn, last_error = null, updated_at = now()"
                            " where name = $1 and applied_end_lsn < $2::pg_lsn",
                            {source_.name, pg::format_lsn(alive->wal_end)});
             std::lock_guard lock(confirmed_mutex);
@@ -909,26 +972,9 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
                                        {std::to_string(column.type_oid), std::to_string(column.type_modifier)});
             columns.push_back({column.name, std::string(type.text(0, 0)), column.key});
           }
-          if (!t.columns.empty() && t.columns.size() == columns.size()) {
-            for (std::size_t i = 0; i < columns.size(); ++i) {
-              if (columns[i].name != t.columns[i].name || columns[i].type != t.columns[i].type) {
-                throw watcher::replication_error(
-                    "source " + source_.name + ": column " + t.columns[i].name + " of " + schema + "." + r->name +
-                    " was dropped or retyped on the source; fix " + t.staging + " and " + t.core +
-                    " to match, then restart (replication resumes from " + pg::format_lsn(applied) + ")");
-              }
-            }
-          }
-          if (t.columns.size() < columns.size() && !t.columns.empty()) {
-            // Batches in hand were built for the old columns: committed
-            // before the tables change (ensure_tables adds the columns).
-            hand_over();
-            wait_idle();
-          }
           t.schema = schema;
           t.name = r->name;
-          t.columns = std::move(columns);
-          ensure_tables(wh, source_.name, t);
+          t.announced = std::move(columns);
           relations[r->oid] = &t;
         } else if (!skipping) {
           auto table_of = [&](std::uint32_t oid) -> table_info& {
@@ -937,7 +983,9 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
               throw watcher::replication_error("source " + source_.name + ": a change for relation " +
                                                std::to_string(oid) + " came before its Relation message");
             }
-            return *it->second;
+            auto& t = *it->second;
+            if (t.announced) take_shape(t);
+            return t;
           };
           if (const auto* ins = std::get_if<pg::insert_message>(&m)) {
             put_change(table_of(ins->relation), 'i', ins->row, nullptr);

@@ -392,3 +392,82 @@ TEST_CASE("a column added on the source while streaming is added to the change l
 }
 
 }  // namespace sluice::itest
+
+namespace sluice::itest {
+
+TEST_CASE("a column dropped or retyped on the source while streaming holds that source with the reason in "
+          "sluice.sources, and once the warehouse's tables match it resumes with nothing lost or doubled",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text, qty int);"
+      "insert into items select i, 'item ' || i, i from generate_series(1, 100) i;"
+      "create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+  src.db().exec("insert into items values (1001, 'before the drop', 1)");
+  REQUIRE(wait_for_text(fx, "select count(*) from core.app_items where id = 1001", "1", 30s));
+  auto applied_before = fx.text("select applied_lsn::text from sluice.sources where name = 'app'");
+
+  // Dropped: the change after it cannot go into tables that still have the
+  // column. The source waits, saying which column; nothing after it lands.
+  src.db().exec("alter table items drop column name; insert into items values (1002, 2);"
+                "update items set qty = 9 where id = 1");
+  auto error_names = [&](const std::string& column) {
+    return wait_until(
+        [&] {
+          auto error = fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'");
+          return error.find("column " + column + " ") != std::string::npos;
+        },
+        30s, 100ms);
+  };
+  bool held = error_names("name");
+  INFO(daemon->output());
+  INFO("last_error: " << fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'"));
+  REQUIRE(held);
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(fx.text("select applied_lsn::text from sluice.sources where name = 'app'") == applied_before);
+  CHECK(fx.scalar("select count(*) from staging.app_items where id = 1002") == 0);
+  CHECK(fx.scalar("select qty from core.app_items where id = 1") == 1);
+  // Held, not given up: the daemon keeps trying while another change waits.
+  src.db().exec("insert into items values (1003, 3)");
+  std::this_thread::sleep_for(3s);
+  CHECK(daemon->running());
+  CHECK(fx.scalar("select count(*) from staging.app_items where id in (1002, 1003)") == 0);
+
+  // Fixed as the message says: the same column dropped in the warehouse.
+  fx.db().exec("alter table staging.app_items drop column name; alter table core.app_items drop column name");
+  auto caught_up = [&] {
+    auto want = source_db::digest(src.db(), "public.items");
+    return wait_until(
+        [&] {
+          try {
+            return source_db::digest(fx.db(), "core.app_items") == want;
+          } catch (const std::exception&) {
+            return false;
+          }
+        },
+        90s, 200ms);
+  };
+  CHECK(caught_up());
+  CHECK(fx.scalar("select count(*) from staging.app_items where id in (1002, 1003) and _op = 'i'") == 2);
+  CHECK(fx.text("select coalesce(last_error, 'none') from sluice.sources where name = 'app'") == "none");
+
+  // Retyped: the same, for a column whose values no longer fit.
+  src.db().exec("alter table items alter column qty type bigint; insert into items values (1004, 5000000000)");
+  REQUIRE(error_names("qty"));
+  CHECK(fx.scalar("select count(*) from staging.app_items where id = 1004") == 0);
+  fx.db().exec("alter table staging.app_items alter column qty type bigint;"
+               "alter table core.app_items alter column qty type bigint");
+  CHECK(caught_up());
+  CHECK(fx.scalar("select qty from core.app_items where id = 1004") == 5000000000LL);
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op <> 'r'") == 5);  // 1001, 1002, the update, 1003, 1004
+  CHECK(daemon->output().find("no longer on the source") != std::string::npos);
+  CHECK(daemon->output().find("retyped") != std::string::npos);
+  stop_daemon(*daemon, 60s);
+}
+
+}  // namespace sluice::itest

@@ -57,4 +57,10 @@ struct source_advance {
 // last_error (in its own statement, outside any batch).
 void stop_source(connection& conn, const std::string& name, const std::string& error);
 
+// Records why a source's run failed while sluice retries it (a column dropped
+// or retyped on the source, a server that cannot be reached) as its
+// last_error, so that sluice.sources shows it; the next committed batch or
+// heartbeat clears it. A stopped source keeps its own last_error.
+void note_source_error(connection& conn, const std::string& name, const std::string& error);
+
 }  // namespace sluice::warehouse
