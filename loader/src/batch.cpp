@@ -134,4 +134,43 @@ std::string describe_copy_row(std::string_view copy_statement, std::string_view 
   return out;
 }
 
+std::string refusal_reason(const warehouse::db_error& e) {
+  return "the warehouse refused the row: " + (e.server_message().empty() ? std::string(e.what()) : e.server_message()) +
+         " (SQLSTATE " + e.sqlstate() + ")";
+}
+
+void copy_stream(warehouse::connection& conn, std::string_view statement, std::span<const char> data) {
+  conn.copy_begin(statement);
+  conn.copy_write(data);
+  conn.copy_end();
+}
+
+void copy_around_refused(warehouse::connection& conn, std::string_view statement, copy_encoder& rows,
+                         const std::function<void(std::size_t, const warehouse::db_error&)>& on_refused) {
+  auto offsets = rows.row_offsets();
+  std::vector<std::pair<std::size_t, std::size_t>> pending{{0, rows.rows()}};
+  while (!pending.empty()) {
+    auto [first, last] = pending.back();
+    pending.pop_back();
+    conn.exec("savepoint sluice_split");
+    try {
+      copy_stream(conn, statement, rows.stream_of(offsets, first, last));
+      conn.exec("release savepoint sluice_split");
+      continue;
+    } catch (const warehouse::db_error& e) {
+      if (e.kind() != warehouse::error_kind::data || !conn.is_open()) throw;
+      conn.exec("rollback to savepoint sluice_split");
+      conn.exec("release savepoint sluice_split");
+      if (last - first == 1) {
+        on_refused(first, e);
+        continue;
+      }
+    }
+    auto middle = first + (last - first) / 2;
+    // Back of the stack is taken first: keep rows in order.
+    pending.emplace_back(middle, last);
+    pending.emplace_back(first, middle);
+  }
+}
+
 }  // namespace sluice::loader

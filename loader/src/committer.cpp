@@ -555,11 +555,11 @@ struct committer::impl {
       for (auto& t : b.tables) {
         if (t.rows.empty()) continue;
         if (split) copy_splitting(conn, t, b, refused_rejects, refused);
-        else copy_whole(conn, t.copy_statement, t.rows.finish());
+        else copy_stream(conn, t.copy_statement, t.rows.finish());
       }
-      if (!b.rejects.empty()) copy_whole(conn, rejects_copy_statement(), b.rejects.finish());
+      if (!b.rejects.empty()) copy_stream(conn, rejects_copy_statement(), b.rejects.finish());
       if (!refused_rejects.empty()) {
-        copy_whole(conn, rejects_copy_statement(), refused_rejects.finish());
+        copy_stream(conn, rejects_copy_statement(), refused_rejects.finish());
       }
       order.streamed(b.turns);
       // Not our turn yet: when every predecessor has streamed, waiting for
@@ -604,56 +604,26 @@ struct committer::impl {
     }
   }
 
-  static void copy_whole(connection& conn, std::string_view statement, std::span<const char> data) {
-    conn.copy_begin(statement);
-    conn.copy_write(data);
-    conn.copy_end();
-  }
-
   // COPYs the table's rows, splitting around every row the server refuses.
-  void copy_splitting(connection& conn, table_rows& t, batch& b, copy_encoder& refused_rejects,
-                      std::vector<std::uint32_t>& refused) {
+  static void copy_splitting(connection& conn, table_rows& t, batch& b, copy_encoder& refused_rejects,
+                             std::vector<std::uint32_t>& refused) {
     if (t.origins.size() != t.rows.rows()) {
       // No origin to make a reject of (not a source that keeps them): the
       // server's refusal fails the batch as it is.
-      copy_whole(conn, t.copy_statement, t.rows.finish());
+      copy_stream(conn, t.copy_statement, t.rows.finish());
       return;
     }
-    auto offsets = t.rows.row_offsets();
-    std::vector<std::pair<std::size_t, std::size_t>> pending{{0, t.rows.rows()}};
-    while (!pending.empty()) {
-      auto [first, last] = pending.back();
-      pending.pop_back();
-      conn.exec("savepoint sluice_split");
-      try {
-        auto data = t.rows.stream_of(offsets, first, last);
-        copy_whole(conn, t.copy_statement, data);
-        conn.exec("release savepoint sluice_split");
-        continue;
-      } catch (const db_error& e) {
-        if (e.kind() != error_kind::data || !conn.is_open()) throw;
-        conn.exec("rollback to savepoint sluice_split");
-        conn.exec("release savepoint sluice_split");
-        if (last - first == 1) {
-          auto origin_index = t.origins[first];
-          const auto& origin = b.origins[origin_index];
-          std::string raw = origin.replicated ? describe_copy_row(t.copy_statement, t.rows.stream_of(offsets, first, last))
-                            : b.raw                ? b.raw->raw_text(origin)
-                                                   : std::string();
-          append_reject(refused_rejects, origin, b.feed_names[origin.feed], "",
-                        "the warehouse refused the row: " +
-                            (e.server_message().empty() ? std::string(e.what()) : e.server_message()) +
-                            " (SQLSTATE " + e.sqlstate() + ")",
-                        raw, origin.replicated ? std::string_view(b.feed_names[origin.source_name]) : std::string_view());
-          refused.push_back(origin_index);
-          continue;
-        }
-      }
-      auto middle = first + (last - first) / 2;
-      // Back of the stack is taken first: keep rows in order.
-      pending.emplace_back(middle, last);
-      pending.emplace_back(first, middle);
-    }
+    std::vector<std::size_t> offsets;
+    copy_around_refused(conn, t.copy_statement, t.rows, [&](std::size_t row, const db_error& e) {
+      if (offsets.empty()) offsets = t.rows.row_offsets();
+      auto origin_index = t.origins[row];
+      const auto& origin = b.origins[origin_index];
+      std::string raw = origin.replicated ? describe_copy_row(t.copy_statement, t.rows.stream_of(offsets, row, row + 1))
+                        : b.raw                ? b.raw->raw_text(origin)
+                                               : std::string();
+      append_reject(refused_rejects, origin, b.feed_names[origin.feed], "", refusal_reason(e), raw, origin.replicated ? std::string_view(b.feed_names[origin.source_name]) : std::string_view());
+      refused.push_back(origin_index);
+    });
   }
 };
 

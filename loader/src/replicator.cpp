@@ -200,6 +200,20 @@ void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change
   std::string to_log(header.data(), header.size());
   std::string to_mirror(header.data(), header.size());
   copy_row_splitter rows;
+  // A COPY the warehouse refused: the source's is read to its end all the
+  // same, so that its connection can go on (a careful copy follows).
+  std::exception_ptr refused;
+  auto push = [&](copy_feeder& to, std::string& data) {
+    if (refused) {
+      data.clear();
+      return;
+    }
+    try {
+      to.push(std::exchange(data, std::string()));
+    } catch (...) {
+      refused = std::current_exception();
+    }
+  };
   from.copy_out_begin(copy_out);
   std::string chunk;
   while (from.copy_read(chunk)) {
@@ -210,9 +224,10 @@ void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change
       append_be(to_mirror, count, 2);
       to_mirror += fields;
     });
-    if (to_log.size() >= chunk_bytes) change_log.push(std::exchange(to_log, std::string()));
-    if (to_mirror.size() >= chunk_bytes) mirror.push(std::exchange(to_mirror, std::string()));
+    if (to_log.size() >= chunk_bytes) push(change_log, to_log);
+    if (to_mirror.size() >= chunk_bytes) push(mirror, to_mirror);
   }
+  if (refused) std::rethrow_exception(refused);
   if (!rows.ended()) throw std::runtime_error("the source's COPY ended before its trailer");
   auto trailer = copy_encoder::stream_trailer();
   to_log.append(trailer.data(), trailer.size());
@@ -545,6 +560,68 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
 
 }  // namespace
 
+// The snapshot's slow way, taken only after the fast one (tee_copy) met a row
+// the warehouse refuses: the change log's connection alone, with its trigger
+// on (it fills the mirror, as for streamed changes), in chunks of 4 MB, each
+// under a savepoint; a refused chunk is split down to its refused rows, which
+// become rejects: position the consistent point (`lsn`), record the row's
+// ordinal in the table's copy, raw the row as the source prints it. The
+// source's COPY (`copy_out`) ends each row with that text as one more column.
+// Returns how many rows were refused.
+std::uint64_t careful_copy(connection& from, const std::string& copy_out, connection& to, const table_info& t,
+                           std::string_view prefix, std::int16_t prefix_fields, std::uint64_t lsn,
+                           const std::string& source) {
+  constexpr std::size_t chunk_bytes = 4 << 20;
+  copy_encoder chunk;
+  std::vector<std::string> raws;
+  copy_encoder rejects;
+  std::uint64_t ordinal = 0;
+  std::uint64_t refused = 0;
+  auto flush = [&] {
+    if (chunk.empty()) return;
+    auto first_ordinal = ordinal - raws.size() + 1;
+    copy_around_refused(to, t.copy_statement, chunk, [&](std::size_t row, const warehouse::db_error& e) {
+      row_origin where;
+      where.replicated = true;
+      where.offset = lsn;
+      where.record = first_ordinal + row;
+      append_reject(rejects, where, t.staging_name, "", refusal_reason(e) + "; row " + std::to_string(where.record) +
+                    " of the initial copy of " + t.schema + "." + t.name, raws[row], source);
+      ++refused;
+    });
+    chunk = copy_encoder();
+    raws.clear();
+  };
+  std::string row_label = "_op=r, (";  // as describe_copy_row names a streamed change's columns
+  for (const auto& c : t.columns) row_label += (&c == &t.columns.front() ? "" : ", ") + c.name;
+  row_label += ")=";
+  copy_row_splitter rows;
+  from.copy_out_begin(copy_out);
+  std::string data;
+  while (from.copy_read(data)) {
+    rows.feed(data, [&](std::string_view fields, std::uint16_t count) {
+      // All but the last field go to the warehouse; the last is the row's text.
+      std::size_t at = 0;
+      for (std::uint16_t f = 0; f + 1 < count; ++f) {
+        std::uint32_t length = 0;
+        for (int i = 0; i < 4; ++i) length = (length << 8) | static_cast<unsigned char>(fields[at + i]);
+        at += 4 + (length == 0xffffffffu ? 0 : length);
+      }
+      chunk.begin_row(static_cast<std::int16_t>(prefix_fields + count - 1));
+      chunk.put_encoded(prefix);
+      chunk.put_encoded(fields.substr(0, at));
+      chunk.end_row();
+      raws.push_back(row_label + std::string(fields.substr(at + 4)));
+      ++ordinal;
+    });
+    if (chunk.size() >= chunk_bytes) flush();
+  }
+  if (!rows.ended()) throw std::runtime_error("the source's COPY ended before its trailer");
+  flush();
+  if (!rejects.empty()) copy_stream(to, rejects_copy_statement(), rejects.finish());
+  return refused;
+}
+
 replicator::replicator(std::string warehouse_dsn, source_config source)
     : dsn_(std::move(warehouse_dsn)), source_(std::move(source)) {}
 
@@ -630,47 +707,78 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
     // empties the mirrors and copies again. A source copied afresh (state set
     // back to 'new') so starts its mirror again; its change log keeps the
     // history.
-    auto filled = std::make_unique<connection>(dsn_);
-    filled->exec("begin");
-    wh.exec("begin");
     // The change log's columns before the table's own, the same for every
     // row: _op 'r', _lsn the consistent point, _seq 0, _commit_at the
     // snapshot's time, _unchanged and every _old_<key> NULL.
     auto snapshot_at = std::stoll(std::string(
         src.exec("select (extract(epoch from now()) * 1000000)::bigint - 946684800000000").text(0, 0)));
-    for (auto& [name, t] : tables) {
-      std::string columns;
-      for (const auto& c : t.columns) columns += std::string(columns.empty() ? "" : ", ") + quote(c.name);
-      std::string prefix;
-      std::int16_t prefix_fields = 5;
-      append_field(prefix, "r");
-      append_field(prefix, be_bytes(static_cast<std::uint64_t>(created.consistent_point)));
-      append_field(prefix, be_bytes(0, 4));
-      append_field(prefix, be_bytes(static_cast<std::uint64_t>(snapshot_at)));
-      append_null(prefix);
+    auto prefix_of = [&](const table_info& t) {
+      std::pair<std::string, std::int16_t> out{"", 5};
+      append_field(out.first, "r");
+      append_field(out.first, be_bytes(static_cast<std::uint64_t>(created.consistent_point)));
+      append_field(out.first, be_bytes(0, 4));
+      append_field(out.first, be_bytes(static_cast<std::uint64_t>(snapshot_at)));
+      append_null(out.first);
       for (const auto& c : t.columns) {
         if (c.key) {
-          append_null(prefix);
-          ++prefix_fields;
+          append_null(out.first);
+          ++out.second;
         }
       }
-      filled->exec("delete from " + t.core);
-      wh.exec("alter table " + t.staging + " disable trigger apply_to_mirror");
-      copy_feeder change_log(wh, t.copy_statement);
-      copy_feeder mirror(*filled, "copy " + t.core + " (" + columns + ") from stdin (format binary)");
-      tee_copy(src, "copy (select " + columns + " from " + quote(t.schema) + "." + quote(t.name) +
-                        ") to stdout (format binary)",
-               change_log, prefix, prefix_fields, mirror);
-      change_log.finish();
-      mirror.finish();
-      wh.exec("alter table " + t.staging + " enable trigger apply_to_mirror");
+      return out;
+    };
+    auto columns_of = [](const table_info& t) {
+      std::string columns;
+      for (const auto& c : t.columns) columns += std::string(columns.empty() ? "" : ", ") + quote(c.name);
+      return columns;
+    };
+    auto filled = std::make_unique<connection>(dsn_);
+    try {
+      filled->exec("begin");
+      wh.exec("begin");
+      for (auto& [name, t] : tables) {
+        auto columns = columns_of(t);
+        auto [prefix, prefix_fields] = prefix_of(t);
+        filled->exec("delete from " + t.core);
+        wh.exec("alter table " + t.staging + " disable trigger apply_to_mirror");
+        copy_feeder change_log(wh, t.copy_statement);
+        copy_feeder mirror(*filled, "copy " + t.core + " (" + columns + ") from stdin (format binary)");
+        tee_copy(src, "copy (select " + columns + " from " + quote(t.schema) + "." + quote(t.name) +
+                          ") to stdout (format binary)",
+                 change_log, prefix, prefix_fields, mirror);
+        change_log.finish();
+        mirror.finish();
+        wh.exec("alter table " + t.staging + " enable trigger apply_to_mirror");
+      }
+    } catch (const warehouse::db_error& e) {
+      if (e.kind() != warehouse::error_kind::data || !wh.is_open()) throw;
+      // A row the warehouse refuses (a constraint or trigger on the change
+      // log or the mirror): copied again, the careful way, in the same
+      // snapshot, so that it becomes a reject instead of failing the source.
+      log()->warn("source {}: the warehouse refused a row of the initial copy ({}); copying again in chunks to set"
+                  " refused rows aside as rejects", source_.name, e.what());
+      filled.reset();
+      wh.exec("rollback");
+      wh.exec("begin");
+      std::uint64_t refused = 0;
+      for (auto& [name, t] : tables) {
+        auto columns = columns_of(t);
+        auto [prefix, prefix_fields] = prefix_of(t);
+        wh.exec("delete from " + t.core);
+        refused += careful_copy(src,
+                                "copy (select " + columns + ", t::text from " + quote(t.schema) + "." + quote(t.name) +
+                                    " t) to stdout (format binary)",
+                                wh, t, prefix, prefix_fields, created.consistent_point, source_.name);
+      }
+      log()->warn("source {}: {} rows of the initial copy were refused; they are in sluice.rejects (source {})",
+                  source_.name, refused, source_.name);
     }
     wh.exec_params(
         "update sluice.sources set applied_lsn = $2::pg_lsn, applied_end_lsn = $2::pg_lsn, snapshot_lsn = $2::pg_lsn,"
         " partial_lsn = null, partial_seq = null, state = 'streaming', last_error = null, updated_at = now()"
         " where name = $1",
         {source_.name, pg::format_lsn(created.consistent_point)});
-    filled->exec("commit");
+    if (filled) filled->exec("commit");
     wh.exec("commit");
     src.exec("commit");
     log()->info("source {}: snapshot of {} tables committed at {}", source_.name, tables.size(),

@@ -18,6 +18,9 @@
 #include <string_view>
 #include <vector>
 
+#include <functional>
+#include <span>
+
 #include "sluice/loader/copy_encoder.h"
 #include "sluice/warehouse/connection.h"
 
@@ -108,16 +111,30 @@ struct batch {
 
 // The COPY of sluice.rejects that batch::rejects holds rows for.
 [[nodiscard]] std::string_view rejects_copy_statement();
-// Appends one reject row: where it came from, the field at fault ("" for the
-// record as a whole), the reason, and the raw bytes (made printable; exact bytes
-// kept too when that changed them).
 // A refused change of a replication source, as a person reads it: each
 // column of a one-row binary COPY stream (header, row, trailer) by its name in
 // `copy_statement`'s column list, its bytes as text when they are printable
 // UTF-8 (text types are), else \x and hex (binary forms of numbers, dates).
 [[nodiscard]] std::string describe_copy_row(std::string_view copy_statement, std::string_view row_stream);
+// Appends one reject row: where it came from, the field at fault ("" for the
+// record as a whole), the reason, and the raw bytes (made printable; exact bytes
+// kept too when that changed them).
 void append_reject(copy_encoder& rejects, const row_origin& where, std::string_view feed,
                    std::string_view field, std::string_view reason, std::string_view raw,
                    std::string_view source = {});
+
+// A reject's reason for a row the server refused: its message and SQLSTATE.
+[[nodiscard]] std::string refusal_reason(const warehouse::db_error& e);
+
+// One COPY of a whole stream (header, rows, trailer).
+void copy_stream(warehouse::connection& conn, std::string_view statement, std::span<const char> data);
+
+// COPYs `rows` with `statement` inside the caller's transaction, splitting
+// around every row the server refuses for its data (a value that does not
+// fit, a constraint, a trigger's exception), each try under a savepoint:
+// `on_refused` gets such a row's index and the server's error; the other rows
+// are written, in order. Any other error is thrown.
+void copy_around_refused(warehouse::connection& conn, std::string_view statement, copy_encoder& rows,
+                         const std::function<void(std::size_t, const warehouse::db_error&)>& on_refused);
 
 }  // namespace sluice::loader

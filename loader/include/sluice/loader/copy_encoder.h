@@ -55,6 +55,10 @@ class copy_encoder {
   void put_numeric(std::int16_t weight, std::uint16_t sign, std::uint16_t dscale,
                    std::span<const std::int16_t> digits);
 
+  // Fields already in binary COPY form (each its length, then its bytes), as
+  // they are: a row copied from another server's binary COPY.
+  void put_encoded(std::string_view fields) { put_bytes(fields.data(), fields.size()); }
+
   [[nodiscard]] std::uint64_t rows() const noexcept { return rows_; }
   [[nodiscard]] bool empty() const noexcept { return rows_ == 0; }
   [[nodiscard]] std::size_t size() const noexcept { return size_; }

@@ -4,8 +4,15 @@
 // - First run (state new): creates the slot sluice_<name> with an exported
 //   snapshot, copies every published table inside that snapshot (binary COPY
 //   out of the source straight into binary COPY into staging, rows marked
-//   _op 'r'), and commits the copy together with applied_lsn = the slot's
-//   consistent point. Then streams from there: no gap, no overlap.
+//   _op 'r', and into the mirror at once), and commits the copy together with
+//   applied_lsn = the slot's consistent point. Then streams from there: no
+//   gap, no overlap. Should the warehouse refuse a row of it (a CHECK, a
+//   trigger), the copy is done again in the same snapshot in chunks under
+//   savepoints, and the refused rows become rejects at the consistent point.
+// - A column dropped or retyped on the source makes the run throw a
+//   replication_error naming the column and the ALTERs that fix the
+//   warehouse's tables (recorded in sluice.sources.last_error); a Relation
+//   message is checked only once a change of its table is to be applied.
 // - Streaming: pgoutput protocol 1 with binary values, so a column value goes
 //   from the source's send format into binary COPY without parsing. Batches
 //   end at source commits (several source transactions per batch), or inside
