@@ -280,6 +280,10 @@ struct table_info {
   // a restart the source sends the old shape again for changes that were
   // applied already (and are skipped), though the tables have moved on.
   std::optional<std::vector<column_info>> announced;
+  std::uint32_t oid = 0;  // on the source
+  // Columns the mirror is about to gain, by name: the value the source's
+  // existing rows have for each (see added_defaults).
+  std::map<std::string, std::string> added_defaults;
 };
 
 std::string quote(const std::string& identifier) {
@@ -318,11 +322,13 @@ std::vector<std::pair<std::string, std::string>> warehouse_columns(connection& w
 
 // Checks that `table` has the columns `wanted`, in order. Columns missing at
 // the end (added on the source) are added when `add_from` says they may be
-// (their index is at least add_from); anything else stops the source with a
+// (their index is at least add_from), existing rows getting the value in
+// `defaults` (by column name) if any; anything else stops the source with a
 // message naming the column. Returns the ALTERs to run.
 std::string check_columns(connection& wh, const std::string& source, const std::string& table,
                           const std::vector<std::pair<std::string, std::string>>& wanted, std::size_t add_from,
-                          const std::string& from, const std::string& also = "") {
+                          const std::string& from, const std::string& also = "",
+                          const std::map<std::string, std::string>& defaults = {}) {
   auto have = warehouse_columns(wh, table);
   auto stop = [&](const std::string& what) {
     throw watcher::replication_error(
@@ -363,10 +369,22 @@ std::string check_columns(connection& wh, const std::string& source, const std::
   std::string alters;
   for (std::size_t i = have.size(); i < wanted.size(); ++i) {
     if (i < add_from) stop("column " + wanted[i].first + " " + wanted[i].second + " is missing");
-    alters += "alter table " + table + " add column " + quote(wanted[i].first) + " " + wanted[i].second + ";\n";
-    alters += "comment on column " + table + "." + quote(wanted[i].first) + " is " +
-              literal("Column " + wanted[i].first + " of " + from +
-                      " (added on the source later: NULL in changes and rows from before).") +
+    const auto& [name, type] = wanted[i];
+    auto value = defaults.find(name);
+    if (value == defaults.end()) {
+      alters += "alter table " + table + " add column " + quote(name) + " " + type + ";\n";
+    } else {
+      // The value the source's rows from before have: a default that stores
+      // it for existing rows without rewriting the table, then dropped.
+      alters += "alter table " + table + " add column " + quote(name) + " " + type + " default " +
+                literal(value->second) + "::" + type + ";\n";
+      alters += "alter table " + table + " alter column " + quote(name) + " drop default;\n";
+    }
+    alters += "comment on column " + table + "." + quote(name) + " is " +
+              literal("Column " + name + " of " + from +
+                      (value == defaults.end()
+                           ? " (added on the source later: NULL in changes and rows from before)."
+                           : " (added on the source later; rows from before hold the value its ADD COLUMN gave them).")) +
               ";\n";
   }
   return alters;
@@ -458,7 +476,7 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
     }
   }
   if (wh.exec("select to_regclass(" + literal(t.core) + ") is not null").text(0, 0) == "t") {
-    ddl += check_columns(wh, source, t.core, core_shape, 0, from);
+    ddl += check_columns(wh, source, t.core, core_shape, 0, from, "", t.added_defaults);
   } else {
     made.push_back(t.core);
     ddl += "create table " + t.core + " (" + core_cols + (t.has_key ? ", primary key (" + keys + ")" : "") + ");\n";
@@ -559,6 +577,37 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
 }
 
 }  // namespace
+
+// What the source's existing rows hold for `added` columns of the table
+// `oid` (columns the mirror lacks): PostgreSQL keeps a non-volatile ADD COLUMN
+// default as the column's "missing value" instead of rewriting the table, and
+// no change is streamed for those rows, so the mirror's rows from before must
+// be given it. Read from the source's catalog now (a column dropped since has
+// none). A column with a default but no missing value (a volatile default
+// rewrote the table) cannot be told: warned, its rows from before stay NULL.
+std::map<std::string, std::string> added_defaults(const std::string& conninfo, const std::string& source,
+                                                  const std::string& table, std::uint32_t oid,
+                                                  const std::set<std::string>& added) {
+  std::map<std::string, std::string> out;
+  connection src(conninfo);
+  auto r = src.exec_params(
+      "select attname, (attmissingval::text::text[])[1], atthasdef from pg_attribute"
+      " where attrelid = $1::oid and attnum > 0 and not attisdropped",
+      {std::to_string(oid)});
+  for (int row = 0; row < r.rows(); ++row) {
+    std::string name(r.text(row, 0));
+    if (added.count(name) == 0) continue;
+    if (!r.is_null(row, 1)) {
+      out.emplace(name, std::string(r.text(row, 1)));
+    } else if (r.text(row, 2) == "t") {
+      log()->warn("source {}: column {} of {} was added with a default the source's catalog no longer holds for the"
+                  " rows from before (a volatile default rewrote the table); the mirror has NULL there until a row"
+                  " changes (set state = 'new' in sluice.sources to copy the table afresh)",
+                  source, name, table);
+    }
+  }
+  return out;
+}
 
 // The snapshot's slow way, taken only after the fast one (tee_copy) met a row
 // the warehouse refuses: the change log's connection alone, with its trigger
@@ -934,6 +983,20 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
       hand_over();
       wait_idle();
     }
+    // Columns the mirror lacks (added on the source since): what its rows
+    // from before hold there.
+    t.added_defaults.clear();
+    auto mirror = warehouse_columns(wh, "core." + quote(warehouse_name(source_.name, t.schema, t.name)));
+    if (!mirror.empty()) {
+      std::set<std::string> added;
+      for (const auto& c : columns) {
+        bool there = std::any_of(mirror.begin(), mirror.end(), [&](const auto& m) { return m.first == c.name; });
+        if (!there) added.insert(c.name);
+      }
+      if (!added.empty()) {
+        t.added_defaults = added_defaults(source_.conninfo, source_.name, t.schema + "." + t.name, t.oid, added);
+      }
+    }
     t.columns = std::move(columns);
     ensure_tables(wh, source_.name, t);
   };
@@ -1083,6 +1146,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
           t.schema = schema;
           t.name = r->name;
           t.announced = std::move(columns);
+          t.oid = r->oid;
           relations[r->oid] = &t;
         } else if (!skipping) {
           auto table_of = [&](std::uint32_t oid) -> table_info& {

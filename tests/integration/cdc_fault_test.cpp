@@ -471,3 +471,43 @@ TEST_CASE("a column dropped or retyped on the source while streaming holds that 
 }
 
 }  // namespace sluice::itest
+
+namespace sluice::itest {
+
+TEST_CASE("columns added on the source with a default give the mirror's rows from before that default, as the "
+          "source's rows have it, and a volatile one is warned about",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text);"
+      "insert into items select i, 'item ' || i from generate_series(1, 50) i;"
+      "create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());
+  // No row is rewritten on the source, and no change is streamed for them.
+  src.db().exec(
+      "alter table items add column color text default 'red, or ''so''', add column n int default 7,"
+      " add column note text;"
+      "insert into items (id, name) values (100, 'new'); update items set n = 8 where id = 1");
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+  CHECK(fx.scalar("select count(*) from core.app_items where n = 7 and color = 'red, or ''so'''") == 50);  // 2..50 and 100
+  // The change log keeps history as it came: rows from before have no value.
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'r' and color is not null") == 0);
+  CHECK(fx.text("select column_default is null from information_schema.columns"
+                " where table_schema = 'core' and table_name = 'app_items' and column_name = 'n'") == "t");
+
+  // A volatile default rewrites the source's table: its values cannot be told.
+  src.db().exec("alter table items add column r float8 default random(); update items set name = 'x' where id = 2");
+  auto volatile_run = fx.run_once();
+  INFO(volatile_run.describe());
+  REQUIRE(volatile_run.ok());
+  CHECK(volatile_run.output.find("column r of public.items was added with a default") != std::string::npos);
+  CHECK(fx.scalar("select count(*) from core.app_items where r is null") == 50);
+  CHECK(fx.scalar("select count(*) from core.app_items where id = 2 and r is not null") == 1);
+}
+
+}  // namespace sluice::itest
