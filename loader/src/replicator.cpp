@@ -200,8 +200,9 @@ void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change
   std::string to_log(header.data(), header.size());
   std::string to_mirror(header.data(), header.size());
   copy_row_splitter rows;
-  // A COPY the warehouse refused: the source's is read to its end all the
-  // same, so that its connection can go on (a careful copy follows).
+  // A COPY the warehouse refused a row of (seldom seen before its end): the
+  // source's is read to its end all the same, so that its connection can go
+  // on (a careful copy follows). Any other failure ends the snapshot at once.
   std::exception_ptr refused;
   auto push = [&](copy_feeder& to, std::string& data) {
     if (refused) {
@@ -210,7 +211,8 @@ void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change
     }
     try {
       to.push(std::exchange(data, std::string()));
-    } catch (...) {
+    } catch (const warehouse::db_error& e) {
+      if (e.kind() != warehouse::error_kind::data) throw;
       refused = std::current_exception();
     }
   };
@@ -341,22 +343,31 @@ std::string check_columns(connection& wh, const std::string& source, const std::
   // in a person's words with the statements that fix it, for this table and
   // `also` (the mirror, checked after the change log). sluice does not change
   // the warehouse's tables itself: they hold the column's history.
-  auto changed = [&](const std::string& column, const std::string& what, const std::string& fix) {
+  auto changed = [&](const std::string& column, const std::string& what, const std::string& fix,
+                     const std::string& also_fix) {
     std::string statements = "alter table " + table + " " + fix;
-    if (!also.empty()) statements += "; alter table " + also + " " + fix;
+    if (!also.empty()) statements += "; alter table " + also + " " + also_fix;
     throw watcher::replication_error("source " + source + ": column " + column + " of " + from + " " + what +
                                      "; make the warehouse's tables match (" + statements +
                                      "): sluice retries and resumes from its applied LSN once they do");
   };
-  for (const auto& h : have) {
-    auto same_name = std::find_if(wanted.begin(), wanted.end(), [&](const auto& w) { return w.first == h.first; });
-    if (same_name == wanted.end() && static_cast<std::size_t>(&h - have.data()) >= add_from) {
-      changed(h.first, "is no longer on the source (dropped there?) but " + table + " has it",
-              "drop column " + quote(h.first));
-    }
-    if (same_name != wanted.end() && same_name->second != h.second) {
-      changed(h.first, "is " + same_name->second + " on the source but " + h.second + " in " + table + " (retyped?)",
-              "alter column " + quote(h.first) + " type " + same_name->second);
+  auto named = [](const std::vector<std::pair<std::string, std::string>>& columns, const std::string& name) {
+    return std::find_if(columns.begin(), columns.end(), [&](const auto& c) { return c.first == name; });
+  };
+  for (std::size_t i = add_from; i < have.size(); ++i) {  // the source's own columns
+    const auto& [name, type] = have[i];
+    auto there = named(wanted, name);
+    if (there == wanted.end()) {
+      auto fix = "drop column " + quote(name);
+      changed(name, "is no longer on the source (dropped there?) but " + table + " has it", fix, fix);
+    } else if (there->second != type) {
+      auto fix = "alter column " + quote(name) + " type " + there->second;
+      // A key column's old value (_old_<key>) has its type too.
+      auto old_key = named(have, "_old_" + name) != have.end()
+                         ? ", alter column " + quote("_old_" + name) + " type " + there->second
+                         : std::string();
+      changed(name, "is " + there->second + " on the source but " + type + " in " + table + " (retyped?)",
+              fix + old_key, fix);
     }
   }
   for (std::size_t i = 0; i < have.size() && i < wanted.size(); ++i) {
@@ -626,6 +637,9 @@ std::uint64_t careful_copy(connection& from, const std::string& copy_out, connec
   copy_encoder rejects;
   std::uint64_t ordinal = 0;
   std::uint64_t refused = 0;
+  std::string row_label = "_op=r, (";  // as describe_copy_row names a streamed change's columns
+  for (const auto& c : t.columns) row_label += (&c == &t.columns.front() ? "" : ", ") + c.name;
+  row_label += ")=";
   auto flush = [&] {
     if (chunk.empty()) return;
     auto first_ordinal = ordinal - raws.size() + 1;
@@ -635,15 +649,14 @@ std::uint64_t careful_copy(connection& from, const std::string& copy_out, connec
       where.offset = lsn;
       where.record = first_ordinal + row;
       append_reject(rejects, where, t.staging_name, "", refusal_reason(e) + "; row " + std::to_string(where.record) +
-                    " of the initial copy of " + t.schema + "." + t.name, raws[row], source);
+                    " of the initial copy of " + t.schema + "." + t.name, row_label + raws[row], source);
       ++refused;
     });
+    if (!rejects.empty()) copy_stream(to, rejects_copy_statement(), rejects.finish());
     chunk = copy_encoder();
+    rejects = copy_encoder();
     raws.clear();
   };
-  std::string row_label = "_op=r, (";  // as describe_copy_row names a streamed change's columns
-  for (const auto& c : t.columns) row_label += (&c == &t.columns.front() ? "" : ", ") + c.name;
-  row_label += ")=";
   copy_row_splitter rows;
   from.copy_out_begin(copy_out);
   std::string data;
@@ -660,14 +673,13 @@ std::uint64_t careful_copy(connection& from, const std::string& copy_out, connec
       chunk.put_encoded(prefix);
       chunk.put_encoded(fields.substr(0, at));
       chunk.end_row();
-      raws.push_back(row_label + std::string(fields.substr(at + 4)));
+      raws.emplace_back(fields.substr(at + 4));
       ++ordinal;
     });
     if (chunk.size() >= chunk_bytes) flush();
   }
   if (!rows.ended()) throw std::runtime_error("the source's COPY ended before its trailer");
   flush();
-  if (!rejects.empty()) copy_stream(to, rejects_copy_statement(), rejects.finish());
   return refused;
 }
 
@@ -689,7 +701,9 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
     throw;
   } catch (const std::exception& e) {
     // The caller retries; meanwhile sluice.sources says why it does not move
-    // (when the warehouse can be reached at all).
+    // (when the warehouse can be reached at all). A run asked to stop may
+    // fail on the way out (batches abandoned): nothing to tell.
+    if (stop) throw;
     try {
       connection wh(dsn_);
       warehouse::note_source_error(wh, source_.name, e.what());
@@ -815,8 +829,8 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
         auto [prefix, prefix_fields] = prefix_of(t);
         wh.exec("delete from " + t.core);
         refused += careful_copy(src,
-                                "copy (select " + columns + ", t::text from " + quote(t.schema) + "." + quote(t.name) +
-                                    " t) to stdout (format binary)",
+                                "copy (select " + columns + ", row(sluice_row.*)::text from " + quote(t.schema) +
+                                    "." + quote(t.name) + " sluice_row) to stdout (format binary)",
                                 wh, t, prefix, prefix_fields, created.consistent_point, source_.name);
       }
       log()->warn("source {}: {} rows of the initial copy were refused; they are in sluice.rejects (source {})",
@@ -963,20 +977,10 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   };
   // A table's shape as its latest Relation message announced it, made the
   // warehouse's: columns added on the source are added; a column dropped or
-  // retyped stops the run with a message saying what to fix.
+  // retyped stops the run with a message saying what to fix (check_columns).
   auto take_shape = [&](table_info& t) {
     auto columns = std::move(*t.announced);
     t.announced.reset();
-    if (!t.columns.empty() && t.columns.size() == columns.size()) {
-      for (std::size_t i = 0; i < columns.size(); ++i) {
-        if (columns[i].name != t.columns[i].name || columns[i].type != t.columns[i].type) {
-          throw watcher::replication_error(
-              "source " + source_.name + ": column " + t.columns[i].name + " of " + t.schema + "." + t.name +
-              " was dropped or retyped on the source; make " + t.staging + " and " + t.core +
-              " match it: sluice retries and resumes from its applied LSN once they do");
-        }
-      }
-    }
     if (t.columns.size() < columns.size() && !t.columns.empty()) {
       // Batches in hand were built for the old columns: committed
       // before the tables change (ensure_tables adds the columns).
@@ -1098,7 +1102,8 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
             idle_since = alive->wal_end > confirmed;
           }
           if (idle_since) {
-            wh.exec_params("update sluice.sources set applied_end_lsn = $2::pg_lsn, last_error = null, updated_at = now()"
+            wh.exec_params("update sluice.sources set applied_end_lsn = $2::pg_lsn, updated_at = now(),"
+                           " last_error = case when state = 'stopped' then last_error end"
                            " where name = $1 and applied_end_lsn < $2::pg_lsn",
                            {source_.name, pg::format_lsn(alive->wal_end)});
             std::lock_guard lock(confirmed_mutex);
@@ -1155,8 +1160,10 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
               throw watcher::replication_error("source " + source_.name + ": a change for relation " +
                                                std::to_string(oid) + " came before its Relation message");
             }
+            // Not for a change put_change will skip (applied before a
+            // restart): it may come with a shape the tables have left.
             auto& t = *it->second;
-            if (t.announced) take_shape(t);
+            if (t.announced && change_seq + 1 > skip_through) take_shape(t);
             return t;
           };
           if (const auto* ins = std::get_if<pg::insert_message>(&m)) {

@@ -103,7 +103,8 @@ std::vector<advance_outcome> advance_sources(connection& conn, std::span<const s
     // confirmed the slot past it before this transaction's first changes came.
     conn.exec_params(
         "update sluice.sources s set applied_lsn = c.lsn, applied_end_lsn = greatest(c.end_lsn, s.applied_end_lsn),"
-        " partial_lsn = c.partial_lsn, partial_seq = c.partial_seq, last_error = null, updated_at = now()"
+        " partial_lsn = c.partial_lsn, partial_seq = c.partial_seq, updated_at = now(),"
+        " last_error = case when s.state = 'stopped' then s.last_error end"
         " from unnest($1::text[], $2::pg_lsn[], $3::pg_lsn[], $4::pg_lsn[], $5::int[])"
         " as c(name, lsn, end_lsn, partial_lsn, partial_seq) where s.name = c.name",
         {text_array(due_names), text_array(due_lsns), null_array(due_ends), null_array(due_partial_lsns),
