@@ -329,3 +329,34 @@ TEST_CASE("a row the warehouse refuses during the initial copy is a reject at th
 }
 
 }  // namespace sluice::itest
+
+namespace sluice::itest {
+
+TEST_CASE("a table outside public is S_<schema>_T in the warehouse, beside the public table of the same name",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create schema inv;"
+      "create table inv.stock (id int primary key, \"Qty On Hand\" int);"
+      "create table public.stock (id int primary key, note text);"
+      "insert into inv.stock select i, i * 10 from generate_series(1, 20) i;"
+      "insert into public.stock select i, 'public ' || i from generate_series(1, 5) i;"
+      "create publication pub for table inv.stock, public.stock;");
+  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'pub')",
+                      {src.dsn()});
+  auto first = fx.run_once();
+  INFO(first.describe());
+  REQUIRE(first.ok());
+  src.db().exec("update inv.stock set \"Qty On Hand\" = 0 where id = 3; delete from inv.stock where id = 4;"
+                "insert into public.stock values (6, 'six')");
+  auto next = fx.run_once();
+  INFO(next.describe());
+  REQUIRE(next.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_inv_stock") == source_db::digest(src.db(), "inv.stock"));
+  CHECK(source_db::digest(fx.db(), "core.app_stock") == source_db::digest(src.db(), "public.stock"));
+  CHECK(fx.scalar("select count(*) from staging.app_inv_stock where _op in ('u', 'd')") == 2);
+  CHECK(fx.text("select obj_description('core.app_inv_stock'::regclass)").find("inv.stock") != std::string::npos);
+}
+
+}  // namespace sluice::itest
