@@ -483,6 +483,9 @@ struct loader::impl {
       retries.erase(path);
       const feed_plan* feed = feed_for(path);
       auto opened = open_beneath(inbox_fd.get(), path);
+      if (auto held = unpark(path, settled, opened)) {
+        if (unknown_inodes.insert({held->stat.device, held->stat.inode}).second) unknown.push_back(std::move(*held));
+      }
       if (opened.gone) {
         file_vanished(path);
         continue;
@@ -1312,6 +1315,54 @@ struct loader::impl {
   // Files (ledger ids) read without streaming since a batch of theirs failed.
   std::set<std::int64_t> unstreamed;
 
+  // A file whose batches failed is let go and looked at again by its path
+  // (schedule_retry); until it is tracked again sluice keeps a descriptor of
+  // it here, so that one deleted (or replaced) meanwhile is still read to its
+  // end: a log rotated away while the warehouse was down is not lost. tick()
+  // keeps looking at the path while it is parked.
+  struct parked_file {
+    unique_fd fd;
+    const feed_plan* feed = nullptr;
+    file_stat stat;
+    bool settled = false;
+  };
+  std::map<std::string, parked_file> parked;
+
+  void park(const tracked_file& t) {
+    int copy = ::fcntl(t.fd->get(), F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+      log()->warn("{} {}: cannot keep a descriptor of it ({}); should it be deleted before it is looked at again,"
+                  " the rest of it is not read", t.feed->name, t.path, std::strerror(errno));
+      return;
+    }
+    parked[t.path] = parked_file{unique_fd(copy), t.feed, t.stat, t.settled};
+  }
+
+  // The parked file of `path`, while it is not tracked again and no longer
+  // there (`opened` is what the path holds now): a sighting through a copy of
+  // the kept descriptor, under its path, or, when another file took that
+  // path, "<path> (deleted)".
+  std::optional<sighting> unpark(const std::string& path, bool settled, const opened_file& opened) {
+    auto p = parked.find(path);
+    if (p == parked.end()) return std::nullopt;
+    const auto& held = p->second;
+    bool there = !opened.gone && opened.refusal.empty() &&
+                 static_cast<std::int64_t>(opened.st.st_dev) == held.stat.device &&
+                 static_cast<std::int64_t>(opened.st.st_ino) == held.stat.inode;
+    if (there || by_inode.count({held.stat.device, held.stat.inode}) > 0) {
+      parked.erase(p);  // read by its path (or another) as any file
+      return std::nullopt;
+    }
+    opened_file kept;
+    kept.fd = unique_fd(::fcntl(held.fd.get(), F_DUPFD_CLOEXEC, 0));
+    if (kept.fd.get() < 0 || ::fstat(kept.fd.get(), &kept.st) != 0) return std::nullopt;  // parked still
+    auto st = stat_of(kept.st);
+    auto as = opened.gone ? path : path + " (deleted)";
+    log()->info("{} {}: no longer in the inbox; the rest of it is read through the descriptor sluice kept",
+                held.feed->name, as);
+    return sighting{as, settled || held.settled, held.feed, std::move(kept), st};
+  }
+
   void on_batch_done(const batch& b, batch_outcome outcome, const std::string& error) {
     std::vector<file_done> out;
     for (const auto& set : b.checkpoints) {
@@ -1360,6 +1411,7 @@ struct loader::impl {
       }
       if (t.in_flight > 0) continue;
       report(t);
+      if (t.failed && !stop) park(t);
       if (t.failed || (t.complete && !in_current(t.id))) {
         if (t.complete && !t.failed) {
           ++counts.files;
@@ -1403,6 +1455,11 @@ struct loader::impl {
   // ------------------------------------------------------------ heartbeats
 
   void tick() {
+    for (const auto& [path, held] : parked) {
+      if (retries.count(path) > 0) continue;
+      auto why = failures.find(path);
+      schedule_retry(path, held.settled, why != failures.end() ? why->second : "its batches were not committed");
+    }
     process_pending();
     if (current_files > 0) hand_over();
     take_done();
