@@ -483,8 +483,8 @@ struct loader::impl {
       retries.erase(path);
       const feed_plan* feed = feed_for(path);
       auto opened = open_beneath(inbox_fd.get(), path);
-      if (auto held = unpark(path, settled, opened)) {
-        if (unknown_inodes.insert({held->stat.device, held->stat.inode}).second) unknown.push_back(std::move(*held));
+      for (auto& held : deleted_files(path, opened)) {
+        if (unknown_inodes.insert({held.stat.device, held.stat.inode}).second) unknown.push_back(std::move(held));
       }
       if (opened.gone) {
         file_vanished(path);
@@ -520,7 +520,10 @@ struct loader::impl {
       if (!unknown_inodes.insert({st.device, st.inode}).second) continue;  // a hard link seen twice
       unknown.push_back({path, settled, feed, std::move(opened), st});
     }
-    if (!unknown.empty()) resolve(unknown);
+    if (!unknown.empty()) {
+      resolve(unknown);
+      forget_parked(unknown);
+    }
   }
 
   // A path no feed takes: a file we follow may have been renamed there (a log
@@ -1316,17 +1319,17 @@ struct loader::impl {
   std::set<std::int64_t> unstreamed;
 
   // A file whose batches failed is let go and looked at again by its path
-  // (schedule_retry); until it is tracked again sluice keeps a descriptor of
-  // it here, so that one deleted (or replaced) meanwhile is still read to its
-  // end: a log rotated away while the warehouse was down is not lost. tick()
-  // keeps looking at the path while it is parked.
+  // (schedule_retry); until it is tracked (or found loaded) again sluice keeps
+  // a descriptor of it here, by (device, inode), so that one deleted meanwhile
+  // is still read to its end: a log rotated away while the warehouse was down
+  // is not lost. tick() keeps looking at the path while it is parked. A file
+  // that still has a name (renamed) is found under it as any file.
   struct parked_file {
     unique_fd fd;
-    const feed_plan* feed = nullptr;
-    file_stat stat;
-    bool settled = false;
+    std::string feed;  // by name: feeds may be read again meanwhile
+    std::string path;
   };
-  std::map<std::string, parked_file> parked;
+  std::map<std::pair<std::int64_t, std::int64_t>, parked_file> parked;
 
   void park(const tracked_file& t) {
     int copy = ::fcntl(t.fd->get(), F_DUPFD_CLOEXEC, 0);
@@ -1335,32 +1338,51 @@ struct loader::impl {
                   " the rest of it is not read", t.feed->name, t.path, std::strerror(errno));
       return;
     }
-    parked[t.path] = parked_file{unique_fd(copy), t.feed, t.stat, t.settled};
+    parked[{t.stat.device, t.stat.inode}] = parked_file{unique_fd(copy), t.feed->name, t.path};
   }
 
-  // The parked file of `path`, while it is not tracked again and no longer
-  // there (`opened` is what the path holds now): a sighting through a copy of
-  // the kept descriptor, under its path, or, when another file took that
-  // path, "<path> (deleted)".
-  std::optional<sighting> unpark(const std::string& path, bool settled, const opened_file& opened) {
-    auto p = parked.find(path);
-    if (p == parked.end()) return std::nullopt;
-    const auto& held = p->second;
-    bool there = !opened.gone && opened.refusal.empty() &&
-                 static_cast<std::int64_t>(opened.st.st_dev) == held.stat.device &&
-                 static_cast<std::int64_t>(opened.st.st_ino) == held.stat.inode;
-    if (there || by_inode.count({held.stat.device, held.stat.inode}) > 0) {
-      parked.erase(p);  // read by its path (or another) as any file
-      return std::nullopt;
+  // Sightings, through a copy of the kept descriptor, of the files parked
+  // under `path` that were deleted (no name left): under that path, or
+  // "<path> (deleted)" when another file took it (`opened` is what the path
+  // holds now). Read as settled: a deleted file is done. A parked file that is
+  // back at its path, tracked or renamed is forgotten here; a deleted one once
+  // resolve() has taken it (forget_parked).
+  std::vector<sighting> deleted_files(const std::string& path, const opened_file& opened) {
+    std::vector<sighting> out;
+    for (auto it = parked.begin(); it != parked.end();) {
+      auto& [key, held] = *it;
+      if (held.path != path) {
+        ++it;
+        continue;
+      }
+      struct stat now {};
+      bool there = !opened.gone && opened.refusal.empty() &&
+                   static_cast<std::int64_t>(opened.st.st_dev) == key.first &&
+                   static_cast<std::int64_t>(opened.st.st_ino) == key.second;
+      const feed_plan* feed = feed_named(held.feed);
+      if (there || by_inode.count(key) > 0 || ::fstat(held.fd.get(), &now) != 0 || now.st_nlink > 0 ||
+          feed == nullptr) {
+        it = parked.erase(it);
+        continue;
+      }
+      opened_file kept;
+      kept.fd = unique_fd(::fcntl(held.fd.get(), F_DUPFD_CLOEXEC, 0));
+      kept.st = now;
+      if (kept.fd.get() < 0) {
+        ++it;  // out of descriptors: parked still, looked at again
+        continue;
+      }
+      auto as = opened.gone ? path : path + " (deleted)";
+      log()->info("{} {}: deleted from the inbox; the rest of it is read through the descriptor sluice kept",
+                  feed->name, as);
+      out.push_back(sighting{as, true, feed, std::move(kept), stat_of(now)});
+      ++it;
     }
-    opened_file kept;
-    kept.fd = unique_fd(::fcntl(held.fd.get(), F_DUPFD_CLOEXEC, 0));
-    if (kept.fd.get() < 0 || ::fstat(kept.fd.get(), &kept.st) != 0) return std::nullopt;  // parked still
-    auto st = stat_of(kept.st);
-    auto as = opened.gone ? path : path + " (deleted)";
-    log()->info("{} {}: no longer in the inbox; the rest of it is read through the descriptor sluice kept",
-                held.feed->name, as);
-    return sighting{as, settled || held.settled, held.feed, std::move(kept), st};
+    return out;
+  }
+
+  void forget_parked(const std::vector<sighting>& taken) {
+    for (const auto& s : taken) parked.erase({s.stat.device, s.stat.inode});
   }
 
   void on_batch_done(const batch& b, batch_outcome outcome, const std::string& error) {
@@ -1455,10 +1477,10 @@ struct loader::impl {
   // ------------------------------------------------------------ heartbeats
 
   void tick() {
-    for (const auto& [path, held] : parked) {
-      if (retries.count(path) > 0) continue;
-      auto why = failures.find(path);
-      schedule_retry(path, held.settled, why != failures.end() ? why->second : "its batches were not committed");
+    for (const auto& [key, held] : parked) {
+      if (retries.count(held.path) > 0) continue;
+      auto why = failures.find(held.path);
+      schedule_retry(held.path, false, why != failures.end() ? why->second : "its batches were not committed");
     }
     process_pending();
     if (current_files > 0) hand_over();
