@@ -1085,9 +1085,12 @@ struct loader::impl {
                           .max_record_bytes = options.max_record_bytes,
                           .raw_keep_bytes = reject_raw_bytes,
                           .padding = 64,
-                          // A settled .gz whose stream ended cleanly is complete (its writer
-                          // wrote the end marker): its last line counts, also in the daemon.
-                          .complete_stream_is_final = t.compressed && settled},
+                          // A settled .csv.gz whose stream ended cleanly is complete (its
+                          // writer wrote the end marker): its last row counts, also in the
+                          // daemon. Not a .log.gz: a log grows by members that may end mid-line
+                          // (the next one finishes it), so, as for a plain log, the daemon
+                          // waits for a last line's newline.
+                          .complete_stream_is_final = t.compressed && settled && t.kind != framing::ndjson},
                          t.feed->csv, t.csv_header);
     auto& decoder = *decoders.at(t.feed->name);
     if (t.kind == framing::csv) {
