@@ -587,8 +587,6 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
               list.empty() ? std::string("added the columns new on the source") : "created or updated " + list);
 }
 
-}  // namespace
-
 // What the source's existing rows hold for `added` columns of the table
 // `oid` (columns the mirror lacks): PostgreSQL keeps a non-volatile ADD COLUMN
 // default as the column's "missing value" instead of rewriting the table, and
@@ -682,6 +680,8 @@ std::uint64_t careful_copy(connection& from, const std::string& copy_out, connec
   flush();
   return refused;
 }
+
+}  // namespace
 
 replicator::replicator(std::string warehouse_dsn, source_config source)
     : dsn_(std::move(warehouse_dsn)), source_(std::move(source)) {}
