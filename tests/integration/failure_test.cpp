@@ -270,15 +270,19 @@ std::vector<std::string> warehouse_crash_restart() {
 
 TEST_CASE("warehouse crash while a large CSV streams: loaded exactly once, also when the file is deleted meanwhile",
           "[integration][failure][streaming]") {
-  // Deleted: its streamed transaction fails with the crash, after which the
-  // rest can only be read through the descriptor sluice holds.
-  bool deleted = GENERATE(false, true);
-  INFO("file deleted as the server crashes: " << deleted);
+  // 0: left alone. 1: deleted as the server crashes: its streamed
+  // transaction fails with the crash, after which the rest can only be read
+  // through the descriptor sluice holds. 2: deleted and another file written
+  // at its path: both load whole, each as its own ledger row.
+  int fate = GENERATE(0, 1, 2);
+  INFO("0 left alone, 1 deleted, 2 deleted and replaced: " << fate);
   sluice_fixture fx;
   declare_sales_feed(fx);
   auto restart = warehouse_crash_restart();
   auto made = generate_sales(fx, 400'000, 23);
   made.content += '\n';  // the daemon waits for a last line's newline
+  auto replacement = generate_sales(fx, 2'000, 29, 97, 900'001);
+  replacement.content += '\n';
   std::filesystem::create_directories(fx.inbox() / "test-sales");
   auto daemon = start_daemon(fx);
   fx.write_file("test-sales/big.csv", made.content);
@@ -290,8 +294,11 @@ TEST_CASE("warehouse crash while a large CSV streams: loaded exactly once, also 
       },
       60s, 5ms));
   std::this_thread::sleep_for(100ms);
+  auto big_id = fx.file_id("test-sales/big.csv");
+  REQUIRE(big_id > 0);
   auto committed = fx.scalar("select coalesce(sum(records_done), 0) from sluice.files where path = 'test-sales/big.csv'");
-  if (deleted) std::filesystem::remove(fx.inbox() / "test-sales/big.csv");
+  if (fate >= 1) std::filesystem::remove(fx.inbox() / "test-sales/big.csv");
+  if (fate == 2) fx.write_file("test-sales/big.csv", replacement.content);
   auto restarted = run_process(restart, fx.work() / "restart.log", 90s);
   INFO(restarted.describe());
   REQUIRE(restarted.ok());
@@ -300,13 +307,14 @@ TEST_CASE("warehouse crash while a large CSV streams: loaded exactly once, also 
   CHECK(committed < 400'000);  // the crash landed mid-load
   bool done = fx.wait_until_reconnecting(
       [&] {
-        return fx.scalar("select count(*) from sluice.files where path = 'test-sales/big.csv' and state = 'loaded'") == 1;
+        return fx.scalar("select count(*) from sluice.files where state = 'loaded' and path like 'test-sales/big.csv%'") ==
+               (fate == 2 ? 2 : 1);
       },
       60s, 200ms);
   INFO(daemon->output());
   REQUIRE(done);
   CHECK(daemon->output().find("a streamed transaction of") != std::string::npos);
-  if (deleted) {
+  if (fate >= 1) {
     // Read through the kept descriptor (as often as the recovering server
     // needed), then forgotten: not looked for again and again.
     auto told = [&] {
@@ -323,8 +331,16 @@ TEST_CASE("warehouse crash while a large CSV streams: loaded exactly once, also 
     CHECK(when_loaded >= 1);
     CHECK(told() == when_loaded);
   }
-  check_conserved(fx, "test-sales/big.csv", 400'000, static_cast<std::int64_t>(made.content.size()));
-  CHECK(fx.rejects(fx.file_id("test-sales/big.csv")) == made.traps.at("bad_price"));
+  // The big file's row, under whatever path it ended (a replaced one is
+  // named as deleted).
+  auto big_path = fx.text("select path from sluice.files where id = " + std::to_string(big_id));
+  INFO("the big file's ledger path: " << big_path);
+  CHECK((fate == 2) == (big_path != "test-sales/big.csv"));
+  check_conserved(fx, big_path, 400'000, static_cast<std::int64_t>(made.content.size()));
+  CHECK(fx.rejects(big_id) == made.traps.at("bad_price"));
+  if (fate == 2) {
+    check_conserved(fx, "test-sales/big.csv", 2'000, static_cast<std::int64_t>(replacement.content.size()));
+  }
   CHECK(fx.duplicate_staging_keys() == 0);
   stop_daemon(*daemon);
 }
