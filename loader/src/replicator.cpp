@@ -463,8 +463,8 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   std::string from = t.schema + "." + t.name + " on source " + source;
   std::string ddl;
   std::vector<std::string> made;
+  bool mirror_exists = wh.exec("select to_regclass(" + literal(t.core) + ") is not null").text(0, 0) == "t";
   if (wh.exec("select to_regclass(" + literal(t.staging) + ") is not null").text(0, 0) == "t") {
-    bool mirror_exists = wh.exec("select to_regclass(" + literal(t.core) + ") is not null").text(0, 0) == "t";
     ddl += check_columns(wh, source, t.staging, staging_shape, source_columns_from, from, mirror_exists ? t.core : "");
   } else {
     made.push_back(t.staging);
@@ -486,7 +486,7 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
       }
     }
   }
-  if (wh.exec("select to_regclass(" + literal(t.core) + ") is not null").text(0, 0) == "t") {
+  if (mirror_exists) {
     ddl += check_columns(wh, source, t.core, core_shape, 0, from, "", t.added_defaults);
   } else {
     made.push_back(t.core);
