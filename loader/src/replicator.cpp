@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <future>
 #include <map>
 #include <set>
@@ -687,29 +688,30 @@ replicator::replicator(std::string warehouse_dsn, source_config source)
     : dsn_(std::move(warehouse_dsn)), source_(std::move(source)) {}
 
 replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
+  // Recorded where a person looks, on a connection of its own (the one the
+  // run used may be what broke); a warehouse that cannot be reached is left
+  // to the caller's retries.
+  auto record = [&](const std::function<void(connection&)>& write, const char* what, spdlog::level::level_enum level) {
+    try {
+      connection wh(dsn_);
+      write(wh);
+    } catch (const std::exception& not_recorded) {
+      log()->log(level, "source {}: could not record {}: {}", source_.name, what, not_recorded.what());
+    }
+  };
   try {
     return replicate(once, stop);
   } catch (const source_stopped& e) {
-    // Recorded where a person looks, on a connection of its own (the one the
-    // run used may be what broke).
-    try {
-      connection wh(dsn_);
-      warehouse::stop_source(wh, source_.name, e.what());
-    } catch (const std::exception& not_recorded) {
-      log()->error("source {}: could not record that it stopped: {}", source_.name, not_recorded.what());
-    }
+    record([&](connection& wh) { warehouse::stop_source(wh, source_.name, e.what()); }, "that it stopped",
+           spdlog::level::err);
     throw;
   } catch (const std::exception& e) {
-    // The caller retries; meanwhile sluice.sources says why it does not move
-    // (when the warehouse can be reached at all). A run asked to stop may
-    // fail on the way out (batches abandoned): nothing to tell.
+    // The caller retries; meanwhile sluice.sources says why it does not move.
+    // A run asked to stop may fail on the way out (batches abandoned):
+    // nothing to tell.
     if (stop) throw;
-    try {
-      connection wh(dsn_);
-      warehouse::note_source_error(wh, source_.name, e.what());
-    } catch (const std::exception& not_recorded) {
-      log()->debug("source {}: could not record its error: {}", source_.name, not_recorded.what());
-    }
+    record([&](connection& wh) { warehouse::note_source_error(wh, source_.name, e.what()); }, "its error",
+           spdlog::level::debug);
     throw;
   }
 }

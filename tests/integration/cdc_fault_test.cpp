@@ -38,6 +38,22 @@ bool wait_for_text(sluice_fixture& fx, const std::string& sql, const std::string
   return fx.wait_until_reconnecting([&] { return fx.text(sql) == want; }, timeout, 200ms);
 }
 
+// Waits until the mirror `core` equals the source's `table` (row-for-row
+// digest), through the warehouse's failures and restarts.
+bool mirror_catches_up(sluice_fixture& fx, source_db& src, const std::string& core, const std::string& table,
+                       std::chrono::milliseconds timeout) {
+  auto want = source_db::digest(src.db(), table);
+  return wait_until(
+      [&] {
+        try {
+          return source_db::digest(fx.db(), core) == want;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      timeout, 200ms);
+}
+
 }  // namespace
 
 TEST_CASE("kill -9 of sluice during the initial snapshot commits none of it, and the next run copies each row once",
@@ -364,16 +380,7 @@ TEST_CASE("a column added on the source while streaming is added to the change l
   INFO("inserts streamed before the ALTER: " << streamed_before_alter);
   CHECK(streamed_before_alter > 0);
 
-  auto want = source_db::digest(src.db(), "public.items");
-  bool caught_up = wait_until(
-      [&] {
-        try {
-          return source_db::digest(fx.db(), "core.app_items") == want;
-        } catch (const std::exception&) {
-          return false;
-        }
-      },
-      60s, 200ms);
+  bool caught_up = mirror_catches_up(fx, src, "core.app_items", "public.items", 60s);
   INFO(daemon->output());
   CHECK(caught_up);
   CHECK(fx.scalar("select count(*) from staging.app_items where color is not null") > 0);
@@ -390,10 +397,6 @@ TEST_CASE("a column added on the source while streaming is added to the change l
   CHECK(fx.scalar("select size from staging.app_items where id = 5000") == 42);
   CHECK(doubled_changes(fx, "staging.app_items") == 0);
 }
-
-}  // namespace sluice::itest
-
-namespace sluice::itest {
 
 TEST_CASE("a column dropped or retyped on the source while streaming holds that source with the reason in "
           "sluice.sources, and once the warehouse's tables match it resumes with nothing lost or doubled",
@@ -439,18 +442,7 @@ TEST_CASE("a column dropped or retyped on the source while streaming holds that 
 
   // Fixed as the message says: the same column dropped in the warehouse.
   fx.db().exec("alter table staging.app_items drop column name; alter table core.app_items drop column name");
-  auto caught_up = [&] {
-    auto want = source_db::digest(src.db(), "public.items");
-    return wait_until(
-        [&] {
-          try {
-            return source_db::digest(fx.db(), "core.app_items") == want;
-          } catch (const std::exception&) {
-            return false;
-          }
-        },
-        90s, 200ms);
-  };
+  auto caught_up = [&] { return mirror_catches_up(fx, src, "core.app_items", "public.items", 90s); };
   CHECK(caught_up());
   CHECK(fx.scalar("select count(*) from staging.app_items where id in (1002, 1003) and _op = 'i'") == 2);
   CHECK(fx.text("select coalesce(last_error, 'none') from sluice.sources where name = 'app'") == "none");
@@ -469,10 +461,6 @@ TEST_CASE("a column dropped or retyped on the source while streaming holds that 
   CHECK(daemon->output().find("retyped") != std::string::npos);
   stop_daemon(*daemon, 60s);
 }
-
-}  // namespace sluice::itest
-
-namespace sluice::itest {
 
 TEST_CASE("columns added on the source with a default give the mirror's rows from before that default, as the "
           "source's rows have it, and a volatile one is warned about",
@@ -509,10 +497,6 @@ TEST_CASE("columns added on the source with a default give the mirror's rows fro
   CHECK(fx.scalar("select count(*) from core.app_items where r is null") == 50);
   CHECK(fx.scalar("select count(*) from core.app_items where id = 2 and r is not null") == 1);
 }
-
-}  // namespace sluice::itest
-
-namespace sluice::itest {
 
 TEST_CASE("a column added in the middle of a large source transaction, sluice killed after its part past the ALTER "
           "committed: the restart skips the part before it under the old shape and loads the rest once",

@@ -269,10 +269,6 @@ TEST_CASE("an idle publication's slot still moves while the source writes elsewh
   CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'i'") == 2);
 }
 
-}  // namespace sluice::itest
-
-namespace sluice::itest {
-
 TEST_CASE("a row the warehouse refuses during the initial copy is a reject at the consistent point, and every other "
           "row of every table is copied once",
           "[integration][cdc]") {
@@ -327,10 +323,6 @@ TEST_CASE("a row the warehouse refuses during the initial copy is a reject at th
         source_db::digest(src.db(), "(select * from items where qty >= 0)"));
   CHECK(fx.scalar("select count(*) from staging.app_items where _op <> 'r'") == 2);
 }
-
-}  // namespace sluice::itest
-
-namespace sluice::itest {
 
 TEST_CASE("a table outside public is S_<schema>_T in the warehouse, beside the public table of the same name",
           "[integration][cdc]") {
