@@ -68,6 +68,17 @@ set +e
 ctest_status=${PIPESTATUS[0]}
 set -e
 
+# A failure's cause can sit in the middle of a long log (a daemon's output
+# given as context); the assertions that failed are repeated here, at the end,
+# each cut short, where a reader of only the log's tail sees them too.
+if ((ctest_status != 0)); then
+  section "what failed (each failed assertion, from the log above)"
+  awk '/^[^ ].*:[0-9]+: FAILED:$/ { left = 12; print "--"; }
+       left > 0 { print substr($0, 1, 300); left--; }' "$ctest_log" | head -n 150
+  section "errors sluice logged in the failed tests (some are the faults a test injects)"
+  grep -E ' (error|critical) +\[' "$ctest_log" | cut -c1-300 | tail -n 40 || true
+fi
+
 result=$(grep -E 'tests passed|No tests were found' "$ctest_log" | tail -1 || true)
 status=$ctest_status
 if [[ $compose != ok ]]; then status=1; fi

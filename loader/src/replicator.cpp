@@ -883,7 +883,8 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
     auto inserted = pg::parse_lsn(source_sql.exec("select pg_current_wal_insert_lsn()::text").text(0, 0));
     if (inserted && *inserted > *until) until = *inserted;
   }
-  repl.start(slot, applied, source_.publication);
+  // After a kill -9 the old run's walsender holds the slot until it notices.
+  repl.start(slot, applied, source_.publication, std::chrono::seconds(30));
 
   std::mutex confirmed_mutex;
   pg::lsn confirmed = applied;

@@ -15,6 +15,7 @@
 #include "checks.h"
 #include "fixture.h"
 #include "hubdoc_input.h"
+#include "sluice/watcher/replication.h"
 
 namespace sluice::itest {
 namespace {
@@ -217,8 +218,10 @@ TEST_CASE("a source transaction of 1M rows streams with flat memory and answered
                                                                                          << " MB");
   CHECK(first_peak_kb < 120 * 1024);
   applied_when_killed = fx.scalar("select count(*) from staging.app_events where _op = 'i'");
-  INFO(first->output());
   INFO("changes of the large transaction committed when killed: " << applied_when_killed);
+  auto first_output = first->output();
+  auto log_end = first_output.substr(first_output.size() - std::min<std::size_t>(first_output.size(), 3000));
+  INFO("the killed run's log ends: ..." << log_end);
   CHECK(some);
   CHECK(applied_when_killed > 0);
   CHECK(applied_when_killed < rows);  // the kill landed mid-transaction
@@ -241,6 +244,37 @@ TEST_CASE("a source transaction of 1M rows streams with flat memory and answered
   CHECK(fx.scalar("select count(distinct id) from staging.app_events where _op = 'i'") == rows + 1);
   CHECK(doubled_changes(fx, "staging.app_events") == 0);
   CHECK(source_db::digest(fx.db(), "core.app_events") == source_db::digest(src.db(), "public.events"));
+}
+
+TEST_CASE("a slot another process still holds (a killed run's walsender) is waited for, and --once then loads what"
+          " waited",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());  // the snapshot (empty); the slot is sluice_app
+  src.db().exec("insert into items select i, 'after the snapshot' from generate_series(1, 100) i");
+
+  // Someone else streams from the slot, as the walsender of a run killed a
+  // moment ago does until it notices.
+  std::optional<watcher::replication_connection> holder;
+  holder.emplace(src.dsn(), "holder");
+  holder->start("sluice_app", 0, "pub", 0ms);
+  auto run = fx.start_sluice({"--once"}, "waits.log");
+  bool waiting = wait_until([&] { return run->output().find("held by another process") != std::string::npos; }, 30s);
+  INFO(run->output());
+  REQUIRE(waiting);
+  std::this_thread::sleep_for(1s);
+  CHECK(run->running());  // still waiting, not failed
+  holder.reset();         // lets go of the slot
+
+  auto ended = run->wait_for(60s);
+  REQUIRE(ended);
+  INFO(ended->describe());
+  CHECK(ended->ok());
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'i'") == 100);
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
 }
 
 TEST_CASE("a slot dropped behind sluice's back stops that source with a clear error, while other sources and the inbox go on",

@@ -4,6 +4,9 @@
 #include <sys/select.h>
 
 #include <string_view>
+#include <thread>
+
+#include "logger.h"
 
 namespace sluice::watcher {
 
@@ -87,14 +90,34 @@ pgoutput::lsn replication_connection::current_wal_end() {
   return *at;
 }
 
-void replication_connection::start(const std::string& slot, pgoutput::lsn from, const std::string& publication) {
+void replication_connection::start(const std::string& slot, pgoutput::lsn from, const std::string& publication,
+                                   std::chrono::milliseconds wait_for_slot) {
   char* quoted = PQescapeLiteral(conn_.get(), ("\"" + publication + "\"").c_str(), publication.size() + 2);
   if (quoted == nullptr) fail("cannot quote the publication name");
   auto command = "START_REPLICATION SLOT \"" + slot + "\" LOGICAL " + pgoutput::format_lsn(from) +
                  " (proto_version '1', publication_names " + quoted + ", binary 'true', messages 'true')";
   PQfreemem(quoted);
-  result_guard r{PQexec(conn_.get(), command.c_str())};
-  if (PQresultStatus(r.r) != PGRES_COPY_BOTH) fail("cannot start replication from slot " + slot);
+  auto deadline = std::chrono::steady_clock::now() + wait_for_slot;
+  bool told = false;
+  while (true) {
+    result_guard r{PQexec(conn_.get(), command.c_str())};
+    if (PQresultStatus(r.r) == PGRES_COPY_BOTH) return;
+    // 55006 object_in_use: "replication slot ... is active for PID n".
+    const char* state = PQresultErrorField(r.r, PG_DIAG_SQLSTATE);
+    bool in_use = state != nullptr && std::string_view(state) == "55006";
+    if (!in_use || std::chrono::steady_clock::now() >= deadline) {
+      fail("cannot start replication from slot " + slot +
+           (in_use ? " (another process holds it: another sluice streaming this source, or the walsender of a run"
+                     " that ended, until it notices)"
+                   : ""));
+    }
+    if (!told) {
+      detail::logger()->info("source {}: slot {} is held by another process ({}); waiting for it", label_, slot,
+                             trimmed(PQerrorMessage(conn_.get())));
+      told = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
 }
 
 std::optional<std::string> replication_connection::next(std::chrono::milliseconds wait) {

@@ -56,7 +56,11 @@ class replication_connection {
   // The source's current end of WAL (IDENTIFY_SYSTEM).
   pgoutput::lsn current_wal_end();
   // START_REPLICATION SLOT slot LOGICAL from (proto_version '1', publication_names ...).
-  void start(const std::string& slot, pgoutput::lsn from, const std::string& publication);
+  // A slot another process holds (the walsender of a run killed a moment
+  // ago holds it until it notices; or another sluice streams this source) is
+  // asked for again until `wait_for_slot` has passed, then a replication_error.
+  void start(const std::string& slot, pgoutput::lsn from, const std::string& publication,
+             std::chrono::milliseconds wait_for_slot);
   // The next CopyData message (XLogData or keepalive), waiting at most `wait`;
   // nullopt when nothing came.
   std::optional<std::string> next(std::chrono::milliseconds wait);
