@@ -884,7 +884,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
     if (inserted && *inserted > *until) until = *inserted;
   }
   // After a kill -9 the old run's walsender holds the slot until it notices.
-  repl.start(slot, applied, source_.publication, std::chrono::seconds(30));
+  repl.start(slot, applied, source_.publication, std::chrono::seconds(30), [&] { return stop.load(); });
 
   std::mutex confirmed_mutex;
   pg::lsn confirmed = applied;

@@ -275,6 +275,15 @@ TEST_CASE("a slot another process still holds (a killed run's walsender) is wait
   CHECK(ended->ok());
   CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'i'") == 100);
   CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+
+  // A daemon told to stop while it waits stops at once, not after the wait.
+  holder.emplace(src.dsn(), "holder");
+  holder->start("sluice_app", 0, "pub", 0ms);
+  auto daemon = start_daemon(fx, "waiting-daemon.log");
+  REQUIRE(wait_until([&] { return daemon->output().find("held by another process") != std::string::npos; }, 30s));
+  auto asked = std::chrono::steady_clock::now();
+  stop_daemon(*daemon, 25s);
+  CHECK(std::chrono::steady_clock::now() - asked < 10s);
 }
 
 TEST_CASE("a slot dropped behind sluice's back stops that source with a clear error, while other sources and the inbox go on",

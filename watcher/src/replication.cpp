@@ -91,7 +91,7 @@ pgoutput::lsn replication_connection::current_wal_end() {
 }
 
 void replication_connection::start(const std::string& slot, pgoutput::lsn from, const std::string& publication,
-                                   std::chrono::milliseconds wait_for_slot) {
+                                   std::chrono::milliseconds wait_for_slot, const std::function<bool()>& stop) {
   char* quoted = PQescapeLiteral(conn_.get(), ("\"" + publication + "\"").c_str(), publication.size() + 2);
   if (quoted == nullptr) fail("cannot quote the publication name");
   auto command = "START_REPLICATION SLOT \"" + slot + "\" LOGICAL " + pgoutput::format_lsn(from) +
@@ -105,7 +105,7 @@ void replication_connection::start(const std::string& slot, pgoutput::lsn from, 
     // 55006 object_in_use: "replication slot ... is active for PID n".
     const char* state = PQresultErrorField(r.r, PG_DIAG_SQLSTATE);
     bool in_use = state != nullptr && std::string_view(state) == "55006";
-    if (!in_use || std::chrono::steady_clock::now() >= deadline) {
+    if (!in_use || std::chrono::steady_clock::now() >= deadline || (stop && stop())) {
       fail("cannot start replication from slot " + slot +
            (in_use ? " (another process holds it: another sluice streaming this source, or the walsender of a run"
                      " that ended, until it notices)"

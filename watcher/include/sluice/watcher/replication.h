@@ -17,6 +17,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -58,9 +59,10 @@ class replication_connection {
   // START_REPLICATION SLOT slot LOGICAL from (proto_version '1', publication_names ...).
   // A slot another process holds (the walsender of a run killed a moment
   // ago holds it until it notices; or another sluice streams this source) is
-  // asked for again until `wait_for_slot` has passed, then a replication_error.
+  // asked for again until `wait_for_slot` has passed or `stop` says so, then
+  // a replication_error.
   void start(const std::string& slot, pgoutput::lsn from, const std::string& publication,
-             std::chrono::milliseconds wait_for_slot);
+             std::chrono::milliseconds wait_for_slot, const std::function<bool()>& stop = {});
   // The next CopyData message (XLogData or keepalive), waiting at most `wait`;
   // nullopt when nothing came.
   std::optional<std::string> next(std::chrono::milliseconds wait);
