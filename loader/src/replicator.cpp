@@ -701,6 +701,8 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
   };
   try {
     return replicate(once, stop);
+  } catch (const source_busy&) {
+    throw;  // the sluice that replicates it keeps sluice.sources
   } catch (const source_stopped& e) {
     record([&](connection& wh) { warehouse::stop_source(wh, source_.name, e.what()); }, "that it stopped",
            spdlog::level::err);
@@ -721,6 +723,21 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   const auto slot = "sluice_" + source_.name;
   const auto key = "source:" + source_.name;
   connection wh(dsn_);
+  // One sluice at a time: a second daemon (or a --once beside a daemon)
+  // waits here, and takes over once the first one's session ends.
+  if (!warehouse::claim_source(wh, source_.name)) {
+    log()->info("source {}: another sluice replicates it; waiting to take over", source_.name);
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!warehouse::claim_source(wh, source_.name)) {
+      if (stop) return outcome;
+      if (once && std::chrono::steady_clock::now() >= give_up) {
+        throw source_busy("source " + source_.name +
+                          ": another sluice replicates it (a daemon?); this run did not replicate it");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    log()->info("source {}: taken over", source_.name);
+  }
   auto source_row = wh.exec_params("select state, coalesce(last_error, '') from sluice.sources where name = $1", {source_.name});
   if (source_row.rows() == 0) throw watcher::replication_error("source " + source_.name + ": no longer in sluice.sources");
   auto state = std::string(source_row.text(0, 0));

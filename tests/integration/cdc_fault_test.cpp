@@ -8,6 +8,7 @@
 
 #include <signal.h>
 
+#include <array>
 #include <atomic>
 #include <thread>
 
@@ -244,6 +245,66 @@ TEST_CASE("a source transaction of 1M rows streams with flat memory and answered
   CHECK(fx.scalar("select count(distinct id) from staging.app_events where _op = 'i'") == rows + 1);
   CHECK(doubled_changes(fx, "staging.app_events") == 0);
   CHECK(source_db::digest(fx.db(), "core.app_events") == source_db::digest(src.db(), "public.events"));
+}
+
+TEST_CASE("two daemons started at once on one new source: one copies and streams it, the other takes over after"
+          " a kill -9, and no change is lost or doubled",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  constexpr int rows = 20'000;
+  src.db().exec(
+      "create table items (id int primary key, n int not null);"
+      "create table events (id bigserial primary key, item int);"
+      "insert into items select i, 0 from generate_series(1, " + std::to_string(rows) + ") i;"
+      "create publication shop_pub for table items, events;");
+  add_source(fx, "app", src, "shop_pub");
+  std::array<std::unique_ptr<child_process>, 2> daemons{fx.start_sluice({"--settle-ms", "200"}, "first.log"),
+                                                        fx.start_sluice({"--settle-ms", "200"}, "second.log")};
+  std::atomic<int> committed{0};
+  workload_thread workload([&](const std::atomic<bool>& running) {
+    warehouse::connection w(src.dsn());
+    for (int step = 1; running; ++step) {
+      auto item = std::to_string(step % rows + 1);
+      w.exec("begin; insert into events (item) values (" + item + "); update items set n = n + 1 where id = " + item +
+             "; commit");
+      ++committed;
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 90s));
+  auto target = committed.load() + 300;
+  REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
+  REQUIRE(fx.wait_until_reconnecting([&] { return fx.scalar("select count(*) from staging.app_events") > 0; }, 60s,
+                                     50ms));
+
+  // The one that copied the snapshot is killed mid-stream; the other goes on.
+  auto copier = daemons[0]->output().find("snapshot of") != std::string::npos ? 0 : 1;
+  INFO("first: " << daemons[0]->output());
+  INFO("second: " << daemons[1]->output());
+  daemons[copier]->kill();
+  auto& survivor = *daemons[1 - copier];
+  target = committed.load() + 300;
+  REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
+  workload.stop();
+
+  CHECK(mirror_catches_up(fx, src, "core.app_events", "public.events", 120s));
+  CHECK(mirror_catches_up(fx, src, "core.app_items", "public.items", 60s));
+  CHECK(survivor.running());
+  CHECK(survivor.output().find("waiting to take over") != std::string::npos);
+  CHECK(survivor.output().find("taken over") != std::string::npos);
+  auto events = src.db().exec("select count(*) from events").int64(0, 0);
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'r'") == rows);  // one snapshot
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op in ('r', 'i')") == events);
+  CHECK(fx.scalar("select count(distinct id) from staging.app_events") == events);
+  // Each update after the snapshot once (the snapshot holds those before it).
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'u'") ==
+        src.db().exec("select sum(n) from items").int64(0, 0) -
+            fx.scalar("select sum(n) from staging.app_items where _op = 'r'"));
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+  CHECK(doubled_changes(fx, "staging.app_events") == 0);
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  stop_daemon(survivor, 60s);
 }
 
 TEST_CASE("a slot another process still holds (a killed run's walsender) is waited for, and --once then loads what"

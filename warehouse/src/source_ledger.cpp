@@ -126,6 +126,12 @@ void stop_source(connection& conn, const std::string& name, const std::string& e
                    {name, error});
 }
 
+bool claim_source(connection& conn, const std::string& name) {
+  // The first key of the two-int advisory lock ("sluS"); the second is the
+  // name's hash (two names that share one only take turns).
+  return conn.exec_params("select pg_try_advisory_lock(1936487763, hashtext($1))", {name}).text(0, 0) == "t";
+}
+
 void note_source_error(connection& conn, const std::string& name, const std::string& error) {
   conn.exec_params("update sluice.sources set last_error = $2, updated_at = now() where name = $1 and state <> 'stopped'",
                    {name, error});

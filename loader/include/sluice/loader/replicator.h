@@ -68,6 +68,13 @@ class source_stopped : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Another sluice replicates the source (a daemon, while --once asks for it):
+// nothing was done, and nothing is recorded in sluice.sources.
+class source_busy : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 struct source_config {
   std::string name;
   std::string conninfo;

@@ -53,6 +53,13 @@ struct source_advance {
 // when there is no such source.
 [[nodiscard]] std::uint64_t applied_lsn(connection& conn, const std::string& name);
 
+// Claims the replication of a source for this connection's session (an
+// advisory lock, let go when the session ends): true when it is this
+// session's now, false when another session holds it (another sluice
+// replicates the source). One sluice at a time streams a source, so two
+// never copy its snapshot twice nor apply its changes from two slots' views.
+[[nodiscard]] bool claim_source(connection& conn, const std::string& name);
+
 // Stops a source until a person acts: state 'stopped' with `error` as
 // last_error (in its own statement, outside any batch).
 void stop_source(connection& conn, const std::string& name, const std::string& error);
