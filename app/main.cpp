@@ -155,10 +155,12 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
   // Each source up to its WAL position now.
   std::vector<std::string> source_errors;
   if (!conn.is_open()) conn = warehouse::connection(dsn);  // the server restarted meanwhile
+  // Sources another sluice replicates (a daemon) are waited for 30 s in all.
+  auto claim_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   for (const auto& source : enabled_sources(conn)) {
     if (stopped) break;
     try {
-      loader::replicator replicator(dsn, source);
+      loader::replicator replicator(dsn, source, claim_by);
       auto done = replicator.run(true, stopped);
       log()->info("source {}: {} changes, {} transactions; applied up to {}", source.name, done.changes,
                   done.transactions, watcher::pgoutput::format_lsn(done.applied_lsn));
@@ -286,6 +288,7 @@ class source_supervisor {
         log()->error("{}; source {} stopped until its state is changed in sluice.sources", e.what(), r.config.name);
         break;
       } catch (const std::exception& e) {
+        if (stopping()) break;  // a run asked to stop may end in an error: not one to report
         // A run that streamed for a while was not failing: start again from
         // the shortest wait.
         if (std::chrono::steady_clock::now() - started > std::chrono::seconds(60)) delay = std::chrono::seconds(1);

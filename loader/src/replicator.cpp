@@ -684,8 +684,9 @@ std::uint64_t careful_copy(connection& from, const std::string& copy_out, connec
 
 }  // namespace
 
-replicator::replicator(std::string warehouse_dsn, source_config source)
-    : dsn_(std::move(warehouse_dsn)), source_(std::move(source)) {}
+replicator::replicator(std::string warehouse_dsn, source_config source,
+                       std::chrono::steady_clock::time_point claim_by)
+    : dsn_(std::move(warehouse_dsn)), source_(std::move(source)), claim_by_(claim_by) {}
 
 replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
   // Recorded where a person looks, on a connection of its own (the one the
@@ -694,6 +695,8 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
   auto record = [&](const std::function<void(connection&)>& write, const char* what, spdlog::level::level_enum level) {
     try {
       connection wh(dsn_);
+      // Not over another sluice that took the source over meanwhile.
+      if (!warehouse::claim_source(wh, source_.name)) return;
       write(wh);
     } catch (const std::exception& not_recorded) {
       log()->log(level, "source {}: could not record {}: {}", source_.name, what, not_recorded.what());
@@ -723,13 +726,17 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   const auto slot = "sluice_" + source_.name;
   const auto key = "source:" + source_.name;
   connection wh(dsn_);
+  // The claim below lives as long as this session: a host that died with
+  // the session open lets go after about a minute, not the system's hours.
+  wh.exec("set tcp_keepalives_idle = 30; set tcp_keepalives_interval = 10; set tcp_keepalives_count = 3");
   // One sluice at a time: a second daemon (or a --once beside a daemon)
   // waits here, and takes over once the first one's session ends.
   if (!warehouse::claim_source(wh, source_.name)) {
     log()->info("source {}: another sluice replicates it; waiting to take over", source_.name);
-    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    auto give_up = claim_by_ != std::chrono::steady_clock::time_point{} ? claim_by_
+                                                                         : std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (!warehouse::claim_source(wh, source_.name)) {
-      if (stop) return outcome;
+      if (stop) throw source_busy("source " + source_.name + ": stopped while another sluice replicates it");
       if (once && std::chrono::steady_clock::now() >= give_up) {
         throw source_busy("source " + source_.name +
                           ": another sluice replicates it (a daemon?); this run did not replicate it");
@@ -752,7 +759,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   if (state == "new") {
     // Left by a first run that died before its snapshot committed; its
     // walsender may still hold it for a moment.
-    if (repl.slot_confirmed(slot)) repl.drop_slot(slot);
+    if (repl.slot_confirmed(slot)) repl.drop_slot(slot, std::chrono::seconds(30), [&] { return stop.load(); });
     auto created = repl.create_slot(slot);
     connection src(source_.conninfo);
     src.exec("begin isolation level repeatable read");
@@ -1200,6 +1207,10 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
     }
     stop_if_failed();
     if (now - last_status > status_every) {
+      // The claim holds while wh's session does: one that ended (a server
+      // restart, a terminated backend) ends this run, or another sluice may
+      // take the source over while this one streams on.
+      wh.exec("select 1");
       // Idle, the server's answer is the next heartbeat's position.
       std::lock_guard lock(confirmed_mutex);
       repl.send_status(confirmed, confirmed, !in_transaction);

@@ -307,6 +307,56 @@ TEST_CASE("two daemons started at once on one new source: one copies and streams
   stop_daemon(survivor, 60s);
 }
 
+TEST_CASE("a daemon whose claim on a source ended with its session (backend terminated) stops streaming it and"
+          " claims it again, doubling nothing",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table events (id bigserial primary key, item int); create publication pub for table events;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+  std::atomic<int> committed{0};
+  workload_thread workload([&](const std::atomic<bool>& running) {
+    warehouse::connection w(src.dsn());
+    while (running) {
+      w.exec("insert into events (item) values (1)");
+      ++committed;
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  REQUIRE(wait_until([&] { return committed.load() >= 200; }, 60s));
+  // The session that holds the claim (warehouse::claim_source's advisory
+  // lock) is ended; the batches go on other connections, which reconnect by
+  // themselves.
+  auto holder = [&] {
+    return fx.scalar("select coalesce(max(l.pid), 0) from pg_locks l,"
+                     " (select hashtextextended('sluice.source:app', 0) k) h where l.locktype = 'advisory'"
+                     " and l.granted and l.objsubid = 1 and l.classid::bigint = (h.k >> 32) & 4294967295"
+                     " and l.objid::bigint = h.k & 4294967295");
+  };
+  auto first = holder();
+  REQUIRE(first != 0);
+  fx.db().exec("select pg_terminate_backend(" + std::to_string(first) + ")");
+  // Within the check interval (10 s) the run ends and a new one claims it.
+  bool claimed_again = wait_until(
+      [&] {
+        auto now = holder();
+        return now != 0 && now != first;
+      },
+      30s, 200ms);
+  auto target = committed.load() + 300;
+  REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
+  workload.stop();
+  INFO(daemon->output());
+  CHECK(claimed_again);
+  CHECK(mirror_catches_up(fx, src, "core.app_events", "public.events", 60s));
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'i'") ==
+        src.db().exec("select count(*) from events").int64(0, 0));
+  CHECK(doubled_changes(fx, "staging.app_events") == 0);
+  stop_daemon(*daemon, 60s);
+}
+
 TEST_CASE("a slot another process still holds (a killed run's walsender) is waited for, and --once then loads what"
           " waited",
           "[integration][cdc]") {

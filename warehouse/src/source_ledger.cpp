@@ -127,9 +127,10 @@ void stop_source(connection& conn, const std::string& name, const std::string& e
 }
 
 bool claim_source(connection& conn, const std::string& name) {
-  // The first key of the two-int advisory lock ("sluS"); the second is the
-  // name's hash (two names that share one only take turns).
-  return conn.exec_params("select pg_try_advisory_lock(1936487763, hashtext($1))", {name}).text(0, 0) == "t";
+  // A 64-bit hash of the name (two names would share a lock only by a
+  // 2^-64 chance; the files' claims use two-int keys, another lock space).
+  return conn.exec_params("select pg_try_advisory_lock(hashtextextended('sluice.source:' || $1, 0))", {name})
+             .text(0, 0) == "t";
 }
 
 void note_source_error(connection& conn, const std::string& name, const std::string& error) {

@@ -76,10 +76,10 @@ std::optional<pgoutput::lsn> replication_connection::slot_confirmed(const std::s
   return pgoutput::parse_lsn(PQgetvalue(r.r, 0, 0));
 }
 
-void replication_connection::drop_slot(const std::string& slot) {
-  auto command = "DROP_REPLICATION_SLOT \"" + slot + "\" WAIT";
-  result_guard r{PQexec(conn_.get(), command.c_str())};
-  if (PQresultStatus(r.r) != PGRES_COMMAND_OK) fail("cannot drop slot " + slot);
+void replication_connection::drop_slot(const std::string& slot, std::chrono::milliseconds wait_for_slot,
+                                       const std::function<bool()>& stop) {
+  run_waiting_for_slot("DROP_REPLICATION_SLOT \"" + slot + "\"", PGRES_COMMAND_OK, slot, "cannot drop slot " + slot,
+                       wait_for_slot, stop);
 }
 
 pgoutput::lsn replication_connection::current_wal_end() {
@@ -97,19 +97,25 @@ void replication_connection::start(const std::string& slot, pgoutput::lsn from, 
   auto command = "START_REPLICATION SLOT \"" + slot + "\" LOGICAL " + pgoutput::format_lsn(from) +
                  " (proto_version '1', publication_names " + quoted + ", binary 'true', messages 'true')";
   PQfreemem(quoted);
+  run_waiting_for_slot(command, PGRES_COPY_BOTH, slot, "cannot start replication from slot " + slot, wait_for_slot,
+                       stop);
+}
+
+void replication_connection::run_waiting_for_slot(const std::string& command, int succeeded, const std::string& slot,
+                                                  const std::string& what, std::chrono::milliseconds wait_for_slot,
+                                                  const std::function<bool()>& stop) {
   auto deadline = std::chrono::steady_clock::now() + wait_for_slot;
   bool told = false;
   while (true) {
     result_guard r{PQexec(conn_.get(), command.c_str())};
-    if (PQresultStatus(r.r) == PGRES_COPY_BOTH) return;
+    if (PQresultStatus(r.r) == succeeded) return;
     // 55006 object_in_use: "replication slot ... is active for PID n".
     const char* state = PQresultErrorField(r.r, PG_DIAG_SQLSTATE);
     bool in_use = state != nullptr && std::string_view(state) == "55006";
     if (!in_use || std::chrono::steady_clock::now() >= deadline || (stop && stop())) {
-      fail("cannot start replication from slot " + slot +
-           (in_use ? " (another process holds it: another sluice streaming this source, or the walsender of a run"
-                     " that ended, until it notices)"
-                   : ""));
+      fail(what + (in_use ? " (another process holds it: another sluice streaming this source, or the walsender of"
+                            " a run that ended, until it notices)"
+                          : ""));
     }
     if (!told) {
       detail::logger()->info("source {}: slot {} is held by another process ({}); waiting for it", label_, slot,

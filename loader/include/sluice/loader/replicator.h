@@ -55,6 +55,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -89,7 +90,9 @@ struct replicate_outcome {
 
 class replicator {
  public:
-  replicator(std::string warehouse_dsn, source_config source);
+  // With --once, a source another sluice replicates is waited for until
+  // `claim_by` (default: 30 s after the run starts), then source_busy.
+  replicator(std::string warehouse_dsn, source_config source, std::chrono::steady_clock::time_point claim_by = {});
 
   // Snapshot if needed, then streams until the source's WAL position at the
   // time of the call is applied (`once`), or until `stop`.
@@ -100,6 +103,7 @@ class replicator {
 
   std::string dsn_;
   source_config source_;
+  std::chrono::steady_clock::time_point claim_by_;
 };
 
 }  // namespace sluice::loader

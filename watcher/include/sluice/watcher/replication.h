@@ -51,9 +51,11 @@ class replication_connection {
   created_slot create_slot(const std::string& slot);
   // The slot's confirmed flush LSN, or nullopt when there is no such slot.
   std::optional<pgoutput::lsn> slot_confirmed(const std::string& slot);
-  // DROP_REPLICATION_SLOT slot WAIT: waits while another session still holds
-  // the slot (the walsender of a killed run holds it until it notices).
-  void drop_slot(const std::string& slot);
+  // DROP_REPLICATION_SLOT slot; a slot another process holds (the walsender
+  // of a killed run holds it until it notices) is asked for again as start()
+  // does.
+  void drop_slot(const std::string& slot, std::chrono::milliseconds wait_for_slot,
+                 const std::function<bool()>& stop = {});
   // The source's current end of WAL (IDENTIFY_SYSTEM).
   pgoutput::lsn current_wal_end();
   // START_REPLICATION SLOT slot LOGICAL from (proto_version '1', publication_names ...).
@@ -71,6 +73,11 @@ class replication_connection {
 
  private:
   [[noreturn]] void fail(const std::string& what) const;
+  // Runs `command` until its result has status `succeeded` (a PGRES_*),
+  // again while the server says the slot is in use; else fail(what).
+  void run_waiting_for_slot(const std::string& command, int succeeded, const std::string& slot,
+                            const std::string& what, std::chrono::milliseconds wait_for_slot,
+                            const std::function<bool()>& stop);
   struct finish_conn {
     void operator()(pg_conn* c) const noexcept;
   };
