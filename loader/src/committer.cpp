@@ -488,6 +488,7 @@ struct committer::impl {
   batch_outcome commit_with_retry(connection& conn, batch& b) {
     auto delay = std::chrono::milliseconds(200);
     auto started = std::chrono::steady_clock::now();
+    bool noted = false;
     while (true) {
       try {
         if (!conn.is_open()) conn = open_lane();
@@ -504,6 +505,8 @@ struct committer::impl {
         }
         log()->warn("{}: {} ({}); retrying in {} ms", b.checkpoints.empty() ? "batch" : b.checkpoints.front()->describe(),
                     e.what(), warehouse::to_string(e.kind()), delay.count());
+        if (!noted) note_retry(b, e.what());
+        noted = true;
       }
       auto until = std::chrono::steady_clock::now() + delay;
       while (std::chrono::steady_clock::now() < until) {
@@ -516,6 +519,17 @@ struct committer::impl {
       } catch (const db_error& e) {
         log()->warn("still cannot connect: {}", e.what());
       }
+    }
+  }
+
+  // On a connection of its own: the lane's may be what failed. A server that
+  // cannot take it (down, its disk full too) leaves it to the log line.
+  void note_retry(const batch& b, const std::string& error) {
+    try {
+      connection side(dsn);
+      for (const auto& cp : b.checkpoints) cp->note_retry(side, error);
+    } catch (const std::exception& not_noted) {
+      log()->debug("could not record why a batch is retried: {}", not_noted.what());
     }
   }
 

@@ -253,6 +253,9 @@ class source_checkpoints final : public checkpoint_set {
     if (outcome == warehouse::advance_outcome::already_applied) return advance_result::already_applied;
     return advance_result::elsewhere;
   }
+  void note_retry(connection& conn, const std::string& error) const override {
+    warehouse::note_source_error(conn, advance_.name, "retrying a batch: " + error);
+  }
   std::string describe() const override {
     auto text = [](const warehouse::source_position& p) {
       return pg::format_lsn(p.applied_lsn) +

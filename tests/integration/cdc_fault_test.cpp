@@ -106,6 +106,59 @@ TEST_CASE("kill -9 of sluice during the initial snapshot commits none of it, and
                       " where database = current_database()").text(0, 0) == "sluice_app:false");
 }
 
+TEST_CASE("the source and then the warehouse crashed (pg_ctl restart -m immediate) during the daemon's initial copy:"
+          " it copies again by itself, each row once",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  constexpr std::int64_t rows = 600'000;
+  src.db().exec(
+      "create table big (id bigint primary key, payload text);"
+      "insert into big select i, md5(i::text) from generate_series(1, " + std::to_string(rows) + ") i;"
+      "create publication big_pub for table big;");
+  add_source(fx, "app", src, "big_pub");
+  auto daemon = start_daemon(fx);
+  std::int64_t copier = 0;  // the warehouse backend of the copy the last crash cut
+  for (int round = 0; round < 2; ++round) {
+    // Crash once the warehouse is receiving a new copy.
+    std::int64_t copied = 0;
+    bool copying = fx.wait_until_reconnecting(
+        [&] {
+          auto progress = fx.db().exec(
+              "select p.pid, p.tuples_processed from pg_stat_progress_copy p"
+              " where p.datname = current_database() and p.relid = to_regclass('staging.app_big')"
+              " and p.tuples_processed > 0 and p.pid <> " + std::to_string(copier));
+          if (progress.rows() == 0) return false;
+          copier = progress.int64(0, 0);
+          copied = progress.int64(0, 1);
+          return true;
+        },
+        120s, 5ms);
+    INFO("round " << round << ": rows copied into staging when the server crashed: " << copied);
+    REQUIRE(copying);
+    auto restarted = crash_restart_server(fx, round == 0 ? source_admin_dsn() : admin_dsn());
+    INFO(restarted.describe());
+    REQUIRE(restarted.ok());
+    fx.reconnect();
+    src.reconnect();
+    CHECK(copied < rows);  // mid-copy
+    CHECK(fx.text("select state from sluice.sources where name = 'app'") == "new");  // none of it committed
+  }
+  src.db().exec("insert into big values (0, 'after the crashes')");
+  INFO(daemon->output());
+  CHECK(mirror_catches_up(fx, src, "core.app_big", "public.big", 180s));
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  auto copied = fx.db().exec("select count(*), count(distinct id) from staging.app_big where _op = 'r'");
+  CHECK(copied.int64(0, 0) == copied.int64(0, 1));
+  CHECK(copied.int64(0, 0) + fx.scalar("select count(*) from staging.app_big where _op = 'i'") == rows + 1);
+  CHECK(doubled_changes(fx, "staging.app_big") == 0);
+  CHECK(daemon->running());
+  stop_daemon(*daemon, 60s);
+  // One slot, sluice's, and no other left behind.
+  CHECK(src.db().exec("select string_agg(slot_name, ',') from pg_replication_slots"
+                      " where database = current_database()").text(0, 0) == "sluice_app");
+}
+
 TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediate) while the daemon streams: it"
           " recovers by itself, losing and doubling no change",
           "[integration][cdc]") {
@@ -354,6 +407,65 @@ TEST_CASE("a daemon whose claim on a source ended with its session (backend term
   CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'i'") ==
         src.db().exec("select count(*) from events").int64(0, 0));
   CHECK(doubled_changes(fx, "staging.app_events") == 0);
+  stop_daemon(*daemon, 60s);
+}
+
+TEST_CASE("the warehouse's disk full while the daemon streams holds the source with the reason shown, and with room"
+          " again it goes on, losing and doubling no change",
+          "[integration][cdc]") {
+  // The change log on a 3 MB tmpfs (a tablespace): it fills mid-stream.
+  REQUIRE(::geteuid() == 0);
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table events (id bigserial primary key, payload text); create publication pub for table events;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());  // the snapshot (empty): the tables exist
+  auto disk = fx.work() / "small-disk";
+  std::filesystem::create_directories(disk);
+  auto mounted = run_process({"/usr/bin/mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", disk.string()},
+                             fx.work() / "mount.log", 30s);
+  INFO(mounted.describe());
+  REQUIRE(mounted.ok());
+  auto tablespace = "sluice_small_" + std::to_string(::getpid());
+  struct cleanup {
+    sluice_fixture& fx;
+    std::filesystem::path disk;
+    std::string tablespace;
+    ~cleanup() {
+      try {
+        fx.db().exec("alter table staging.app_events set tablespace pg_default");
+        fx.db().exec("drop tablespace if exists " + tablespace);
+      } catch (...) {
+      }
+      (void)run_process({"/usr/bin/umount", "-l", disk.string()}, fx.work() / "umount.log", 30s);
+    }
+  } undo{fx, disk, tablespace};
+  REQUIRE(run_process({"/usr/bin/chown", "postgres:", disk.string()}, fx.work() / "chown.log", 30s).ok());
+  fx.db().exec("create tablespace " + tablespace + " location '" + disk.string() + "'");
+  fx.db().exec("alter table staging.app_events set tablespace " + tablespace);
+
+  auto daemon = start_daemon(fx);
+  // ~20,000 changes of ~330 bytes: about 7 MB, more than the disk holds.
+  src.db().exec("insert into events (payload) select repeat('p', 300) from generate_series(1, 2000)");
+  for (int i = 0; i < 9; ++i) {
+    src.db().exec("insert into events (payload) select repeat('q', 300) from generate_series(1, 2000)");
+  }
+  bool held = wait_for_text(fx, "select coalesce(last_error, '') like '%No space left on device%' from sluice.sources"
+                                " where name = 'app'", "t", 60s);
+  auto streamed = fx.scalar("select count(*) from staging.app_events");
+  INFO(daemon->output());
+  INFO("changes in the warehouse while the disk was full: " << streamed);
+  REQUIRE(held);
+  CHECK(streamed < 20'000);  // the disk filled mid-stream
+  CHECK(daemon->running());
+
+  // Room again: the daemon's next retry goes on from the applied position.
+  REQUIRE(run_process({"/usr/bin/mount", "-o", "remount,size=64M", disk.string()}, fx.work() / "mount.log", 30s)
+              .ok());
+  CHECK(mirror_catches_up(fx, src, "core.app_events", "public.events", 120s));
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'i'") == 20'000);
+  CHECK(doubled_changes(fx, "staging.app_events") == 0);
+  CHECK(wait_for_text(fx, "select coalesce(last_error, '') from sluice.sources where name = 'app'", "", 30s));
   stop_daemon(*daemon, 60s);
 }
 

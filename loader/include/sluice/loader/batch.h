@@ -77,6 +77,10 @@ class checkpoint_set {
       warehouse::connection& conn, const std::map<std::int64_t, std::uint64_t>& refused) = 0;
   // For messages: which sources, from where to where.
   [[nodiscard]] virtual std::string describe() const = 0;
+  // The batch failed for a reason that is retried (a full disk, a server
+  // restarting): shows it where a person looks, on `conn` (outside the
+  // batch's transaction). Nothing by default.
+  virtual void note_retry(warehouse::connection& /*conn*/, const std::string& /*error*/) const {}
 };
 
 // A source's place in the commit order: its key and the batch's number among
