@@ -16,6 +16,7 @@
 #include "checks.h"
 #include "fixture.h"
 #include "hubdoc_input.h"
+#include "small_disk.h"
 #include "sluice/watcher/replication.h"
 
 namespace sluice::itest {
@@ -56,6 +57,18 @@ bool mirror_catches_up(sluice_fixture& fx, source_db& src, const std::string& co
       timeout, 200ms);
 }
 
+// A COPY into `table` under way in the warehouse, with rows in already, by a
+// backend other than `other_than`: {its pid, rows copied}, or {0, 0}.
+std::pair<std::int64_t, std::int64_t> copy_progress(sluice_fixture& fx, const std::string& table,
+                                                    std::int64_t other_than = 0) {
+  auto progress = fx.db().exec(
+      "select p.pid, p.tuples_processed from pg_stat_progress_copy p where p.datname = current_database()"
+      " and p.relid = to_regclass('" + table + "') and p.tuples_processed > 0 and p.pid <> " +
+      std::to_string(other_than));
+  if (progress.rows() == 0) return {0, 0};
+  return {progress.int64(0, 0), progress.int64(0, 1)};
+}
+
 }  // namespace
 
 TEST_CASE("kill -9 of sluice during the initial snapshot commits none of it, and the next run copies each row once",
@@ -74,9 +87,7 @@ TEST_CASE("kill -9 of sluice during the initial snapshot commits none of it, and
   std::int64_t copied_when_killed = 0;
   bool copying = wait_until(
       [&] {
-        copied_when_killed = fx.scalar(
-            "select coalesce(max(p.tuples_processed), 0) from pg_stat_progress_copy p"
-            " where p.datname = current_database() and p.relid = to_regclass('staging.app_big')");
+        copied_when_killed = copy_progress(fx, "staging.app_big").second;
         return copied_when_killed > 0 || !first->running();
       },
       120s, 5ms);
@@ -124,13 +135,10 @@ TEST_CASE("the source and then the warehouse crashed (pg_ctl restart -m immediat
     std::int64_t copied = 0;
     bool copying = fx.wait_until_reconnecting(
         [&] {
-          auto progress = fx.db().exec(
-              "select p.pid, p.tuples_processed from pg_stat_progress_copy p"
-              " where p.datname = current_database() and p.relid = to_regclass('staging.app_big')"
-              " and p.tuples_processed > 0 and p.pid <> " + std::to_string(copier));
-          if (progress.rows() == 0) return false;
-          copier = progress.int64(0, 0);
-          copied = progress.int64(0, 1);
+          auto [pid, rows_in] = copy_progress(fx, "staging.app_big", copier);
+          if (pid == 0) return false;
+          copier = pid;
+          copied = rows_in;
           return true;
         },
         120s, 5ms);
@@ -414,35 +422,12 @@ TEST_CASE("the warehouse's disk full while the daemon streams holds the source w
           " again it goes on, losing and doubling no change",
           "[integration][cdc]") {
   // The change log on a 3 MB tmpfs (a tablespace): it fills mid-stream.
-  REQUIRE(::geteuid() == 0);
   sluice_fixture fx;
   source_db src(source_name(fx));
   src.db().exec("create table events (id bigserial primary key, payload text); create publication pub for table events;");
   add_source(fx, "app", src, "pub");
   REQUIRE(fx.run_once().ok());  // the snapshot (empty): the tables exist
-  auto disk = fx.work() / "small-disk";
-  std::filesystem::create_directories(disk);
-  auto mounted = run_process({"/usr/bin/mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", disk.string()},
-                             fx.work() / "mount.log", 30s);
-  INFO(mounted.describe());
-  REQUIRE(mounted.ok());
-  auto tablespace = "sluice_small_" + std::to_string(::getpid());
-  struct cleanup {
-    sluice_fixture& fx;
-    std::filesystem::path disk;
-    std::string tablespace;
-    ~cleanup() {
-      try {
-        fx.db().exec("alter table staging.app_events set tablespace pg_default");
-        fx.db().exec("drop tablespace if exists " + tablespace);
-      } catch (...) {
-      }
-      (void)run_process({"/usr/bin/umount", "-l", disk.string()}, fx.work() / "umount.log", 30s);
-    }
-  } undo{fx, disk, tablespace};
-  REQUIRE(run_process({"/usr/bin/chown", "postgres:", disk.string()}, fx.work() / "chown.log", 30s).ok());
-  fx.db().exec("create tablespace " + tablespace + " location '" + disk.string() + "'");
-  fx.db().exec("alter table staging.app_events set tablespace " + tablespace);
+  small_disk disk(fx, "staging.app_events", "3M");
 
   auto daemon = start_daemon(fx);
   // ~20,000 changes of ~330 bytes: about 7 MB, more than the disk holds.
@@ -460,8 +445,7 @@ TEST_CASE("the warehouse's disk full while the daemon streams holds the source w
   CHECK(daemon->running());
 
   // Room again: the daemon's next retry goes on from the applied position.
-  REQUIRE(run_process({"/usr/bin/mount", "-o", "remount,size=64M", disk.string()}, fx.work() / "mount.log", 30s)
-              .ok());
+  disk.grow("64M");
   CHECK(mirror_catches_up(fx, src, "core.app_events", "public.events", 120s));
   CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'i'") == 20'000);
   CHECK(doubled_changes(fx, "staging.app_events") == 0);

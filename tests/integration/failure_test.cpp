@@ -14,6 +14,7 @@
 #include "checks.h"
 #include "fixture.h"
 #include "hubdoc_input.h"
+#include "small_disk.h"
 #include "sales_input.h"
 
 namespace sluice::itest {
@@ -403,31 +404,8 @@ namespace sluice::itest {
 TEST_CASE("a full disk makes a run with --once give up after its bound with a clear error and a later run loads exactly once",
           "[integration][failure]") {
   // A staging table on a 3 MB tmpfs (a tablespace): the warehouse's disk fills mid-load.
-  REQUIRE(::geteuid() == 0);
   sluice_fixture fx;
-  auto disk = fx.work() / "small-disk";
-  std::filesystem::create_directories(disk);
-  auto mounted = run_process({"/usr/bin/mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", disk.string()},
-                             fx.work() / "mount.log", 30s);
-  INFO(mounted.describe());
-  REQUIRE(mounted.ok());
-  auto tablespace = "sluice_small_" + std::to_string(::getpid());
-  struct cleanup {
-    sluice_fixture& fx;
-    std::filesystem::path disk;
-    std::string tablespace;
-    ~cleanup() {
-      try {
-        fx.db().exec("alter table staging.hubdoc_login set tablespace pg_default");
-        fx.db().exec("drop tablespace if exists " + tablespace);
-      } catch (...) {
-      }
-      (void)run_process({"/usr/bin/umount", "-l", disk.string()}, fx.work() / "umount.log", 30s);
-    }
-  } undo{fx, disk, tablespace};
-  REQUIRE(run_process({"/usr/bin/chown", "postgres:", disk.string()}, fx.work() / "chown.log", 30s).ok());
-  fx.db().exec("create tablespace " + tablespace + " location '" + disk.string() + "'");
-  fx.db().exec("alter table staging.hubdoc_login set tablespace " + tablespace);
+  small_disk disk(fx, "staging.hubdoc_login", "3M");
 
   std::string content;
   const std::string details(300, 'd');  // 40,000 rows of ~13 MB: far more than 3 MB
@@ -448,8 +426,7 @@ TEST_CASE("a full disk makes a run with --once give up after its bound with a cl
   CHECK(partial < 40000);  // the fault landed mid-load
 
   // Room again: the next run loads the rest, nothing twice.
-  REQUIRE(run_process({"/usr/bin/mount", "-o", "remount,size=64M", disk.string()}, fx.work() / "mount.log", 30s)
-              .ok());
+  disk.grow("64M");
   auto again = fx.run_once();
   INFO(again.describe());
   REQUIRE(again.ok());
