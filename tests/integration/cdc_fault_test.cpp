@@ -368,6 +368,31 @@ TEST_CASE("two daemons started at once on one new source: one copies and streams
   stop_daemon(survivor, 60s);
 }
 
+TEST_CASE("run --once beside a daemon that replicates the source waits 30 s for it, then says so and exits non-zero,"
+          " leaving sluice.sources to the daemon",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+  auto started = std::chrono::steady_clock::now();
+  auto once = fx.run_once({}, 90s);
+  auto took = std::chrono::steady_clock::now() - started;
+  INFO(once.describe());
+  CHECK(once.exited);
+  CHECK(once.code == 1);
+  CHECK(took >= 29s);
+  CHECK(took < 60s);
+  CHECK(once.output.find("another sluice replicates it") != std::string::npos);
+  CHECK(fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'").empty());
+  // The daemon still streams it.
+  src.db().exec("insert into items values (1)");
+  CHECK(wait_for_text(fx, "select count(*) from core.app_items", "1", 30s));
+  stop_daemon(*daemon, 60s);
+}
+
 TEST_CASE("a daemon whose claim on a source ended with its session (backend terminated) stops streaming it and"
           " claims it again, doubling nothing",
           "[integration][cdc]") {
