@@ -155,8 +155,8 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
   // Each source up to its WAL position now.
   std::vector<std::string> source_errors;
   if (!conn.is_open()) conn = warehouse::connection(dsn);  // the server restarted meanwhile
-  // Sources another sluice replicates (a daemon) are waited for 30 s in all.
-  auto claim_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // Sources another sluice replicates (a daemon) are waited for once, in all.
+  auto claim_by = std::chrono::steady_clock::now() + loader::replicator::claim_patience;
   for (const auto& source : enabled_sources(conn)) {
     if (stopped) break;
     try {

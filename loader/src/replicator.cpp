@@ -37,6 +37,7 @@ constexpr std::size_t batch_bytes = 4 << 20;
 // and one large batch commits faster than several small ones.
 constexpr auto status_every = std::chrono::seconds(10);      // unasked standby status updates
 constexpr auto heartbeat_every = std::chrono::seconds(5);    // an idle source's slot moves at most this often
+constexpr auto held_slot_patience = std::chrono::seconds(30);  // a slot another process holds is asked for again
 
 std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("loader");
@@ -728,6 +729,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   replicate_outcome outcome;
   const auto slot = "sluice_" + source_.name;
   const auto key = "source:" + source_.name;
+  auto stopping = [&] { return stop.load(); };
   connection wh(dsn_);
   // The claim below lives as long as this session: a host that died with
   // the session open lets go after about a minute, not the system's hours.
@@ -736,8 +738,9 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   // waits here, and takes over once the first one's session ends.
   if (!warehouse::claim_source(wh, source_.name)) {
     log()->info("source {}: another sluice replicates it; waiting to take over", source_.name);
-    auto give_up = claim_by_ != std::chrono::steady_clock::time_point{} ? claim_by_
-                                                                         : std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    auto give_up = claim_by_ != std::chrono::steady_clock::time_point{}
+                       ? claim_by_
+                       : std::chrono::steady_clock::now() + claim_patience;
     while (!warehouse::claim_source(wh, source_.name)) {
       if (stop) throw source_busy("source " + source_.name + ": stopped while another sluice replicates it");
       if (once && std::chrono::steady_clock::now() >= give_up) {
@@ -762,7 +765,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   if (state == "new") {
     // Left by a first run that died before its snapshot committed; its
     // walsender may still hold it for a moment.
-    if (repl.slot_confirmed(slot)) repl.drop_slot(slot, std::chrono::seconds(30), [&] { return stop.load(); });
+    if (repl.slot_confirmed(slot)) repl.drop_slot(slot, held_slot_patience, stopping);
     auto created = repl.create_slot(slot);
     connection src(source_.conninfo);
     src.exec("begin isolation level repeatable read");
@@ -911,7 +914,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
     if (inserted && *inserted > *until) until = *inserted;
   }
   // After a kill -9 the old run's walsender holds the slot until it notices.
-  repl.start(slot, applied, source_.publication, std::chrono::seconds(30), [&] { return stop.load(); });
+  repl.start(slot, applied, source_.publication, held_slot_patience, stopping);
 
   std::mutex confirmed_mutex;
   pg::lsn confirmed = applied;

@@ -90,8 +90,12 @@ struct replicate_outcome {
 
 class replicator {
  public:
+  // How long --once waits for a source another sluice replicates.
+  static constexpr std::chrono::seconds claim_patience{30};
+
   // With --once, a source another sluice replicates is waited for until
-  // `claim_by` (default: 30 s after the run starts), then source_busy.
+  // `claim_by` (default: claim_patience after the run starts), then
+  // source_busy.
   replicator(std::string warehouse_dsn, source_config source, std::chrono::steady_clock::time_point claim_by = {});
 
   // Snapshot if needed, then streams until the source's WAL position at the
