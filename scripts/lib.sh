@@ -185,8 +185,10 @@ sluice_repo_root() { (cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P); }
 
 # Configure (once) and build targets into build/ with Ninja, RelWithDebInfo.
 # sluice_build ROOT [quiet] [targets...]
+# SLUICE_BUILD_DIR names another folder (a sanitizer build's), SLUICE_SANITIZE
+# the sanitizers it is built with, SLUICE_WERROR=ON makes warnings errors.
 sluice_build() {
-  local root=$1 quiet=${2:-} build=$1/build log
+  local root=$1 quiet=${2:-} build=${SLUICE_BUILD_DIR:-$1/build} log
   shift 2 || shift $#
   local jobs=${SLUICE_JOBS:-$(nproc 2>/dev/null || echo 2)}
   # A build dir configured with another generator cannot be reused.
@@ -196,15 +198,17 @@ sluice_build() {
   fi
   local targets=()
   for t in "$@"; do targets+=(--target "$t"); done
+  local configure=(cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+                   "-DSLUICE_SANITIZE=${SLUICE_SANITIZE:-}" "-DSLUICE_WERROR=${SLUICE_WERROR:-OFF}")
   if [[ "$quiet" == quiet ]]; then
     log=$(mktemp)
-    if ! { cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+    if ! { "${configure[@]}" &&
            cmake --build "$build" -j "$jobs" "${targets[@]}"; } >"$log" 2>&1; then
       cat "$log" >&2; rm -f "$log"; return 1
     fi
     rm -f "$log"
   else
-    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    "${configure[@]}"
     cmake --build "$build" -j "$jobs" "${targets[@]}"
   fi
 }

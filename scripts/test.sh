@@ -10,6 +10,14 @@
 # SLUICE_TEST_JOBS (ctest parallelism, default 2). The tests get
 # SLUICE_TEST_DSN (the warehouse's throwaway cluster) and, when a second one
 # starts, SLUICE_TEST_SOURCE_DSN (the replication sources' cluster).
+#
+# Sanitizers: the same suite, built with them into a folder of its own
+# (build-asan/, build-tsan/); the sluice the integration tests start is built
+# the same way, and a report of any process a test started fails that test
+# and is printed:
+#   scripts/test.sh --sanitize address,undefined
+#   scripts/test.sh --sanitize thread -R 'daemon|committer'
+# Its summary line names the suite: "sanitize thread: 40 of 40 tests passed".
 # Exits with ctest's status (or 1 when the build or the compose check fails).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -20,6 +28,31 @@ case "${1:-}" in -h|--help) sluice_usage "${BASH_SOURCE[0]}"; exit 0 ;; esac
 root=$(sluice_repo_root)
 cd "$root"
 started=$SECONDS
+
+suite=plain
+build_dir=$root/build
+if [[ "${1:-}" == --sanitize ]]; then
+  [[ $# -ge 2 ]] || sluice_die "--sanitize needs a value: address,undefined or thread"
+  export SLUICE_SANITIZE=$2
+  shift 2
+  case "$SLUICE_SANITIZE" in
+    address|undefined|address,undefined|undefined,address) build_dir=$root/build-asan ;;
+    thread) build_dir=$root/build-tsan ;;
+    *) sluice_die "--sanitize $SLUICE_SANITIZE: use address,undefined or thread" ;;
+  esac
+  suite="sanitize $SLUICE_SANITIZE"
+  # A report stops the process that made it (halt_on_error), with its stack.
+  # Leaks are not looked for: the daemons the tests start are killed, and a
+  # clean exit frees what the process ends with anyway.
+  export ASAN_OPTIONS="halt_on_error=1:detect_leaks=0:abort_on_error=0:print_summary=1"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:print_summary=1"
+  export TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1:history_size=4"
+  # Where the test binaries collect their children's reports (tests/unit/catch_main.cpp).
+  export SLUICE_SANITIZER_LOGS
+  SLUICE_SANITIZER_LOGS=$(mktemp -d "${TMPDIR:-/tmp}/sluice-sanitizer.XXXXXX")
+  chmod 0777 "$SLUICE_SANITIZER_LOGS"
+fi
+export SLUICE_BUILD_DIR=$build_dir
 
 section() { printf '\n==> %s\n' "$*"; }
 
@@ -40,6 +73,7 @@ section "throwaway PostgreSQL"
 warehouse_cluster=
 source_cluster=
 remove_clusters() {
+  if [[ -n "${SLUICE_SANITIZER_LOGS:-}" ]]; then rm -rf "$SLUICE_SANITIZER_LOGS"; fi
   if [[ -n "$source_cluster" ]]; then sluice_throwaway_cluster_remove "$source_cluster"; fi
   sluice_throwaway_cluster_remove "${warehouse_cluster:-$SLUICE_THROWAWAY_DIR}"
 }
@@ -64,7 +98,7 @@ fi
 section "ctest $*"
 ctest_log=$SLUICE_THROWAWAY_DIR/ctest.log
 set +e
-(cd build && ctest --output-on-failure --parallel "${SLUICE_TEST_JOBS:-2}" "$@") 2>&1 | tee "$ctest_log"
+(cd "$build_dir" && ctest --output-on-failure --parallel "${SLUICE_TEST_JOBS:-2}" "$@") 2>&1 | tee "$ctest_log"
 ctest_status=${PIPESTATUS[0]}
 set -e
 
@@ -86,4 +120,11 @@ verdict=PASSED
 if ((status != 0)); then verdict=FAILED; fi
 printf '\ntest.sh: %s in %ds (ctest: %s; docker-compose config: %s)\n' \
   "$verdict" $((SECONDS - started)) "${result:-no result, status $ctest_status}" "$compose"
+# One line for the suite, e.g. "sanitize address,undefined: 268 of 268 tests passed".
+if [[ "$result" =~ ([0-9]+)%\ tests\ passed,\ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+  total=${BASH_REMATCH[3]}
+  printf '%s: %d of %d tests passed\n' "$suite" $((total - BASH_REMATCH[2])) "$total"
+else
+  printf '%s: no tests ran (status %d)\n' "$suite" "$ctest_status"
+fi
 exit "$status"
