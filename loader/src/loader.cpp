@@ -384,27 +384,35 @@ struct loader::impl {
     return nullptr;
   }
 
-  // A feed declared since start-up is picked up within seconds. A failed
-  // re-read keeps the declarations in use.
-  const feed_plan* feed_for(const std::string& path) {
-    const feed_plan* feed = match_feed(feeds, path);
-    if (feed == nullptr && clock_type::now() - feeds_loaded_at > std::chrono::seconds(5) &&
-        tracked.empty() && current_files == 0) {
-      try {
-        auto fresh = load_feeds(ledger);
-        commits->wait_idle();
-        take_done();
-        feeds = std::move(fresh);
-        decoders.clear();
-        for (const auto& f : feeds) decoders[f.name] = std::make_unique<record_decoder>(f);
-      } catch (const std::exception& e) {
-        log()->warn("could not re-read the feed declarations ({}); keeping the ones in use", e.what());
-      }
-      feeds_loaded_at = clock_type::now();
-      feed = match_feed(feeds, path);
+  // A feed declared since start-up is picked up within seconds: when a path
+  // of this pass matches no feed, the declarations are read again, before
+  // the pass takes any `const feed_plan*`. (Reading them again in the middle
+  // of a pass, as it once did, freed the plans that the sightings gathered
+  // so far pointed to: the daemon then copied freed memory as feed names,
+  // sent garbage to the server and crashed.) A failed re-read keeps the
+  // declarations in use.
+  void refresh_feeds_for(const std::vector<std::string>& paths) {
+    if (clock_type::now() - feeds_loaded_at <= std::chrono::seconds(5) || !tracked.empty() ||
+        current_files != 0) {
+      return;
     }
-    return feed;
+    bool unmatched = std::any_of(paths.begin(), paths.end(),
+                                 [&](const std::string& path) { return match_feed(feeds, path) == nullptr; });
+    if (!unmatched) return;
+    try {
+      auto fresh = load_feeds(ledger);
+      commits->wait_idle();
+      take_done();
+      feeds = std::move(fresh);
+      decoders.clear();
+      for (const auto& f : feeds) decoders[f.name] = std::make_unique<record_decoder>(f);
+    } catch (const std::exception& e) {
+      log()->warn("could not re-read the feed declarations ({}); keeping the ones in use", e.what());
+    }
+    feeds_loaded_at = clock_type::now();
   }
+
+  const feed_plan* feed_for(const std::string& path) const { return match_feed(feeds, path); }
 
   // ----------------------------------------------------------------- intake
 
@@ -475,6 +483,7 @@ struct loader::impl {
       if (fresh) order.push_back(path);
       else it->second = it->second || settled;
     }
+    refresh_feeds_for(order);  // before any sighting points to a feed
     std::vector<sighting> unknown;
     std::set<std::pair<std::int64_t, std::int64_t>> unknown_inodes;
     for (const auto& path : order) {

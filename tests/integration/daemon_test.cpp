@@ -10,6 +10,7 @@
 #include "checks.h"
 #include "fixture.h"
 #include "hubdoc_input.h"
+#include "sluice/loader/loader.h"
 
 namespace sluice::itest {
 namespace {
@@ -117,6 +118,37 @@ TEST_CASE("SIGTERM during a big load commits the batch in hand and exits 0 and -
   REQUIRE(finish.ok());
   check_file_conserved(fx, path, content);
   CHECK(fx.duplicate_staging_keys() == 0);
+}
+
+}  // namespace sluice::itest
+
+namespace sluice::itest {
+
+// BUG (2026-12-05, found by ThreadSanitizer under two services writing one
+// JSON file per event): when a pass held a new file of a feed and then met a
+// path no feed takes, the loader read the feed declarations again in the
+// middle of the pass and freed the plans the sightings gathered so far
+// pointed to; the file's feed name was then copied from freed memory (the
+// daemon crashed, or sent garbage to the server). Under AddressSanitizer this
+// test fails with a heap-use-after-free; in a plain build it mostly crashed.
+TEST_CASE("a pass that meets a path no feed takes after a new file of a feed loads that file under its feed",
+          "[integration][daemon][regression]") {
+  sluice_fixture fx;
+  loader::loader_options options;
+  options.inbox = fx.inbox();
+  loader::loader load(fx.dsn(), options);
+  // The declarations are read again only 5 s after the last reading.
+  std::this_thread::sleep_for(5200ms);
+  const std::string content = logins(1, 20);
+  fx.write_file("hubdoc/events.log", content);
+  fx.write_file("notes/readme.txt", "no feed takes this\n");
+  load.load("hubdoc/events.log", true);
+  load.load("notes/readme.txt", true);
+  load.tick();
+  auto unfinished = load.finish(30s);
+  CHECK(unfinished.empty());
+  CHECK(fx.text("select feed from sluice.files where path = 'hubdoc/events.log'") == "hubdoc");
+  check_file_conserved(fx, "hubdoc/events.log", content);
 }
 
 }  // namespace sluice::itest
