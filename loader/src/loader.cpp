@@ -155,6 +155,17 @@ std::string head_hash_of(int fd, std::uint64_t end) {
   return content_hash::of(bytes);
 }
 
+// Hash of the file's first line (through its line break, at most
+// guard_bytes): what a copy being written shares with its original from its
+// first line on. nullopt while the first guard_bytes hold no line break and
+// the file is shorter (its first line may still grow).
+std::optional<std::string> lead_hash_of(int fd, std::uint64_t size) {
+  auto bytes = read_range(fd, 0, std::min<std::uint64_t>(size, guard_bytes));
+  if (auto newline = bytes.find('\n'); newline != std::string::npos) bytes.resize(newline + 1);
+  else if (bytes.size() < guard_bytes) return std::nullopt;
+  return content_hash::of(bytes);
+}
+
 // Hash of bytes [0, length), or nullopt when the file is shorter.
 std::optional<content_hash> hash_prefix(int fd, std::uint64_t length) {
   content_hash hash;
@@ -712,6 +723,14 @@ struct loader::impl {
     read_file(t, static_cast<std::uint64_t>(st.size), settled, false);
   }
 
+  // What resolve() makes of one sighting.
+  struct decision {
+    std::optional<warehouse::file_row> resume;  // an existing row goes on
+    bool fresh = false;                         // a new row
+    std::optional<std::string> whole_hash;
+    std::optional<std::string> lead_hash;
+  };
+
   // Looks up files the loader does not hold, in the ledger, together.
   void resolve(std::vector<sighting>& files) {
     std::vector<warehouse::file_sighting> sightings;
@@ -722,11 +741,6 @@ struct loader::impl {
     warehouse::lock_identity(ledger);
     auto matches = warehouse::lookup_files(ledger, sightings);
 
-    struct decision {
-      std::optional<warehouse::file_row> resume;
-      bool fresh = false;
-      std::optional<std::string> whole_hash;
-    };
     std::vector<decision> decisions(files.size());
     std::vector<std::pair<sighting, warehouse::file_row>> continuations;  // copytruncate
     std::vector<warehouse::content_key> keys;
@@ -865,6 +879,8 @@ struct loader::impl {
       }
     }
 
+    wait_for_copies(files, decisions);
+
     std::vector<std::int64_t> ids(files.size(), 0);
     for (std::size_t i = 0; i < files.size(); ++i) {
       auto& f = files[i];
@@ -879,7 +895,7 @@ struct loader::impl {
       } else if (d.fresh) {
         ids[i] = warehouse::insert_loading(ledger, sightings[i],
                                            f.settled ? std::optional(f.stat.size) : std::nullopt,
-                                           d.whole_hash);
+                                           d.whole_hash, d.lead_hash);
       }
     }
     std::vector<std::int64_t> wanted;
@@ -916,6 +932,46 @@ struct loader::impl {
         continue;
       }
       start_tracking(f, ids[i], d.resume);
+    }
+  }
+
+  // A new file seen while it is being written (not settled) whose first
+  // bytes are those of a file of its feed, loading or loaded, is not read yet:
+  // it may be a copy (cp, a service writing in place), and only its whole
+  // content, once settled, can tell. It is judged once it settles (the whole
+  // content decides: a duplicate, or a file of its own) or has outgrown that
+  // file. A new file whose first line is not complete yet waits too: there is
+  // nothing to read in it. Clears `fresh` of the files that wait; sets
+  // `lead_hash` of every fresh plain file (kept in its ledger row).
+  void wait_for_copies(std::vector<sighting>& files, std::vector<decision>& decisions) {
+    std::vector<warehouse::prefix_key> keys;
+    std::vector<std::size_t> keyed;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      auto& f = files[i];
+      auto& d = decisions[i];
+      if (!d.fresh || is_gzip_path(f.path)) continue;
+      auto size = static_cast<std::uint64_t>(f.stat.size);
+      d.lead_hash = lead_hash_of(f.file.fd.get(), size);
+      if (f.settled) continue;
+      if (!d.lead_hash) {
+        d.fresh = false;
+        schedule_retry(f.path, false, "its first line is not complete yet");
+        continue;
+      }
+      warehouse::prefix_key key{f.feed->name, f.stat.size, "", ""};
+      if (size >= guard_bytes) key.head = head_hash_of(f.file.fd.get(), size);
+      else key.lead = *d.lead_hash;
+      keys.push_back(std::move(key));
+      keyed.push_back(i);
+    }
+    auto matches = warehouse::lookup_prefixes(ledger, keys);
+    for (std::size_t k = 0; k < keyed.size(); ++k) {
+      if (!matches[k]) continue;
+      auto& f = files[keyed[k]];
+      decisions[keyed[k]].fresh = false;
+      schedule_retry(f.path, false, "it starts as " + matches[k]->path + " does; judged once it settles");
+      log()->debug("{} {}: starts as {} (file {}, {} bytes) does: judged once it settles or outgrows it",
+                   f.feed->name, f.path, matches[k]->path, matches[k]->id, matches[k]->size);
     }
   }
 

@@ -188,3 +188,63 @@ TEST_CASE("a restart trusts device inode size and mtime and reads no loaded file
 }
 
 }  // namespace sluice::itest
+
+namespace sluice::itest {
+namespace {
+
+// Copies `content` into `path` the way cp does: open (create), write in
+// `pieces` with a pause after each, close. The pauses are longer than the
+// daemon takes to notice a write, so it sees the copy half written.
+void copy_slowly(const std::filesystem::path& path, std::string_view content, int pieces,
+                 std::chrono::milliseconds pause) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  std::size_t step = content.size() / static_cast<std::size_t>(pieces) + 1;
+  for (std::size_t at = 0; at < content.size(); at += step) {
+    auto piece = content.substr(at, step);
+    out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    out.flush();
+    std::this_thread::sleep_for(pause);
+  }
+}
+
+}  // namespace
+
+// BUG (2026-12-05): with the daemon running, `cp` of a loaded 2,000-line log
+// into the inbox three times under new names stored it three more times (each
+// copy was seen growing, loaded as a new log, then settled as 'loaded'), while
+// the same file moved in with mv was a duplicate.
+TEST_CASE("cp of a loaded file into the watched inbox is a duplicate however slowly it is written, and stores nothing",
+          "[integration][identity][daemon][regression]") {
+  sluice_fixture fx;
+  const std::string content = logins(1, 2'000);
+  fx.write_file("hubdoc/app.log", content);
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_until([&] { return fx.staging_rows() == 2'000; }, 20s));
+  // A small loaded file too: its copy is shorter than the 4 KiB a large one is known by.
+  const std::string small = logins(5'000, 3);
+  fx.write_file("hubdoc/small.log", small);
+  REQUIRE(wait_until([&] { return fx.staging_rows() == 2'003; }, 20s));
+
+  for (int copy = 1; copy <= 3; ++copy) {
+    copy_slowly(fx.inbox() / ("hubdoc/app-copy-" + std::to_string(copy) + ".log"), content, 4, 400ms);
+  }
+  copy_slowly(fx.inbox() / "hubdoc/small-copy.log", small, 2, 400ms);
+  // And a file that starts as app.log does but goes on: all of it loads.
+  copy_slowly(fx.inbox() / "hubdoc/app-longer.log", content + logins(3'000, 5), 4, 400ms);
+  bool judged = wait_until([&] { return files_in_state(fx, "duplicate") == 4 && fx.staging_rows() == 4'008; }, 20s);
+  std::this_thread::sleep_for(1s);  // anything loaded twice would show by now
+  stop_daemon(*daemon);
+  INFO(daemon->output());
+  CHECK(judged);
+  CHECK(files_in_state(fx, "duplicate") == 4);
+  CHECK(fx.staging_rows() == 4'008);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
+  for (int copy = 1; copy <= 3; ++copy) {
+    CHECK(fx.text("select state from sluice.files where path = $1 order by id desc limit 1",
+                  {"hubdoc/app-copy-" + std::to_string(copy) + ".log"}) == "duplicate");
+  }
+  CHECK(fx.text("select state from sluice.files where path = 'hubdoc/app-longer.log'") == "loaded");
+}
+
+}  // namespace sluice::itest

@@ -159,14 +159,47 @@ void lock_identity(connection& conn) {
 
 std::int64_t insert_loading(connection& conn, const file_sighting& file,
                             std::optional<std::int64_t> content_size,
-                            const std::optional<std::string>& content_hash) {
+                            const std::optional<std::string>& content_hash,
+                            const std::optional<std::string>& lead_hash) {
   auto r = conn.exec_params(
       "insert into sluice.files (feed, path, device, inode, size_seen, mtime_ns, content_size,"
-      " content_hash) values ($1, $2, $3, $4, $5, $6, $7, $8) returning id",
+      " content_hash, lead_hash) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
       {file.feed, file.path, num(file.stat.device), num(file.stat.inode), num(file.stat.size),
        num(file.stat.mtime_ns), content_size ? param(num(*content_size)) : param(),
-       content_hash ? param(*content_hash) : param()});
+       content_hash ? param(*content_hash) : param(), lead_hash ? param(*lead_hash) : param()});
   return r.int64(0, 0);
+}
+
+std::vector<std::optional<prefix_match>> lookup_prefixes(connection& conn, std::span<const prefix_key> keys) {
+  std::vector<std::optional<prefix_match>> out(keys.size());
+  if (keys.empty()) return out;
+  auto feeds = array_of(keys, [](const prefix_key& k) { return k.feed; }, true);
+  auto sizes = array_of(keys, [](const prefix_key& k) { return num(k.size); }, false);
+  auto heads = array_of(keys, [](const prefix_key& k) { return k.head; }, true);
+  auto leads = array_of(keys, [](const prefix_key& k) { return k.lead; }, true);
+  // Each branch is an equality on its own index (files_head, files_lead);
+  // only the rows that start alike are looked at.
+  constexpr std::string_view known_size =
+      "greatest(coalesce(f.content_size, 0), coalesce(f.size_seen, 0), f.bytes_done)";
+  auto r = conn.exec_params(
+      "select s.idx, m.id, m.path, m.size"
+      " from unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) with ordinality as s(feed, size, head, lead, idx)"
+      " join lateral (select * from ("
+      "   (select f.id, f.path, " + std::string(known_size) + " as size from sluice.files f"
+      "     where s.head <> '' and f.feed = s.feed and f.head_hash = s.head"
+      "     and f.state in ('loading', 'loaded') and " + std::string(known_size) + " >= s.size limit 1)"
+      "   union all"
+      "   (select f.id, f.path, " + std::string(known_size) + " as size from sluice.files f"
+      "     where s.lead <> '' and f.feed = s.feed and f.lead_hash = s.lead"
+      "     and f.state in ('loading', 'loaded') and f.lead_hash is not null"
+      "     and " + std::string(known_size) + " >= s.size limit 1)) q limit 1) m on true"
+      " order by s.idx",
+      {feeds, sizes, heads, leads});
+  for (int row = 0; row < r.rows(); ++row) {
+    auto idx = static_cast<std::size_t>(r.int64(row, 0) - 1);
+    out[idx] = prefix_match{r.int64(row, 1), std::string(r.text(row, 2)), r.int64(row, 3)};
+  }
+  return out;
 }
 
 std::int64_t insert_duplicate(connection& conn, const file_sighting& file, const file_row& original,

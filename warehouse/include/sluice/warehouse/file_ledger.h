@@ -108,10 +108,30 @@ void lock_identity(connection& conn);
 
 // A new row in state loading. content_size: the file's size when it is
 // settled (nullopt for a growing log); content_hash: its whole hash when it was
-// computed. Returns the id.
+// computed; lead_hash: the hash of its first line (nullopt: not known, a
+// compressed file). Returns the id.
 std::int64_t insert_loading(connection& conn, const file_sighting& file,
                             std::optional<std::int64_t> content_size,
-                            const std::optional<std::string>& content_hash);
+                            const std::optional<std::string>& content_hash,
+                            const std::optional<std::string>& lead_hash);
+
+// Prefix matches for files seen while they are written: a row of the feed,
+// loading or loaded, whose file starts with the same bytes and is at least
+// `size` long (head: the hash of the first 4 KiB, for a file of at least
+// that; else lead: the hash of its first line). nullopt when there is none.
+struct prefix_key {
+  std::string feed;
+  std::int64_t size = 0;
+  std::string head;  // set when size >= 4 KiB
+  std::string lead;  // set otherwise
+};
+struct prefix_match {
+  std::int64_t id = 0;
+  std::string path;
+  std::int64_t size = 0;  // the longest that row's file is known to be
+};
+[[nodiscard]] std::vector<std::optional<prefix_match>> lookup_prefixes(connection& conn,
+                                                                       std::span<const prefix_key> keys);
 
 // A new row in state duplicate: `file` holds exactly the content of `original`
 // (its records stay under the original's id; what a later append adds is
