@@ -187,12 +187,13 @@ std::vector<std::optional<prefix_match>> lookup_prefixes(connection& conn, std::
       " join lateral (select * from ("
       "   (select f.id, f.path, " + std::string(known_size) + " as size from sluice.files f"
       "     where s.head <> '' and f.feed = s.feed and f.head_hash = s.head"
-      "     and f.state in ('loading', 'loaded') and " + std::string(known_size) + " >= s.size limit 1)"
+      "     and f.state in ('loading', 'loaded') and (f.state = 'loading' or " + std::string(known_size) +
+      " >= s.size) limit 1)"
       "   union all"
       "   (select f.id, f.path, " + std::string(known_size) + " as size from sluice.files f"
       "     where s.lead <> '' and f.feed = s.feed and f.lead_hash = s.lead"
       "     and f.state in ('loading', 'loaded') and f.lead_hash is not null"
-      "     and " + std::string(known_size) + " >= s.size limit 1)) q limit 1) m on true"
+      "     and (f.state = 'loading' or " + std::string(known_size) + " >= s.size) limit 1)) q limit 1) m on true"
       " order by s.idx",
       {feeds, sizes, heads, leads});
   for (int row = 0; row < r.rows(); ++row) {

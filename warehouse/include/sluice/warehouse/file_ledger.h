@@ -115,10 +115,12 @@ std::int64_t insert_loading(connection& conn, const file_sighting& file,
                             const std::optional<std::string>& content_hash,
                             const std::optional<std::string>& lead_hash);
 
-// Prefix matches for files seen while they are written: a row of the feed,
-// loading or loaded, whose file starts with the same bytes and is at least
-// `size` long (head: the hash of the first 4 KiB, for a file of at least
-// that; else lead: the hash of its first line). nullopt when there is none.
+// Prefix matches for files seen while they are written: a row of the feed
+// whose file starts with the same bytes (head: the hash of the first 4 KiB,
+// for a file of at least that; else lead: the hash of its first line) and is
+// loading (a growing log: its file may have grown past what the row says; a
+// copy of it is what copytruncate makes) or loaded and at least `size` long.
+// nullopt when there is none.
 struct prefix_key {
   std::string feed;
   std::int64_t size = 0;
