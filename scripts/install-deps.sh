@@ -2,6 +2,7 @@
 # Installs the Debian packages sluice needs to build, test and benchmark.
 # Quick and silent when everything is there; installs with apt only when
 # something is missing and we are root, otherwise prints the command to run.
+# Packages named as arguments are wanted too (scripts/fuzz.sh adds clang's).
 set -euo pipefail
 
 packages=(
@@ -12,6 +13,8 @@ packages=(
   docker-compose                                               # validates docker-compose.yml
   time                                                         # /usr/bin/time -v for bench.sh
 )
+
+packages+=("$@")
 
 missing=()
 for pkg in "${packages[@]}"; do
