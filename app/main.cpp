@@ -31,6 +31,7 @@
 
 namespace {
 
+
 using namespace sluice;
 
 struct run_settings {
@@ -49,6 +50,21 @@ struct run_settings {
 std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("sluice");
   return instance;
+}
+
+// A password given with --dsn is visible to every local user (ps,
+// /proc/PID/cmdline) while the process runs: it is blanked from argv at once
+// (the window before that stays), and the user is told where it belongs.
+void hide_dsn_password(int argc, char** argv, const std::optional<std::string>& dsn) {
+  if (!dsn || !sluice::warehouse::conninfo_holds_password(*dsn)) return;
+  for (int arg_idx = 1; arg_idx < argc; ++arg_idx) {
+    std::string_view arg = argv[arg_idx];
+    std::size_t from = arg == *dsn ? 0 : arg == "--dsn=" + *dsn ? 6 : arg.size();
+    std::fill(argv[arg_idx] + from, argv[arg_idx] + arg.size(), 'x');
+  }
+  log()->warn("--dsn holds a password: other users of this machine can read a command line (ps,"
+              " /proc/PID/cmdline); put the password in ~/.pgpass (or the file PGPASSFILE names, or a"
+              " service file) and leave it out of the DSN");
 }
 
 // Paths waiting for the loader, each once, remembering whether it has settled.
@@ -479,6 +495,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(level));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
+  hide_dsn_password(argc, argv, *migrate ? dsn : settings.dsn);
 
   try {
     if (*migrate) {

@@ -269,6 +269,24 @@ void transaction::rollback() {
   conn_.exec("rollback");
 }
 
+bool conninfo_holds_password(const std::string& conninfo) {
+  char* problem = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &problem);
+  if (options == nullptr) {
+    PQfreemem(problem);
+    return false;
+  }
+  bool holds = false;
+  for (auto* option = options; option->keyword != nullptr; ++option) {
+    std::string_view keyword = option->keyword;
+    if ((keyword == "password" || keyword == "sslpassword") && option->val != nullptr && *option->val != '\0') {
+      holds = true;
+    }
+  }
+  PQconninfoFree(options);
+  return holds;
+}
+
 std::string resolve_dsn(const std::optional<std::string>& flag) {
   if (flag) return *flag;
   if (const char* env = std::getenv("SLUICE_DSN"); env != nullptr) return env;

@@ -134,4 +134,9 @@ class transaction {
 // reads PGHOST, PGPORT, PGDATABASE, PGUSER, ...).
 [[nodiscard]] std::string resolve_dsn(const std::optional<std::string>& flag);
 
+// Whether a conninfo (keyword=value or URI, as libpq parses it: a URI's query
+// percent-decoded) holds a password or an SSL key passphrase. false when
+// libpq cannot parse it (connecting then says why).
+[[nodiscard]] bool conninfo_holds_password(const std::string& conninfo);
+
 }  // namespace sluice::warehouse
