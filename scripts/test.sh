@@ -16,7 +16,9 @@
 # the same way, and a report of any process a test started fails that test
 # and is printed:
 #   scripts/test.sh --sanitize address,undefined
-#   scripts/test.sh --sanitize thread -R 'daemon|committer'
+#   scripts/test.sh --sanitize thread --tags '[daemon],[committer]'
+# --tags runs the integration tests with those Catch2 tags (a Catch2 test
+# spec: ',' is or) and nothing else.
 # Its summary line names the suite: "sanitize thread: 40 of 40 tests passed".
 # Exits with ctest's status (or 1 when the build or the compose check fails).
 set -euo pipefail
@@ -53,6 +55,13 @@ if [[ "${1:-}" == --sanitize ]]; then
   chmod 0777 "$SLUICE_SANITIZER_LOGS"
 fi
 export SLUICE_BUILD_DIR=$build_dir
+tags=
+if [[ "${1:-}" == --tags ]]; then
+  [[ $# -ge 2 ]] || sluice_die "--tags needs a Catch2 tag spec, e.g. '[daemon],[cdc]'"
+  tags=$2
+  suite+=" $tags"
+  shift 2
+fi
 
 section() { printf '\n==> %s\n' "$*"; }
 
@@ -95,7 +104,15 @@ else
   echo "no second cluster: the change-data-capture sources live on the warehouse's cluster"
 fi
 
-section "ctest $*"
+if [[ -n "$tags" ]]; then
+  # The tests with those tags, by name: ctest knows names, Catch2 knows tags.
+  names=$("$build_dir/tests/sluice-integration-tests" --list-test-names-only "$tags" | sed '/^$/d')
+  [[ -n "$names" ]] || sluice_die "no integration test has the tags $tags"
+  regex=$(printf '%s\n' "$names" | sed -e 's/[][\.^$*+?(){}|/]/\\&/g' -e 's/^/^integration:/' -e 's/$/$/' | paste -sd'|')
+  set -- -R "$regex" "$@"
+fi
+
+if [[ -n "$tags" ]]; then section "ctest: the integration tests tagged $tags"; else section "ctest $*"; fi
 ctest_log=$SLUICE_THROWAWAY_DIR/ctest.log
 set +e
 (cd "$build_dir" && ctest --output-on-failure --parallel "${SLUICE_TEST_JOBS:-2}" "$@") 2>&1 | tee "$ctest_log"
