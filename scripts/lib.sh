@@ -77,10 +77,22 @@ sluice_cluster_init() {
   chmod 0700 "$dir"
   sluice_pg_can_reach "$dir" || sluice_die "the PostgreSQL server user '$user' cannot reach $dir (a parent directory is not searchable by it)"
   [[ -e "$dir/data/PG_VERSION" ]] && sluice_die "$dir already holds a cluster"
-  sluice_as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust \
-    --encoding=UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log.tmp" 2>&1 || {
-      cat "$dir/initdb.log.tmp" >&2; sluice_die "initdb failed for $dir"; }
+  # Trust only the unix socket, in this 0700 directory (the server user and
+  # root reach it); TCP on 127.0.0.1 asks every user for the password, which
+  # is generated here and kept 0600 in $dir/password and as a .pgpass line in
+  # $dir/pgpass. (It trusted TCP: any local user was superuser, and `copy ...
+  # to program` ran commands as postgres.)
+  local password
+  password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=' | cut -c1-24)
+  (umask 077; printf '%s\n' "$password" >"$dir/password.tmp")
+  if [[ $(id -u) -eq 0 ]]; then chown "$user:" "$dir/password.tmp"; fi
+  sluice_as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    --pwfile="$dir/password.tmp" --encoding=UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log.tmp" 2>&1 || {
+      cat "$dir/initdb.log.tmp" >&2; rm -f "$dir/password.tmp"; sluice_die "initdb failed for $dir"; }
   rm -f "$dir/initdb.log.tmp"
+  mv "$dir/password.tmp" "$dir/password"
+  (umask 077; printf '127.0.0.1:%s:*:postgres:%s\n' "$port" "$password" >"$dir/pgpass")
+  if [[ $(id -u) -eq 0 ]]; then chown "$user:" "$dir/pgpass"; fi
   {
     echo "# sluice: private cluster"
     echo "listen_addresses = '127.0.0.1'"

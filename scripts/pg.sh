@@ -11,7 +11,10 @@
 # It listens on a unix socket in the cluster's own directory and on 127.0.0.1 at
 # port ${SLUICE_PG_PORT:-54329} (chosen at init and remembered in data/pg/port; if
 # 54329 is taken and SLUICE_PG_PORT is unset, the next free port is used).
-# Local connections are trusted: it is private to this checkout.
+# The unix socket (in a 0700 directory) is trusted; TCP asks for the password,
+# generated at init and kept 0600 in <cluster>/password, and as a .pgpass line
+# in <cluster>/pgpass: `PGPASSFILE=data/pg/pgpass psql -h 127.0.0.1 -p 54329
+# -U postgres sluice` (a BI tool takes the password from data/pg/password).
 #
 # SLUICE_PG_NAME names another cluster under data/ (default pg): ./rerun.sh
 # --demo-source runs the orders pack's demo shop as SLUICE_PG_NAME=pg-source,

@@ -187,7 +187,12 @@ TEST_CASE("run with --once as a user who cannot read a file exits non-zero and n
   for (auto dir : {fx.inbox().parent_path(), fx.inbox(), fx.inbox() / "hubdoc", fx.work()}) {
     std::filesystem::permissions(dir, std::filesystem::perms::all, std::filesystem::perm_options::add);
   }
-  auto dsn = "host=127.0.0.1 port=" + conninfo_value(fx.dsn(), "port") + " user=postgres dbname=" + fx.database();
+  // Over TCP, which asks for the password: nobody gets it from a pgpass of its own.
+  auto pgpass = fx.work() / "nobody.pgpass";
+  std::filesystem::copy_file(std::filesystem::path(conninfo_value(fx.dsn(), "host")) / "pgpass", pgpass);
+  REQUIRE(::chown(pgpass.c_str(), 65534, 65534) == 0);
+  auto dsn = "host=127.0.0.1 port=" + conninfo_value(fx.dsn(), "port") + " user=postgres dbname=" + fx.database() +
+             " passfile=" + pgpass.string();
   auto run = run_process({"/usr/sbin/runuser", "-u", "nobody", "--", SLUICE_BINARY, "run", "--once", "--dsn", dsn,
                           "--inbox", fx.inbox().string()},
                          fx.work() / "nobody.log", 60s);
