@@ -805,7 +805,8 @@ class Soak:
         rotated name inside the glob (dateext with extension: rot-S-20261205.log, extension:
         rot-S.1.log) or outside (rot-S.log.1, rot-S.log-20261205). Rotations happen between
         lines (rotate-midline: renamed while the writer is inside a line, which it completes in
-        the rotated file after a pause)."""
+        the rotated file after a pause, and goes on writing it in pieces that end inside
+        lines; with rotate, the writer writes only whole lines to the rotated file)."""
         rng = t.rng
         path = f'soak/logs/rot-{t.step}.log'
         stem = path[:-len('.log')]
@@ -887,6 +888,8 @@ class Soak:
             t.note(f'{name}: renamed inside a line; the writer completes it after {pause:.1f} s')
         while time.monotonic() < end:
             lw.tick()
+            if not lw.midline:
+                lw.flush()      # whole lines only into the rotated file
         lw.reopen()
 
     def plan_gzip(self, t):
@@ -936,7 +939,12 @@ class Soak:
                 with open(tmp, 'wb') as f:
                     f.write(data)
                 os.rename(tmp, self.abs(path))
-                time.sleep(rng.uniform(0, 0.8))
+                # Deleted while sluice reads it: as soon as a daemon holds it
+                # open (or after 2 s), plus a moment.
+                deadline = time.monotonic() + 2
+                while not self.holders(self.abs(path)) and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                time.sleep(rng.uniform(0, 0.05))
                 held = self.holders(self.abs(path))
                 try:
                     state = self.ledger_state(path)[0]
@@ -1292,11 +1300,14 @@ class Soak:
             for what in ('doubled', 'lost', 'misplaced', 'unknown'):
                 rids = sorted(res[what])
                 if rids:
-                    out.append(f'\n{what}: {len(rids)} records; the first ones:')
-                    out.extend(self.describe(r, res, files) for r in rids[:8])
-                    steps = collections.Counter(self.recs[r].step for r in rids if r in self.recs)
-                    out.append('  by step: ' + ', '.join(f'#{s} ({self.step_action(s)}): {n}'
-                                                       for s, n in steps.most_common(10)))
+                    # The first few of each step: each step is one writer's story.
+                    by_step = collections.defaultdict(list)
+                    for r in rids:
+                        by_step[self.recs[r].step if r in self.recs else r // RID_SPAN].append(r)
+                    out.append(f'\n{what}: {len(rids)} records, by step: ' + ', '.join(
+                        f'#{st} ({self.step_action(st)}): {len(rs)}' for st, rs in sorted(by_step.items())))
+                    for st, rs in sorted(by_step.items())[:8]:
+                        out.extend(self.describe(r, res, files) for r in rs[:3])
             if res['unattributed']:
                 out.append(f'\nrejects without a rid: {len(res["unattributed"])}; the first ones:')
                 for rej, fid, feed in res['unattributed'][:8]:
