@@ -1346,7 +1346,9 @@ class Soak:
                    'reports not checked' if res.get('reports') is None else 'reports DIFFER')
         return (f'soak: seed {self.seed}, {seconds:.0f} s, {fmt_int(len(self.recs))} records in '
                 f'{fmt_int(len(self.files))} files, {faults} faults' + (f' ({kinds})' if kinds else '') +
-                f': {fmt_int(len(res["lost"]))} lost, {fmt_int(len(res["doubled"]))} doubled, {reports}'
+                f': {fmt_int(len(res["lost"]))} lost, {fmt_int(len(res["doubled"]))} doubled, '
+                + ''.join(f'{fmt_int(len(res[k]))} {k}, ' for k in ('misplaced', 'unknown', 'unattributed')
+                          if res.get(k)) + reports
                 + ('' if verdict else ' -- FAILED'))
 
     # ---------------------------------------------------------------- main loop
