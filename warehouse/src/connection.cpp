@@ -76,6 +76,7 @@ void connection::finish_conn::operator()(pg_conn* c) const noexcept { PQfinish(c
 void connection::free_cancel::operator()(pg_cancel* c) const noexcept { PQfreeCancel(c); }
 
 void connection::request_cancel() const noexcept {
+  std::lock_guard lock(*cancel_mutex_);
   if (!cancel_) return;
   char error[256];
   (void)PQcancel(cancel_.get(), error, sizeof error);
@@ -103,8 +104,27 @@ connection::connection(const std::string& dsn) {
 }
 
 connection::~connection() = default;
-connection::connection(connection&&) noexcept = default;
-connection& connection::operator=(connection&&) noexcept = default;
+connection::connection(connection&& other) noexcept
+    : handle_(std::move(other.handle_)), target_(std::move(other.target_)) {
+  std::lock_guard lock(*other.cancel_mutex_);
+  cancel_ = std::move(other.cancel_);
+}
+
+connection& connection::operator=(connection&& other) noexcept {
+  if (this == &other) return *this;
+  std::unique_ptr<pg_cancel, free_cancel> incoming;
+  {
+    std::lock_guard lock(*other.cancel_mutex_);
+    incoming = std::move(other.cancel_);
+  }
+  {
+    std::lock_guard lock(*cancel_mutex_);
+    cancel_ = std::move(incoming);  // the old key is freed here, under the lock
+  }
+  handle_ = std::move(other.handle_);
+  target_ = std::move(other.target_);
+  return *this;
+}
 
 bool connection::is_open() const noexcept {
   return handle_ && PQstatus(handle_.get()) == CONNECTION_OK;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -87,8 +88,10 @@ class connection {
   [[nodiscard]] std::string quote_qualified(std::string_view qualified_name) const;
 
   // Asks the server to cancel what this connection runs now. May be called
-  // from any thread (it uses a cancel key made when the connection opened);
-  // the running call then fails with a db_error.
+  // from any thread (it uses a cancel key made when the connection opened),
+  // also while another thread assigns the connection a new one (a reconnect:
+  // the key is swapped under a lock); the running call then fails with a
+  // db_error.
   void request_cancel() const noexcept;
 
   // True while the server link is up.
@@ -111,7 +114,10 @@ class connection {
   struct free_cancel {
     void operator()(pg_cancel* c) const noexcept;
   };
-  std::unique_ptr<pg_cancel, free_cancel> cancel_;
+  std::unique_ptr<pg_cancel, free_cancel> cancel_;  // guarded by *cancel_mutex_
+  // Each object keeps its own (a move does not move it): a signal handler's
+  // request_cancel() raced a reconnect's move-assignment (ThreadSanitizer).
+  std::unique_ptr<std::mutex> cancel_mutex_ = std::make_unique<std::mutex>();
   std::string target_;
 };
 
