@@ -23,6 +23,7 @@
 #include "sluice/loader/loader.h"
 #include "sluice/loader/replicator.h"
 #include "sluice/warehouse/connection.h"
+#include "sluice/warehouse/error.h"
 #include "sluice/warehouse/log.h"
 #include "sluice/warehouse/migrate.h"
 #include "sluice/warehouse/scheduler.h"
@@ -511,13 +512,6 @@ int main(int argc, char** argv) {
       return 0;
     }
     auto resolved = warehouse::resolve_dsn(settings.dsn);
-    warehouse::connection check(resolved);
-    {
-      auto installed = warehouse::require_up_to_date(check);
-      std::string packs;
-      for (const auto& p : installed) packs += (packs.empty() ? "" : ", ") + p.name;
-      log()->info("warehouse {} has packs {}", check.target(), packs);
-    }
     loader::loader_options options;
     options.inbox = std::filesystem::absolute(settings.inbox);
     options.batch_bytes = settings.batch_mb << 20;
@@ -525,8 +519,24 @@ int main(int argc, char** argv) {
     options.max_record_bytes = settings.max_record_mb << 20;
     options.read_unterminated_tail = settings.once;
     options.copy_streams = settings.copy_streams;
-    return settings.once ? run_once(settings, resolved, options, check)
-                         : run_daemon(settings, resolved, options);
+    // The daemon starts again while the warehouse cannot be reached (it
+    // crashed while the daemon started: the soak found it exiting 1 then);
+    // --once says so and exits 1.
+    for (auto backoff = std::chrono::seconds(1);; backoff = std::min(backoff * 2, std::chrono::seconds(30))) {
+      try {
+        warehouse::connection check(resolved);
+        auto installed = warehouse::require_up_to_date(check);
+        std::string packs;
+        for (const auto& p : installed) packs += (packs.empty() ? "" : ", ") + p.name;
+        log()->info("warehouse {} has packs {}", check.target(), packs);
+        return settings.once ? run_once(settings, resolved, options, check)
+                             : run_daemon(settings, resolved, options);
+      } catch (const warehouse::db_error& e) {
+        if (settings.once || !e.is_retryable()) throw;
+        log()->warn("{}; starting again in {} s", e.what(), backoff.count());
+        std::this_thread::sleep_for(backoff);
+      }
+    }
   } catch (const std::exception& e) {
     log()->error("{}", e.what());
     return 1;
