@@ -152,3 +152,26 @@ TEST_CASE("a pass that meets a path no feed takes after a new file of a feed loa
 }
 
 }  // namespace sluice::itest
+
+namespace sluice::itest {
+
+// BUG (found by the soak, 2026-12-06): a daemon (re)started while the
+// warehouse was down, or crashed as it started, exited 1 at its first query
+// instead of waiting for the warehouse as a running daemon does.
+TEST_CASE("a daemon started while the warehouse cannot be reached keeps trying instead of exiting",
+          "[integration][daemon][regression]") {
+  sluice_fixture fx;
+  // A port on which nothing listens (the fixture's own server is elsewhere).
+  child_process daemon({SLUICE_BINARY, "run", "--dsn", "host=127.0.0.1 port=1 dbname=nowhere connect_timeout=2",
+                        "--inbox", fx.inbox().string()},
+                       fx.work() / "unreachable-daemon.log");
+  bool retried = wait_until([&] { return daemon.output().find("starting again") != std::string::npos || !daemon.running(); },
+                            20s);
+  std::this_thread::sleep_for(1500ms);
+  INFO(daemon.output());
+  CHECK(retried);
+  CHECK(daemon.running());
+  daemon.kill();
+}
+
+}  // namespace sluice::itest
