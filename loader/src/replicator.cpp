@@ -315,6 +315,62 @@ std::string warehouse_name(const std::string& source, const std::string& schema,
   return schema == "public" ? source + "_" + table : source + "_" + schema + "_" + table;
 }
 
+// An identifier as PostgreSQL keeps it: cut to NAMEDATALEN - 1 = 63 bytes,
+// at a character boundary (a UTF-8 continuation byte is never kept alone).
+std::string as_postgres_keeps(const std::string& identifier) {
+  constexpr std::size_t most = 63;
+  if (identifier.size() <= most) return identifier;
+  std::size_t cut = most;
+  while (cut > 0 && (static_cast<unsigned char>(identifier[cut]) & 0xc0) == 0x80) --cut;
+  return identifier.substr(0, cut);
+}
+
+// A source table, by schema and name.
+struct source_table {
+  std::string schema;
+  std::string name;
+  [[nodiscard]] std::string qualified() const { return schema + "." + name; }
+};
+
+// Throws source_stopped when two of `tables` would land in the same
+// warehouse tables: S_<schema>_T and S_T of public meet (s.t and public.s_t),
+// and PostgreSQL cuts names past 63 bytes, so two long names that differ
+// only past that are one table. Refused rather than renamed: the warehouse's
+// names follow one rule people, packs and dashboards rely on, and a way out
+// is one statement on the source. The mirror's function (S_T_apply) is
+// checked too: shared, one table's trigger would apply the other's changes.
+void refuse_shared_names(const std::string& source, const std::string& publication,
+                         const std::vector<source_table>& tables) {
+  std::map<std::string, const source_table*> owner;
+  for (const auto& t : tables) {
+    auto base = warehouse_name(source, t.schema, t.name);
+    auto tables_name = as_postgres_keeps(base);
+    auto function_name = as_postgres_keeps(base + "_apply");
+    for (const auto& kept : {"the warehouse tables staging." + tables_name + " and core." + tables_name,
+                             "the mirror function core." + function_name}) {
+      auto [there, fresh] = owner.emplace(kept, &t);
+      if (fresh || there->second->qualified() == t.qualified()) continue;
+      const auto& first = *there->second;
+      throw source_stopped(
+          "source " + source + ": tables " + first.qualified() + " and " + t.qualified() + " of publication " +
+          publication + " would share " + kept + " (a table's name there is " + source + "_<schema>_<table>, " +
+          source + "_<table> for public, cut by PostgreSQL to 63 bytes), one overwriting the other's rows; the"
+          " source stops before they mix. Rename one of them on the source, or leave one out of the publication (alter"
+          " publication " + publication + " drop table " + t.qualified() +
+          "), then set state = 'new', last_error = null in sluice.sources to copy the source afresh");
+    }
+  }
+}
+
+// The tables of `publication` on the source, in order of schema and name.
+std::vector<source_table> published_tables(connection& src, const std::string& publication) {
+  auto r = src.exec_params(
+      "select schemaname, tablename from pg_publication_tables where pubname = $1 order by 1, 2", {publication});
+  std::vector<source_table> out;
+  for (int row = 0; row < r.rows(); ++row) out.push_back({std::string(r.text(row, 0)), std::string(r.text(row, 1))});
+  return out;
+}
+
 // A table's columns in the warehouse, in order, with their types as
 // format_type() spells them; empty when the table does not exist.
 std::vector<std::pair<std::string, std::string>> warehouse_columns(connection& wh, const std::string& table) {
@@ -761,6 +817,14 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   }
   watcher::replication_connection repl(source_.conninfo, source_.name);
   std::map<std::string, table_info> tables;  // by "schema.name"
+  // The publication's tables when the run began: a table that appears in the
+  // stream later must not land in the warehouse tables of one of these.
+  std::vector<source_table> published_at_start;
+  {
+    connection src(source_.conninfo);
+    published_at_start = published_tables(src, source_.publication);
+  }
+  refuse_shared_names(source_.name, source_.publication, published_at_start);
 
   if (state == "new") {
     // Left by a first run that died before its snapshot committed; its
@@ -776,6 +840,13 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
         " join pg_class c on c.relnamespace = n.oid and c.relname = p.tablename"
         " where p.pubname = $1 order by 2, 3",
         {source_.publication});
+    {
+      std::vector<source_table> in_snapshot;
+      for (int row = 0; row < published.rows(); ++row) {
+        in_snapshot.push_back({std::string(published.text(row, 1)), std::string(published.text(row, 2))});
+      }
+      refuse_shared_names(source_.name, source_.publication, in_snapshot);
+    }
     for (int row = 0; row < published.rows(); ++row) {
       table_info t;
       t.schema = published.text(row, 1);
@@ -1174,6 +1245,12 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
           if (in_flight == 0 || current_bytes >= batch_bytes) hand_over();
         } else if (const auto* r = std::get_if<pg::relation_message>(&m)) {
           auto schema = r->schema.empty() ? std::string("pg_catalog") : r->schema;
+          if (tables.count(schema + "." + r->name) == 0) {
+            auto known = published_at_start;
+            for (const auto& [qualified, other] : tables) known.push_back({other.schema, other.name});
+            known.push_back({schema, r->name});
+            refuse_shared_names(source_.name, source_.publication, known);
+          }
           auto& t = tables[schema + "." + r->name];
           std::vector<column_info> columns;
           for (const auto& column : r->columns) {

@@ -22,11 +22,6 @@
 namespace sluice::itest {
 namespace {
 
-void add_source(sluice_fixture& fx, const std::string& name, const source_db& src, const std::string& publication) {
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ($1, $2, $3)",
-                      {name, src.dsn(), publication});
-}
-
 // Rows of (_lsn, _seq) that appear more than once in a change log (the
 // snapshot's rows all share the consistent point and seq 0).
 std::int64_t doubled_changes(sluice_fixture& fx, const std::string& staging) {

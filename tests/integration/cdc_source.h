@@ -80,6 +80,13 @@ inline std::string source_name(const sluice_fixture& fx, const std::string& pref
   return prefix + fx.database().substr(fx.database().size() - 8);
 }
 
+// Adds the source `name` to the warehouse: `src`'s database and its `publication`.
+inline void add_source(sluice_fixture& fx, const std::string& name, const source_db& src,
+                       const std::string& publication) {
+  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ($1, $2, $3)",
+                      {name, src.dsn(), publication});
+}
+
 // The value of `key` in a key=value conninfo ("" when absent).
 inline std::string conninfo_value(const std::string& dsn, const std::string& key) {
   std::smatch m;
