@@ -145,8 +145,10 @@ sluice_db() {
   q "$(wh postgres)" "create database $db" >/dev/null
   "$sluice" migrate --dsn "$(wh "$db")" --packs sluice --log-level warn >"$work/$db.migrate.log" 2>&1 || {
     cat "$work/$db.migrate.log" >&2; sluice_die "sluice migrate failed"; }
-  q "$(wh "$db")" "insert into sluice.sources (name, conninfo, publication)
-                   values ('$source', '$(src "$src_db")', '$publication')" >/dev/null
+  # The slot's name chosen here (recorded, so sluice takes it for its own):
+  # the timings below watch it on the source.
+  q "$(wh "$db")" "insert into sluice.sources (name, conninfo, publication, slot_name)
+                   values ('$source', '$(src "$src_db")', '$publication', 'sluice_$source')" >/dev/null
   cdc_slots+=("$src_db sluice_$source")
 }
 # A new native warehouse database: pgbench's tables, empty, with their keys.

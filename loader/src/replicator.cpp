@@ -783,7 +783,6 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
 
 replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop) {
   replicate_outcome outcome;
-  const auto slot = "sluice_" + source_.name;
   const auto key = "source:" + source_.name;
   auto stopping = [&] { return stop.load(); };
   connection wh(dsn_);
@@ -826,10 +825,28 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   }
   refuse_shared_names(source_.name, source_.publication, published_at_start);
 
+  // The slot is the one this warehouse recorded making: another warehouse
+  // may replicate the same source database under the same source name, and
+  // its slot is never ours to drop or stream from. (Sources added before
+  // slot names carried the warehouse's id keep theirs, sluice_<name>.)
+  auto slot = warehouse::recorded_slot(wh, source_.name).value_or("");
   if (state == "new") {
-    // Left by a first run that died before its snapshot committed; its
-    // walsender may still hold it for a moment.
-    if (repl.slot_confirmed(slot)) repl.drop_slot(slot, held_slot_patience, stopping);
+    if (!slot.empty()) {
+      // Ours: left by a first run that died before its snapshot committed,
+      // or the one of a source copied afresh. Its walsender may still hold
+      // it for a moment.
+      if (repl.slot_confirmed(slot)) repl.drop_slot(slot, held_slot_patience, stopping);
+    } else {
+      slot = warehouse::record_new_slot(wh, source_.name);
+      auto unnamed = "sluice_" + source_.name;
+      if (repl.slot_confirmed(unnamed)) {
+        log()->warn("source {}: the source has a slot {} that this warehouse did not record making (another"
+                    " warehouse's, or one an older sluice made before a source was copied afresh); left alone,"
+                    " using {}. If no warehouse streams from it, drop it on the source (select"
+                    " pg_drop_replication_slot('{}')): it retains WAL",
+                    source_.name, unnamed, slot, unnamed);
+      }
+    }
     auto created = repl.create_slot(slot);
     connection src(source_.conninfo);
     src.exec("begin isolation level repeatable read");
@@ -950,6 +967,10 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
     log()->info("source {}: snapshot of {} tables committed at {}", source_.name, tables.size(),
                 pg::format_lsn(created.consistent_point));
   } else {
+    if (slot.empty()) {
+      throw source_stopped("source " + source_.name + ": sluice.sources records no slot for it (slot_name), though"
+                           " its state is " + state + ". Set state = 'new' in sluice.sources to copy it afresh.");
+    }
     auto slot_at = repl.slot_confirmed(slot);
     auto stored = warehouse::stored_position(wh, source_.name);
     if (!slot_at) {

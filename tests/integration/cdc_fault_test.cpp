@@ -109,7 +109,7 @@ TEST_CASE("kill -9 of sluice during the initial snapshot commits none of it, and
   CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
   // One slot, sluice's, and it is not held by anyone.
   CHECK(src.db().exec("select string_agg(slot_name || ':' || active, ',') from pg_replication_slots"
-                      " where database = current_database()").text(0, 0) == "sluice_app:false");
+                      " where database = current_database()").text(0, 0) == slot_of(fx, "app") + ":false");
 }
 
 TEST_CASE("the source and then the warehouse crashed (pg_ctl restart -m immediate) during the daemon's initial copy:"
@@ -159,7 +159,7 @@ TEST_CASE("the source and then the warehouse crashed (pg_ctl restart -m immediat
   stop_daemon(*daemon, 60s);
   // One slot, sluice's, and no other left behind.
   CHECK(src.db().exec("select string_agg(slot_name, ',') from pg_replication_slots"
-                      " where database = current_database()").text(0, 0) == "sluice_app");
+                      " where database = current_database()").text(0, 0) == slot_of(fx, "app"));
 }
 
 TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediate) while the daemon streams: it"
@@ -480,14 +480,15 @@ TEST_CASE("a slot another process still holds (a killed run's walsender) is wait
   source_db src(source_name(fx));
   src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
   add_source(fx, "app", src, "pub");
-  REQUIRE(fx.run_once().ok());  // the snapshot (empty); the slot is sluice_app
+  REQUIRE(fx.run_once().ok());  // the snapshot (empty), and the slot
+  const auto slot = slot_of(fx, "app");
   src.db().exec("insert into items select i, 'after the snapshot' from generate_series(1, 100) i");
 
   // Someone else streams from the slot, as the walsender of a run killed a
   // moment ago does until it notices.
   std::optional<watcher::replication_connection> holder;
   holder.emplace(src.dsn(), "holder");
-  holder->start("sluice_app", 0, "pub", 0ms);
+  holder->start(slot, 0, "pub", 0ms);
   auto run = fx.start_sluice({"--once"}, "waits.log");
   bool waiting = wait_until([&] { return run->output().find("held by another process") != std::string::npos; }, 30s);
   INFO(run->output());
@@ -505,7 +506,7 @@ TEST_CASE("a slot another process still holds (a killed run's walsender) is wait
 
   // A daemon told to stop while it waits stops at once, not after the wait.
   holder.emplace(src.dsn(), "holder");
-  holder->start("sluice_app", 0, "pub", 0ms);
+  holder->start(slot, 0, "pub", 0ms);
   auto daemon = start_daemon(fx, "waiting-daemon.log");
   REQUIRE(wait_until([&] { return daemon->output().find("held by another process") != std::string::npos; }, 30s));
   auto asked = std::chrono::steady_clock::now();
@@ -530,12 +531,13 @@ TEST_CASE("a slot dropped behind sluice's back stops that source with a clear er
   REQUIRE(wait_for_text(fx, "select count(*) from core.lost_items", "1", 30s));
 
   // Dropped while sluice streams from it: its walsender is ended first.
+  const auto lost_slot = slot_of(fx, "lost");
   bool dropped = wait_until(
       [&] {
         try {
           lost.db().exec("select pg_terminate_backend(active_pid) from pg_replication_slots"
-                         " where slot_name = 'sluice_lost' and active_pid is not null;"
-                         "select pg_drop_replication_slot('sluice_lost')");
+                         " where slot_name = '" + lost_slot + "' and active_pid is not null;"
+                         "select pg_drop_replication_slot('" + lost_slot + "')");
           return true;
         } catch (const std::exception&) {
           return false;
@@ -558,7 +560,8 @@ TEST_CASE("a slot dropped behind sluice's back stops that source with a clear er
   CHECK(fx.scalar("select count(*) from core.lost_items") == 1);
   // Stopped means stopped: no retry loop recreating anything on the source.
   std::this_thread::sleep_for(3s);
-  CHECK(lost.db().exec("select count(*) from pg_replication_slots where slot_name = 'sluice_lost'").int64(0, 0) == 0);
+  CHECK(lost.db().exec("select count(*) from pg_replication_slots where slot_name = '" + lost_slot + "'").int64(0, 0) ==
+        0);
   INFO(daemon->output());
   CHECK(daemon->output().find("sluice_lost") != std::string::npos);
   CHECK(daemon->running());
@@ -581,9 +584,10 @@ TEST_CASE("a slot dropped and recreated under the same name is detected, not str
   src.db().exec("insert into items values (1, 'streamed')");
   REQUIRE(fx.run_once().ok());
   // Behind sluice's back: dropped, a change nobody will send, then recreated.
-  src.db().exec("select pg_drop_replication_slot('sluice_app')");
+  const auto slot = slot_of(fx, "app");
+  src.db().exec("select pg_drop_replication_slot('" + slot + "')");
   src.db().exec("insert into items values (2, 'lost with the old slot')");
-  src.db().exec("select pg_create_logical_replication_slot('sluice_app', 'pgoutput')");
+  src.db().exec("select pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
   src.db().exec("insert into items values (3, 'after the new slot')");
 
   auto run = fx.run_once();

@@ -119,4 +119,69 @@ TEST_CASE("a table added to the publication while streaming whose warehouse name
   stop_daemon(*daemon);
 }
 
+// Regression: the slot was sluice_<name> whatever the warehouse, so a second
+// warehouse adding a source of the same name dropped the first one's slot
+// and made its own: the first stopped for good, its rows since missing.
+TEST_CASE("two warehouses replicating one source database under the same source name each keep their own slot, and "
+          "neither loses a row",
+          "[integration][cdc]") {
+  sluice_fixture first;
+  sluice_fixture second;
+  source_db src(source_name(first));
+  src.db().exec(
+      "create table items (id int primary key, note text);"
+      "insert into items values (0, 'before both');"
+      "create publication pub for table items;");
+  add_source(first, "app", src, "pub");
+  auto first_copy = first.run_once();
+  INFO(first_copy.describe());
+  REQUIRE(first_copy.ok());
+  add_source(second, "app", src, "pub");
+  auto second_copy = second.run_once();
+  INFO(second_copy.describe());
+  REQUIRE(second_copy.ok());
+
+  src.db().exec("insert into items select i, 'after both' from generate_series(1, 100) i");
+  for (auto* fx : {&first, &second}) {
+    auto run = fx->run_once();
+    INFO(fx->database() << ": " << run.describe());
+    CHECK(run.ok());
+    CHECK(fx->text("select state || ' ' || coalesce(last_error, '') from sluice.sources where name = 'app'") ==
+          "streaming ");
+    CHECK(source_db::digest(fx->db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+  }
+  CHECK(slot_of(first, "app") != slot_of(second, "app"));
+  CHECK(src.db().exec("select count(*) from pg_replication_slots where database = current_database()").int64(0, 0) ==
+        2);
+}
+
+// A warehouse whose source was added before slot names carried the
+// warehouse's id has the slot sluice_<name>: it keeps it (it is recorded in
+// sluice.sources), and copying the source afresh makes it again under the
+// same name.
+TEST_CASE("a source whose recorded slot is sluice_<name> keeps streaming from it, also when copied afresh",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, note text);"
+      "insert into items values (1, 'one');"
+      "create publication pub for table items;");
+  fx.db().exec_params(
+      "insert into sluice.sources (name, conninfo, publication, slot_name) values ('app', $1, 'pub', 'sluice_app')",
+      {src.dsn()});
+  REQUIRE(fx.run_once().ok());
+  src.db().exec("insert into items values (2, 'two')");
+  REQUIRE(fx.run_once().ok());
+  fx.db().exec("update sluice.sources set state = 'new' where name = 'app'");
+  src.db().exec("insert into items values (3, 'three')");
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+  CHECK(slot_of(fx, "app") == "sluice_app");
+  CHECK(src.db().exec("select string_agg(slot_name, ',') from pg_replication_slots where database = current_database()")
+            .text(0, 0) == "sluice_app");
+}
+
 }  // namespace sluice::itest

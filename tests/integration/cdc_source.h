@@ -87,6 +87,12 @@ inline void add_source(sluice_fixture& fx, const std::string& name, const source
                       {name, src.dsn(), publication});
 }
 
+// The replication slot the warehouse of `fx` uses for the source `name`, as
+// sluice.sources records it.
+inline std::string slot_of(sluice_fixture& fx, const std::string& name) {
+  return fx.text("select coalesce(slot_name, '') from sluice.sources where name = $1", {name});
+}
+
 // The value of `key` in a key=value conninfo ("" when absent).
 inline std::string conninfo_value(const std::string& dsn, const std::string& key) {
   std::smatch m;

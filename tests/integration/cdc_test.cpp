@@ -209,11 +209,12 @@ TEST_CASE("the daemon starts a source added while it runs, and stops one that is
   src.db().exec("insert into items values (101, 'new')");
   REQUIRE(wait_until([&] { return fx.scalar("select count(*) from core.app_items") == 101; }, 60s, 100ms));
   // Removed: its stream stops, and the slot is left inactive for the user to drop.
+  const auto slot = slot_of(fx, "app");
   fx.db().exec("delete from sluice.sources where name = 'app'");
   warehouse::connection source_admin(source_admin_dsn());
   auto slot_active = [&] {
-    return source_admin.exec("select count(*) from pg_replication_slots where slot_name = 'sluice_app' and active")
-               .text(0, 0) != "0";
+    return source_admin.exec_params("select count(*) from pg_replication_slots where slot_name = $1 and active",
+                                     {slot}).text(0, 0) != "0";
   };
   CHECK(wait_until([&] { return !slot_active(); }, 30s, 100ms));
   src.db().exec("insert into items values (102, 'after the source went')");
@@ -241,10 +242,11 @@ TEST_CASE("an idle publication's slot still moves while the source writes elsewh
       60s, 100ms));
   REQUIRE(fx.scalar("select count(*) from core.app_items") == 10);
   warehouse::connection source_admin(source_admin_dsn());
+  const auto slot = slot_of(fx, "app");
   auto confirmed_past = [&](const std::string& lsn) {
     return source_admin
                .exec_params("select confirmed_flush_lsn >= $1::pg_lsn from pg_replication_slots"
-                            " where slot_name = 'sluice_app'", {lsn})
+                            " where slot_name = $2", {lsn, slot})
                .text(0, 0) == "t";
   };
   // Only unpublished writes: nothing for sluice to apply, yet its slot must

@@ -138,4 +138,24 @@ void note_source_error(connection& conn, const std::string& name, const std::str
                    {name, error});
 }
 
+std::optional<std::string> recorded_slot(connection& conn, const std::string& name) {
+  auto r = conn.exec_params("select slot_name from sluice.sources where name = $1", {name});
+  if (r.rows() == 0) throw db_error(error_kind::schema, "", "no source named '" + name + "' in sluice.sources");
+  if (r.is_null(0, 0)) return std::nullopt;
+  return std::string(r.text(0, 0));
+}
+
+std::string record_new_slot(connection& conn, const std::string& name) {
+  // The warehouse's id: its database's oid within its cluster, and the
+  // cluster's system identifier (chosen at initdb), hashed to 8 hex digits.
+  auto r = conn.exec_params(
+      "update sluice.sources set slot_name = 'sluice_' || name || '_' ||"
+      " (select left(md5(c.system_identifier::text || '/' || d.oid::text), 8)"
+      "  from pg_control_system() c, pg_database d where d.datname = current_database())"
+      " where name = $1 returning slot_name",
+      {name});
+  if (r.rows() == 0) throw db_error(error_kind::schema, "", "no source named '" + name + "' in sluice.sources");
+  return std::string(r.text(0, 0));
+}
+
 }  // namespace sluice::warehouse

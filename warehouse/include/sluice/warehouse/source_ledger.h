@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -69,5 +70,18 @@ void stop_source(connection& conn, const std::string& name, const std::string& e
 // last_error, so that sluice.sources shows it; the next committed batch or
 // heartbeat clears it. A stopped source keeps its own last_error.
 void note_source_error(connection& conn, const std::string& name, const std::string& error);
+
+// The replication slot this warehouse made for the source (sluice.sources.
+// slot_name), or nullopt when it has made none yet. Throws db_error when there
+// is no such source.
+[[nodiscard]] std::optional<std::string> recorded_slot(connection& conn, const std::string& name);
+
+// Names the slot to make for a source that has none recorded and records it
+// (in its own statement, before the slot is made, so that a run that dies
+// after making it still knows the slot is its own): sluice_<name>_<id>, where
+// <id> is 8 hex digits of a hash of this warehouse's database oid and its
+// cluster's system identifier, so that two warehouses replicating one source
+// database under the same source name never share (or drop) a slot.
+[[nodiscard]] std::string record_new_slot(connection& conn, const std::string& name);
 
 }  // namespace sluice::warehouse
