@@ -38,6 +38,7 @@ constexpr std::size_t batch_bytes = 4 << 20;
 constexpr auto status_every = std::chrono::seconds(10);      // unasked standby status updates
 constexpr auto heartbeat_every = std::chrono::seconds(5);    // an idle source's slot moves at most this often
 constexpr auto held_slot_patience = std::chrono::seconds(30);  // a slot another process holds is asked for again
+constexpr auto publication_every = std::chrono::seconds(30);  // the publication is looked at for tables added
 
 std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("loader");
@@ -291,6 +292,10 @@ struct table_info {
   // Columns the mirror is about to gain, by name: the value the source's
   // existing rows have for each (see added_defaults).
   std::map<std::string, std::string> added_defaults;
+  // For a table copied after the initial snapshot (added to the publication
+  // since): the LSN its copy was taken at. Its streamed changes of
+  // transactions that committed before are in the copy, and skipped.
+  pg::lsn copied_from = 0;
 };
 
 std::string quote(const std::string& identifier) {
@@ -742,6 +747,56 @@ std::uint64_t careful_copy(connection& from, const std::string& copy_out, connec
   return refused;
 }
 
+// A source table's columns in order, with their types as format_type()
+// spells them and whether they are in its primary key, read in `src`'s
+// snapshot; `oid` is the table's.
+std::vector<column_info> source_columns(connection& src, const std::string& oid) {
+  auto cols = src.exec_params(
+      "select a.attname, format_type(a.atttypid, a.atttypmod),"
+      " coalesce(a.attnum = any(i.indkey), false)"
+      " from pg_attribute a left join pg_index i on i.indrelid = a.attrelid and i.indisprimary"
+      " where a.attrelid = $1::oid and a.attnum > 0 and not a.attisdropped order by a.attnum",
+      {oid});
+  std::vector<column_info> out;
+  for (int c = 0; c < cols.rows(); ++c) {
+    out.push_back({std::string(cols.text(c, 0)), std::string(cols.text(c, 1)), cols.text(c, 2) == "t"});
+  }
+  return out;
+}
+
+// The time of `src`'s snapshot, as binary COPY's timestamptz (microseconds
+// since 2000-01-01).
+std::int64_t snapshot_time(connection& src) {
+  return std::stoll(std::string(
+      src.exec("select (extract(epoch from now()) * 1000000)::bigint - 946684800000000").text(0, 0)));
+}
+
+// The change log's columns before the table's own for a copied row, the
+// same for every row: _op 'r', _lsn the copy's LSN, _seq 0, _commit_at the
+// snapshot's time, _unchanged and every _old_<key> NULL. Returns them as
+// binary COPY fields, and how many there are.
+std::pair<std::string, std::int16_t> copy_prefix(const table_info& t, pg::lsn at, std::int64_t snapshot_at) {
+  std::pair<std::string, std::int16_t> out{"", 5};
+  append_field(out.first, "r");
+  append_field(out.first, be_bytes(static_cast<std::uint64_t>(at)));
+  append_field(out.first, be_bytes(0, 4));
+  append_field(out.first, be_bytes(static_cast<std::uint64_t>(snapshot_at)));
+  append_null(out.first);
+  for (const auto& c : t.columns) {
+    if (c.key) {
+      append_null(out.first);
+      ++out.second;
+    }
+  }
+  return out;
+}
+
+std::string column_list(const table_info& t) {
+  std::string columns;
+  for (const auto& c : t.columns) columns += std::string(columns.empty() ? "" : ", ") + quote(c.name);
+  return columns;
+}
+
 }  // namespace
 
 replicator::replicator(std::string warehouse_dsn, source_config source,
@@ -868,15 +923,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
       table_info t;
       t.schema = published.text(row, 1);
       t.name = published.text(row, 2);
-      auto cols = src.exec_params(
-          "select a.attname, format_type(a.atttypid, a.atttypmod),"
-          " coalesce(a.attnum = any(i.indkey), false)"
-          " from pg_attribute a left join pg_index i on i.indrelid = a.attrelid and i.indisprimary"
-          " where a.attrelid = $1::oid and a.attnum > 0 and not a.attisdropped order by a.attnum",
-          {std::string(published.text(row, 0))});
-      for (int c = 0; c < cols.rows(); ++c) {
-        t.columns.push_back({std::string(cols.text(c, 0)), std::string(cols.text(c, 1)), cols.text(c, 2) == "t"});
-      }
+      t.columns = source_columns(src, std::string(published.text(row, 0)));
       ensure_tables(wh, source_.name, t);  // DDL first, in its own transaction
       tables[t.schema + "." + t.name] = std::move(t);
     }
@@ -890,31 +937,9 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
     // empties the mirrors and copies again. A source copied afresh (state set
     // back to 'new') so starts its mirror again; its change log keeps the
     // history.
-    // The change log's columns before the table's own, the same for every
-    // row: _op 'r', _lsn the consistent point, _seq 0, _commit_at the
-    // snapshot's time, _unchanged and every _old_<key> NULL.
-    auto snapshot_at = std::stoll(std::string(
-        src.exec("select (extract(epoch from now()) * 1000000)::bigint - 946684800000000").text(0, 0)));
-    auto prefix_of = [&](const table_info& t) {
-      std::pair<std::string, std::int16_t> out{"", 5};
-      append_field(out.first, "r");
-      append_field(out.first, be_bytes(static_cast<std::uint64_t>(created.consistent_point)));
-      append_field(out.first, be_bytes(0, 4));
-      append_field(out.first, be_bytes(static_cast<std::uint64_t>(snapshot_at)));
-      append_null(out.first);
-      for (const auto& c : t.columns) {
-        if (c.key) {
-          append_null(out.first);
-          ++out.second;
-        }
-      }
-      return out;
-    };
-    auto columns_of = [](const table_info& t) {
-      std::string columns;
-      for (const auto& c : t.columns) columns += std::string(columns.empty() ? "" : ", ") + quote(c.name);
-      return columns;
-    };
+    auto snapshot_at = snapshot_time(src);
+    auto prefix_of = [&](const table_info& t) { return copy_prefix(t, created.consistent_point, snapshot_at); };
+    auto columns_of = [](const table_info& t) { return column_list(t); };
     auto filled = std::make_unique<connection>(dsn_);
     try {
       filled->exec("begin");
@@ -956,6 +981,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
       log()->warn("source {}: {} rows of the initial copy were refused; they are in sluice.rejects (source {})",
                   source_.name, refused, source_.name);
     }
+    warehouse::forget_copies(wh, source_.name);  // every table is copied anew
     wh.exec_params(
         "update sluice.sources set applied_lsn = $2::pg_lsn, applied_end_lsn = $2::pg_lsn, snapshot_lsn = $2::pg_lsn,"
         " partial_lsn = null, partial_seq = null, state = 'streaming', last_error = null, updated_at = now()"
@@ -992,6 +1018,76 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
                            " between may be lost. Set state = 'new' in sluice.sources to copy it afresh.");
     }
   }
+
+  // Tables that were not in the publication when its initial snapshot was
+  // taken (added since: pgoutput streams a table's changes only from the
+  // moment it is in it) are copied on their own, each in a snapshot taken
+  // at a known LSN of the source through a temporary slot: the copy holds
+  // the changes of every transaction that committed before that LSN, and
+  // the table's streamed changes are applied only from it on. Found when the
+  // stream announces a table that has no mirror, and in the publication (at
+  // start, and every publication_every).
+  auto copies = warehouse::table_copies(wh, source_.name);
+  auto needs_copy = [&](const std::string& schema, const std::string& name) {
+    auto copied = copies.find(schema + "." + name);
+    if (copied != copies.end()) return copied->second == 0;  // begun, not committed
+    return wh.exec("select to_regclass(" + literal("core." + quote(warehouse_name(source_.name, schema, name))) +
+                   ") is null").text(0, 0) == "t";
+  };
+  auto copy_added = [&](const std::string& schema, const std::string& name) {
+    const auto qualified = schema + "." + name;
+    log()->info("source {}: {} is in the publication but was not copied (added since the source's snapshot):"
+                " copying it", source_.name, qualified);
+    warehouse::note_copy_begun(wh, source_.name, qualified);
+    watcher::replication_connection at_lsn(source_.conninfo, source_.name);
+    auto created = at_lsn.create_slot(slot.substr(0, 58) + "_copy", true);
+    connection src(source_.conninfo);
+    src.exec("begin isolation level repeatable read");
+    src.exec("set transaction snapshot " + literal(created.snapshot));
+    auto& t = tables[qualified];
+    t.schema = schema;
+    t.name = name;
+    auto oid = src.exec_params("select coalesce(to_regclass(format('%I.%I', $1::text, $2::text))::oid::text, '')",
+                               {schema, name});
+    std::uint64_t rows = 0;
+    std::uint64_t refused = 0;
+    if (std::string(oid.text(0, 0)).empty()) {
+      // Dropped on the source since: nothing to copy; its changes from before
+      // are skipped like any copied table's.
+      log()->warn("source {}: {} is no longer on the source; nothing to copy", source_.name, qualified);
+      warehouse::record_copy(wh, source_.name, qualified, created.consistent_point);
+    } else {
+      t.columns = source_columns(src, std::string(oid.text(0, 0)));
+      ensure_tables(wh, source_.name, t);
+      auto [prefix, prefix_fields] = copy_prefix(t, created.consistent_point, snapshot_time(src));
+      // The change log's trigger fills the mirror, as for streamed changes;
+      // a row the warehouse refuses is a reject at the copy's LSN.
+      warehouse::transaction tx(wh);
+      wh.exec("delete from " + t.core);
+      refused = careful_copy(src,
+                             "copy (select " + column_list(t) + ", row(sluice_row.*)::text from " + quote(schema) +
+                                 "." + quote(name) + " sluice_row) to stdout (format binary)",
+                             wh, t, prefix, prefix_fields, created.consistent_point, source_.name);
+      rows = static_cast<std::uint64_t>(
+          wh.exec("select count(*) from " + t.staging + " where _op = 'r' and _lsn = " +
+                  literal(pg::format_lsn(created.consistent_point))).int64(0, 0));
+      warehouse::record_copy(wh, source_.name, qualified, created.consistent_point);
+      tx.commit();
+    }
+    src.exec("commit");
+    t.copied_from = created.consistent_point;
+    copies[qualified] = created.consistent_point;
+    outcome.changes += rows;
+    log()->info("source {}: {} copied at {} ({} rows{}); its changes from there on are streamed", source_.name,
+                qualified, pg::format_lsn(created.consistent_point), rows,
+                refused == 0 ? std::string() : ", " + std::to_string(refused) + " refused: see sluice.rejects");
+  };
+  auto copy_uncopied = [&](const std::vector<source_table>& published) {
+    for (const auto& st : published) {
+      if (tables.count(st.qualified()) == 0 && needs_copy(st.schema, st.name)) copy_added(st.schema, st.name);
+    }
+  };
+  if (state != "new") copy_uncopied(published_at_start);
 
   const auto resumed = warehouse::stored_position(wh, source_.name);
   const std::uint64_t applied = resumed.applied_lsn;
@@ -1056,6 +1152,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   std::uint64_t transactions_in_batch = 0;
   auto last_status = std::chrono::steady_clock::now();
   auto last_heartbeat = last_status - heartbeat_every;
+  auto last_publication_check = last_status;
   pg::lsn server_end = 0;
 
   // The committer may keep us waiting (a slow batch, a warehouse that is
@@ -1136,6 +1233,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
   };
   auto put_change = [&](table_info& t, char op, const pg::tuple& row, const pg::tuple* old_key) {
     if (++change_seq <= skip_through) return;
+    if (begin.final_lsn < t.copied_from) return;  // in the table's copy
     auto& target = rows_for(t);
     auto& out = target.rows;
     auto before = out.size();
@@ -1271,6 +1369,11 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
             for (const auto& [qualified, other] : tables) known.push_back({other.schema, other.name});
             known.push_back({schema, r->name});
             refuse_shared_names(source_.name, source_.publication, known);
+            if (needs_copy(schema, r->name)) {
+              copy_added(schema, r->name);
+            } else if (auto copied = copies.find(schema + "." + r->name); copied != copies.end()) {
+              tables[copied->first].copied_from = copied->second;
+            }
           }
           auto& t = tables[schema + "." + r->name];
           std::vector<column_info> columns;
@@ -1294,7 +1397,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
             // Not for a change put_change will skip (applied before a
             // restart): it may come with a shape the tables have left.
             auto& t = *it->second;
-            if (t.announced && change_seq + 1 > skip_through) take_shape(t);
+            if (t.announced && change_seq + 1 > skip_through && begin.final_lsn >= t.copied_from) take_shape(t);
             return t;
           };
           if (const auto* ins = std::get_if<pg::insert_message>(&m)) {
@@ -1319,6 +1422,17 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
       std::lock_guard lock(confirmed_mutex);
       repl.send_status(confirmed, confirmed, !in_transaction);
       last_status = now;
+    }
+    if (!in_transaction && now - last_publication_check > publication_every) {
+      // A table added to the publication whose changes are not streamed yet
+      // (none since it was added) is copied all the same.
+      connection src(source_.conninfo);
+      auto published = published_tables(src, source_.publication);
+      auto known = published;
+      for (const auto& [qualified, other] : tables) known.push_back({other.schema, other.name});
+      refuse_shared_names(source_.name, source_.publication, known);
+      copy_uncopied(published);
+      last_publication_check = std::chrono::steady_clock::now();
     }
     if (once && !in_transaction && server_end >= *until) {
       hand_over();

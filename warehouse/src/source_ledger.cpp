@@ -158,4 +158,31 @@ std::string record_new_slot(connection& conn, const std::string& name) {
   return std::string(r.text(0, 0));
 }
 
+std::map<std::string, std::uint64_t> table_copies(connection& conn, const std::string& source) {
+  auto r = conn.exec_params("select source_table, copied_lsn::text from sluice.source_copies where source = $1",
+                            {source});
+  std::map<std::string, std::uint64_t> out;
+  for (int row = 0; row < r.rows(); ++row) {
+    out.emplace(std::string(r.text(row, 0)), r.is_null(row, 1) ? 0 : lsn_value(r.text(row, 1)));
+  }
+  return out;
+}
+
+void note_copy_begun(connection& conn, const std::string& source, const std::string& table) {
+  conn.exec_params("insert into sluice.source_copies (source, source_table) values ($1, $2)"
+                   " on conflict (source, source_table) do update set copied_lsn = null, copied_at = null",
+                   {source, table});
+}
+
+void record_copy(connection& conn, const std::string& source, const std::string& table, std::uint64_t lsn) {
+  conn.exec_params("insert into sluice.source_copies (source, source_table, copied_lsn, copied_at)"
+                   " values ($1, $2, $3::pg_lsn, now()) on conflict (source, source_table)"
+                   " do update set copied_lsn = excluded.copied_lsn, copied_at = excluded.copied_at",
+                   {source, table, lsn_text(lsn)});
+}
+
+void forget_copies(connection& conn, const std::string& source) {
+  conn.exec_params("delete from sluice.source_copies where source = $1", {source});
+}
+
 }  // namespace sluice::warehouse

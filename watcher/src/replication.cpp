@@ -51,8 +51,9 @@ void replication_connection::fail(const std::string& what) const {
   throw replication_error("source " + label_ + ": " + what + ": " + trimmed(PQerrorMessage(conn_.get())));
 }
 
-replication_connection::created_slot replication_connection::create_slot(const std::string& slot) {
-  auto command = "CREATE_REPLICATION_SLOT \"" + slot + "\" LOGICAL pgoutput (SNAPSHOT 'export')";
+replication_connection::created_slot replication_connection::create_slot(const std::string& slot, bool temporary) {
+  auto command = "CREATE_REPLICATION_SLOT \"" + slot + "\"" + (temporary ? " TEMPORARY" : "") +
+                 " LOGICAL pgoutput (SNAPSHOT 'export')";
   result_guard r{PQexec(conn_.get(), command.c_str())};
   if (PQresultStatus(r.r) != PGRES_TUPLES_OK || PQntuples(r.r) != 1) fail("cannot create slot " + slot);
   created_slot out;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -83,5 +84,23 @@ void note_source_error(connection& conn, const std::string& name, const std::str
 // cluster's system identifier, so that two warehouses replicating one source
 // database under the same source name never share (or drop) a slot.
 [[nodiscard]] std::string record_new_slot(connection& conn, const std::string& name);
+
+// Tables of a source copied after its initial snapshot (sluice.source_copies),
+// by "schema.name": the LSN each copy was taken at, or 0 for a copy begun and
+// not committed (to be taken again).
+[[nodiscard]] std::map<std::string, std::uint64_t> table_copies(connection& conn, const std::string& source);
+
+// Records that a copy of `table` ("schema.name") of `source` begins, in its
+// own statement, before its tables are made: should the run die before the
+// copy commits, the next one sees that the (empty) mirror still needs it.
+void note_copy_begun(connection& conn, const std::string& source, const std::string& table);
+
+// Records the copy of `table` taken at `lsn`; inside the transaction that
+// holds the copy's rows.
+void record_copy(connection& conn, const std::string& source, const std::string& table, std::uint64_t lsn);
+
+// Forgets a source's copies (its initial snapshot copies every table anew),
+// inside the snapshot's transaction.
+void forget_copies(connection& conn, const std::string& source);
 
 }  // namespace sluice::warehouse

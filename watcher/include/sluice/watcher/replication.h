@@ -47,8 +47,10 @@ class replication_connection {
     pgoutput::lsn consistent_point = 0;  // changes after it are streamed; the snapshot holds the rest
     std::string snapshot;                // for SET TRANSACTION SNAPSHOT on other connections
   };
-  // CREATE_REPLICATION_SLOT name LOGICAL pgoutput (SNAPSHOT 'export').
-  created_slot create_slot(const std::string& slot);
+  // CREATE_REPLICATION_SLOT name [TEMPORARY] LOGICAL pgoutput (SNAPSHOT
+  // 'export'). A temporary slot is dropped when this connection closes: its
+  // snapshot serves to copy a table at a known LSN.
+  created_slot create_slot(const std::string& slot, bool temporary = false);
   // The slot's confirmed flush LSN, or nullopt when there is no such slot.
   std::optional<pgoutput::lsn> slot_confirmed(const std::string& slot);
   // DROP_REPLICATION_SLOT slot; a slot another process holds (the walsender
