@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <string>
 #include <system_error>
 
 namespace sluice::loader {
@@ -30,6 +32,7 @@ class plain_source final : public byte_source {
   source_state state() const noexcept override { return source_state::readable; }
   std::string problem() const override { return {}; }
   bool compressed() const noexcept override { return false; }
+  std::uint64_t check_integrity() override { return limit_; }
 
  private:
   int fd_;
@@ -37,6 +40,14 @@ class plain_source final : public byte_source {
 };
 
 }  // namespace
+
+std::string lost_part::describe() const {
+  std::string members = first_member == last_member
+                            ? "gzip member " + std::to_string(first_member)
+                            : "gzip members " + std::to_string(first_member) + "-" + std::to_string(last_member);
+  return members + " (compressed bytes " + std::to_string(from) + ".." + std::to_string(to) +
+         " of the file, end excluded) could not be used: " + why + "; nothing of it was loaded";
+}
 
 std::unique_ptr<byte_source> make_plain_source(int fd, std::uint64_t limit) {
   return std::make_unique<plain_source>(fd, limit);

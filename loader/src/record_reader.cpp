@@ -193,12 +193,30 @@ bool record_reader::fill() {
     buffer_.resize(grown + options_.padding);
     capacity = grown;
   }
-  auto n = source_->read(buffer_.data() + end_, capacity - end_, read_offset_);
+  auto n = read_source(buffer_.data() + end_, capacity - end_, read_offset_);
   source_dry_ = n == 0;
   if (n == 0) return false;
   end_ += n;
   read_offset_ += n;
   return true;
+}
+
+std::size_t record_reader::read_source(char* out, std::size_t size, std::uint64_t offset) {
+  if (at_lost_) return 0;
+  auto lost = source_->lost_from(offset);
+  if (lost && lost->at == offset) {
+    at_lost_ = true;
+    return 0;
+  }
+  if (lost) size = static_cast<std::size_t>(std::min<std::uint64_t>(size, lost->at - offset));
+  auto n = source_->read(out, size, offset);
+  if (n == 0) {
+    // (An unchecked source may find a lost part only now: none does, but the
+    // contract is the checked one's.)
+    lost = source_->lost_from(offset);
+    if (lost && lost->at == offset) at_lost_ = true;
+  }
+  return n;
 }
 
 void record_reader::consume_to(std::uint64_t file_offset) {
@@ -222,11 +240,33 @@ bool record_reader::content_final() const noexcept {
 }
 
 bool record_reader::source_failed() const noexcept {
+  if (at_lost_) return true;
   auto state = source_->state();
   return state == source_state::broken || (state == source_state::cut && final_);
 }
 
+std::optional<record> record_reader::lost_rest() {
+  auto lost = source_->lost_from(file_offset_of(end_));
+  source_problem_ = lost ? lost->describe() : std::string("a part of the file was lost");
+  std::size_t size = end_ - begin_;
+  kept_.assign(buffer_.data() + begin_, std::min(options_.raw_keep_bytes, size));
+  record out{kept_, file_offset_of(begin_), consumed_.lines + 1, consumed_.records + 1, size, flaw::lost};
+  auto newlines = static_cast<std::uint64_t>(std::count(buffer_.data() + begin_, buffer_.data() + end_, '\n'));
+  consume_to(file_offset_of(end_));
+  // Past the lost part's "\n": a line break of the content like any other.
+  hash_.update({"\n", 1});
+  consumed_.bytes += 1;
+  consumed_.lines += newlines + 1;
+  consumed_.records += 1;
+  begin_ = end_ = 0;
+  base_offset_ = read_offset_ = consumed_.bytes;
+  at_lost_ = false;
+  source_dry_ = false;
+  return out;
+}
+
 std::optional<record> record_reader::unreadable_rest() {
+  if (at_lost_) return lost_rest();
   if (ended_) return std::nullopt;
   ended_ = true;
   source_problem_ = source_->problem();
@@ -327,7 +367,7 @@ std::optional<record> record_reader::skip_too_long(std::uint64_t start, std::uin
     scan += take;
     if (found) break;
     std::size_t capacity = buffer_.size() - options_.padding;
-    auto n = source_->read(buffer_.data(), capacity, scan);
+    auto n = read_source(buffer_.data(), capacity, scan);
     if (n == 0) break;
     from = 0;
     to = n;

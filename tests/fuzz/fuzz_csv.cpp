@@ -183,6 +183,24 @@ void check_gzip(int fd, std::string_view input) {
     FUZZ_CHECK(read_content(*small, from, big.size()) == big.substr(from));
     FUZZ_CHECK(read_content(*small, 0, big.size()) == big);
   }
+  // Checked (lost parts give one "\n" each): the same content whatever the
+  // read sizes, history, or where a restarted source starts (byte_source.h).
+  auto checked = make_gzip_source(fd, input.size(), 1 << 16);
+  auto content_size = checked->check_integrity();
+  std::string checked_big;
+  while (auto n = checked->read(buffer, sizeof buffer, checked_big.size())) checked_big.append(buffer, n);
+  FUZZ_CHECK(checked_big.size() == content_size, checked_big.size(), content_size);
+  auto restarted = make_gzip_source(fd, input.size(), 64);
+  restarted->check_integrity();
+  if (!checked_big.empty()) {
+    auto from = checked_big.size() / 2;
+    FUZZ_CHECK(read_content(*restarted, from, checked_big.size()) == checked_big.substr(from));
+    FUZZ_CHECK(read_content(*restarted, 0, checked_big.size()) == checked_big);
+  }
+  for (auto lost = checked->lost_from(0); lost; lost = checked->lost_from(lost->at + 1)) {
+    FUZZ_CHECK(lost->at < checked_big.size() && checked_big[lost->at] == '\n', lost->at, checked_big.size());
+    FUZZ_CHECK(lost->from < lost->to && lost->to <= input.size(), lost->from, lost->to);
+  }
 }
 
 }  // namespace

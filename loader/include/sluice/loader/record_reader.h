@@ -30,6 +30,14 @@
 // record is returned as one last record with flaw::unreadable (its text may be
 // empty) and the reader ends there; source_problem() says what happened.
 //
+// Lost parts (byte_source.h: a damaged gzip member, found by check_integrity()):
+// the reader reads up to a lost part's "\n" and never across it. There it
+// returns one record with flaw::lost: its text is what followed the last
+// complete record before the lost part (the start of a record the lost part
+// cut; often empty), source_problem() says which bytes were lost and why, and
+// it consumes that text and the "\n". Reading goes on after it: what follows is
+// read as the start of a record (never glued to what came before).
+//
 // Record views point into the reader's buffer, stay valid until the next call to
 // next(), and are followed by at least `padding` readable bytes (what simdjson
 // needs to parse in place).
@@ -66,6 +74,7 @@ enum class flaw {
   too_long,   // longer than max_record_bytes: text holds its first raw_keep_bytes
   truncated,  // the file ends inside the value or a quoted CSV field (final only)
   unreadable, // the rest of the content after a broken or truncated byte source
+  lost,       // a lost part of the source (a damaged gzip member): text is what it cut
 };
 
 struct record {
@@ -144,7 +153,7 @@ class record_reader {
   // After next() returned nothing: every byte the source had was consumed and
   // it had no more (a compressed file read to the end of what is there).
   [[nodiscard]] bool exhausted() const noexcept { return source_dry_ && begin_ == end_; }
-  // After a flaw::unreadable record: what is wrong with the source.
+  // After a flaw::unreadable or flaw::lost record: what is wrong with the source.
   [[nodiscard]] const std::string& source_problem() const noexcept { return source_problem_; }
 
  private:
@@ -159,6 +168,10 @@ class record_reader {
   // Whether the source is broken (or cut, when final): the rest is unreadable.
   [[nodiscard]] bool source_failed() const noexcept;
   std::optional<record> unreadable_rest();
+  // At a lost part: what precedes it as one flaw::lost record, then past it.
+  std::optional<record> lost_rest();
+  // source_->read(), never across a lost part; at one, sets at_lost_.
+  std::size_t read_source(char* out, std::size_t size, std::uint64_t offset);
   void find_csv_header();
   // The current record is longer than max_record_bytes: keep its head, stream
   // past the rest (to the newline, or with a scanner to the value's or row's end).
@@ -179,6 +192,7 @@ class record_reader {
   std::optional<csv_header_row> header_;
   bool ended_ = false;  // an unreadable rest was returned
   bool source_dry_ = false;  // the last read found no more content
+  bool at_lost_ = false;     // the next byte to read is a lost part's "\n"
   std::string source_problem_;
 
   std::vector<char> buffer_;
