@@ -226,6 +226,16 @@ std::string content_guard_of(byte_source& source, std::uint64_t end) {
   return content_hash::of(bytes);
 }
 
+// What was lost of a source's content before `end` (damaged gzip members), in
+// words; "" when nothing was.
+std::string lost_summary(const byte_source& source, std::uint64_t end) {
+  auto first = source.lost_from(0);
+  if (!first || first->at >= end) return "";
+  std::size_t more = 0;
+  for (auto next = source.lost_from(first->at + 1); next && next->at < end; next = source.lost_from(next->at + 1)) ++more;
+  return first->describe() + (more == 0 ? "" : " (and " + std::to_string(more) + " more lost part" + (more == 1 ? "" : "s") + ", each a reject)");
+}
+
 // The open files of a batch: a refused row's raw text is read back from its
 // file (a compressed file is inflated again up to it: refusals are rare, and
 // batches keep no copy of their rows' text). Holds the descriptors (shared with
@@ -248,7 +258,11 @@ class file_raw_source final : public raw_source {
     if (!f.compressed) return read_range(f.fd->get(), origin.offset, origin.offset + origin.size);
     std::lock_guard lock(mutex_);
     auto& source = sources_[origin.source_id];
-    if (!source) source = make_gzip_source(f.fd->get(), f.size, 1 << 20);
+    if (!source) {
+      source = make_gzip_source(f.fd->get(), f.size, 1 << 20);
+      // Offsets past a lost part are those of a checked source (byte_source.h).
+      source->check_integrity();
+    }
     return read_content(*source, origin.offset, origin.offset + origin.size);
   }
 
@@ -292,6 +306,7 @@ struct tracked_file {
   std::string raw_guard;       // compressed: guard hash of its own bytes before raw_read
   std::uint64_t checked_size = 0;  // compressed: the size check_integrity() last saw
   std::string content_head;  // compressed: the first (at most) 4 KiB of content, for head_hash
+  std::string damage;        // read to its end, but parts of it were lost (a damaged .gz): which
   std::optional<csv_header_row> csv_header;  // csv with a header: once read
   bool csv_problem_told = false;
   file_stat stat;
@@ -1006,6 +1021,8 @@ struct loader::impl {
   static bool holds_loaded_content(const sighting& f, const warehouse::file_row& row) {
     auto done = static_cast<std::uint64_t>(row.done.bytes);
     auto source = make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size), guard_bytes);
+    // Offsets past a lost part are those of a checked source (byte_source.h).
+    source->check_integrity();
     if (!row.head_hash.empty()) {
       auto head = read_content(*source, 0, std::min<std::uint64_t>(done, guard_bytes));
       if (content_hash::of(head) != row.head_hash) return false;
@@ -1097,6 +1114,12 @@ struct loader::impl {
     }
     t.compressed = is_gzip_path(f.path);
     t.source = std::shared_ptr<byte_source>(make_source(f.path, t.fd->get(), static_cast<std::uint64_t>(f.stat.size)));
+    if (t.compressed && f.settled) {
+      // Checked before anything is read, its head included: content of a
+      // damaged member read before the check would be given out already.
+      t.source->check_integrity();
+      t.checked_size = static_cast<std::uint64_t>(f.stat.size);
+    }
     auto head = read_content(*t.source, 0, head_bytes);
     if (t.compressed) t.content_head = head;
     std::string_view view = head;
@@ -1180,7 +1203,16 @@ struct loader::impl {
       while (true) {
         auto rec = reader.next();
         if (!rec) break;
-        if (rec->defect == flaw::unreadable) {
+        if (rec->defect == flaw::lost) {
+          log()->warn("{} {}: {}; record {} is a reject for it{}, and what follows it is read on", t.feed->name,
+                      t.path, reader.source_problem(), rec->ordinal,
+                      rec->size > 0 ? " (with the " + std::to_string(rec->size) + " bytes of the record it cut)" : "");
+          why = {"", reader.source_problem() +
+                         (rec->size > 0 ? "; this record was cut by it (its first " + std::to_string(rec->size) +
+                                              " bytes are here, the rest was lost)"
+                                        : "")};
+          reject_record(t, *rec, why);
+        } else if (rec->defect == flaw::unreadable) {
           log()->warn("{} {}: {}; the rest of the file after record {} is one reject", t.feed->name, t.path,
                       reader.source_problem(), rec->ordinal - 1);
           why = {"", reader.source_problem() + "; nothing after this point can be read (" +
@@ -1210,6 +1242,7 @@ struct loader::impl {
       t.raw_read = size;
       t.raw_guard = guard_hash_of(t.fd->get(), size);
     }
+    if (complete) t.damage = lost_summary(*t.source, reader.consumed().bytes);
     close_checkpoint(t, reader, complete);
     if (read_failed) {
       t.failed = true;
@@ -1267,6 +1300,7 @@ struct loader::impl {
     a.head_hash = t.compressed ? content_head_hash(t, to.bytes) : head_hash_of(t.fd->get(), to.bytes);
     a.seen = t.stat;
     a.complete = complete;
+    if (complete && !t.damage.empty()) a.reason = "not loaded completely: " + t.damage;
     if (t.compressed) {
       // Known by the file's own bytes (compressed is fine for identity), while
       // its offsets count content.
@@ -1505,7 +1539,9 @@ struct loader::impl {
       if (t.failed || (t.complete && !in_current(t.id))) {
         if (t.complete && !t.failed) {
           ++counts.files;
-          failures.erase(t.path);
+          // Read to its end, but a lost part of it loaded nothing.
+          if (t.damage.empty()) failures.erase(t.path);
+          else failures[t.path] = t.damage;
         }
         let_go(t, releases);
       }

@@ -315,12 +315,13 @@ std::vector<advance_outcome> advance_files(connection& conn, std::span<const fil
       " content_hash = case when c.complete then coalesce(c.content, c.to_hash)"
       "   when coalesce(c.file_bytes, c.to_bytes) > coalesce(f.content_size, -1) then null"
       "   else f.content_hash end,"
+      " reason = coalesce(c.reason, f.reason),"
       " updated_at = now()"
       " from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],"
       "             $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],"
-      "             $12::bigint[], $13::bool[], $14::text[], $15::text[], $16::bigint[])"
+      "             $12::bigint[], $13::bool[], $14::text[], $15::text[], $16::bigint[], $17::text[])"
       "   as c(id, to_bytes, to_lines, to_records, to_hash, guard, device, inode, size, mtime,"
-      "        loaded, rejected, complete, content, head, file_bytes)"
+      "        loaded, rejected, complete, content, head, file_bytes, reason)"
       " where f.id = c.id",
       {array_of(d, [](const file_advance& a) { return num(a.id); }, false),
        array_of(d, [](const file_advance& a) { return num(a.to.bytes); }, false),
@@ -337,7 +338,8 @@ std::vector<advance_outcome> advance_files(connection& conn, std::span<const fil
        array_of(d, [](const file_advance& a) { return std::string(a.complete ? "t" : "f"); }, false),
        array_of(d, [](const file_advance& a) { return a.content_hash ? quoted_element(*a.content_hash) : std::string("NULL"); }, false),
        array_of(d, [](const file_advance& a) { return a.head_hash; }, true),
-       array_of(d, [](const file_advance& a) { return a.file_bytes ? num(*a.file_bytes) : std::string("NULL"); }, false)});
+       array_of(d, [](const file_advance& a) { return a.file_bytes ? num(*a.file_bytes) : std::string("NULL"); }, false),
+       array_of(d, [](const file_advance& a) { return a.reason ? quoted_element(*a.reason) : std::string("NULL"); }, false)});
   return out;
 }
 

@@ -177,6 +177,9 @@ struct file_advance {
   // For a file whose offsets count decompressed content: its own size now,
   // which content_size counts (nullopt: to.bytes is that position).
   std::optional<std::int64_t> file_bytes;
+  // With complete: why the file is not loaded completely although read to its
+  // end (a damaged gzip member), for the row's reason.
+  std::optional<std::string> reason;
 };
 
 enum class advance_outcome {
