@@ -226,6 +226,19 @@ std::string content_guard_of(byte_source& source, std::uint64_t end) {
   return content_hash::of(bytes);
 }
 
+// The hash of a source's whole content (a .gz: streamed, inflated as it is
+// read; its lost parts as byte_source.h says).
+content_hash content_digest(byte_source& source) {
+  content_hash hash;
+  std::vector<char> chunk(1 << 20);
+  std::uint64_t at = 0;
+  while (auto n = source.read(chunk.data(), chunk.size(), at)) {
+    hash.update({chunk.data(), n});
+    at += n;
+  }
+  return hash;
+}
+
 // What was lost of a source's content before `end` (damaged gzip members), in
 // words; "" when nothing was.
 std::string lost_summary(const byte_source& source, std::uint64_t end) {
@@ -744,13 +757,19 @@ struct loader::impl {
     bool fresh = false;                         // a new row
     std::optional<std::string> whole_hash;
     std::optional<std::string> lead_hash;
+    // A settled .gz judged by its content: its source, checked already (see
+    // byte_source.h), and the content's size.
+    std::shared_ptr<byte_source> checked;
+    std::uint64_t content_size = 0;
   };
 
   // Looks up files the loader does not hold, in the ledger, together.
   void resolve(std::vector<sighting>& files) {
     std::vector<warehouse::file_sighting> sightings;
     for (const auto& f : files) {
-      sightings.push_back({f.feed->name, f.path, f.stat, f.settled && f.stat.size > small_file_bytes});
+      // (A .gz asks about its content's size, known only once it is inflated.)
+      sightings.push_back({f.feed->name, f.path, f.stat,
+                           f.settled && f.stat.size > small_file_bytes && !is_gzip_path(f.path)});
     }
     warehouse::transaction tx(ledger);
     warehouse::lock_identity(ledger);
@@ -847,6 +866,22 @@ struct loader::impl {
                                "the path now holds another file (" + f.path + ", a new row)");
       }
       d.fresh = true;
+      if (f.settled && is_gzip_path(f.path)) {
+        // Known by its content, as a plain file is (however it was compressed
+        // and split into members): inflated once whole (the check it needs
+        // before it is read anyway, which tells the content's size), and hashed
+        // when it is small or the ledger holds a file of that content size.
+        d.checked = std::shared_ptr<byte_source>(
+            make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size)));
+        d.content_size = d.checked->check_integrity();
+        auto size = static_cast<std::int64_t>(d.content_size);
+        if (f.stat.size <= small_file_bytes || warehouse::content_size_known(ledger, f.feed->name, size)) {
+          d.whole_hash = content_digest(*d.checked).hex();
+          keys.push_back({f.feed->name, size, *d.whole_hash});
+          keyed.push_back(i);
+        }
+        continue;
+      }
       // A small settled file is hashed whole (it is about to be read anyway),
       // so its lookup is one exact index probe; a large one only when a file
       // of its size is known, or another of the group has its size.
@@ -880,7 +915,7 @@ struct loader::impl {
         d.fresh = false;
         continue;
       }
-      bool twin = !seen_in_group.insert({f.feed->name, f.stat.size, *d.whole_hash}).second;
+      bool twin = !seen_in_group.insert({f.feed->name, keys[k].size, *d.whole_hash}).second;
       if (contents[k].in_progress && !twin && orphaned(*contents[k].in_progress, f, preclaimed)) {
         // Its original was deleted before it was loaded to its end (a crash, then
         // the file dropped again under another name): this copy finishes it.
@@ -908,9 +943,9 @@ struct loader::impl {
                       d.resume->path, d.resume->id, d.resume->done.bytes);
         }
       } else if (d.fresh) {
-        ids[i] = warehouse::insert_loading(ledger, sightings[i],
-                                           f.settled ? std::optional(f.stat.size) : std::nullopt,
-                                           d.whole_hash, d.lead_hash);
+        std::optional<std::int64_t> content_size;
+        if (f.settled) content_size = d.checked ? static_cast<std::int64_t>(d.content_size) : f.stat.size;
+        ids[i] = warehouse::insert_loading(ledger, sightings[i], content_size, d.whole_hash, d.lead_hash);
       }
     }
     std::vector<std::int64_t> wanted;
@@ -946,7 +981,7 @@ struct loader::impl {
         log()->debug("{} {}: claimed by another sluice; looked at again later", f.feed->name, f.path);
         continue;
       }
-      start_tracking(f, ids[i], d.resume);
+      start_tracking(f, ids[i], d.resume, std::move(d.checked));
     }
   }
 
@@ -1043,9 +1078,11 @@ struct loader::impl {
       // size says nothing here: compressed again, a file holding the loaded
       // content and more may be smaller than it was.
       if (!holds_loaded_content(f, row)) return false;
-      if (row.content_hash && row.content_size == f.stat.size && f.stat.size <= small_file_bytes) {
-        auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
-        return whole && whole->hex() == *row.content_hash;
+      if (row.content_hash && row.content_size && f.stat.size <= small_file_bytes) {
+        // (Content of another size that holds the loaded content: it grew.)
+        auto source = make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
+        if (static_cast<std::int64_t>(source->check_integrity()) != *row.content_size) return true;
+        return content_digest(*source).hex() == *row.content_hash;
       }
       return true;
     }
@@ -1068,7 +1105,9 @@ struct loader::impl {
     return true;
   }
 
-  void start_tracking(sighting& f, std::int64_t id, const std::optional<warehouse::file_row>& row) {
+  // `checked`: a .gz's source that resolve() checked already (else one is made).
+  void start_tracking(sighting& f, std::int64_t id, const std::optional<warehouse::file_row>& row,
+                      std::shared_ptr<byte_source> checked = nullptr) {
     tracked_file t;
     t.id = id;
     t.feed = f.feed;
@@ -1113,8 +1152,13 @@ struct loader::impl {
       t.guard = row->done.guard_hash;
     }
     t.compressed = is_gzip_path(f.path);
-    t.source = std::shared_ptr<byte_source>(make_source(f.path, t.fd->get(), static_cast<std::uint64_t>(f.stat.size)));
-    if (t.compressed && f.settled) {
+    if (checked) {
+      t.source = std::move(checked);
+      t.checked_size = static_cast<std::uint64_t>(f.stat.size);
+    } else {
+      t.source = std::shared_ptr<byte_source>(make_source(f.path, t.fd->get(), static_cast<std::uint64_t>(f.stat.size)));
+    }
+    if (t.compressed && f.settled && t.checked_size != static_cast<std::uint64_t>(f.stat.size)) {
       // Checked before anything is read, its head included: content of a
       // damaged member read before the check would be given out already.
       t.source->check_integrity();
@@ -1302,11 +1346,13 @@ struct loader::impl {
     a.complete = complete;
     if (complete && !t.damage.empty()) a.reason = "not loaded completely: " + t.damage;
     if (t.compressed) {
-      // Known by the file's own bytes (compressed is fine for identity), while
-      // its offsets count content.
-      a.file_bytes = t.stat.size;
-      if (complete) {
-        if (auto whole = hash_prefix(t.fd->get(), static_cast<std::uint64_t>(t.stat.size))) a.content_hash = whole->hex();
+      // Known by its content, as a plain file is: the reader's hash is the
+      // content's when it read the file from its start; a file resumed after
+      // a restart (a chain from a digest) is inflated again whole, once.
+      if (complete && !t.whole) {
+        auto source = make_gzip_source(t.fd->get(), static_cast<std::uint64_t>(t.stat.size));
+        source->check_integrity();
+        a.content_hash = content_digest(*source).hex();
       }
     } else if (complete && !t.whole) {
       // Known by its whole content from now on: hashed once, at the end.

@@ -344,3 +344,63 @@ TEST_CASE("the daemon loads no row of a settled .gz member that fails its CRC, a
 
 }  // namespace sluice::itest
 
+namespace sluice::itest {
+
+namespace {
+
+// `content` as gzip members cut at line breaks, `members` of them.
+std::string gzip_in_members(const std::string& content, int members) {
+  std::string out;
+  std::size_t at = 0;
+  for (int i = 1; i <= members; ++i) {
+    auto end = i == members ? content.size() : content.find('\n', content.size() * static_cast<std::size_t>(i) / static_cast<std::size_t>(members)) + 1;
+    out += gzip_of(content.substr(at, end - at));
+    at = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a .csv.gz whose content equals a loaded .csv is a duplicate, however it is split into members",
+          "[integration][gzip][identity][exactly-once]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  auto members = GENERATE(1, 3);
+  auto rows = GENERATE(500, 60'000);  // hashed whole before the lookup, or only once its content size is known
+  INFO(members << " members, " << rows << " rows");
+  auto made = generate_sales(fx, static_cast<std::uint64_t>(rows), 81, 0);
+  fx.write_file("test-sales/export.csv", made.content);
+  auto first = fx.run_once();
+  INFO(first.describe());
+  REQUIRE(first.ok());
+  fx.write_file("test-sales/export.csv.gz", gzip_in_members(made.content, members));
+  auto second = fx.run_once();
+  INFO(second.describe());
+  REQUIRE(second.ok());
+  CHECK(fx.staging_rows() == rows);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  CHECK(fx.text("select state from sluice.files where path = 'test-sales/export.csv.gz'") == "duplicate");
+  CHECK(fx.scalar("select count(*) from staging.test_sales where _file_id = $1",
+                  {std::to_string(fx.file_id("test-sales/export.csv.gz"))}) == 0);
+}
+
+TEST_CASE("a plain .csv whose content equals a loaded .csv.gz is a duplicate", "[integration][gzip][identity][exactly-once]") {
+  sluice_fixture fx;
+  declare_sales_feed(fx);
+  auto rows = GENERATE(500, 60'000);
+  INFO(rows << " rows");
+  auto made = generate_sales(fx, static_cast<std::uint64_t>(rows), 83, 0);
+  fx.write_file("test-sales/export.csv.gz", gzip_in_members(made.content, 3));
+  auto first = fx.run_once();
+  INFO(first.describe());
+  REQUIRE(first.ok());
+  fx.write_file("test-sales/export.csv", made.content);
+  auto second = fx.run_once();
+  INFO(second.describe());
+  REQUIRE(second.ok());
+  CHECK(fx.staging_rows() == rows);
+  CHECK(fx.text("select state from sluice.files where path = 'test-sales/export.csv'") == "duplicate");
+}
+
+}  // namespace sluice::itest

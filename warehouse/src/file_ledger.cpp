@@ -157,6 +157,14 @@ void lock_identity(connection& conn) {
   conn.exec("select pg_advisory_xact_lock(" + std::string(claim_class) + ", 0)");
 }
 
+bool content_size_known(connection& conn, const std::string& feed, std::int64_t content_size) {
+  auto r = conn.exec_params(
+      "select exists (select 1 from sluice.files c where c.feed = $1 and c.content_size = $2"
+      "   and c.state in ('loading', 'loaded'))",
+      {feed, num(content_size)});
+  return r.text(0, 0) == "t";
+}
+
 std::int64_t insert_loading(connection& conn, const file_sighting& file,
                             std::optional<std::int64_t> content_size,
                             const std::optional<std::string>& content_hash,

@@ -106,8 +106,12 @@ struct content_match {
 // rest of the caller's transaction (lookups, then inserts, then commit).
 void lock_identity(connection& conn);
 
-// A new row in state loading. content_size: the file's size when it is
-// settled (nullopt for a growing log); content_hash: its whole hash when it was
+// Whether a row of `feed`, loading or loaded, holds a settled content of
+// `content_size` bytes (worth hashing a large file's content for).
+[[nodiscard]] bool content_size_known(connection& conn, const std::string& feed, std::int64_t content_size);
+
+// A new row in state loading. content_size: the size of its content when it
+// is settled (a .gz: decompressed; nullopt for a growing log); content_hash: its whole hash when it was
 // computed; lead_hash: the hash of its first line (nullopt: not known, a
 // compressed file). Returns the id.
 std::int64_t insert_loading(connection& conn, const file_sighting& file,
