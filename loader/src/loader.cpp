@@ -155,12 +155,12 @@ std::string head_hash_of(int fd, std::uint64_t end) {
   return content_hash::of(bytes);
 }
 
-// Hash of the file's first line (through its line break, at most
-// guard_bytes): what a copy being written shares with its original from its
-// first line on. nullopt while the first guard_bytes hold no line break and
-// the file is shorter (its first line may still grow).
-std::optional<std::string> lead_hash_of(int fd, std::uint64_t size) {
-  auto bytes = read_range(fd, 0, std::min<std::uint64_t>(size, guard_bytes));
+// Hash of a file's first line (through its line break, at most guard_bytes),
+// given its first `bytes` of content (at most guard_bytes): what a copy being
+// written shares with its original from its first line on. nullopt while
+// those bytes hold no line break and are fewer than guard_bytes (its first
+// line may still grow).
+std::optional<std::string> lead_hash_in(std::string bytes) {
   if (auto newline = bytes.find('\n'); newline != std::string::npos) bytes.resize(newline + 1);
   else if (bytes.size() < guard_bytes) return std::nullopt;
   return content_hash::of(bytes);
@@ -992,16 +992,22 @@ struct loader::impl {
   // content decides: a duplicate, or a file of its own) or has outgrown that
   // file. A new file whose first line is not complete yet waits too: there is
   // nothing to read in it. Clears `fresh` of the files that wait; sets
-  // `lead_hash` of every fresh plain file (kept in its ledger row).
+  // `lead_hash` of every fresh file (kept in its ledger row; a .gz's is its
+  // content's).
   void wait_for_copies(std::vector<sighting>& files, std::vector<decision>& decisions) {
     std::vector<warehouse::prefix_key> keys;
     std::vector<std::size_t> keyed;
     for (std::size_t i = 0; i < files.size(); ++i) {
       auto& f = files[i];
       auto& d = decisions[i];
-      if (!d.fresh || is_gzip_path(f.path)) continue;
+      if (!d.fresh) continue;
+      // (A .gz is known by its content, as its ledger row's hashes are: a cp
+      // of a loaded .gz is seen half written as well.)
       auto size = static_cast<std::uint64_t>(f.stat.size);
-      d.lead_hash = lead_hash_of(f.file.fd.get(), size);
+      std::string start = is_gzip_path(f.path)
+                              ? read_content(*make_gzip_source(f.file.fd.get(), size, guard_bytes), 0, guard_bytes)
+                              : read_range(f.file.fd.get(), 0, std::min<std::uint64_t>(size, guard_bytes));
+      d.lead_hash = lead_hash_in(start);
       if (f.settled) continue;
       if (!d.lead_hash) {
         d.fresh = false;
@@ -1009,7 +1015,7 @@ struct loader::impl {
         continue;
       }
       warehouse::prefix_key key{f.feed->name, f.stat.size, "", ""};
-      if (size >= guard_bytes) key.head = head_hash_of(f.file.fd.get(), size);
+      if (start.size() >= guard_bytes) key.head = content_hash::of(start);
       else key.lead = *d.lead_hash;
       keys.push_back(std::move(key));
       keyed.push_back(i);

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <thread>
 
+#include "../support/gzip.h"
 #include "checks.h"
 #include "fixture.h"
 #include "hubdoc_input.h"
@@ -245,6 +246,29 @@ TEST_CASE("cp of a loaded file into the watched inbox is a duplicate however slo
                   {"hubdoc/app-copy-" + std::to_string(copy) + ".log"}) == "duplicate");
   }
   CHECK(fx.text("select state from sluice.files where path = 'hubdoc/app-longer.log'") == "loaded");
+}
+
+// BUG (found by the soak, seed 11, 2026-12-06): cp of a loaded .csv.gz into
+// the watched inbox was stored again (the copy, seen half written, was read
+// as a .gz still being written); a plain file's copy was a duplicate.
+TEST_CASE("cp of a loaded .log.gz into the watched inbox is a duplicate and stores nothing",
+          "[integration][identity][daemon][gzip][regression]") {
+  sluice_fixture fx;
+  const std::string content = logins(1, 3'000);
+  const std::string compressed = sluice_test::gzip_of(content);
+  fx.write_file("hubdoc/app.log.gz", compressed);
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_until([&] { return fx.staging_rows() == 3'000; }, 20s));
+  for (int copy = 1; copy <= 2; ++copy) {
+    copy_slowly(fx.inbox() / ("hubdoc/app-copy-" + std::to_string(copy) + ".log.gz"), compressed, 4, 400ms);
+  }
+  bool judged = wait_until([&] { return files_in_state(fx, "duplicate") == 2; }, 20s);
+  std::this_thread::sleep_for(1s);
+  stop_daemon(*daemon);
+  INFO(daemon->output());
+  CHECK(judged);
+  CHECK(fx.staging_rows() == 3'000);
+  CHECK(fx.duplicate_staging_keys() == 0);
 }
 
 }  // namespace sluice::itest
