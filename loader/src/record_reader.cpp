@@ -476,10 +476,17 @@ std::optional<record> record_reader::next_csv() {
       while (end_ - begin_ <= options_.max_record_bytes && fill()) {
       }
       if (source_failed()) return unreadable_rest();
-      if (content_final() && source_dry_) {
-        // Final without a header: the content is blank lines only.
-        consumed_.lines += static_cast<std::uint64_t>(std::count(buffer_.data() + begin_, buffer_.data() + end_, '\n'));
-        consume_to(file_offset_of(end_));
+      if (content_final()) {
+        // Final without a header: the content is blank lines only
+        // (find_csv_header read it to its end), consumed a buffer at a time.
+        // (Only once the buffer held all of it, before: a final reader of more
+        // blank lines than max_record_bytes consumed nothing. fuzz_csv.)
+        while (true) {
+          consumed_.lines += static_cast<std::uint64_t>(std::count(buffer_.data() + begin_, buffer_.data() + end_, '\n'));
+          consume_to(file_offset_of(end_));
+          if (source_dry_ || !fill()) break;
+        }
+        if (source_failed()) return unreadable_rest();
       }
       return std::nullopt;
     }

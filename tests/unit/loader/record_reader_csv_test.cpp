@@ -225,3 +225,21 @@ TEST_CASE("the row scanner keeps its quote state across chunks", "[loader][csv]"
   scanner.reset();
   CHECK(scanner.scan(row.data(), row.size()) == row.find("c\n") + 1);
 }
+
+// BUG (found by fuzz_csv, 2026-12-06): a final CSV of blank lines only (no
+// header), longer than max_record_bytes, was consumed not at all: the reader
+// waited for a buffer that could hold it whole.
+TEST_CASE("a final csv of blank lines longer than the longest record is consumed to its end",
+          "[loader][record_reader][csv][regression]") {
+  auto options = generated_options();
+  INFO("initial " << options.initial_buffer_bytes << ", max " << options.max_record_bytes);
+  std::string blank = "\t\t\t\n";
+  for (int line_idx = 0; line_idx < 200; ++line_idx) blank += line_idx % 7 == 0 ? " \t\n" : "\n";
+  temp_file file(blank);
+  csv_dialect dialect;
+  dialect.header = true;
+  record_reader reader(file.fd(), framing::csv, {0, 0, 0}, content_hash{}, file.size(), true, options, dialect);
+  CHECK(read_all(reader).empty());
+  CHECK(reader.consumed().bytes == blank.size());
+  CHECK(reader.consumed().lines == 201);
+}
