@@ -189,7 +189,9 @@ TEST_CASE("run with --once as a user who cannot read a file exits non-zero and n
   }
   // Over TCP, which asks for the password: nobody gets it from a pgpass of its own.
   auto pgpass = fx.work() / "nobody.pgpass";
-  std::filesystem::copy_file(std::filesystem::path(conninfo_value(fx.dsn(), "host")) / "pgpass", pgpass);
+  auto cluster = conninfo_value(fx.dsn(), "host");  // (quoted: 'dir')
+  if (cluster.size() >= 2 && cluster.front() == '\'') cluster = cluster.substr(1, cluster.size() - 2);
+  std::filesystem::copy_file(std::filesystem::path(cluster) / "pgpass", pgpass);
   REQUIRE(::chown(pgpass.c_str(), 65534, 65534) == 0);
   auto dsn = "host=127.0.0.1 port=" + conninfo_value(fx.dsn(), "port") + " user=postgres dbname=" + fx.database() +
              " passfile=" + pgpass.string();
