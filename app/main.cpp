@@ -210,6 +210,12 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
   std::string problems;
   auto add = [&](const std::string& what) { problems += (problems.empty() ? "" : "; ") + what; };
   if (stopped) add("stopped by a signal before everything was loaded");
+  auto skipped = loader.skipped_feeds();
+  for (const auto& why : skipped) log()->warn("not loaded: {}", why);
+  if (!skipped.empty()) {
+    add(std::to_string(skipped.size()) + (skipped.size() == 1 ? " feed" : " feeds") +
+        " not loaded: the declaration cannot work (see above; `sluice migrate` refuses such a declaration)");
+  }
   if (!unfinished.empty()) add(std::to_string(unfinished.size()) + " files not loaded completely (see above)");
   if (totals.refused > 0) add(std::to_string(totals.refused) + " files refused (state refused in sluice.files)");
   if (ran.failed > 0) add(std::to_string(ran.failed) + " jobs failed (see sluice.jobs.last_error)");
@@ -504,6 +510,10 @@ int main(int argc, char** argv) {
       warehouse::migrate_options options;
       if (*packs_option) options.packs = pack_names;
       options.pack_dirs.assign(pack_dirs.begin(), pack_dirs.end());
+      // Every feed declaration is compiled as `sluice run` compiles it, in
+      // each migration's transaction: one run would skip, or two feeds that
+      // overlap, and the migration is rolled back.
+      options.declaration_problems = [](warehouse::connection& c) { return loader::compile_feeds(c).problems(); };
       auto outcome = warehouse::migrate(conn, options);
       std::string packs;
       for (const auto& name : outcome.packs) packs += (packs.empty() ? "" : ", ") + name;

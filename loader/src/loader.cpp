@@ -354,7 +354,12 @@ struct loader::impl {
   std::future<std::unique_ptr<committer>> committing;
   connection ledger;
   std::vector<feed_plan> feeds;
+  // Declared feeds that cannot work (compile_feeds): their files are not
+  // loaded, and --once says so.
+  std::vector<skipped_feed> skipped;
   clock_type::time_point feeds_loaded_at;
+  // Paths that more than one feed takes, already told in a WARN.
+  std::set<std::string> overlap_logged;
   std::map<std::string, std::unique_ptr<record_decoder>> decoders;  // by feed name
   std::set<std::string> unmatched_logged;
   std::atomic<bool> stop{false};
@@ -410,10 +415,31 @@ struct loader::impl {
   }
 
   void reload_feeds() {
-    feeds = load_feeds(ledger);
+    use_feeds(read_feeds());
     feeds_loaded_at = clock_type::now();
+  }
+
+  // The declarations, compiled; each feed that cannot work and each overlap
+  // is said once per reading (WARN). The other feeds load.
+  feed_set read_feeds() {
+    warehouse::transaction tx(ledger);  // compile_feeds takes a savepoint per feed
+    auto fresh = compile_feeds(ledger);
+    tx.commit();
+    for (const auto& s : fresh.skipped) {
+      log()->warn("{}; feed {} is skipped: none of its files is loaded until its declaration is fixed"
+                  " (the other feeds load)", s.reason, s.name);
+    }
+    for (const auto& o : fresh.overlaps) {
+      log()->warn("{}; until then a file stays in the feed of its ledger row", o.describe());
+    }
+    return fresh;
+  }
+
+  void use_feeds(feed_set fresh) {
+    feeds = std::move(fresh.feeds);
+    skipped = std::move(fresh.skipped);
     decoders.clear();
-    for (const auto& feed : feeds) decoders[feed.name] = std::make_unique<record_decoder>(feed);
+    for (const auto& f : feeds) decoders[f.name] = std::make_unique<record_decoder>(f);
   }
 
   const feed_plan* feed_named(const std::string& name) {
@@ -439,19 +465,38 @@ struct loader::impl {
                                  [&](const std::string& path) { return match_feed(feeds, path) == nullptr; });
     if (!unmatched) return;
     try {
-      auto fresh = load_feeds(ledger);
+      auto fresh = read_feeds();
       commits->wait_idle();
       take_done();
-      feeds = std::move(fresh);
-      decoders.clear();
-      for (const auto& f : feeds) decoders[f.name] = std::make_unique<record_decoder>(f);
+      use_feeds(std::move(fresh));
     } catch (const std::exception& e) {
       log()->warn("could not re-read the feed declarations ({}); keeping the ones in use", e.what());
     }
     feeds_loaded_at = clock_type::now();
   }
 
-  const feed_plan* feed_for(const std::string& path) const { return match_feed(feeds, path); }
+  // The feed of a file that several feeds take (declared before `sluice
+  // migrate` refused overlaps): the feed of its ledger row, so that a file
+  // never changes feed (a feed declared later would otherwise load it again
+  // and leave the old rows `replaced`); the first by name for a new file.
+  const feed_plan* settle_overlap(const std::string& path, const std::vector<const feed_plan*>& candidates,
+                                  const file_stat& st) {
+    std::vector<std::string> names;
+    for (const auto* c : candidates) names.push_back(c->name);
+    auto owner = warehouse::feed_of_file(ledger, path, st, names);
+    const feed_plan* chosen = candidates.front();
+    for (const auto* c : candidates) {
+      if (owner && c->name == *owner) chosen = c;
+    }
+    if (overlap_logged.insert(path).second) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : " and ") + n;
+      log()->warn("{}: feeds {} both take this path (their file_globs overlap); it stays in feed {}{}", path,
+                  list, chosen->name,
+                  owner ? " (its ledger row's): a file never changes feed" : " (the first by name: no ledger row yet)");
+    }
+    return chosen;
+  }
 
   // ----------------------------------------------------------------- intake
 
@@ -529,7 +574,8 @@ struct loader::impl {
       bool settled = wanted[path];
       if (stop) return;
       retries.erase(path);
-      const feed_plan* feed = feed_for(path);
+      auto candidates = feeds_matching(feeds, path);
+      const feed_plan* feed = candidates.empty() ? nullptr : candidates.front();
       auto opened = open_beneath(inbox_fd.get(), path);
       for (auto& held : deleted_files(path, opened)) {
         if (unknown_inodes.insert({held.stat.device, held.stat.inode}).second) unknown.push_back(std::move(held));
@@ -545,6 +591,10 @@ struct loader::impl {
       }
       if (feed == nullptr) {
         if (!opened.refusal.empty()) continue;
+        if (const auto* s = match_skipped(skipped, path)) {
+          failures[path] = "feed " + s->name + " is skipped: " + s->reason;
+          continue;
+        }
         follow_unmatched(path, settled, std::move(opened));
         continue;
       }
@@ -558,6 +608,7 @@ struct loader::impl {
         continue_tracked(tracked.at(it->second), path, settled, std::move(opened), st);
         continue;
       }
+      if (candidates.size() > 1) feed = settle_overlap(path, candidates, st);
       if (auto it = by_path.find(path); it != by_path.end()) {
         // The path holds another file now: the one we held was renamed away
         // or deleted. What it still had was read when we last looked; it is
@@ -1705,6 +1756,12 @@ load_totals loader::totals() const {
   auto out = impl_->counts;
   out.loaded = impl_->committed_loaded.load();
   out.rejected = impl_->committed_rejected.load();
+  return out;
+}
+
+std::vector<std::string> loader::skipped_feeds() const {
+  std::vector<std::string> out;
+  for (const auto& s : impl_->skipped) out.push_back(s.reason);
   return out;
 }
 

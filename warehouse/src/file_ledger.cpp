@@ -246,6 +246,18 @@ void move_file(connection& conn, std::int64_t id, const std::string& path, const
       {num(id), path, num(stat.device), num(stat.inode)});
 }
 
+std::optional<std::string> feed_of_file(connection& conn, const std::string& path, const file_stat& stat,
+                                        const std::vector<std::string>& feeds) {
+  std::span<const std::string> names(feeds);
+  auto r = conn.exec_params(
+      "select feed from sluice.files where feed = any($1::text[])"
+      " and ((device = $2 and inode = $3) or path = $4) and state in ('loading', 'loaded', 'duplicate')"
+      " order by (device = $2 and inode = $3) desc nulls last, id desc limit 1",
+      {array_of(names, [](const std::string& n) { return n; }, true), num(stat.device), num(stat.inode), path});
+  if (r.rows() == 0) return std::nullopt;
+  return std::string(r.text(0, 0));
+}
+
 void retire_file(connection& conn, std::int64_t id, const std::string& state, const std::string& reason) {
   conn.exec_params("update sluice.files set state = $2, reason = $3, updated_at = now() where id = $1",
                    {num(id), state, reason});

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "sluice/warehouse/log.h"
@@ -121,13 +122,51 @@ std::vector<applied_migration> read_applied(connection& conn) {
   return out;
 }
 
-void apply(connection& conn, const pack& p, const migration& m) {
+// The problems of the declarations, for a migration that may not add any.
+struct declaration_check {
+  const std::function<std::vector<std::string>(connection&)>& problems_of;
+  std::optional<std::set<std::string>> known;  // before the migration at hand; nullopt: not read yet
+
+  [[nodiscard]] bool active() const { return static_cast<bool>(problems_of); }
+
+  // Reads what was there before (in its own transaction), once.
+  void start(connection& conn) {
+    if (!active() || known) return;
+    transaction tx(conn);
+    auto problems = problems_of(conn);
+    tx.commit();
+    known.emplace(problems.begin(), problems.end());
+    for (const auto& p : *known) {
+      logger()->warn("{} (declared before this migrate; `sluice run` skips or warns about it until it is fixed)", p);
+    }
+  }
+
+  // Inside the migration's transaction, after its SQL.
+  void check(connection& conn, const migration& m) {
+    auto problems = problems_of(conn);
+    std::string added;
+    for (const auto& p : problems) {
+      if (known->count(p) == 0) added += "\n  " + p;
+    }
+    if (!added.empty()) {
+      throw pack_error("migration " + m.origin + " is refused and rolled back: it leaves a declaration that `sluice"
+                       " run` would refuse:" + added + "\nfix the file (or add one that fixes it) and migrate again");
+    }
+    known.emplace(problems.begin(), problems.end());
+  }
+};
+
+void apply(connection& conn, const pack& p, const migration& m, declaration_check& declarations) {
+  bool checked = declarations.active() && p.name != core_pack;
+  if (checked) declarations.start(conn);
   transaction tx(conn);
   try {
     conn.exec(m.sql);
   } catch (const db_error& e) {
     throw db_error(e.kind(), e.sqlstate(), "migration " + m.origin + ": " + e.what());
   }
+  auto before = declarations.known;
+  if (checked) declarations.check(conn, m);
   std::string dir_text = p.dir.string();
   param dir = p.source == pack_source::dir ? param(dir_text) : std::nullopt;
   conn.exec_params(
@@ -140,7 +179,12 @@ void apply(connection& conn, const pack& p, const migration& m) {
   // sluice/0001 creates the old bookkeeping table: on a new warehouse it goes
   // again at once, so that no warehouse keeps two.
   if (p.name == core_pack) absorb_legacy_table(conn);
-  tx.commit();
+  try {
+    tx.commit();
+  } catch (...) {
+    declarations.known = std::move(before);
+    throw;
+  }
 }
 
 }  // namespace
@@ -181,9 +225,10 @@ migrate_outcome migrate(connection& conn, const migrate_options& options) {
                        {p->name, p->dir.string()});
     }
   }
+  declaration_check declarations{options.declaration_problems, std::nullopt};
   for (const auto* m : pending) {
     log->info("applying migration {} (pack {}, version {})", m->origin, m->pack, m->version);
-    apply(conn, *by_name.at(m->pack), *m);
+    apply(conn, *by_name.at(m->pack), *m, declarations);
     ++outcome.applied;
   }
   return outcome;

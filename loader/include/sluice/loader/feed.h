@@ -78,17 +78,73 @@ struct feed_plan {
 
 // A declaration that cannot work (unknown table or column, unsupported type,
 // bad pointer). The message names the feed, table and column and what to change.
+// compile_feeds() turns it into a skipped_feed.
 class feed_error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// Reads every enabled feed. Throws feed_error or warehouse::db_error.
-[[nodiscard]] std::vector<feed_plan> load_feeds(warehouse::connection& conn);
+// A feed declared (enabled) that cannot work, and why: `reason` names the
+// feed, table and column and what to change, e.g. "feed shop: column
+// staging.shop_order.customer has json_pointer 'customer', which is not a JSON
+// pointer (it must start with /)".
+struct skipped_feed {
+  std::string name;
+  std::vector<std::string> globs;
+  std::string reason;
+};
+
+// Two enabled feeds whose globs share a path (glob.h: decided exactly): a file
+// must belong to one feed, so `sluice migrate` refuses a migration that makes
+// one, and the loader keeps a file in the feed of its ledger row.
+struct feed_overlap {
+  std::string feed_a;  // the first by name
+  std::string glob_a;
+  std::string feed_b;
+  std::string glob_b;
+  std::string example;  // a path both globs match
+
+  [[nodiscard]] std::string describe() const;
+};
+
+// What the declarations in sluice.feeds, feed_targets and feed_columns make.
+struct feed_set {
+  std::vector<feed_plan> feeds;        // compiled, by name: what `sluice run` loads
+  std::vector<skipped_feed> skipped;   // declared and enabled, but not loadable: by name
+  std::vector<feed_overlap> overlaps;  // pairs of enabled feeds (compiled or not) sharing a path
+
+  // One line per skipped feed and per overlap: what `sluice migrate` refuses
+  // when a migration adds one (the same words `sluice run` logs).
+  [[nodiscard]] std::vector<std::string> problems() const;
+};
+
+// Reads every enabled feed and compiles each on its own against the catalog,
+// with the checks `sluice run` relies on: the target is an existing table of
+// the `staging` schema; every mapped column exists, has a type sluice loads
+// and a source that suits the format (a JSON pointer starting with /, a CSV
+// header or position); value formats and CSV settings are valid. A feed that
+// fails a check is skipped (feed_set::skipped), the others compile. Nothing
+// (an empty set) before the sluice pack created sluice.feeds.
+//
+// Must run inside a transaction: each feed compiles under a savepoint, so a
+// declaration the server refuses to even look up (a target_table of four
+// dotted names) fails that feed only, also in a migration's transaction.
+// Throws warehouse::db_error for faults (connection, ...), never for a
+// declaration.
+[[nodiscard]] feed_set compile_feeds(warehouse::connection& conn);
 
 // The first feed (by name) with a glob matching `relative_path` (fnmatch; '*'
 // also matches '/'), or nullptr.
 [[nodiscard]] const feed_plan* match_feed(const std::vector<feed_plan>& feeds,
                                           std::string_view relative_path);
+
+// Every feed with a glob matching `relative_path`, by name (more than one only
+// when declarations overlap: see feed_overlap).
+[[nodiscard]] std::vector<const feed_plan*> feeds_matching(const std::vector<feed_plan>& feeds,
+                                                           std::string_view relative_path);
+
+// Whether any of a skipped feed's globs matches `relative_path`.
+[[nodiscard]] const skipped_feed* match_skipped(const std::vector<skipped_feed>& skipped,
+                                                std::string_view relative_path);
 
 }  // namespace sluice::loader

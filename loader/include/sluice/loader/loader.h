@@ -28,8 +28,13 @@
 //
 // Threading: load(), tick() and finish() from one thread; request_stop() from
 // any thread (the batch in hand is committed, then everything returns).
-// Errors: a feed declaration that cannot work throws feed_error from the
-// constructor; connection failures are retried. Bad input never throws.
+// Feeds: a declaration that cannot work (feed.h, compile_feeds) skips that
+// feed, said in a WARN each time the declarations are read; the other feeds
+// load, and the skipped feed's files are not loaded (finish() lists them).
+// When several feeds take one path, a file stays in the feed of its ledger
+// row (WARN).
+//
+// Errors: connection failures are retried. Bad input never throws.
 #pragma once
 
 #include <chrono>
@@ -98,6 +103,9 @@ class loader {
   // what could not be loaded completely (empty: everything was).
   [[nodiscard]] std::vector<unfinished_file> finish(std::chrono::milliseconds limit);
   [[nodiscard]] load_totals totals() const;
+  // The declared feeds skipped at the last reading of the declarations: one
+  // line each, why (empty: every feed loads).
+  [[nodiscard]] std::vector<std::string> skipped_feeds() const;
 
   void request_stop() noexcept;
 

@@ -156,6 +156,11 @@ std::optional<std::int64_t> insert_refused(connection& conn, const std::string& 
 void move_file(connection& conn, std::int64_t id, const std::string& path, const file_stat& stat);
 // The row no longer describes its file (rewritten in place, or gone).
 void retire_file(connection& conn, std::int64_t id, const std::string& state, const std::string& reason);
+// The feed, among `feeds`, of the newest live row (loading, loaded,
+// duplicate) of this file: by (device, inode), else by path. nullopt when
+// none has one. For a path that several feeds take: it stays in its row's.
+std::optional<std::string> feed_of_file(connection& conn, const std::string& path, const file_stat& stat,
+                                        const std::vector<std::string>& feeds);
 // A duplicate that grew: it now loads what follows the original's content.
 void reopen_duplicate(connection& conn, std::int64_t id);
 

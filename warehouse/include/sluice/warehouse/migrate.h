@@ -16,6 +16,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,14 @@ namespace sluice::warehouse {
 struct migrate_options {
   std::optional<std::vector<std::string>> packs;  // --packs; nullopt when not given
   std::vector<std::filesystem::path> pack_dirs;   // --pack-dir, in the order given
+  // What the declarations in the warehouse get wrong, one line each (the
+  // sluice command passes the loader's feed compile: warehouse/ knows nothing
+  // of feeds). Called in a transaction once before the first migration of a
+  // pack other than `sluice`, and in each such migration's transaction after
+  // its SQL ran: a migration that adds a problem is rolled back whole and
+  // migrate throws pack_error naming the file and the problem. Problems that
+  // were there before are logged (WARN), not refused. Unset: no check.
+  std::function<std::vector<std::string>(connection&)> declaration_problems;
 };
 
 struct migrate_outcome {
@@ -41,7 +50,8 @@ struct migrate_outcome {
 // (an old sluice.migrations table becomes sluice.pack_migrations rows), reads
 // the pack folders, checks everything (pack_error, nothing applied), then
 // applies each missing file in its own transaction that also records it.
-// Throws db_error naming the file when one fails (earlier files stay applied).
+// Throws db_error naming the file when one fails (earlier files stay applied),
+// pack_error when a file adds a declaration problem (options).
 // Notes (user packs left as they are, built-in packs not installed) are logged.
 migrate_outcome migrate(connection& conn, const migrate_options& options = {});
 
