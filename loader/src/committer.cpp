@@ -288,6 +288,9 @@ struct committer::impl {
     if (!order.any_failed(b.turns)) {
       try {
         outcome = commit_with_retry(conn, b);
+      } catch (const db_error& e) {
+        outcome = e.kind() == error_kind::schema ? batch_outcome::failed_permanently : batch_outcome::failed;
+        error = e.what();
       } catch (const std::exception& e) {
         outcome = batch_outcome::failed;
         error = e.what();

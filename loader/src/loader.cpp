@@ -360,6 +360,10 @@ struct loader::impl {
   clock_type::time_point feeds_loaded_at;
   // Paths that more than one feed takes, already told in a WARN.
   std::set<std::string> overlap_logged;
+  // Paths whose batch the server refused for good (a missing table or
+  // column, a privilege: error_kind::schema), with why: not read again until
+  // the declarations are read again.
+  std::map<std::string, std::string> permanent;
   std::map<std::string, std::unique_ptr<record_decoder>> decoders;  // by feed name
   std::set<std::string> unmatched_logged;
   std::atomic<bool> stop{false};
@@ -438,6 +442,7 @@ struct loader::impl {
   void use_feeds(feed_set fresh) {
     feeds = std::move(fresh.feeds);
     skipped = std::move(fresh.skipped);
+    permanent.clear();
     decoders.clear();
     for (const auto& f : feeds) decoders[f.name] = std::make_unique<record_decoder>(f);
   }
@@ -598,6 +603,7 @@ struct loader::impl {
         follow_unmatched(path, settled, std::move(opened));
         continue;
       }
+      if (permanent.count(path) > 0) continue;  // failures[path] says why
       failures.erase(path);
       if (!opened.refusal.empty()) {
         refuse(*feed, path, opened.refusal);
@@ -1608,6 +1614,12 @@ struct loader::impl {
       log()->error("{}: could not be committed: {}; looked at again from the ledger",
                    b.checkpoints.empty() ? "batch" : b.checkpoints.front()->describe(), error);
     }
+    if (outcome == batch_outcome::failed_permanently) {
+      log()->warn("{}: not loaded: {}; not retried: the server refuses the statement itself (fix the feed's"
+                  " declaration or its staging table; sluice looks at the file again when it reads the feed"
+                  " declarations again, or restarts)",
+                  b.checkpoints.empty() ? "batch" : b.checkpoints.front()->describe(), error);
+    }
     std::lock_guard lock(done_mutex);
     for (auto& d : out) done.push_back(std::move(d));
   }
@@ -1630,15 +1642,22 @@ struct loader::impl {
         t.rejected += static_cast<std::uint64_t>(d.rejected);
       } else if (!t.failed) {
         t.failed = true;
-        // Read again without streaming: a row the server refuses is then found
-        // by splitting a batch the committer still holds (committer.h).
-        unstreamed.insert(t.id);
         failures[t.path] = d.error.empty() ? "its batch was not committed" : d.error;
-        schedule_retry(t.path, t.settled, failures[t.path]);
+        if (d.outcome == batch_outcome::failed_permanently) {
+          // Retrying cannot help: the ledger row says why, and the file waits
+          // for the declarations to be read again.
+          permanent[t.path] = d.error;
+          note_failure(t, d.error);
+        } else {
+          // Read again without streaming: a row the server refuses is then found
+          // by splitting a batch the committer still holds (committer.h).
+          unstreamed.insert(t.id);
+          schedule_retry(t.path, t.settled, failures[t.path]);
+        }
       }
       if (t.in_flight > 0) continue;
       report(t);
-      if (t.failed && !stop) park(t);
+      if (t.failed && !stop && permanent.count(t.path) == 0) park(t);
       if (t.failed || (t.complete && !in_current(t.id))) {
         if (t.complete && !t.failed) {
           ++counts.files;
@@ -1655,6 +1674,16 @@ struct loader::impl {
       } catch (const db_error& e) {
         log()->warn("could not release claims ({}); they go with the connection", e.what());
       }
+    }
+  }
+
+  void note_failure(const tracked_file& t, const std::string& error) {
+    try {
+      warehouse::note_file_failure(ledger, t.id,
+                                   error + " (a permanent error: not retried until the feed declarations are read"
+                                       " again; fix the feed or its staging table)");
+    } catch (const db_error& e) {
+      log()->warn("{} {}: could not record why it is not loaded ({})", t.feed->name, t.path, e.what());
     }
   }
 
@@ -1685,7 +1714,7 @@ struct loader::impl {
 
   void tick() {
     for (const auto& [key, held] : parked) {
-      if (retries.count(held.path) > 0) continue;
+      if (retries.count(held.path) > 0 || permanent.count(held.path) > 0) continue;
       auto why = failures.find(held.path);
       schedule_retry(held.path, false, why != failures.end() ? why->second : "its batches were not committed");
     }

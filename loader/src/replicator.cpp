@@ -1121,7 +1121,7 @@ replicate_outcome replicator::replicate(bool once, const std::atomic<bool>& stop
                         std::lock_guard lock(confirmed_mutex);
                         confirmed = std::max(confirmed, cp.end_lsn);
                         committed_transactions += cp.transactions;
-                      } else if (result == batch_outcome::failed) {
+                      } else if (result == batch_outcome::failed || result == batch_outcome::failed_permanently) {
                         std::lock_guard lock(confirmed_mutex);
                         if (failure.empty()) failure = cp.describe() + ": not committed: " + error;
                       }

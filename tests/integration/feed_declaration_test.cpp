@@ -178,6 +178,30 @@ TEST_CASE("a feed into a table outside staging (sluice.jobs, sluice.files) is re
   CHECK(fx.scalar("select count(*) from sluice.files where path = 'forged'") == 0);
 }
 
+TEST_CASE("a batch the server refuses for good is not retried: --once exits 1 at once and the ledger says why",
+          "[integration][feeds]") {
+  sluice_fixture fx(sluice_only);
+  fx.db().exec(shop_feed("shop", "staging.shop_order", "{shop/*.ndjson}"));
+  // Every COPY into the table fails with 42P01 (undefined table): retrying cannot help.
+  fx.db().exec(
+      "create function staging.shop_order_check() returns trigger language plpgsql as"
+      " $$ begin perform 1 from staging.no_such_table; return null; end $$;"
+      "create trigger shop_order_check before insert on staging.shop_order"
+      " for each statement execute function staging.shop_order_check();");
+  fx.write_file("shop/2024-05-01.ndjson", orders);
+  auto started = clock_type::now();
+  auto once = fx.run_once({"--give-up-after-s", "60"});
+  auto took = std::chrono::duration_cast<std::chrono::seconds>(clock_type::now() - started);
+  INFO(once.describe());
+  CHECK(once.code == 1);
+  CHECK(took < 30s);
+  // Said when refused and in the summary: not a retry loop.
+  CHECK(occurrences(once.output, "relation \"staging.no_such_table\" does not exist") <= 2);
+  CHECK_THAT(once.output, Catch::Contains("not retried"));
+  CHECK_THAT(fx.text("select state || ': ' || coalesce(reason, '') from sluice.files"),
+             Catch::StartsWith("loading: not loaded:") && Catch::Contains("no_such_table"));
+}
+
 TEST_CASE("a feed into a table whose name needs quotes, with a dot in a column name, loads instead of retrying forever",
           "[integration][feeds]") {
   sluice_fixture fx(sluice_only);

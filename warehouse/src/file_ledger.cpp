@@ -246,6 +246,12 @@ void move_file(connection& conn, std::int64_t id, const std::string& path, const
       {num(id), path, num(stat.device), num(stat.inode)});
 }
 
+void note_file_failure(connection& conn, std::int64_t id, const std::string& reason) {
+  conn.exec_params("update sluice.files set reason = 'not loaded: ' || $2, updated_at = now()"
+                   " where id = $1 and state = 'loading'",
+                   {num(id), reason});
+}
+
 std::optional<std::string> feed_of_file(connection& conn, const std::string& path, const file_stat& stat,
                                         const std::vector<std::string>& feeds) {
   std::span<const std::string> names(feeds);
@@ -335,7 +341,8 @@ std::vector<advance_outcome> advance_files(connection& conn, std::span<const fil
       " content_hash = case when c.complete then coalesce(c.content, c.to_hash)"
       "   when coalesce(c.file_bytes, c.to_bytes) > coalesce(f.content_size, -1) then null"
       "   else f.content_hash end,"
-      " reason = coalesce(c.reason, f.reason),"
+      // A row that loads again is not failing any more (note_file_failure).
+      " reason = coalesce(c.reason, case when f.reason like 'not loaded: %' then null else f.reason end),"
       " updated_at = now()"
       " from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[],"
       "             $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[],"

@@ -29,6 +29,9 @@
 //   long for varchar(n), a trigger's error): the batch is retried with each
 //   table's rows split in halves under savepoints until every refused row is
 //   alone; those become rejects carrying the server's message, the rest commits;
+// - a schema error (error_kind::schema: a table or column that does not exist,
+//   a privilege, SQL the server cannot parse) fails the batch at once as
+//   failed_permanently: retrying the same statement cannot help;
 // - anything else fails the batch. A failed batch fails its sources: their
 //   later batches fail too (without being sent), and the loader looks at those
 //   sources again from what the database says.
@@ -67,6 +70,8 @@ enum class batch_outcome {
   committed,        // rows, rejects and checkpoints are in the database
   already_applied,  // an earlier attempt had committed it
   failed,           // not committed: `error` says why
+  failed_permanently,  // not committed, and retrying cannot help: the server refused the statement
+                       // itself (error_kind::schema: a missing table or column, a privilege); `error` says why
   abandoned,        // not committed: a stop was requested, an earlier batch of a source failed,
                     // or its streamed transaction did not commit (its source is to be read again)
 };

@@ -32,7 +32,8 @@
 // feed, said in a WARN each time the declarations are read; the other feeds
 // load, and the skipped feed's files are not loaded (finish() lists them).
 // When several feeds take one path, a file stays in the feed of its ledger
-// row (WARN).
+// row (WARN). A batch the server refuses for good (error_kind::schema) is not
+// retried: its file's ledger row says why, and finish() lists it.
 //
 // Errors: connection failures are retried. Bad input never throws.
 #pragma once

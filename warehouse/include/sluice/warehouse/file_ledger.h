@@ -156,6 +156,10 @@ std::optional<std::int64_t> insert_refused(connection& conn, const std::string& 
 void move_file(connection& conn, std::int64_t id, const std::string& path, const file_stat& stat);
 // The row no longer describes its file (rewritten in place, or gone).
 void retire_file(connection& conn, std::int64_t id, const std::string& state, const std::string& reason);
+// Says in a loading row's reason why it is not loaded ("not loaded: " and
+// `reason`: a batch the server refused for good); the next advance of the
+// row clears it.
+void note_file_failure(connection& conn, std::int64_t id, const std::string& reason);
 // The feed, among `feeds`, of the newest live row (loading, loaded,
 // duplicate) of this file: by (device, inode), else by path. nullopt when
 // none has one. For a path that several feeds take: it stays in its row's.
