@@ -218,4 +218,25 @@ TEST_CASE("a feed into a table whose name needs quotes, with a dot in a column n
   CHECK(fx.scalar("select count(*) from staging.\"Weird\" where \"a.b\" in ('x', 'y')") == 2);
 }
 
+TEST_CASE("a migration with its own COMMIT is refused before it runs, nothing of it stays, and a later migrate works",
+          "[integration][feeds][packs]") {
+  sluice_fixture fx(sluice_only);
+  write_pack_file(fx, "tx", "0001_tables.sql",
+                  "create table staging.tx_a (x int);\ncommit;\ncreate table staging.tx_b (x int);\nselect 1/0;\n");
+  auto refused = fx.migrate({"--pack-dir", pack_dir(fx, "tx")});
+  INFO(refused.describe());
+  CHECK_FALSE(refused.ok());
+  CHECK_THAT(refused.output, Catch::Contains("0001_tables.sql line 2: 'commit'"));
+  CHECK_FALSE(relation_exists(fx, "staging.tx_a"));
+  CHECK_FALSE(relation_exists(fx, "staging.tx_b"));
+  CHECK(applied_count(fx, "tx") == 0);
+
+  write_pack_file(fx, "tx", "0001_tables.sql", "create table staging.tx_a (x int);\ncreate table staging.tx_b (x int);\n");
+  auto fixed = fx.migrate({"--pack-dir", pack_dir(fx, "tx")});
+  INFO(fixed.describe());
+  CHECK(fixed.ok());
+  CHECK(relation_exists(fx, "staging.tx_a"));
+  CHECK(applied_count(fx, "tx") == 1);
+}
+
 }  // namespace sluice::itest

@@ -130,6 +130,12 @@ bool connection::is_open() const noexcept {
   return handle_ && PQstatus(handle_.get()) == CONNECTION_OK;
 }
 
+bool connection::in_transaction() const noexcept {
+  if (!handle_) return false;
+  auto status = PQtransactionStatus(handle_.get());
+  return status == PQTRANS_INTRANS || status == PQTRANS_INERROR;
+}
+
 bool connection::has_pending_input() const noexcept {
   if (!handle_) return false;
   pollfd readable{PQsocket(handle_.get()), POLLIN, 0};

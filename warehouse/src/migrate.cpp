@@ -165,6 +165,13 @@ void apply(connection& conn, const pack& p, const migration& m, declaration_chec
   } catch (const db_error& e) {
     throw db_error(e.kind(), e.sqlstate(), "migration " + m.origin + ": " + e.what());
   }
+  if (!conn.in_transaction()) {
+    // find_transaction_statement refuses such files before they run; this
+    // is for one it could not see.
+    throw pack_error("migration " + m.origin + " ended the transaction it runs in (a COMMIT or ROLLBACK of its"
+                     " own): what it did up to there may be committed without its row in"
+                     " sluice.pack_migrations; remove the statement, undo what it left, and migrate again");
+  }
   auto before = declarations.known;
   if (checked) declarations.check(conn, m);
   std::string dir_text = p.dir.string();
@@ -223,6 +230,18 @@ migrate_outcome migrate(connection& conn, const migrate_options& options) {
     if (p->source == pack_source::dir) {  // the folder may have moved since
       conn.exec_params("update sluice.packs set dir = $2 where name = $1 and dir is distinct from $2",
                        {p->name, p->dir.string()});
+    }
+  }
+  // All or nothing per file: a file with its own COMMIT would be half applied
+  // (and every later migrate would fail on what it left). Refused before
+  // anything is applied.
+  for (const auto* m : pending) {
+    if (auto found = find_transaction_statement(m->sql)) {
+      throw pack_error("migration " + m->origin + " line " + std::to_string(found->line) + ": '" +
+                       found->statement +
+                       "' ends or starts a transaction; sluice runs each migration file in one transaction of"
+                       " its own (all of it or nothing): remove BEGIN, COMMIT, ROLLBACK, END, ABORT, START"
+                       " TRANSACTION and PREPARE TRANSACTION from the file. Nothing was applied");
     }
   }
   declaration_check declarations{options.declaration_problems, std::nullopt};

@@ -263,3 +263,30 @@ TEST_CASE("pending migrations: a new file below an applied version is refused", 
   CHECK_THAT(error_of([&] { (void)pending_migrations(packs, applied); }),
              Catch::Contains("/packs/mine/0002_late.sql is new") && Catch::Contains("above 0003"));
 }
+
+TEST_CASE("a migration with its own COMMIT, ROLLBACK or BEGIN is found before it runs, and PL/pgSQL or strings are not",
+          "[warehouse][packs]") {
+  using sluice::warehouse::find_transaction_statement;
+  auto found = find_transaction_statement("create table a (x int);\n-- commit;\ncommit;\ncreate table b (x int);\n");
+  REQUIRE(found.has_value());
+  CHECK(found->statement == "commit");
+  CHECK(found->line == 3);
+  for (const char* sql : {"BEGIN;\ncreate table a (x int);\nCOMMIT;", "create table a (x int); rollback;",
+                          "create table a (x int); end;", "abort", "start transaction; select 1;",
+                          "select 1; prepare transaction 'x';", "rollback work;"}) {
+    INFO(sql);
+    CHECK(find_transaction_statement(sql).has_value());
+  }
+  for (const char* sql :
+       {"do $$ begin perform 1; end $$;", "create function f() returns int language plpgsql as $body$ begin return 1; commit; end $body$;",
+        "select 'commit; rollback;' as words, \"commit\" from t;", "select E'it\\'s; commit';",
+        "/* commit; /* nested */ rollback; */ select 1;",
+        "create or replace function g() returns int language sql begin atomic select case when true then 1 end; select 2; end;\nselect 3;",
+        "savepoint s; rollback to savepoint s; release s; rollback transaction to s;",
+        "create table begin_end (x int); insert into begin_end values (1);"}) {
+    INFO(sql);
+    auto none = find_transaction_statement(sql);
+    CHECK_FALSE(none.has_value());
+    if (none) INFO("found " << none->statement);
+  }
+}

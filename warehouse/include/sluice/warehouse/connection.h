@@ -96,6 +96,8 @@ class connection {
 
   // True while the server link is up.
   [[nodiscard]] bool is_open() const noexcept;
+  // True inside a transaction block (also one a failed statement aborted).
+  [[nodiscard]] bool in_transaction() const noexcept;
   // True when the server has sent something not yet read. During COPY FROM
   // STDIN it sends nothing unless the COPY already failed (or a NOTICE): a
   // sender can stop sending early.

@@ -50,8 +50,12 @@ struct migrate_outcome {
 // (an old sluice.migrations table becomes sluice.pack_migrations rows), reads
 // the pack folders, checks everything (pack_error, nothing applied), then
 // applies each missing file in its own transaction that also records it.
+// A pending file with its own transaction control (COMMIT, ROLLBACK, BEGIN:
+// find_transaction_statement) is refused before anything is applied
+// (pack_error naming the file, line and statement).
 // Throws db_error naming the file when one fails (earlier files stay applied),
-// pack_error when a file adds a declaration problem (options).
+// pack_error when a file adds a declaration problem (options) or ends its
+// transaction anyway.
 // Notes (user packs left as they are, built-in packs not installed) are logged.
 migrate_outcome migrate(connection& conn, const migrate_options& options = {});
 

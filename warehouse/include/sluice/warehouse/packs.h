@@ -123,4 +123,22 @@ struct applied_migration {
 [[nodiscard]] std::vector<const migration*> pending_migrations(
     const std::vector<const pack*>& packs, const std::vector<applied_migration>& applied);
 
+// A statement of a migration that would end or start the transaction the
+// migration runs in: BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK (but not
+// ROLLBACK TO a savepoint), ABORT, PREPARE TRANSACTION. `statement` is its
+// text (up to 80 characters), `line` the 1-based line it starts on.
+struct transaction_statement {
+  std::string statement;
+  int line = 0;
+};
+
+// The first such statement of `sql`, found by splitting it into statements as
+// psql does: comments, quoted strings and identifiers, dollar quoting and the
+// BEGIN ATOMIC ... END bodies of CREATE FUNCTION and PROCEDURE are skipped, so
+// a PL/pgSQL BEGIN or a "commit" in a string is not one. nullopt when there is
+// none. migrate() refuses a pending file that has one, before applying anything:
+// a migration with its own COMMIT would be half applied, and every later
+// migrate would fail on what it left.
+[[nodiscard]] std::optional<transaction_statement> find_transaction_statement(std::string_view sql);
+
 }  // namespace sluice::warehouse
