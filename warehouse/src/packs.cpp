@@ -317,6 +317,25 @@ bool ident_start(char c) {
 }
 bool ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9') || c == '$'; }
 
+// Where the quoted text (a string '...' or an identifier "...") that opens at
+// `at` closes: the index of its closing quote (a doubled quote is one
+// character of it; with `escapes`, E'...', a backslash escapes the next), or
+// the end of `sql` when it never closes.
+std::size_t quoted_end(std::string_view sql, std::size_t at, char quote, bool escapes) {
+  std::size_t i = at + 1;
+  while (i < sql.size()) {
+    if (escapes && sql[i] == '\\') {
+      i += 2;
+    } else if (sql[i] == quote) {
+      if (i + 1 < sql.size() && sql[i + 1] == quote) i += 2;
+      else break;
+    } else {
+      ++i;
+    }
+  }
+  return std::min(i, sql.size());
+}
+
 std::string lower(std::string_view word) {
   std::string out(word);
   for (auto& c : out) {
@@ -418,31 +437,13 @@ std::optional<transaction_statement> find_transaction_statement(std::string_view
       // E'...' reads backslash escapes; the E was the word just before.
       bool escapes = at > 0 && (sql[at - 1] == 'e' || sql[at - 1] == 'E') &&
                      (at < 2 || !ident_char(sql[at - 2]));
-      std::size_t i = at + 1;
-      while (i < sql.size()) {
-        if (escapes && sql[i] == '\\') {
-          i += 2;
-        } else if (sql[i] == '\'') {
-          if (i + 1 < sql.size() && sql[i + 1] == '\'') i += 2;
-          else break;
-        } else {
-          ++i;
-        }
-      }
+      std::size_t i = quoted_end(sql, at, '\'', escapes);
       count_lines(at, i);
       at = std::min(i + 1, sql.size());
       continue;
     }
     if (c == '"') {
-      std::size_t i = at + 1;
-      while (i < sql.size()) {
-        if (sql[i] == '"') {
-          if (i + 1 < sql.size() && sql[i + 1] == '"') i += 2;
-          else break;
-        } else {
-          ++i;
-        }
-      }
+      std::size_t i = quoted_end(sql, at, '"', false);
       count_lines(at, i);
       at = std::min(i + 1, sql.size());
       continue;
