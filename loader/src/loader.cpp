@@ -372,6 +372,10 @@ struct loader::impl {
   std::map<std::int64_t, tracked_file> tracked;  // by ledger id
   std::map<std::string, std::int64_t> by_path;
   std::map<std::pair<std::int64_t, std::int64_t>, std::int64_t> by_inode;
+  // Files whose ledger row went on in a copy (copytruncate) while they were
+  // outside their feed's globs (a rotated name): what they hold after the
+  // truncation is still their feed's, by inode -> feed name.
+  std::map<std::pair<std::int64_t, std::int64_t>, std::string> truncated_outside;
 
   // Paths handed to load() and not looked at yet, each with `settled`.
   std::vector<std::pair<std::string, bool>> pending;
@@ -639,15 +643,17 @@ struct loader::impl {
       continue_tracked(tracked.at(it->second), path, settled, std::move(opened), st);
       return;
     }
-    auto row = warehouse::find_by_inode(ledger, st);
-    if (row) {
-      const feed_plan* feed = feed_named(row->feed);
-      if (feed != nullptr) {
-        std::vector<sighting> one;
-        one.push_back({path, settled, feed, std::move(opened), st});
-        resolve(one);
-        return;
-      }
+    std::string feed_name;
+    if (auto kept = truncated_outside.find({st.device, st.inode}); kept != truncated_outside.end()) {
+      feed_name = kept->second;
+    } else if (auto row = warehouse::find_by_inode(ledger, st)) {
+      feed_name = row->feed;
+    }
+    if (const feed_plan* feed = feed_name.empty() ? nullptr : feed_named(feed_name)) {
+      std::vector<sighting> one;
+      one.push_back({path, settled, feed, std::move(opened), st});
+      resolve(one);
+      return;
     }
     if (unmatched_logged.insert(path).second) {
       log()->info("{}: no feed takes this file (see sluice.feeds.file_globs); left alone", path);
@@ -704,13 +710,33 @@ struct loader::impl {
   void file_vanished(const std::string& path) {
     auto it = by_path.find(path);
     if (it == by_path.end()) return;
-    // Still open: what it holds can be read to its end (a rotated log that was
-    // deleted at once is still readable through our descriptor).
     auto& t = tracked.at(it->second);
     by_path.erase(it);
     struct stat st {};
     if (::fstat(t.fd->get(), &st) == 0) t.stat = stat_of(st);
+    if (st.st_nlink > 0 && inside_inbox(t.fd->get())) {
+      // Renamed within the inbox (a log rotated to app.log.1): its new name
+      // is seen, and a writer may still finish its last line there. Its
+      // complete lines are read; it is read to its end once it settles.
+      read_file(t, static_cast<std::uint64_t>(t.stat.size), false, false);
+      return;
+    }
+    // Deleted, or moved out of the inbox: still open, so what it holds can be
+    // read to its end (a rotated log that was deleted at once is still
+    // readable through our descriptor).
     read_file(t, static_cast<std::uint64_t>(t.stat.size), true, true);
+  }
+
+  // Whether the file open as `fd` has a name inside the inbox now (its name
+  // as /proc/self/fd tells it, for its first link).
+  bool inside_inbox(int fd) const {
+    std::error_code ec;
+    auto now = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+    if (ec) return false;
+    auto inbox = std::filesystem::weakly_canonical(options.inbox, ec);
+    if (ec) return false;
+    auto rel = now.lexically_relative(inbox);
+    return !rel.empty() && *rel.begin() != "..";
   }
 
   void detach_path(std::int64_t id) {
@@ -785,6 +811,10 @@ struct loader::impl {
           commits->wait_idle();
           take_done();
           continue_in_copy(*copy, row, path);
+          // Its new content is a new file of the same feed, also under a name
+          // the feed does not take (rotated there after the truncation, with
+          // the writer still writing to it).
+          truncated_outside[{st.device, st.inode}] = row.feed;
           schedule_retry(path, settled, "truncated: its new content is a new file");
           return;
         }
@@ -1171,6 +1201,7 @@ struct loader::impl {
   // `checked`: a .gz's source that resolve() checked already (else one is made).
   void start_tracking(sighting& f, std::int64_t id, const std::optional<warehouse::file_row>& row,
                       std::shared_ptr<byte_source> checked = nullptr) {
+    truncated_outside.erase({f.stat.device, f.stat.inode});
     tracked_file t;
     t.id = id;
     t.feed = f.feed;

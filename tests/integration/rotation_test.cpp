@@ -17,6 +17,7 @@
 #include "checks.h"
 #include "fixture.h"
 #include "hubdoc_input.h"
+#include "sluice/loader/loader.h"
 
 namespace sluice::itest {
 namespace {
@@ -34,6 +35,10 @@ class appender {
     if (fd_ >= 0) ::close(fd_);
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     REQUIRE(fd_ >= 0);
+  }
+  // Bytes as they are (part of a line, or its rest), one write().
+  void raw(std::string_view bytes) {
+    REQUIRE(::write(fd_, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
   }
   // Lines for accounts [first, first + count), one write() each.
   void lines(int first, int count) {
@@ -201,6 +206,78 @@ TEST_CASE("copytruncate whose copy's name the feed takes (dateext, extension .lo
   for (const char* name : {"app-20261205.log", "app.1.log"}) {
     DYNAMIC_SECTION(name) { copytruncate(name); }
   }
+}
+
+// BUG (soak seed 454608662, 2026-12-06): copytruncate to a name the feed takes,
+// then the truncated log renamed to a name it does not take (logrotate run
+// again, another style) while the writer still wrote to it, all before the
+// daemon looked again. The row went on in the copy, and the truncated file's
+// new lines were "no feed takes this file": 38 lines lost.
+TEST_CASE("copytruncate, then the truncated log renamed out of the feed's globs while it is written: "
+          "every line once",
+          "[integration][rotation][regression]") {
+  sluice_fixture fx;
+  auto daemon = start_daemon(fx, "daemon.log", "300");
+  auto dir = fx.inbox() / "hubdoc";
+  appender writer(dir / "app.log");
+  writer.lines(1, 1000);
+  REQUIRE(wait_until([&] { return logins(fx) == 1000; }, 20s));
+  daemon->signal(SIGSTOP);  // everything below happens before it looks again
+  std::filesystem::copy_file(dir / "app.log", dir / "app-20261206.log");
+  ::truncate((dir / "app.log").c_str(), 0);
+  writer.lines(1001, 300);
+  std::filesystem::rename(dir / "app.log", dir / "app.log.1");
+  writer.lines(1301, 100);  // the old descriptor: still the rotated file
+  writer.reopen(dir / "app.log");
+  writer.lines(1401, 600);
+  daemon->signal(SIGCONT);
+  bool all = wait_until([&] { return logins(fx) >= 2000; }, 30s, 100ms);
+  std::this_thread::sleep_for(1s);  // a doubled line would land by now
+  INFO(daemon->output());
+  CHECK(all);
+  // It went the way of the bug: the row went on in the copy.
+  CHECK(daemon->output().find("(copytruncate)") != std::string::npos);
+  std::set<std::int64_t> expected;
+  for (int account = 1; account <= 2000; ++account) expected.insert(account);
+  check_each_once(fx, expected);
+  CHECK(logins(fx) == 2000);
+  daemon->signal(SIGTERM);
+  REQUIRE(daemon->wait_for(20s).has_value());
+}
+
+// BUG (soak seed 14, 2026-12-05): a log renamed (rotated) while its writer
+// was inside a line, and looked at under its old name while that name was
+// gone (a report from before the rename): the loader took the file for
+// deleted and read it to its end, the half line a reject; the writer then
+// finished the line in the rotated file, its rest a second reject.
+TEST_CASE("a log rotated inside a line and looked at under its gone name: the line, finished in the rotated file, "
+          "loads once",
+          "[integration][rotation][regression]") {
+  sluice_fixture fx;
+  loader::loader_options options;
+  options.inbox = fx.inbox();
+  loader::loader load(fx.dsn(), options);
+  auto dir = fx.inbox() / "hubdoc";
+  std::filesystem::create_directories(dir);
+  appender writer(dir / "app.log");
+  writer.lines(1, 100);
+  const std::string torn = login_line(101) + "\n";
+  writer.raw(torn.substr(0, 40));
+  load.load("hubdoc/app.log", false);
+  load.tick();
+  std::filesystem::rename(dir / "app.log", dir / "app.log.1");
+  load.load("hubdoc/app.log", false);  // reported before the rename, looked at after it
+  load.tick();
+  writer.raw(torn.substr(40));
+  writer.lines(102, 99);
+  load.load("hubdoc/app.log.1", true);  // the rotated name, once the writer let go
+  auto unfinished = load.finish(30s);
+  CHECK(unfinished.empty());
+  CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
+  std::set<std::int64_t> expected;
+  for (int account = 1; account <= 200; ++account) expected.insert(account);
+  check_each_once(fx, expected);
+  CHECK(logins(fx) == 200);
 }
 
 }  // namespace sluice::itest
