@@ -931,6 +931,15 @@ struct loader::impl {
           d.fresh = true;
           continue;
         }
+        if (!f.settled && m.by_inode->seen && f.stat.size == m.by_inode->seen->size) {
+          // Overwritten in place, not truncated (its size is as it was): the
+          // bytes past the writer may still be the old ones, which were loaded.
+          // Read once it settles, or has grown past them (all overwritten).
+          schedule_retry(f.path, false, "rewritten in place without truncation; read once it settles");
+          log()->debug("{} {}: rewritten in place at its old size (file {}): read once it settles", f.feed->name,
+                       f.path, m.by_inode->id);
+          continue;
+        }
         warehouse::retire_file(ledger, m.by_inode->id, "replaced",
                                "rewritten in place: the file no longer starts with what was loaded");
         log()->info("{} {}: rewritten in place (file {}); loading it as new content", f.feed->name, f.path,

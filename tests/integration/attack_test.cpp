@@ -4,7 +4,9 @@
 // against the code it was written against.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -154,6 +156,46 @@ TEST_CASE("a growing log rewritten in place while the daemon holds it loads its 
   CHECK(accounts_not_once(fx, 1, 20) == 0);
   CHECK(accounts_not_once(fx, 100, 30) == 0);
   CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
+  stop_daemon(*daemon);
+}
+
+// BUG (soak seed 15, 2026-12-05): a loaded file overwritten in place (no
+// truncation, same size) in pieces closer together than the quiet period was
+// read as new content while half written: its tail still held the old lines,
+// which were stored again (686 doubled), then the whole file once more.
+TEST_CASE("a loaded file overwritten in place at its size, in quick pieces, loads its new content once and "
+          "its old content not again",
+          "[integration][attack][regression]") {
+  sluice_fixture fx;
+  auto path = fx.inbox() / "hubdoc/export.log";
+  auto daemon = start_daemon(fx, "daemon.log", "500");
+  const std::string before = logins(1000, 1000);
+  write_in_place(path, before);
+  REQUIRE(wait_until([&] { return fx.staging_rows() == 1000; }, 20s));
+  REQUIRE(wait_until([&] { return fx.scalar("select count(*) from sluice.files where state = 'loaded'") == 1; },
+                     20s));
+  const std::string after = logins(3000, 1000);
+  REQUIRE(after.size() == before.size());
+  {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);  // no O_TRUNC: overwritten
+    REQUIRE(fd >= 0);
+    const std::size_t piece = after.size() / 5 + 1;
+    for (std::size_t at = 0; at < after.size(); at += piece) {
+      auto n = std::min(piece, after.size() - at);
+      REQUIRE(::pwrite(fd, after.data() + at, n, static_cast<off_t>(at)) == static_cast<ssize_t>(n));
+      std::this_thread::sleep_for(150ms);  // well under the 500 ms quiet period
+    }
+    ::close(fd);
+  }
+  bool all = wait_until([&] { return fx.staging_rows() >= 2000; }, 20s, 100ms);
+  std::this_thread::sleep_for(1500ms);  // a doubled line would land by now
+  INFO(daemon->output());
+  CHECK(all);
+  // It saw the file half written (else the test proves nothing).
+  CHECK(daemon->output().find("rewritten in place") != std::string::npos);
+  CHECK(accounts_not_once(fx, 1000, 1000) == 0);
+  CHECK(accounts_not_once(fx, 3000, 1000) == 0);
+  CHECK(fx.staging_rows() == 2000);
   stop_daemon(*daemon);
 }
 
