@@ -1,5 +1,7 @@
 #include "sluice/watcher/inbox_watcher.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/inotify.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <unordered_map>
@@ -44,6 +47,28 @@ bool is_regular(const fs::path& path) {
 }
 
 bool starts_with_dot(std::string_view name) { return !name.empty() && name.front() == '.'; }
+
+// Whether some process holds `path` open for writing, as the kernel tells it:
+// a read lease (fcntl F_SETLEASE) is refused with EAGAIN exactly then. The
+// lease is given back at once. A writer that opens the file meanwhile breaks
+// it, which signals the lease's owner: SIGURG (ignored by default), not
+// SIGIO (which would end the process). nullopt when leases are not ours to
+// take: another user's file without CAP_LEASE, or a file system without them.
+std::optional<bool> open_for_writing(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    return std::nullopt;
+  }
+  std::optional<bool> answer;
+  if (::fcntl(fd, F_SETSIG, SIGURG) == 0 && ::fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+    answer = false;
+    ::fcntl(fd, F_SETLEASE, F_UNLCK);
+  } else if (errno == EAGAIN) {
+    answer = true;
+  }
+  ::close(fd);
+  return answer;
+}
 
 }  // namespace
 
@@ -293,7 +318,12 @@ struct inbox_watcher::impl {
     if ((record.mask & IN_MODIFY) != 0) {
       queue_grown(rel);
     }
-    if ((record.mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0) {
+    if ((record.mask & IN_MOVED_TO) != 0 && open_for_writing(full_path(rel)) == false) {
+      // Moved in whole (written elsewhere, then renamed in): no one writes it,
+      // so it has settled now, reported in order with the reports before and
+      // after it (a cp of it begun at once is seen after it, as a copy).
+      settle_now(rel);
+    } else if ((record.mask & (IN_CLOSE_WRITE | IN_MOVED_TO)) != 0) {
       arm_settle(rel, options.settle);
     }
     if ((record.mask & (IN_DELETE | IN_MOVED_FROM)) != 0) {
@@ -371,6 +401,21 @@ struct inbox_watcher::impl {
         });
   }
 
+  void settle_now(const std::string& rel) {
+    settling.erase(rel);  // a report pending from before the move is stale
+    asio::post(io, [this, token = std::weak_ptr<int>(alive), rel] {
+      if (token.expired() || settling.contains(rel)) {
+        return;  // stopped, or written since: the quiet period reports it
+      }
+      if (!is_regular(full_path(rel))) {
+        return;
+      }
+      log->debug("file {} moved in and not open for writing: settled", full_path(rel).string());
+      const auto call = on_change;  // the handler may destroy *this
+      (*call)(file_event{rel, change::settled});
+    });
+  }
+
   void settle_due(const std::string& rel) {
     const fs::path path = full_path(rel);
     if (!is_regular(path)) {
@@ -383,6 +428,16 @@ struct inbox_watcher::impl {
     const auto age = fs::file_time_type::clock::now() - fs::last_write_time(path, ec);
     if (!ec && age >= std::chrono::nanoseconds::zero() && age < options.settle) {
       arm_settle(rel, std::chrono::ceil<std::chrono::milliseconds>(options.settle - age));
+      return;
+    }
+    if (open_for_writing(path) == true) {
+      // Quiet, but a writer still holds it (one that pauses inside a document,
+      // seen at start-up or after its close was missed): it settles once that
+      // writer closes it (IN_CLOSE_WRITE arms it again). What it holds so far
+      // is reported as grown, for the complete lines in it.
+      settling.erase(rel);
+      log->debug("file {} is quiet but still open for writing: it settles once closed", path.string());
+      queue_grown(rel);
       return;
     }
     settling.erase(rel);  // destroys the timer whose completion this is: allowed by Asio

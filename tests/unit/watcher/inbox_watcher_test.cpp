@@ -229,6 +229,39 @@ TEST_CASE("a file moved in from outside the inbox is reported settled", "[watche
   CHECK(run_until(inbox.io, [&] { return inbox.seen.has_settled("moved.json"); }));
 }
 
+// BUG (soak seed 12, 2026-12-05): a big file renamed in and cp'd at once: the
+// copy, reported grown while cp wrote it, reached the loader before the
+// original (reported only after the quiet period), so it was taken for a new
+// file and loaded too (112,614 records doubled).
+TEST_CASE("a file moved in whole is reported settled at once, before a copy of it begun right after",
+          "[watcher][regression]") {
+  temp_dir outside;
+  write_file(outside.path() / "big.log", std::string(100000, 'x') + "\n");
+  constexpr auto long_settle = 1000ms;
+  watched_inbox inbox(long_settle);
+  inbox.watcher.start();
+
+  const auto moved_at = std::chrono::steady_clock::now();
+  fs::rename(outside.path() / "big.log", inbox.at("big.log"));
+  std::ofstream copy(inbox.at("copy-big.log"), std::ios::binary);
+  copy << std::string(5000, 'x') << std::flush;  // cp under way, not closed
+  REQUIRE(run_until(inbox.io, [&] {
+    return inbox.seen.has_settled("big.log") && inbox.seen.count("copy-big.log", change::grown) > 0;
+  }));
+  CHECK(std::chrono::steady_clock::now() - moved_at < long_settle / 2);
+  CHECK(inbox.seen.events.front().path == "big.log");
+  CHECK(inbox.seen.events.front().kind == change::settled);
+  // Moved in while a writer still holds it (a log rotated into the inbox):
+  // the quiet period and the writer's close decide, as for any file.
+  std::ofstream writer(outside.path() / "held.log", std::ios::binary);
+  writer << "line\n" << std::flush;
+  fs::rename(outside.path() / "held.log", inbox.at("held.log"));
+  run_for(inbox.io, 2 * long_settle);
+  CHECK_FALSE(inbox.seen.has_settled("held.log"));
+  writer.close();
+  CHECK(run_until(inbox.io, [&] { return inbox.seen.has_settled("held.log"); }));
+}
+
 TEST_CASE("a new subdirectory is watched and files that landed before its watch are reported",
           "[watcher]") {
   temp_dir outside;
@@ -293,6 +326,30 @@ TEST_CASE("files present before start are reported settled, old ones without wai
   REQUIRE(run_until(inbox.io, [&] { return inbox.seen.has_settled("feed/fresh.json"); }));
   CHECK(std::chrono::steady_clock::now() - started_at >= long_settle / 2);
   CHECK(inbox.seen.settled_paths() == std::vector<std::string>{"feed/fresh.json", "old.json"});
+}
+
+// BUG (soak seed 13, 2026-12-05): a service pausing inside a pretty-printed
+// JSON document longer than the quiet period, met by a daemon that started
+// meanwhile: the half-written document was reported settled and read as
+// complete (2 events lost, 85 rejects of half documents).
+TEST_CASE("a quiet file found at start while a writer still holds it open settles only once closed",
+          "[watcher][regression]") {
+  watched_inbox inbox;
+  auto writer = std::make_unique<std::ofstream>(inbox.at("half.json"), std::ios::binary);
+  *writer << "{\n  \"id\": 1,\n" << std::flush;
+  fs::last_write_time(inbox.at("half.json"), fs::file_time_type::clock::now() - 1h);
+  write_file(inbox.at("whole.json"), "{}");
+  fs::last_write_time(inbox.at("whole.json"), fs::file_time_type::clock::now() - 1h);
+
+  inbox.watcher.start();
+  REQUIRE(run_until(inbox.io, [&] { return inbox.seen.has_settled("whole.json"); }));
+  run_for(inbox.io, 6 * test_settle);
+  CHECK_FALSE(inbox.seen.has_settled("half.json"));
+  CHECK(inbox.seen.count("half.json", change::grown) >= 1);  // its complete lines may be read
+
+  *writer << "  \"done\": true\n}\n" << std::flush;
+  writer.reset();  // closed: now it settles
+  CHECK(run_until(inbox.io, [&] { return inbox.seen.has_settled("half.json"); }));
 }
 
 TEST_CASE("dotfiles, temporary files and non-regular files are never reported", "[watcher]") {

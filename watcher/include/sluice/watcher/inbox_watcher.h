@@ -13,11 +13,19 @@
 //                      `grown` per path is queued at any time. inotify cannot tell
 //                      an append from a truncation or rewrite, so the reader must
 //                      compare the size with its own offset.
-//     change::settled  the file was closed after writing (IN_CLOSE_WRITE), moved
-//                      in (IN_MOVED_TO), or found by a scan, and then saw no write
-//                      for `settle`: as complete as anyone can tell. A file that
-//                      grows again is reported again. A file that disappears (or
-//                      stops being a regular file) before it settles is dropped.
+//     change::settled  the file was moved in (IN_MOVED_TO) and no process holds
+//                      it open for writing: at once, in order with the other
+//                      reports. Or it was closed after writing (IN_CLOSE_WRITE),
+//                      moved in while still open for writing, or found by a
+//                      scan, and then saw no write for `settle`, and no process
+//                      holds it open for writing
+//                      (asked with a read lease; a file whose lease sluice may
+//                      not take is judged by the quiet period alone): as
+//                      complete as anyone can tell. A quiet file still open
+//                      for writing is reported `grown` and settles once closed.
+//                      A file that grows again is reported again. A file that
+//                      disappears (or stops being a regular file) before it
+//                      settles is dropped.
 //   IN_CREATE alone is never reported.
 // - Directories are watched recursively, including ones created or moved in later
 //   (their files are scanned when the directory appears). Directories whose name
