@@ -1091,8 +1091,10 @@ struct loader::impl {
   // `lead_hash` of every fresh file (kept in its ledger row; a .gz's is its
   // content's).
   void wait_for_copies(std::vector<sighting>& files, std::vector<decision>& decisions) {
-    std::vector<warehouse::prefix_key> keys;
-    std::vector<std::size_t> keyed;
+    std::vector<std::string> heads(files.size());
+    // Fresh files of this pass by (feed, first line): the one each group
+    // starts from is settled, or else the longest (the first of equals).
+    std::map<std::pair<std::string, std::string>, std::size_t> leaders;
     for (std::size_t i = 0; i < files.size(); ++i) {
       auto& f = files[i];
       auto& d = decisions[i];
@@ -1104,16 +1106,32 @@ struct loader::impl {
                               ? read_content(*make_gzip_source(f.file.fd.get(), size, guard_bytes), 0, guard_bytes)
                               : read_range(f.file.fd.get(), 0, std::min<std::uint64_t>(size, guard_bytes));
       d.lead_hash = lead_hash_in(start);
-      if (f.settled) continue;
+      if (start.size() >= guard_bytes) heads[i] = content_hash::of(start);
+      if (!d.lead_hash) continue;
+      auto [it, first] = leaders.try_emplace({f.feed->name, *d.lead_hash}, i);
+      const auto& leader = files[it->second];
+      if (!first && !leader.settled && (f.settled || f.stat.size > leader.stat.size)) it->second = i;
+    }
+    std::vector<warehouse::prefix_key> keys;
+    std::vector<std::size_t> keyed;
+    for (std::size_t i = 0; i < files.size(); ++i) {
+      auto& f = files[i];
+      auto& d = decisions[i];
+      if (!d.fresh || f.settled) continue;
       if (!d.lead_hash) {
         d.fresh = false;
         schedule_retry(f.path, false, "its first line is not complete yet");
         continue;
       }
-      warehouse::prefix_key key{f.feed->name, f.stat.size, "", ""};
-      if (start.size() >= guard_bytes) key.head = content_hash::of(start);
-      else key.lead = *d.lead_hash;
-      keys.push_back(std::move(key));
+      auto leader = leaders.at({f.feed->name, *d.lead_hash});
+      if (leader != i) {
+        // Seen in the same pass as a new file it starts as (its original,
+        // renamed in as it was copied): judged once that one has its row.
+        d.fresh = false;
+        schedule_retry(f.path, false, "it starts as " + files[leader].path + " does; judged once it settles");
+        continue;
+      }
+      keys.push_back({f.feed->name, f.stat.size, heads[i], *d.lead_hash});
       keyed.push_back(i);
     }
     auto matches = warehouse::lookup_prefixes(ledger, keys);

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -269,6 +270,50 @@ TEST_CASE("cp of a loaded .log.gz into the watched inbox is a duplicate and stor
   CHECK(judged);
   CHECK(fx.staging_rows() == 3'000);
   CHECK(fx.duplicate_staging_keys() == 0);
+}
+
+
+// BUG (found by the soak, seed 12, 2026-12-06): a 1-3 MB file renamed into
+// the inbox and cp'd at once: the copy, reported growing while cp wrote it,
+// reached the loader before the original (reported once quiet), was taken
+// for a new file and loaded as well (112,614 records doubled in 60 s).
+TEST_CASE("a file renamed in and cp'd at once while the daemon looks: the copy is a duplicate and stores nothing",
+          "[integration][identity][daemon][regression]") {
+  sluice_fixture fx;
+  auto daemon = start_daemon(fx, "daemon.log", "300");
+  std::filesystem::create_directories(fx.inbox() / "hubdoc");
+  const std::string content = logins(100'000, 20'000);  // about 2.5 MB
+  auto outside = fx.inbox().parent_path() / "outside-big.log";
+  {
+    std::ofstream out(outside, std::ios::binary);
+    out << content;
+  }
+  // Both land before the daemon looks again: the rename first, then cp's
+  // first pieces, as `mv a inbox/ && cp inbox/a inbox/b` does.
+  daemon->signal(SIGSTOP);
+  std::filesystem::rename(outside, fx.inbox() / "hubdoc/big.log");
+  {
+    std::ofstream copy(fx.inbox() / "hubdoc/big-copy.log", std::ios::binary);
+    copy.write(content.data(), 64 * 1024);
+    copy.flush();
+    daemon->signal(SIGCONT);
+    for (std::size_t at = 64 * 1024; at < content.size(); at += 256 * 1024) {
+      std::this_thread::sleep_for(50ms);
+      auto piece = std::string_view(content).substr(at, 256 * 1024);
+      copy.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+      copy.flush();
+    }
+  }
+  bool judged = wait_until([&] { return files_in_state(fx, "duplicate") == 1 && fx.staging_rows() == 20'000; },
+                           30s, 100ms);
+  std::this_thread::sleep_for(1s);  // anything loaded twice would show by now
+  stop_daemon(*daemon);
+  INFO(daemon->output());
+  CHECK(judged);
+  CHECK(fx.staging_rows() == 20'000);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  CHECK(fx.text("select state from sluice.files where path = 'hubdoc/big-copy.log' order by id desc limit 1") ==
+        "duplicate");
 }
 
 }  // namespace sluice::itest

@@ -201,6 +201,7 @@ std::vector<std::optional<prefix_match>> lookup_prefixes(connection& conn, std::
       "   (select f.id, f.path, " + std::string(known_size) + " as size from sluice.files f"
       "     where s.lead <> '' and f.feed = s.feed and f.lead_hash = s.lead"
       "     and f.state in ('loading', 'loaded') and f.lead_hash is not null"
+      "     and (s.head = '' or f.bytes_done < 4096)"
       "     and (f.state = 'loading' or " + std::string(known_size) + " >= s.size) limit 1)) q limit 1) m on true"
       " order by s.idx",
       {feeds, sizes, heads, leads});

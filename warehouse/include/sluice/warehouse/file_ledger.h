@@ -124,12 +124,15 @@ std::int64_t insert_loading(connection& conn, const file_sighting& file,
 // for a file of at least that; else lead: the hash of its first line) and is
 // loading (a growing log: its file may have grown past what the row says; a
 // copy of it is what copytruncate makes) or loaded and at least `size` long.
+// A file of 4 KiB or more also matches by its first line a row that has not
+// committed 4 KiB yet (its head_hash, kept at each commit, does not cover
+// them yet): a copy made as soon as its original was dropped in.
 // nullopt when there is none.
 struct prefix_key {
   std::string feed;
   std::int64_t size = 0;
   std::string head;  // set when size >= 4 KiB
-  std::string lead;  // set otherwise
+  std::string lead;  // the hash of its first line
 };
 struct prefix_match {
   std::int64_t id = 0;
