@@ -1063,7 +1063,10 @@ class Soak:
             return
         d = os.path.join(self.work, 'disk')
         os.makedirs(d, exist_ok=True)
-        r = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=256m,mode=0755', 'tmpfs', d],
+        # Room for what the tables on it grow to (about 8 MB a minute), twice
+        # over: the fault fills what is left, and a run never fills it alone.
+        self.disk_mb = max(256, int(256 + 16 * float(self.a.minutes)))
+        r = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={self.disk_mb}m,mode=0755', 'tmpfs', d],
                            capture_output=True, text=True)
         if r.returncode != 0:
             self.say(f'note: mount of a tmpfs failed ({r.stderr.strip()}): the disk-full fault is skipped')
@@ -1076,7 +1079,7 @@ class Soak:
         for tb in tables:
             self.psql(f'alter table {tb} set tablespace soak_small')
         self.disk = d
-        self.say(f'disk-full: {", ".join(tables)} live on a 256 MB tmpfs ({d}) that the fault fills')
+        self.say(f'disk-full: {", ".join(tables)} live on a {self.disk_mb} MB tmpfs ({d}) that the fault fills')
 
     def plan_disk_full(self, t):
         hold = t.rng.uniform(1, 5)
