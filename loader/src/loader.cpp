@@ -995,6 +995,26 @@ struct loader::impl {
       }
     }
 
+    // A file in which this pass continues a row (copytruncate's copy, found
+    // by find_copy) is not also a new file of its own, though it is among
+    // the sightings (a daemon that starts after the rotation sees both the
+    // truncated log and its copy in one pass).
+    std::set<std::pair<std::int64_t, std::int64_t>> continued;
+    for (const auto& [copy, row] : continuations) continued.insert({copy.stat.device, copy.stat.inode});
+    if (!continued.empty()) {
+      for (std::size_t i = 0; i < files.size(); ++i) {
+        if (continued.count({files[i].stat.device, files[i].stat.inode})) decisions[i] = decision{};
+      }
+      std::vector<warehouse::content_key> kept_keys;
+      std::vector<std::size_t> kept_index;
+      for (std::size_t k = 0; k < keyed.size(); ++k) {
+        if (!decisions[keyed[k]].fresh) continue;
+        kept_keys.push_back(keys[k]);
+        kept_index.push_back(keyed[k]);
+      }
+      keys = std::move(kept_keys);
+      keyed = std::move(kept_index);
+    }
     auto contents = warehouse::lookup_contents(ledger, keys);
     std::set<std::tuple<std::string, std::int64_t, std::string>> seen_in_group;
     for (std::size_t k = 0; k < keyed.size(); ++k) {
@@ -1117,7 +1137,17 @@ struct loader::impl {
     for (std::size_t i = 0; i < files.size(); ++i) {
       auto& f = files[i];
       auto& d = decisions[i];
-      if (!d.fresh || f.settled) continue;
+      if (!d.fresh) continue;
+      if (f.settled) {
+        // A settled new file may be copytruncate's copy of a log whose
+        // truncation this process has not seen yet (a daemon started after
+        // the rotation may meet the copy first): looked up too, see below.
+        if (d.lead_hash && !is_gzip_path(f.path)) {
+          keys.push_back({f.feed->name, f.stat.size, heads[i], *d.lead_hash});
+          keyed.push_back(i);
+        }
+        continue;
+      }
       if (!d.lead_hash) {
         d.fresh = false;
         schedule_retry(f.path, false, "its first line is not complete yet");
@@ -1138,11 +1168,32 @@ struct loader::impl {
     for (std::size_t k = 0; k < keyed.size(); ++k) {
       if (!matches[k]) continue;
       auto& f = files[keyed[k]];
+      if (f.settled) {
+        if (!truncated_since(*matches[k])) continue;  // a file of its own
+        // Its log, still loading, is shorter now than what was loaded of it:
+        // the log is looked at first, and its row goes on in this copy.
+        decisions[keyed[k]].fresh = false;
+        schedule_retry(matches[k]->path, false, "truncated; " + f.path + " may be its copy");
+        schedule_retry(f.path, true, "it may be the copy of " + matches[k]->path + ", truncated since it was read");
+        log()->info("{} {}: starts as {} (file {}) does, which was truncated: looked at as its copy",
+                    f.feed->name, f.path, matches[k]->path, matches[k]->id);
+        continue;
+      }
       decisions[keyed[k]].fresh = false;
       schedule_retry(f.path, false, "it starts as " + matches[k]->path + " does; judged once it settles");
       log()->debug("{} {}: starts as {} (file {}, {} bytes) does: judged once it settles or outgrows it",
                    f.feed->name, f.path, matches[k]->path, matches[k]->id, matches[k]->size);
     }
+  }
+
+  // Whether the file of a loading row is still where the row saw it, with
+  // fewer bytes than were loaded from it (truncated in place).
+  bool truncated_since(const warehouse::prefix_match& row) {
+    if (!row.loading || !row.inode) return false;
+    auto now = open_beneath(inbox_fd.get(), row.path);
+    if (now.gone || now.busy || !now.refusal.empty()) return false;
+    auto st = stat_of(now.st);
+    return st.device == row.inode->first && st.inode == row.inode->second && st.size < row.bytes_done;
   }
 
   // Whether ledger row `row`, still loading, has lost its file (deleted before

@@ -190,16 +190,16 @@ std::vector<std::optional<prefix_match>> lookup_prefixes(connection& conn, std::
   constexpr std::string_view known_size =
       "greatest(coalesce(f.content_size, 0), coalesce(f.size_seen, 0), f.bytes_done)";
   auto r = conn.exec_params(
-      "select s.idx, m.id, m.path, m.size"
+      "select s.idx, m.id, m.path, m.size, m.state = 'loading', m.bytes_done, m.device, m.inode"
       " from unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) with ordinality as s(feed, size, head, lead, idx)"
       " join lateral (select * from ("
-      "   (select f.id, f.path, " + std::string(known_size) + " as size from sluice.files f"
-      "     where s.head <> '' and f.feed = s.feed and f.head_hash = s.head"
+      "   (select f.id, f.path, " + std::string(known_size) + " as size, f.state, f.bytes_done, f.device, f.inode"
+      "     from sluice.files f where s.head <> '' and f.feed = s.feed and f.head_hash = s.head"
       "     and f.state in ('loading', 'loaded') and (f.state = 'loading' or " + std::string(known_size) +
       " >= s.size) limit 1)"
       "   union all"
-      "   (select f.id, f.path, " + std::string(known_size) + " as size from sluice.files f"
-      "     where s.lead <> '' and f.feed = s.feed and f.lead_hash = s.lead"
+      "   (select f.id, f.path, " + std::string(known_size) + " as size, f.state, f.bytes_done, f.device, f.inode"
+      "     from sluice.files f where s.lead <> '' and f.feed = s.feed and f.lead_hash = s.lead"
       "     and f.state in ('loading', 'loaded') and f.lead_hash is not null"
       "     and (s.head = '' or f.bytes_done < 4096)"
       "     and (f.state = 'loading' or " + std::string(known_size) + " >= s.size) limit 1)) q limit 1) m on true"
@@ -207,7 +207,10 @@ std::vector<std::optional<prefix_match>> lookup_prefixes(connection& conn, std::
       {feeds, sizes, heads, leads});
   for (int row = 0; row < r.rows(); ++row) {
     auto idx = static_cast<std::size_t>(r.int64(row, 0) - 1);
-    out[idx] = prefix_match{r.int64(row, 1), std::string(r.text(row, 2)), r.int64(row, 3)};
+    prefix_match m{r.int64(row, 1), std::string(r.text(row, 2)), r.int64(row, 3), r.text(row, 4) == "t",
+                   r.int64(row, 5), std::nullopt};
+    if (!r.is_null(row, 6) && !r.is_null(row, 7)) m.inode = std::pair{r.int64(row, 6), r.int64(row, 7)};
+    out[idx] = std::move(m);
   }
   return out;
 }

@@ -138,6 +138,9 @@ struct prefix_match {
   std::int64_t id = 0;
   std::string path;
   std::int64_t size = 0;  // the longest that row's file is known to be
+  bool loading = false;   // state loading (else loaded)
+  std::int64_t bytes_done = 0;
+  std::optional<std::pair<std::int64_t, std::int64_t>> inode;  // (device, inode) last seen
 };
 [[nodiscard]] std::vector<std::optional<prefix_match>> lookup_prefixes(connection& conn,
                                                                        std::span<const prefix_key> keys);
