@@ -1286,6 +1286,41 @@ class Soak:
         return (f'  rid {rid}: {kind} of {rec.table}, rule {rec.rule}, written by step {rec.step} to {rec.path}; '
                 f'found {len(hits)}x: {where}')
 
+    def story(self, rid, res):
+        """The ledger rows of the files a record's step wrote or landed in, with their reasons,
+        and every line the daemons logged about those files (but the commit lines): what a
+        replay may not show again."""
+        rec = self.recs.get(rid)
+        names = set()
+        if rec is not None:
+            names.add(os.path.basename(rec.path))
+            stem = os.path.basename(rec.path).split('.')[0]
+            names.update(os.path.basename(p) for p in self.files if os.path.basename(p).startswith(stem))
+        out = [f'\nthe story of rid {rid} (files {", ".join(sorted(names)) or "?"}):']
+        try:
+            rows = self.psql_retry("select id, path, state, coalesce(reason, ''), bytes_done, size_seen, inode "
+                                   "from sluice.files order by id", 30)
+        except DbError:
+            rows = []
+        for r in rows:
+            if os.path.basename(r[1].split(' ')[0]) in names:
+                out.append('  ledger: ' + ' | '.join(r))
+        lines = []
+        for d in (self.primary, self.second):
+            for log in d.logs:
+                try:
+                    with open(log, errors='replace') as f:
+                        for l in f:
+                            if ' committed: ' not in l and any(n in l for n in names):
+                                lines.append(f'{os.path.basename(log)}: {l.rstrip()}')
+                except OSError:
+                    pass
+        lines.sort(key=lambda l: l.split(': ', 1)[1][:23])
+        out.extend('  ' + l[:400] for l in lines[:60])
+        if len(lines) > 60:
+            out.append(f'  ({len(lines) - 60} more lines)')
+        return out
+
     def fail(self, reason, res=None):
         raise Abort(reason, res)
 
@@ -1311,6 +1346,8 @@ class Soak:
                         f'#{st} ({self.step_action(st)}): {len(rs)}' for st, rs in sorted(by_step.items())))
                     for st, rs in sorted(by_step.items())[:8]:
                         out.extend(self.describe(r, res, files) for r in rs[:3])
+                    if what != 'unknown':
+                        out.extend(self.story(sorted(by_step.items())[0][1][0], res))
             if res['unattributed']:
                 out.append(f'\nrejects without a rid: {len(res["unattributed"])}; the first ones:')
                 for rej, fid, feed in res['unattributed'][:8]:
