@@ -1186,14 +1186,18 @@ struct loader::impl {
     }
   }
 
-  // Whether the file of a loading row is still where the row saw it, with
-  // fewer bytes than were loaded from it (truncated in place).
+  // Whether the file of a loading row is still where the row saw it, but no
+  // longer holds what was loaded from it: fewer bytes, or other bytes before
+  // where loading stopped (truncated in place, and written again since).
   bool truncated_since(const warehouse::prefix_match& row) {
-    if (!row.loading || !row.inode) return false;
+    if (!row.loading || !row.inode || row.bytes_done == 0) return false;
     auto now = open_beneath(inbox_fd.get(), row.path);
     if (now.gone || now.busy || !now.refusal.empty()) return false;
     auto st = stat_of(now.st);
-    return st.device == row.inode->first && st.inode == row.inode->second && st.size < row.bytes_done;
+    if (st.device != row.inode->first || st.inode != row.inode->second) return false;
+    return st.size < row.bytes_done ||
+           (!row.guard_hash.empty() &&
+            guard_hash_of(now.fd.get(), static_cast<std::uint64_t>(row.bytes_done)) != row.guard_hash);
   }
 
   // Whether ledger row `row`, still loading, has lost its file (deleted before

@@ -190,15 +190,15 @@ std::vector<std::optional<prefix_match>> lookup_prefixes(connection& conn, std::
   constexpr std::string_view known_size =
       "greatest(coalesce(f.content_size, 0), coalesce(f.size_seen, 0), f.bytes_done)";
   auto r = conn.exec_params(
-      "select s.idx, m.id, m.path, m.size, m.state = 'loading', m.bytes_done, m.device, m.inode"
+      "select s.idx, m.id, m.path, m.size, m.state = 'loading', m.bytes_done, m.device, m.inode, m.guard_hash"
       " from unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) with ordinality as s(feed, size, head, lead, idx)"
       " join lateral (select * from ("
-      "   (select f.id, f.path, " + std::string(known_size) + " as size, f.state, f.bytes_done, f.device, f.inode"
+      "   (select f.id, f.path, " + std::string(known_size) + " as size, f.state, f.bytes_done, f.device, f.inode, f.guard_hash"
       "     from sluice.files f where s.head <> '' and f.feed = s.feed and f.head_hash = s.head"
       "     and f.state in ('loading', 'loaded') and (f.state = 'loading' or " + std::string(known_size) +
       " >= s.size) limit 1)"
       "   union all"
-      "   (select f.id, f.path, " + std::string(known_size) + " as size, f.state, f.bytes_done, f.device, f.inode"
+      "   (select f.id, f.path, " + std::string(known_size) + " as size, f.state, f.bytes_done, f.device, f.inode, f.guard_hash"
       "     from sluice.files f where s.lead <> '' and f.feed = s.feed and f.lead_hash = s.lead"
       "     and f.state in ('loading', 'loaded') and f.lead_hash is not null"
       "     and (s.head = '' or f.bytes_done < 4096)"
@@ -208,7 +208,7 @@ std::vector<std::optional<prefix_match>> lookup_prefixes(connection& conn, std::
   for (int row = 0; row < r.rows(); ++row) {
     auto idx = static_cast<std::size_t>(r.int64(row, 0) - 1);
     prefix_match m{r.int64(row, 1), std::string(r.text(row, 2)), r.int64(row, 3), r.text(row, 4) == "t",
-                   r.int64(row, 5), std::nullopt};
+                   r.int64(row, 5), std::nullopt, r.is_null(row, 8) ? std::string() : std::string(r.text(row, 8))};
     if (!r.is_null(row, 6) && !r.is_null(row, 7)) m.inode = std::pair{r.int64(row, 6), r.int64(row, 7)};
     out[idx] = std::move(m);
   }

@@ -141,6 +141,7 @@ struct prefix_match {
   bool loading = false;   // state loading (else loaded)
   std::int64_t bytes_done = 0;
   std::optional<std::pair<std::int64_t, std::int64_t>> inode;  // (device, inode) last seen
+  std::string guard_hash;  // of the 4 KiB before bytes_done
 };
 [[nodiscard]] std::vector<std::optional<prefix_match>> lookup_prefixes(connection& conn,
                                                                        std::span<const prefix_key> keys);
