@@ -55,6 +55,10 @@ TEST_CASE("the daemon loads new and growing files within seconds and exits 0 on 
   // A second file in a folder created while the daemon runs.
   fx.write_file("hubdoc/2019/02.ndjson", logins(100, 5));
   CHECK(wait_until([&] { return fx.staging_rows() == 66; }, 5s));
+  // The log is complete once its writer has closed it and it stayed quiet
+  // (while the writer held it open it was not, however quiet).
+  CHECK(wait_until([&] { return fx.text("select state from sluice.files where path = $1", {path}) == "loaded"; },
+                   5s));
 
   stop_daemon(*daemon);
   check_file_conserved(fx, path, logins(1, 61));
