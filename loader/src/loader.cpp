@@ -664,9 +664,15 @@ struct loader::impl {
   // place. The copy holds what was loaded and what was written after sluice's
   // last read: a regular file in the same folder, at least as long as what
   // was loaded, whose bytes before that offset are the loaded ones.
+  // Of a row of which nothing was loaded yet, the copy is known by the row's
+  // first line (`lead`) and holds at least what the file held when the row
+  // saw it (`seen_size`).
   std::optional<sighting> find_copy(const std::string& truncated_path, const file_stat& truncated,
-                                    std::int64_t done_bytes, const std::string& guard, const feed_plan* feed) {
-    if (done_bytes == 0 || guard.empty()) return std::nullopt;
+                                    std::int64_t done_bytes, const std::string& guard, const feed_plan* feed,
+                                    const std::optional<std::string>& lead = std::nullopt,
+                                    std::int64_t seen_size = 0) {
+    bool by_lead = (done_bytes == 0 || guard.empty()) && lead && seen_size > 0;
+    if ((done_bytes == 0 || guard.empty()) && !by_lead) return std::nullopt;
     auto slash = truncated_path.rfind('/');
     std::string dir = slash == std::string::npos ? "" : truncated_path.substr(0, slash + 1);
     std::error_code ec;
@@ -678,8 +684,15 @@ struct loader::impl {
       if (opened.gone || !opened.refusal.empty()) continue;
       auto st = stat_of(opened.st);
       if (st.inode == truncated.inode && st.device == truncated.device) continue;
-      if (st.size < done_bytes) continue;
-      if (guard_hash_of(opened.fd.get(), static_cast<std::uint64_t>(done_bytes)) != guard) continue;
+      if (by_lead) {
+        if (st.size < seen_size || is_gzip_path(path)) continue;
+        auto start = read_range(opened.fd.get(), 0, std::min<std::uint64_t>(static_cast<std::uint64_t>(st.size),
+                                                                            guard_bytes));
+        if (lead_hash_in(start) != lead) continue;
+      } else {
+        if (st.size < done_bytes) continue;
+        if (guard_hash_of(opened.fd.get(), static_cast<std::uint64_t>(done_bytes)) != guard) continue;
+      }
       // A file the ledger knows is a file of its own, not a copy of this one.
       if (warehouse::find_by_inode(ledger, st)) continue;
       return sighting{path, true, feed, std::move(opened), st};
@@ -925,7 +938,8 @@ struct loader::impl {
         continue;
       }
       if (m.by_inode && m.by_inode->state != "replaced") {
-        if (auto copy = find_copy(f.path, f.stat, m.by_inode->done.bytes, m.by_inode->done.guard_hash, f.feed)) {
+        if (auto copy = find_copy(f.path, f.stat, m.by_inode->done.bytes, m.by_inode->done.guard_hash, f.feed,
+                                  m.by_inode->lead_hash, m.by_inode->seen ? m.by_inode->seen->size : 0)) {
           // The row goes on in the copy; what the path holds now is new content.
           continuations.emplace_back(std::move(*copy), *m.by_inode);
           d.fresh = true;
@@ -1245,7 +1259,18 @@ struct loader::impl {
   // still end with the bytes it ended with.
   static bool same_file(const warehouse::file_row& row, const sighting& f) {
     if (row.seen && *row.seen == f.stat) return true;
-    if (row.done.bytes == 0) return true;
+    if (row.done.bytes == 0) {
+      // Nothing of it loaded yet: the same file unless it shrank since, or
+      // starts with another first line now (truncated and written again: a
+      // copy elsewhere may hold what it had, see find_copy).
+      if (row.seen && f.stat.size < row.seen->size) return false;
+      if (row.lead_hash && !is_gzip_path(f.path)) {
+        auto now = lead_hash_in(read_range(f.file.fd.get(), 0, std::min<std::uint64_t>(
+                                                                  static_cast<std::uint64_t>(f.stat.size), guard_bytes)));
+        if (now && *now != *row.lead_hash) return false;
+      }
+      return true;
+    }
     if (is_gzip_path(f.path)) {
       // Offsets count content: inflate up to the loaded offset (as resuming
       // will) and compare the content at its start and before it; a small file

@@ -323,4 +323,47 @@ TEST_CASE("a daemon started after a copytruncate sees the log and its copy in on
   REQUIRE(daemon->wait_for(20s).has_value());
 }
 
+// BUG (CI soak, seed 20261206, 2026-12-06): a log whose row had nothing
+// committed yet (its first batch was lost with a crash) was copytruncated to
+// a name the feed does not take; looked at again, the row "was" the file
+// (nothing loaded: nothing to compare) and went on from byte 0 in the
+// truncated log, so what the copy held was never loaded (27 lines lost).
+TEST_CASE("copytruncate of a log of which nothing was committed yet: the copy is found by its first line",
+          "[integration][rotation][regression]") {
+  sluice_fixture fx;
+  auto dir = fx.inbox() / "hubdoc";
+  std::filesystem::create_directories(dir);
+  {
+    auto daemon = start_daemon(fx, "daemon-1.log", "300");
+    REQUIRE(wait_until([&] { return daemon->output().find("watching") != std::string::npos; }, 20s));
+    // Its batches wait for this lock: the row is made, nothing is committed.
+    fx.db().exec("begin");
+    fx.db().exec("lock table staging.hubdoc_login in access exclusive mode");
+    appender writer(dir / "app.log");
+    writer.lines(1, 500);
+    bool row = wait_until(
+        [&] { return fx.scalar("select count(*) from sluice.files where path = 'hubdoc/app.log'") == 1; }, 20s);
+    std::this_thread::sleep_for(1s);  // its first batch is sent, and waits
+    daemon->signal(SIGKILL);
+    REQUIRE(daemon->wait_for(20s).has_value());
+    fx.db().exec("rollback");
+    REQUIRE(row);
+    REQUIRE(fx.scalar("select bytes_done from sluice.files where path = 'hubdoc/app.log'") == 0);
+    std::filesystem::copy_file(dir / "app.log", dir / "app.log.1");  // a name no glob takes
+    ::truncate((dir / "app.log").c_str(), 0);
+    writer.lines(501, 200);
+  }
+  auto daemon = start_daemon(fx, "daemon-2.log", "300");
+  bool all = wait_until([&] { return logins(fx) >= 700; }, 30s, 100ms);
+  std::this_thread::sleep_for(1s);  // a doubled line would land by now
+  INFO(daemon->output());
+  CHECK(all);
+  std::set<std::int64_t> expected;
+  for (int account = 1; account <= 700; ++account) expected.insert(account);
+  check_each_once(fx, expected);
+  CHECK(logins(fx) == 700);
+  daemon->signal(SIGTERM);
+  REQUIRE(daemon->wait_for(20s).has_value());
+}
+
 }  // namespace sluice::itest

@@ -13,8 +13,8 @@ constexpr std::string_view claim_class = "1936487750";
 
 constexpr std::string_view row_columns =
     "id, feed, path, state, bytes_done, lines_done, records_done, done_hash, guard_hash,"
-    " device, inode, size_seen, mtime_ns, content_size, content_hash, head_hash";
-constexpr int row_width = 16;
+    " device, inode, size_seen, mtime_ns, content_size, content_hash, head_hash, lead_hash";
+constexpr int row_width = 17;
 
 std::string quoted_element(std::string_view value) {
   std::string out = "\"";
@@ -62,6 +62,7 @@ std::optional<file_row> row_at(const result& r, int row, int at) {
   out.content_hash = r.optional_text(row, at + 14);
   // Rows from before version 2 keep the hash of their first line there.
   if (out.seen) out.head_hash = r.text(row, at + 15);
+  out.lead_hash = r.optional_text(row, at + 16);
   return out;
 }
 

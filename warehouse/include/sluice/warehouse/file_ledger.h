@@ -56,6 +56,7 @@ struct file_row {
   std::string head_hash;  // XXH3-128 of the (at most) 4 KiB at the start of what was loaded ("" if unknown)
   std::optional<std::int64_t> content_size;
   std::optional<std::string> content_hash;
+  std::optional<std::string> lead_hash;  // of its first line, when known
 };
 
 // One file as the loader found it.
