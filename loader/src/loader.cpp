@@ -376,6 +376,10 @@ struct loader::impl {
   // outside their feed's globs (a rotated name): what they hold after the
   // truncation is still their feed's, by inode -> feed name.
   std::map<std::pair<std::int64_t, std::int64_t>, std::string> truncated_outside;
+  // Settled new files held as the possible copy of a log renamed since its
+  // row saw it, by path -> since when (see wait_for_copies).
+  std::map<std::string, clock_type::time_point> held_copies;
+  static constexpr auto copy_hold = std::chrono::seconds(10);
 
   // Paths handed to load() and not looked at yet, each with `settled`.
   std::vector<std::pair<std::string, bool>> pending;
@@ -1183,14 +1187,31 @@ struct loader::impl {
       if (!matches[k]) continue;
       auto& f = files[keyed[k]];
       if (f.settled) {
-        if (!truncated_since(*matches[k])) continue;  // a file of its own
-        // Its log, still loading, is shorter now than what was loaded of it:
-        // the log is looked at first, and its row goes on in this copy.
+        auto where = where_is(*matches[k]);
+        if (where == row_file::holds_it) {
+          held_copies.erase(f.path);
+          continue;  // a file of its own
+        }
+        if (where == row_file::elsewhere) {
+          // Its log was renamed (or deleted) since its row saw it: if it was
+          // truncated too, its next sighting finds this copy. Held for a
+          // while, then judged as a file of its own. Only a file that starts
+          // with the 4 KiB loaded of it (a first line alone is too common).
+          if (heads[keyed[k]].empty() || matches[k]->bytes_done < static_cast<std::int64_t>(guard_bytes)) continue;
+          auto [since, first] = held_copies.try_emplace(f.path, clock_type::now());
+          if (clock_type::now() - since->second > copy_hold) {
+            held_copies.erase(since);
+            continue;
+          }
+        } else {
+          schedule_retry(matches[k]->path, false, "truncated; " + f.path + " may be its copy");
+        }
+        // The log is looked at first, and its row goes on in this copy.
         decisions[keyed[k]].fresh = false;
-        schedule_retry(matches[k]->path, false, "truncated; " + f.path + " may be its copy");
         schedule_retry(f.path, true, "it may be the copy of " + matches[k]->path + ", truncated since it was read");
-        log()->info("{} {}: starts as {} (file {}) does, which was truncated: looked at as its copy",
-                    f.feed->name, f.path, matches[k]->path, matches[k]->id);
+        log()->info("{} {}: starts as {} (file {}) does, which was {}: looked at as its copy", f.feed->name, f.path,
+                    matches[k]->path, matches[k]->id,
+                    where == row_file::truncated ? "truncated" : "renamed or deleted since");
         continue;
       }
       decisions[keyed[k]].fresh = false;
@@ -1200,18 +1221,30 @@ struct loader::impl {
     }
   }
 
-  // Whether the file of a loading row is still where the row saw it, but no
-  // longer holds what was loaded from it: fewer bytes, or other bytes before
-  // where loading stopped (truncated in place, and written again since).
-  bool truncated_since(const warehouse::prefix_match& row) {
-    if (!row.loading || !row.inode || row.bytes_done == 0) return false;
+  // Where a loading row's file is, as far as a copy of it is concerned:
+  // still holding what was loaded from it, truncated (fewer bytes, or other
+  // bytes before where loading stopped), or not where the row saw it (renamed
+  // or deleted since, and not held here: its next sighting will tell).
+  enum class row_file { holds_it, truncated, elsewhere };
+  row_file where_is(const warehouse::prefix_match& row) {
+    if (!row.loading || !row.inode || row.bytes_done == 0) return row_file::holds_it;
+    auto check = [&](int fd, const file_stat& st) {
+      bool truncated = st.size < row.bytes_done ||
+                       (!row.guard_hash.empty() &&
+                        guard_hash_of(fd, static_cast<std::uint64_t>(row.bytes_done)) != row.guard_hash);
+      return truncated ? row_file::truncated : row_file::holds_it;
+    };
+    if (auto held = tracked.find(row.id); held != tracked.end()) {
+      struct stat st {};
+      if (::fstat(held->second.fd->get(), &st) != 0) return row_file::holds_it;
+      return check(held->second.fd->get(), stat_of(st));
+    }
     auto now = open_beneath(inbox_fd.get(), row.path);
-    if (now.gone || now.busy || !now.refusal.empty()) return false;
+    if (now.busy || !now.refusal.empty()) return row_file::holds_it;
+    if (now.gone) return row_file::elsewhere;
     auto st = stat_of(now.st);
-    if (st.device != row.inode->first || st.inode != row.inode->second) return false;
-    return st.size < row.bytes_done ||
-           (!row.guard_hash.empty() &&
-            guard_hash_of(now.fd.get(), static_cast<std::uint64_t>(row.bytes_done)) != row.guard_hash);
+    if (st.device != row.inode->first || st.inode != row.inode->second) return row_file::elsewhere;
+    return check(now.fd.get(), st);
   }
 
   // Whether ledger row `row`, still loading, has lost its file (deleted before

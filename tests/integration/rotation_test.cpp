@@ -366,4 +366,43 @@ TEST_CASE("copytruncate of a log of which nothing was committed yet: the copy is
   REQUIRE(daemon->wait_for(20s).has_value());
 }
 
+// BUG (60-minute soak, seed 342102256, minute 22: 407 lines doubled): as
+// the case above, but met by a daemon that started after it all: the copy,
+// quiet, came first; its log was no longer at its row's path (renamed out of
+// the globs), so nothing said it was truncated, and the copy loaded whole as
+// a file of its own before the renamed log was seen.
+TEST_CASE("a daemon started after copytruncate and a rename of the truncated log out of the globs: every line once",
+          "[integration][rotation][regression]") {
+  sluice_fixture fx;
+  auto dir = fx.inbox() / "hubdoc";
+  std::filesystem::create_directories(dir);
+  appender writer(dir / "app.log");
+  writer.lines(1, 1000);
+  {
+    auto daemon = start_daemon(fx, "daemon-1.log", "300");
+    REQUIRE(wait_until([&] { return logins(fx) == 1000; }, 20s));
+    daemon->signal(SIGKILL);
+    REQUIRE(daemon->wait_for(20s).has_value());
+  }
+  writer.lines(1001, 200);  // only the copy will hold these
+  std::filesystem::copy_file(dir / "app.log", dir / "app-20261206.log");
+  ::truncate((dir / "app.log").c_str(), 0);
+  writer.lines(1201, 300);
+  std::filesystem::rename(dir / "app.log", dir / "app.log.1");  // out of the globs
+  writer.lines(1501, 100);
+  writer.reopen(dir / "app.log");
+  writer.lines(1601, 400);
+  auto daemon = start_daemon(fx, "daemon-2.log", "300");
+  bool all = wait_until([&] { return logins(fx) >= 2000; }, 40s, 100ms);
+  std::this_thread::sleep_for(1s);  // a doubled line would land by now
+  INFO(daemon->output());
+  CHECK(all);
+  std::set<std::int64_t> expected;
+  for (int account = 1; account <= 2000; ++account) expected.insert(account);
+  check_each_once(fx, expected);
+  CHECK(logins(fx) == 2000);
+  daemon->signal(SIGTERM);
+  REQUIRE(daemon->wait_for(20s).has_value());
+}
+
 }  // namespace sluice::itest
