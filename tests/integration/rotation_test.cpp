@@ -280,6 +280,35 @@ TEST_CASE("a log rotated inside a line and looked at under its gone name: the li
   CHECK(logins(fx) == 200);
 }
 
+namespace {
+
+// A daemon loads app.log's accounts 1..1000, then is killed (-9).
+void load_then_kill(sluice_fixture& fx) {
+  auto daemon = start_daemon(fx, "daemon-1.log", "300");
+  REQUIRE(wait_until([&] { return logins(fx) == 1000; }, 20s));
+  daemon->signal(SIGKILL);
+  REQUIRE(daemon->wait_for(20s).has_value());
+}
+
+// A new daemon: accounts 1..total load, each once. Returns what it logged.
+std::string restart_expecting(sluice_fixture& fx, int total) {
+  auto daemon = start_daemon(fx, "daemon-2.log", "300");
+  bool all = wait_until([&] { return logins(fx) >= total; }, 40s, 100ms);
+  std::this_thread::sleep_for(1s);  // a doubled line would land by now
+  INFO(daemon->output());
+  CHECK(all);
+  std::set<std::int64_t> expected;
+  for (int account = 1; account <= total; ++account) expected.insert(account);
+  check_each_once(fx, expected);
+  CHECK(logins(fx) == total);
+  auto output = daemon->output();
+  daemon->signal(SIGTERM);
+  REQUIRE(daemon->wait_for(20s).has_value());
+  return output;
+}
+
+}  // namespace
+
 // BUG (60-minute soak, seed 752407327, 2026-12-06): a daemon started after a
 // copytruncate to a name the feed takes saw the truncated log and its copy in
 // one pass: the log's row went on in the copy, and the copy was also a new
@@ -296,31 +325,15 @@ TEST_CASE("a daemon started after a copytruncate sees the log and its copy in on
   std::filesystem::create_directories(dir);
   appender writer(dir / "app.log");
   writer.lines(1, 1000);
-  {
-    auto daemon = start_daemon(fx, "daemon-1.log", "300");
-    REQUIRE(wait_until([&] { return logins(fx) == 1000; }, 20s));
-    daemon->signal(SIGKILL);
-    REQUIRE(daemon->wait_for(20s).has_value());
-  }
+  load_then_kill(fx);
   writer.lines(1001, 200);  // not read yet: only the copy will hold them
   std::filesystem::copy_file(dir / "app.log", dir / "app-20261206.log");
   ::truncate((dir / "app.log").c_str(), 0);
   writer.lines(1201, after_truncation);
   std::filesystem::last_write_time(dir / "app-20261206.log",
                                    std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
-  auto daemon = start_daemon(fx, "daemon-2.log", "300");
-  const int total = 1200 + after_truncation;
-  bool all = wait_until([&] { return logins(fx) >= total; }, 30s, 100ms);
-  std::this_thread::sleep_for(1s);  // a doubled line would land by now
-  INFO(daemon->output());
-  CHECK(all);
-  CHECK(daemon->output().find("(copytruncate)") != std::string::npos);
-  std::set<std::int64_t> expected;
-  for (int account = 1; account <= total; ++account) expected.insert(account);
-  check_each_once(fx, expected);
-  CHECK(logins(fx) == total);
-  daemon->signal(SIGTERM);
-  REQUIRE(daemon->wait_for(20s).has_value());
+  auto output = restart_expecting(fx, 1200 + after_truncation);
+  CHECK(output.find("(copytruncate)") != std::string::npos);
 }
 
 // BUG (CI soak, seed 20261206, 2026-12-06): a log whose row had nothing
@@ -353,17 +366,7 @@ TEST_CASE("copytruncate of a log of which nothing was committed yet: the copy is
     ::truncate((dir / "app.log").c_str(), 0);
     writer.lines(501, 200);
   }
-  auto daemon = start_daemon(fx, "daemon-2.log", "300");
-  bool all = wait_until([&] { return logins(fx) >= 700; }, 30s, 100ms);
-  std::this_thread::sleep_for(1s);  // a doubled line would land by now
-  INFO(daemon->output());
-  CHECK(all);
-  std::set<std::int64_t> expected;
-  for (int account = 1; account <= 700; ++account) expected.insert(account);
-  check_each_once(fx, expected);
-  CHECK(logins(fx) == 700);
-  daemon->signal(SIGTERM);
-  REQUIRE(daemon->wait_for(20s).has_value());
+  restart_expecting(fx, 700);
 }
 
 // BUG (60-minute soak, seed 342102256, minute 22: 407 lines doubled): as
@@ -378,12 +381,7 @@ TEST_CASE("a daemon started after copytruncate and a rename of the truncated log
   std::filesystem::create_directories(dir);
   appender writer(dir / "app.log");
   writer.lines(1, 1000);
-  {
-    auto daemon = start_daemon(fx, "daemon-1.log", "300");
-    REQUIRE(wait_until([&] { return logins(fx) == 1000; }, 20s));
-    daemon->signal(SIGKILL);
-    REQUIRE(daemon->wait_for(20s).has_value());
-  }
+  load_then_kill(fx);
   writer.lines(1001, 200);  // only the copy will hold these
   std::filesystem::copy_file(dir / "app.log", dir / "app-20261206.log");
   ::truncate((dir / "app.log").c_str(), 0);
@@ -392,17 +390,7 @@ TEST_CASE("a daemon started after copytruncate and a rename of the truncated log
   writer.lines(1501, 100);
   writer.reopen(dir / "app.log");
   writer.lines(1601, 400);
-  auto daemon = start_daemon(fx, "daemon-2.log", "300");
-  bool all = wait_until([&] { return logins(fx) >= 2000; }, 40s, 100ms);
-  std::this_thread::sleep_for(1s);  // a doubled line would land by now
-  INFO(daemon->output());
-  CHECK(all);
-  std::set<std::int64_t> expected;
-  for (int account = 1; account <= 2000; ++account) expected.insert(account);
-  check_each_once(fx, expected);
-  CHECK(logins(fx) == 2000);
-  daemon->signal(SIGTERM);
-  REQUIRE(daemon->wait_for(20s).has_value());
+  restart_expecting(fx, 2000);
 }
 
 }  // namespace sluice::itest
