@@ -166,6 +166,11 @@ std::optional<std::string> lead_hash_in(std::string bytes) {
   return content_hash::of(bytes);
 }
 
+// lead_hash_in() of a plain file `size` bytes long, read from `fd`.
+std::optional<std::string> lead_hash_of(int fd, std::uint64_t size) {
+  return lead_hash_in(read_range(fd, 0, std::min<std::uint64_t>(size, guard_bytes)));
+}
+
 // Hash of bytes [0, length), or nullopt when the file is shorter.
 std::optional<content_hash> hash_prefix(int fd, std::uint64_t length) {
   content_hash hash;
@@ -690,9 +695,7 @@ struct loader::impl {
       if (st.inode == truncated.inode && st.device == truncated.device) continue;
       if (by_lead) {
         if (st.size < seen_size || is_gzip_path(path)) continue;
-        auto start = read_range(opened.fd.get(), 0, std::min<std::uint64_t>(static_cast<std::uint64_t>(st.size),
-                                                                            guard_bytes));
-        if (lead_hash_in(start) != lead) continue;
+        if (lead_hash_of(opened.fd.get(), static_cast<std::uint64_t>(st.size)) != lead) continue;
       } else {
         if (st.size < done_bytes) continue;
         if (guard_hash_of(opened.fd.get(), static_cast<std::uint64_t>(done_bytes)) != guard) continue;
@@ -1298,8 +1301,7 @@ struct loader::impl {
       // copy elsewhere may hold what it had, see find_copy).
       if (row.seen && f.stat.size < row.seen->size) return false;
       if (row.lead_hash && !is_gzip_path(f.path)) {
-        auto now = lead_hash_in(read_range(f.file.fd.get(), 0, std::min<std::uint64_t>(
-                                                                  static_cast<std::uint64_t>(f.stat.size), guard_bytes)));
+        auto now = lead_hash_of(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
         if (now && *now != *row.lead_hash) return false;
       }
       return true;
