@@ -7,7 +7,8 @@
 #   scripts/fuzz.sh --seconds 3600  # an hour per target
 #   scripts/fuzz.sh --target fuzz_csv --seconds 600
 # Each target keeps its corpus in build-fuzz/corpus/<target>/ (grown across
-# runs on one machine). A crash leaves its input as build-fuzz/crash-*; replay
+# runs on one machine) and starts from the inputs in tests/fuzz/regressions/
+# <target>/ too: every input that once found a defect, run again each time. A crash leaves its input as build-fuzz/crash-*; replay
 # it with `build-fuzz/tests/fuzz/<target> <file>`.
 # Prints one line per target and a closing "N passed, N failed"; exits 1 when
 # a target found a crash.
@@ -45,7 +46,9 @@ for target in "${targets[@]}"; do
   log=$build/$target.log
   # -max_len: records and CSV rows longer than 4 KiB add nothing the buffer
   # tests (small initial buffers) do not already reach.
-  if (cd "$build" && "tests/fuzz/$target" "$corpus" -max_total_time="$seconds" -max_len=4096 \
+  seeds=()
+  [[ -d "$root/tests/fuzz/regressions/$target" ]] && seeds=("$root/tests/fuzz/regressions/$target")
+  if (cd "$build" && "tests/fuzz/$target" "$corpus" "${seeds[@]}" -max_total_time="$seconds" -max_len=4096 \
         -print_final_stats=1 >"$log" 2>&1); then
     runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo '?')
     echo "fuzz $target: ${seconds} s, $runs inputs, no crash"

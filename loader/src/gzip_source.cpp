@@ -116,6 +116,10 @@ class gzip_source final : public byte_source {
     stream_.next_out = reinterpret_cast<Bytef*>(out);
     stream_.avail_out = static_cast<uInt>(std::min<std::size_t>(size, 1u << 30));
     std::size_t asked = stream_.avail_out;
+    // zlib may still owe output for input it has taken (a back-reference
+    // longer than the room it had): when the file gives no more, inflate is
+    // called once more without input to get it.
+    bool input_ended = false;
     while (stream_.avail_out > 0) {
       if (between_members_ && next_lost_ < lost_.size() &&
           lost_[next_lost_].from == read_offset_ - stream_.avail_in) {
@@ -127,7 +131,10 @@ class gzip_source final : public byte_source {
         skip_to(part.to);
         continue;
       }
-      if (stream_.avail_in == 0 && !refill()) break;
+      if (stream_.avail_in == 0 && !refill()) {
+        if (between_members_ || input_ended) break;
+        input_ended = true;
+      }
       if (between_members_) {
         inflateReset(&stream_);
         between_members_ = false;
