@@ -733,7 +733,18 @@ struct loader::impl {
     auto& t = tracked.at(it->second);
     by_path.erase(it);
     struct stat st {};
-    if (::fstat(t.fd->get(), &st) == 0) t.stat = stat_of(st);
+    if (::fstat(t.fd->get(), &st) == 0) {
+      auto now = stat_of(st);
+      if (change_under(t, now) != under::same) {
+        // Truncated or rewritten since it was read (copytruncate, then renamed
+        // away): its bytes from where it was read on are not the ones that
+        // followed. Decided as when seen under its name: it goes on in its
+        // copy, or its new content is a new file.
+        continue_tracked(t, t.path, false, opened_file{}, now);
+        return;
+      }
+      t.stat = now;
+    }
     if (st.st_nlink > 0 && inside_inbox(t.fd->get())) {
       // Renamed within the inbox (a log rotated to app.log.1): its new name
       // is seen, and a writer may still finish its last line there. Its
@@ -765,6 +776,25 @@ struct loader::impl {
     t.path += " (renamed or deleted)";
   }
 
+  enum class under { same, shrank, rewritten };
+
+  // Whether a held file was rewritten in place since it was read: shorter
+  // than where it was read up to, or no longer ending there as it did (a
+  // truncation followed by more writes than were loaded). A compressed
+  // file's offsets count content: its own size is compared with its size
+  // when last seen, and its own bytes before that size, which only ever grow,
+  // must end as they did (the source inflates on from there: a new stream's
+  // bytes fed to the old one's state would break the file in a reject, and
+  // the new content before that point would never load).
+  static under change_under(tracked_file& t, const file_stat& st) {
+    if (t.compressed ? st.size < t.stat.size : static_cast<std::uint64_t>(st.size) < t.at.bytes) {
+      return under::shrank;
+    }
+    bool changed = t.compressed ? !t.raw_guard.empty() && guard_hash_of(t.fd->get(), t.raw_read) != t.raw_guard
+                                : !t.guard.empty() && guard_hash_of(t.fd->get(), t.ledger_bytes) != t.guard;
+    return changed ? under::rewritten : under::same;
+  }
+
   void continue_tracked(tracked_file& t, const std::string& path, bool settled, opened_file opened,
                         const file_stat& st) {
     if (t.failed) return;  // looked at again from the ledger once its batches are done
@@ -777,17 +807,12 @@ struct loader::impl {
       t.path = path;
       warehouse::move_file(ledger, t.id, path, st);
     }
-    // Rewritten in place while held: shorter, or no longer ending where it was
-    // read up to (a truncation followed by more writes than were loaded). A
-    // compressed file's offsets count content: its own size is compared with
-    // its size when last seen, and its own bytes before that size, which only
-    // ever grow, must end as they did (the source inflates on from there: a
-    // new stream's bytes fed to the old one's state would break the file in a
-    // reject, and the new content before that point would never load).
-    bool shrank = t.compressed ? st.size < t.stat.size : static_cast<std::uint64_t>(st.size) < t.at.bytes;
-    bool rewritten = shrank ||
-                     (t.compressed ? !t.raw_guard.empty() && guard_hash_of(t.fd->get(), t.raw_read) != t.raw_guard
-                                   : !t.guard.empty() && guard_hash_of(t.fd->get(), t.ledger_bytes) != t.guard);
+    auto change = change_under(t, st);
+    // A plain file written past where it was read after a truncation (its
+    // bytes before that offset are not the ones read) is a truncated file:
+    // its old content may be in a copy (copytruncate), as for a shorter one.
+    bool shrank = change == under::shrank || (change == under::rewritten && !t.compressed);
+    bool rewritten = change != under::same;
     if (rewritten && !shrank) {
       log()->warn("{} {}: rewritten in place (its bytes before byte {} changed); loading it as new content",
                   t.feed->name, path, t.ledger_bytes);
@@ -839,8 +864,13 @@ struct loader::impl {
           return;
         }
       }
-      log()->warn("{} {}: shrank from {} to {} bytes (truncated or rewritten in place); loading it as new"
-                  " content", t.feed->name, path, t.at.bytes, st.size);
+      if (change == under::shrank) {
+        log()->warn("{} {}: shrank from {} to {} bytes (truncated or rewritten in place); loading it as new"
+                    " content", t.feed->name, path, t.at.bytes, st.size);
+      } else {
+        log()->warn("{} {}: rewritten in place (its bytes before byte {} changed: truncated and written again);"
+                    " loading it as new content", t.feed->name, path, t.ledger_bytes);
+      }
       // Let go of it; the ledger (which sees the shrink too) makes it a new row.
       t.failed = true;
       failures.erase(path);

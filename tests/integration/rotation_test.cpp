@@ -280,6 +280,44 @@ TEST_CASE("a log rotated inside a line and looked at under its gone name: the li
   CHECK(logins(fx) == 200);
 }
 
+// BUG (soak seed 723897326, 2026-12-06): copytruncate, the truncated log
+// written past the offset its old content was read to, then renamed, all
+// while the daemon was held up (a full disk); the loader then looked at the
+// log under its gone name and, taking it for renamed, read the file on from
+// its old offset: into the new content, whose start it never read (11 lines
+// lost), and the guard it then kept was of the new content, so the copy was
+// taken for a new file of the same start (12 lines stored twice).
+TEST_CASE("copytruncate, the truncated log written past the old offset and renamed, then looked at under its "
+          "gone name: every line once",
+          "[integration][rotation][regression]") {
+  sluice_fixture fx;
+  loader::loader_options options;
+  options.inbox = fx.inbox();
+  loader::loader load(fx.dsn(), options);
+  auto dir = fx.inbox() / "hubdoc";
+  std::filesystem::create_directories(dir);
+  appender writer(dir / "app.log");
+  writer.lines(1, 100);
+  load.load("hubdoc/app.log", false);
+  load.tick();
+  std::filesystem::copy_file(dir / "app.log", dir / "app.1.log");
+  REQUIRE(::truncate((dir / "app.log").c_str(), 0) == 0);
+  writer.lines(101, 200);  // past where the old content was read to
+  std::filesystem::rename(dir / "app.log", dir / "app-20261206.log");
+  load.load("hubdoc/app.log", false);  // reported before the rename, looked at after it
+  load.tick();
+  writer.lines(301, 50);  // the old descriptor: still the renamed file
+  load.load("hubdoc/app-20261206.log", true);
+  load.load("hubdoc/app.1.log", true);
+  auto unfinished = load.finish(30s);
+  CHECK(unfinished.empty());
+  CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
+  std::set<std::int64_t> expected;
+  for (int account = 1; account <= 350; ++account) expected.insert(account);
+  check_each_once(fx, expected);
+  CHECK(logins(fx) == 350);
+}
+
 namespace {
 
 // A daemon loads app.log's accounts 1..1000, then is killed (-9).
