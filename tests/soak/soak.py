@@ -741,6 +741,7 @@ class Soak:
             self.midline = False        # rotations happen inside a line
             self.inode_rids = []        # rids of the records in the open file's current content
             self.relaxed = False        # its records are at most once (see Soak.rotate)
+            self.truncated_at = None    # wall time of the open file's last copytruncate
 
         def add(self, n):
             for _ in range(n):
@@ -782,6 +783,7 @@ class Soak:
             self.cur = self.path
             self.inode_rids = []
             self.relaxed = False
+            self.truncated_at = None
 
         def close(self):
             self.flush()
@@ -837,19 +839,23 @@ class Soak:
         return self.plan_rotate(t, midline=True)
 
     def ledger_knows(self, lw):
-        """Whether the ledger has a row for the log's open file (its inode, under its name)."""
+        """Whether the ledger has a row for the log's open file (its inode, under its name) as it
+        is now: after a copytruncate, a row first seen since (the row of the content before it
+        went on in the copy, or is about that content only)."""
         st = os.fstat(lw.fd)
+        since = '' if lw.truncated_at is None else f" and first_seen_at >= to_timestamp({lw.truncated_at:.6f})"
         try:
             return bool(int(self.psql(f"select count(*) from sluice.files where device = {st.st_dev} and "
-                                      f"inode = {st.st_ino} and path = '{lw.path}'", timeout=10)[0][0]))
+                                      f"inode = {st.st_ino} and path = '{lw.path}'{since}", timeout=10)[0][0]))
         except DbError:
             return False
 
     def rotate(self, t, lw, style, name):
         """One logrotate run. The rotated file is followed, or the copy found, only for a file
         sluice has seen: when the ledger has no row for the log's file yet (it was created a
-        moment ago, or while the daemon was down) and the new name is outside the feed's glob,
-        the records written to it can legitimately never be seen: at most once."""
+        moment ago, or while the daemon was down, or it was truncated by a copytruncate since the
+        last row for it was made) and the new name is outside the feed's glob, the records
+        written to it can legitimately never be seen: at most once (README, "Log rotation")."""
         rng = lw.rng
         if lw.midline:
             # Inside a line: part of one written, the rest still to come.
@@ -868,6 +874,7 @@ class Soak:
             # descriptor. Done at a line boundary with the writer held, so no
             # line is torn or lost in the window between copy and truncate.
             subprocess.run(['cp', self.abs(lw.path), self.abs(name)], check=True)
+            lw.truncated_at = time.time()
             os.truncate(self.abs(lw.path), 0)
             lw.inode_rids = []
             self.add_file(name)
