@@ -13,7 +13,6 @@ WORKDIR /src
 # Only the sources: build/ and data/ of a working copy stay out of the image.
 COPY CMakeLists.txt ./
 COPY cmake ./cmake
-COPY app ./app
 COPY watcher ./watcher
 COPY loader ./loader
 COPY warehouse ./warehouse

@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "random_source.h"
-#include "sluice/warehouse/connection.h"
+#include "warehouse/connection.h"
 
 namespace {
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <variant>
 
-#include "sluice/watcher/pgoutput.h"
+#include "loader/sources/postgres/pgoutput.h"
 
-using namespace sluice::watcher::pgoutput;
+using namespace sluice::loader::pgoutput;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::span<const char> bytes(reinterpret_cast<const char*>(data), size);

@@ -26,11 +26,11 @@
 #include <string_view>
 #include <vector>
 
-#include "sluice/loader/content_hash.h"
-#include "sluice/loader/copy_encoder.h"
-#include "sluice/loader/feed.h"
-#include "sluice/loader/record_decoder.h"
-#include "sluice/loader/record_reader.h"
+#include "loader/bytes/content_hash.h"
+#include "loader/pipeline/copy_encoder.h"
+#include "loader/contract/feed.h"
+#include "loader/formats/record_decoder.h"
+#include "loader/formats/record_reader.h"
 
 using namespace sluice::loader;
 

@@ -17,7 +17,7 @@
 #include "fixture.h"
 #include "hubdoc_input.h"
 #include "small_disk.h"
-#include "sluice/watcher/replication.h"
+#include "loader/sources/postgres/replication.h"
 
 namespace sluice::itest {
 namespace {
@@ -486,7 +486,7 @@ TEST_CASE("a slot another process still holds (a killed run's walsender) is wait
 
   // Someone else streams from the slot, as the walsender of a run killed a
   // moment ago does until it notices.
-  std::optional<watcher::replication_connection> holder;
+  std::optional<loader::replication_connection> holder;
   holder.emplace(src.dsn(), "holder");
   holder->start(slot, 0, "pub", 0ms);
   auto run = fx.start_sluice({"--once"}, "waits.log");

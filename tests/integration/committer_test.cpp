@@ -7,9 +7,9 @@
 
 #include "checks.h"
 #include "fixture.h"
-#include "sluice/loader/batch.h"
-#include "sluice/loader/committer.h"
-#include "sluice/warehouse/source_ledger.h"
+#include "loader/pipeline/batch.h"
+#include "loader/pipeline/committer.h"
+#include "warehouse/source_ledger.h"
 
 namespace sluice::itest {
 namespace {

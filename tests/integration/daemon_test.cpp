@@ -10,7 +10,7 @@
 #include "checks.h"
 #include "fixture.h"
 #include "hubdoc_input.h"
-#include "sluice/loader/loader.h"
+#include "loader/sources/files/loader.h"
 
 namespace sluice::itest {
 namespace {

@@ -28,7 +28,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sluice/warehouse/connection.h"
+#include "warehouse/connection.h"
 
 namespace sluice::itest {
 

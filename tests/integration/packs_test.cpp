@@ -7,7 +7,7 @@
 
 #include "../support/temp_dir.h"
 #include "fixture.h"
-#include "sluice/warehouse/packs.h"
+#include "warehouse/packs.h"
 
 namespace sluice::itest {
 namespace {

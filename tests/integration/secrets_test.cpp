@@ -8,7 +8,7 @@
 
 #include "checks.h"
 #include "fixture.h"
-#include "sluice/warehouse/error.h"
+#include "warehouse/error.h"
 
 namespace sluice::itest {
 

@@ -2,8 +2,8 @@
 // concatenated, truncated and corrupt; reads behind the front (history) and far
 // behind it (inflated again).
 #include <catch2/catch.hpp>
-#include <sluice/loader/byte_source.h>
-#include <sluice/loader/record_reader.h>
+#include "loader/bytes/byte_source.h"
+#include "loader/formats/record_reader.h"
 
 #include <random>
 #include <string>

@@ -1,6 +1,6 @@
 // copy_encoder: the exact bytes of PostgreSQL's binary COPY format.
 #include <catch2/catch.hpp>
-#include <sluice/loader/copy_encoder.h>
+#include "loader/pipeline/copy_encoder.h"
 
 #include <string>
 

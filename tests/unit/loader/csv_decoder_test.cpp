@@ -2,9 +2,9 @@
 // order, the file-level reject of a missing header column, ragged rows, values
 // that do not parse, NULL strings, value formats and exact numerics.
 #include <catch2/catch.hpp>
-#include <sluice/loader/copy_encoder.h>
-#include <sluice/loader/feed.h>
-#include <sluice/loader/record_decoder.h>
+#include "loader/pipeline/copy_encoder.h"
+#include "loader/contract/feed.h"
+#include "loader/formats/record_decoder.h"
 
 #include <optional>
 #include <string>

@@ -1,7 +1,7 @@
 // Feed globs: whether two globs share a path, decided exactly and checked
 // against fnmatch itself over every short path.
 #include <catch2/catch.hpp>
-#include <sluice/loader/glob.h>
+#include "loader/contract/glob.h"
 
 #include <random>
 #include <string>

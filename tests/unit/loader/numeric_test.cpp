@@ -1,7 +1,7 @@
 // parse_numeric: exact decimal text to PostgreSQL's binary numeric, with
 // numeric(p,s)'s rounding and precision rule.
 #include <catch2/catch.hpp>
-#include <sluice/loader/numeric.h>
+#include "loader/contract/numeric.h"
 
 #include <string>
 #include <vector>

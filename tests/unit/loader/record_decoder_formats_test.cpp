@@ -2,9 +2,9 @@
 // zone, numeric from JSON numbers and strings (exactly, or not at all), NULL
 // strings, uuid.
 #include <catch2/catch.hpp>
-#include <sluice/loader/copy_encoder.h>
-#include <sluice/loader/feed.h>
-#include <sluice/loader/record_decoder.h>
+#include "loader/pipeline/copy_encoder.h"
+#include "loader/contract/feed.h"
+#include "loader/formats/record_decoder.h"
 
 #include <string>
 #include <vector>

@@ -1,9 +1,9 @@
 // record_decoder against a hand-built feed_plan (no database): two targets routed
 // by "/log_type", every kind of bad input, and printable_raw.
 #include <catch2/catch.hpp>
-#include <sluice/loader/copy_encoder.h>
-#include <sluice/loader/feed.h>
-#include <sluice/loader/record_decoder.h>
+#include "loader/pipeline/copy_encoder.h"
+#include "loader/contract/feed.h"
+#include "loader/formats/record_decoder.h"
 
 #include <string>
 #include <vector>

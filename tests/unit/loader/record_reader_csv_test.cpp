@@ -3,8 +3,8 @@
 // header read once (and again from the start when resuming), and the same checks
 // across buffer sizes; plus the field splitter.
 #include <catch2/catch.hpp>
-#include <sluice/loader/csv.h>
-#include <sluice/loader/record_reader.h>
+#include "loader/formats/csv.h"
+#include "loader/formats/record_reader.h"
 
 #include <string>
 #include <vector>

@@ -1,7 +1,7 @@
 // record_reader with framing::json: pretty-printed and concatenated documents,
 // top-level arrays, resume, truncation, across buffer sizes.
 #include <catch2/catch.hpp>
-#include <sluice/loader/record_reader.h>
+#include "loader/formats/record_reader.h"
 
 #include <algorithm>
 #include <string>

@@ -1,7 +1,7 @@
 // record_reader with framing::ndjson: positions, held-back lines, resume, hashes,
 // over-long lines, and the same checks across buffer sizes.
 #include <catch2/catch.hpp>
-#include <sluice/loader/record_reader.h>
+#include "loader/formats/record_reader.h"
 
 #include <algorithm>
 #include <string>

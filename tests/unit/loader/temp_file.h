@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include <sluice/loader/content_hash.h>
-#include <sluice/loader/record_reader.h>
+#include "loader/bytes/content_hash.h"
+#include "loader/formats/record_reader.h"
 
 #include "../../support/gzip.h"
 

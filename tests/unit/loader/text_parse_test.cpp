@@ -1,6 +1,6 @@
 // Scalars written as text: integers, floats, booleans, uuid, time of day, interval.
 #include <catch2/catch.hpp>
-#include <sluice/loader/text_parse.h>
+#include "loader/contract/text_parse.h"
 
 #include <limits>
 

@@ -2,7 +2,7 @@
 // values are computed by hand from days * 86400 s (2019-01-01 is day 6940:
 // 19 years * 365 + 5 leap days 2000..2016).
 #include <catch2/catch.hpp>
-#include <sluice/loader/time_parse.h>
+#include "loader/contract/time_parse.h"
 
 #include <cstdint>
 #include <string>

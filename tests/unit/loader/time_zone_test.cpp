@@ -1,8 +1,8 @@
 // time_zone: the system tz database, DST either way, PostgreSQL's rules for
 // repeated and skipped local times, and the POSIX rule after the last transition.
 #include <catch2/catch.hpp>
-#include <sluice/loader/time_parse.h>
-#include <sluice/loader/time_zone.h>
+#include "loader/contract/time_parse.h"
+#include "loader/contract/time_zone.h"
 
 using namespace sluice::loader;
 

@@ -1,6 +1,6 @@
 // Date and timestamp formats from feed declarations, and NULL strings.
 #include <catch2/catch.hpp>
-#include <sluice/loader/value_formats.h>
+#include "loader/contract/value_formats.h"
 
 using namespace sluice::loader;
 

@@ -8,7 +8,7 @@
 #include <set>
 
 #include "../../support/temp_dir.h"
-#include "sluice/warehouse/packs.h"
+#include "warehouse/packs.h"
 
 using namespace sluice::warehouse;
 

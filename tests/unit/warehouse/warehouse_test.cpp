@@ -2,8 +2,8 @@
 
 #include <cstdlib>
 
-#include "sluice/warehouse/connection.h"
-#include "sluice/warehouse/error.h"
+#include "warehouse/connection.h"
+#include "warehouse/error.h"
 
 using namespace sluice::warehouse;
 

@@ -13,7 +13,7 @@
 #include <functional>
 #include <memory>
 #include <random>
-#include <sluice/watcher/inbox_watcher.h>
+#include "watcher/inbox_watcher.h"
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <sstream>

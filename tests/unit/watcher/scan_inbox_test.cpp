@@ -6,12 +6,12 @@
 
 #include "../../support/temp_dir.h"
 #include <cstring>
-#include <sluice/watcher/inotify_buffer.h>
+#include "watcher/inotify_buffer.h"
 
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sluice/watcher/inbox_watcher.h>
+#include "watcher/inbox_watcher.h"
 #include <string>
 #include <vector>
 

@@ -1,0 +1,488 @@
+#include "warehouse/packs.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <span>
+#include <sstream>
+
+namespace sluice::warehouse {
+
+namespace detail {
+std::span<const std::pair<std::string_view, std::string_view>> embedded_sql();
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string hex64(std::uint64_t value) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = digits[value & 0xf];
+    value >>= 4;
+  }
+  return out;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool valid_pack_name(std::string_view name) {
+  if (name.empty() || name == "all") return false;
+  if (!(is_digit(name.front()) || (name.front() >= 'a' && name.front() <= 'z'))) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'z') || c == '_' || c == '-';
+  });
+}
+
+std::string four_digits(int version) {
+  std::string out = std::to_string(version);
+  if (out.size() < 4) out.insert(0, 4 - out.size(), '0');
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, std::string_view separator) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += separator;
+    out += item;
+  }
+  return out;
+}
+
+// Where a pack's files are, for messages.
+std::string where(const pack& p) {
+  return p.source == pack_source::builtin ? "the built-in pack " + p.name + " (sql/" + p.name + "/)"
+                                          : p.dir.string();
+}
+
+std::vector<pack> load_builtin_packs() {
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> files_by_pack;
+  for (const auto& [path, sql] : detail::embedded_sql()) {
+    auto slash = path.find('/');
+    if (slash == std::string_view::npos || path.find('/', slash + 1) != std::string_view::npos) {
+      throw std::logic_error("sql/" + std::string(path) +
+                             ": a built-in migration must be sql/<pack>/NNNN_description.sql");
+    }
+    files_by_pack[std::string(path.substr(0, slash))].emplace_back(std::string(path.substr(slash + 1)),
+                                                                   std::string(sql));
+  }
+  std::vector<pack> packs;
+  for (auto& [name, files] : files_by_pack) {
+    try {
+      packs.push_back(make_pack(name, pack_source::builtin, {}, std::move(files)));
+    } catch (const pack_error& e) {
+      throw std::logic_error(std::string(e.what()) + " (a mistake in sql/, caught at build time by the unit tests)");
+    }
+  }
+  auto core = std::find_if(packs.begin(), packs.end(), [](const pack& p) { return p.name == core_pack; });
+  if (core == packs.end()) throw std::logic_error("sql/sluice/ is missing: sluice's own pack must be built in");
+  std::rotate(packs.begin(), core, core + 1);  // sluice first, the others stay by name
+  return packs;
+}
+
+}  // namespace
+
+const char* to_string(pack_source source) noexcept {
+  return source == pack_source::builtin ? "builtin" : "dir";
+}
+
+std::optional<int> migration_version(std::string_view file_name) {
+  constexpr std::string_view suffix = ".sql";
+  std::size_t digits = 0;
+  while (digits < file_name.size() && is_digit(file_name[digits])) ++digits;
+  if (digits == 0 || digits > 9 || digits >= file_name.size() || file_name[digits] != '_') return std::nullopt;
+  if (file_name.size() < digits + 1 + 1 + suffix.size()) return std::nullopt;  // a description
+  if (file_name.substr(file_name.size() - suffix.size()) != suffix) return std::nullopt;
+  int version = std::stoi(std::string(file_name.substr(0, digits)));
+  if (version <= 0) return std::nullopt;
+  return version;
+}
+
+pack make_pack(std::string name, pack_source source, fs::path dir,
+               std::vector<std::pair<std::string, std::string>> files) {
+  pack p{std::move(name), source, std::move(dir), {}};
+  auto origin_of = [&](const std::string& file) {
+    return source == pack_source::builtin ? "sql/" + p.name + "/" + file : (p.dir / file).string();
+  };
+  if (!valid_pack_name(p.name)) {
+    throw pack_error("pack name '" + p.name + "'" +
+                     (source == pack_source::dir ? " (the base name of " + p.dir.string() + ")" : "") +
+                     " is not allowed: a pack's name is lower-case letters, digits, _ and -, and not \"all\";"
+                     " rename the folder");
+  }
+  for (auto& [file, sql] : files) {
+    auto version = migration_version(file);
+    if (!version) {
+      throw pack_error(origin_of(file) +
+                       ": a migration's file name must be NNNN_description.sql (NNNN a version above 0,"
+                       " e.g. 0001_staging.sql); rename the file");
+    }
+    auto checksum = hex64(XXH3_64bits(sql.data(), sql.size()));
+    p.migrations.push_back({p.name, *version, file, origin_of(file), std::move(sql), std::move(checksum)});
+  }
+  if (p.migrations.empty()) {
+    throw pack_error(where(p) + " holds no migration: a pack is a folder of NNNN_description.sql files");
+  }
+  std::sort(p.migrations.begin(), p.migrations.end(),
+            [](const migration& a, const migration& b) { return a.version < b.version; });
+  for (std::size_t idx = 1; idx < p.migrations.size(); ++idx) {
+    if (p.migrations[idx].version == p.migrations[idx - 1].version) {
+      throw pack_error(p.migrations[idx - 1].origin + " and " + p.migrations[idx].origin +
+                       " share version " + std::to_string(p.migrations[idx].version) +
+                       "; give one of them a version of its own");
+    }
+  }
+  return p;
+}
+
+const std::vector<pack>& builtin_packs() {
+  static const std::vector<pack> packs = load_builtin_packs();
+  return packs;
+}
+
+pack read_pack_dir(const fs::path& dir) {
+  std::error_code ec;
+  auto absolute = fs::weakly_canonical(fs::absolute(dir, ec), ec);
+  if (ec || !fs::is_directory(absolute, ec)) {
+    throw pack_error("--pack-dir " + dir.string() + ": no such folder (give the folder holding the pack's"
+                     " NNNN_description.sql files)");
+  }
+  std::vector<std::pair<std::string, std::string>> files;
+  for (auto it = fs::directory_iterator(absolute, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    auto file = it->path().filename().string();
+    if (file.starts_with('.') || it->path().extension() != ".sql" || !it->is_regular_file()) continue;
+    std::ifstream in(it->path(), std::ios::binary);
+    std::ostringstream sql;
+    sql << in.rdbuf();
+    if (!in) throw pack_error("cannot read " + it->path().string() + "; check its permissions");
+    files.emplace_back(std::move(file), sql.str());
+  }
+  if (ec) throw pack_error("cannot list " + absolute.string() + ": " + ec.message());
+  return make_pack(absolute.filename().string(), pack_source::dir, absolute, std::move(files));
+}
+
+pack_selection select_packs(const std::vector<pack>& builtins, const std::vector<pack>& user_packs,
+                            const std::optional<std::vector<std::string>>& names,
+                            const std::vector<installed_pack>& installed) {
+  std::map<std::string, const pack*> builtin_by_name;
+  for (const auto& p : builtins) builtin_by_name.emplace(p.name, &p);
+  std::map<std::string, const pack*> user_by_name;
+  for (const auto& p : user_packs) {
+    if (builtin_by_name.contains(p.name)) {
+      throw pack_error("--pack-dir " + p.dir.string() + ": " + p.name +
+                       " is the name of a built-in pack; a pack's name is its folder's name, so rename the"
+                       " folder");
+    }
+    auto [it, fresh] = user_by_name.emplace(p.name, &p);
+    if (!fresh) {
+      throw pack_error("--pack-dir " + it->second->dir.string() + " and " + p.dir.string() +
+                       " are both the pack " + p.name + "; a pack's name is its folder's name, so rename one");
+    }
+  }
+  std::map<std::string, const installed_pack*> installed_by_name;
+  for (const auto& i : installed) installed_by_name.emplace(i.name, &i);
+
+  pack_selection out;
+  std::set<std::string> chosen;
+  auto add = [&](const pack* p) {
+    if (chosen.insert(p->name).second) out.packs.push_back(p);
+  };
+  add(builtin_by_name.at(std::string(core_pack)));
+
+  auto installed_builtins = [&] {
+    std::vector<const pack*> found;
+    for (const auto& [name, p] : builtin_by_name) {
+      auto it = installed_by_name.find(name);
+      if (it != installed_by_name.end() && it->second->source == pack_source::builtin) found.push_back(p);
+    }
+    return found;
+  };
+
+  if (names) {
+    std::vector<const pack*> named;
+    for (const auto& name : *names) {
+      if (name.empty()) continue;  // `--packs ''` chooses no pack beyond sluice
+      if (name == "all") {
+        for (const auto& p : builtins) named.push_back(&p);
+        continue;
+      }
+      if (auto b = builtin_by_name.find(name); b != builtin_by_name.end()) {
+        auto i = installed_by_name.find(name);
+        if (i != installed_by_name.end() && i->second->source == pack_source::dir) {
+          throw pack_error("pack " + name + " is installed in this warehouse from the folder " + i->second->dir +
+                           ", not built in; give that folder with --pack-dir instead of naming it in --packs");
+        }
+        named.push_back(b->second);
+      } else if (auto u = user_by_name.find(name); u != user_by_name.end()) {
+        named.push_back(u->second);
+      } else {
+        std::vector<std::string> known;
+        for (const auto& p : builtins) known.push_back(p.name);
+        for (const auto& p : user_packs) known.push_back(p.name + " (--pack-dir)");
+        throw pack_error("--packs " + name + ": no such pack; the packs known are " + join(known, ", ") +
+                         " (and \"all\"); a pack of your own needs --pack-dir DIR");
+      }
+    }
+    std::set<std::string> named_names;
+    for (const auto* p : named) named_names.insert(p->name);
+    for (const auto* p : installed_builtins()) {
+      if (!named_names.contains(p->name)) add(p);
+    }
+    for (const auto* p : named) add(p);
+  } else if (installed.empty()) {
+    for (const auto& p : builtins) add(&p);
+  } else {
+    for (const auto* p : installed_builtins()) add(p);
+  }
+  for (const auto& p : user_packs) add(&p);
+
+  for (const auto& i : installed) {
+    if (i.source == pack_source::dir && !user_by_name.contains(i.name)) {
+      out.notes.push_back("pack " + i.name + " (from " + i.dir + ") was not given with --pack-dir: left as it is;"
+                          " to upgrade it, give --pack-dir " + i.dir);
+    } else if (i.source == pack_source::builtin && !builtin_by_name.contains(i.name)) {
+      out.notes.push_back("pack " + i.name + " is installed but not built into this sluice: left as it is");
+    }
+  }
+  std::vector<std::string> not_installed;
+  for (const auto& p : builtins) {
+    if (!chosen.contains(p.name) && !installed_by_name.contains(p.name)) not_installed.push_back(p.name);
+  }
+  if (!not_installed.empty()) {
+    out.notes.push_back("built-in packs not installed: " + join(not_installed, ", ") +
+                        " (add one with --packs NAME)");
+  }
+  return out;
+}
+
+std::vector<const migration*> pending_migrations(const std::vector<const pack*>& packs,
+                                                 const std::vector<applied_migration>& applied) {
+  std::map<std::string, std::map<int, const applied_migration*>> applied_by_pack;
+  for (const auto& a : applied) applied_by_pack[a.pack].emplace(a.version, &a);
+
+  std::vector<std::string> problems;
+  std::vector<const migration*> pending;
+  for (const auto* p : packs) {
+    const auto& done = applied_by_pack[p->name];
+    std::map<int, const migration*> files;
+    for (const auto& m : p->migrations) files.emplace(m.version, &m);
+    for (const auto& [version, a] : done) {
+      auto file = files.find(version);
+      if (file == files.end()) {
+        problems.push_back(
+            "pack " + p->name + ": migration " + a->file + " was applied but " + where(*p) +
+            " no longer has a version " + four_digits(version) +
+            (p->source == pack_source::builtin
+                 ? "; use the sluice build that applied it, or a newer one"
+                 : "; put the file back (an applied migration stays: undo it with a new migration)"));
+      } else if (file->second->checksum != a->checksum) {
+        problems.push_back(file->second->origin +
+                           " was changed after it was applied (checksum then " + a->checksum + ", now " +
+                           file->second->checksum +
+                           "); put it back as it was and add a new migration with a higher version for the"
+                           " change");
+      }
+    }
+    int highest = done.empty() ? 0 : done.rbegin()->first;
+    for (const auto& m : p->migrations) {
+      if (done.contains(m.version)) continue;
+      if (m.version < highest) {
+        problems.push_back(m.origin + " is new but " + done.rbegin()->second->file + " of pack " + p->name +
+                           " is already applied; migrations apply in version order, so give it a version"
+                           " above " + four_digits(highest));
+        continue;
+      }
+      pending.push_back(&m);
+    }
+  }
+  if (!problems.empty()) {
+    throw pack_error("nothing was applied: " + join(problems, "\n  "));
+  }
+  return pending;
+}
+
+}  // namespace sluice::warehouse
+
+namespace sluice::warehouse {
+
+namespace {
+
+bool ident_start(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+}
+bool ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9') || c == '$'; }
+
+// Where the quoted text (a string '...' or an identifier "...") that opens at
+// `at` closes: the index of its closing quote (a doubled quote is one
+// character of it; with `escapes`, E'...', a backslash escapes the next), or
+// the end of `sql` when it never closes.
+std::size_t quoted_end(std::string_view sql, std::size_t at, char quote, bool escapes) {
+  std::size_t i = at + 1;
+  while (i < sql.size()) {
+    if (escapes && sql[i] == '\\') {
+      i += 2;
+    } else if (sql[i] == quote) {
+      if (i + 1 < sql.size() && sql[i + 1] == quote) i += 2;
+      else break;
+    } else {
+      ++i;
+    }
+  }
+  return std::min(i, sql.size());
+}
+
+std::string lower(std::string_view word) {
+  std::string out(word);
+  for (auto& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Whether a statement whose first words are `words` ends or starts the
+// transaction.
+bool controls_transaction(const std::vector<std::string>& words) {
+  if (words.empty()) return false;
+  const auto& first = words[0];
+  std::string second = words.size() > 1 ? words[1] : "";
+  if (first == "begin" || first == "commit" || first == "end" || first == "abort") return true;
+  if (first == "rollback") {  // ROLLBACK [WORK | TRANSACTION] TO a savepoint stays inside
+    std::size_t next = second == "work" || second == "transaction" ? 2 : 1;
+    return next >= words.size() || words[next] != "to";
+  }
+  if (first == "start" || first == "prepare") return second == "transaction";
+  return false;
+}
+
+}  // namespace
+
+std::optional<transaction_statement> find_transaction_statement(std::string_view sql) {
+  std::size_t at = 0;
+  int line = 1;
+  // The statement being read.
+  std::vector<std::string> words;  // its first few identifiers, lower-cased
+  std::size_t start = std::string_view::npos;
+  int start_line = 0;
+  int paren_depth = 0;
+  int begin_depth = 0;  // inside BEGIN ATOMIC ... END of CREATE FUNCTION/PROCEDURE
+  auto is_routine = [&] {
+    auto w = [&](std::size_t i) { return i < words.size() ? words[i] : std::string(); };
+    return w(0) == "create" && (w(1) == "function" || w(1) == "procedure" ||
+                                (w(1) == "or" && w(2) == "replace" && (w(3) == "function" || w(3) == "procedure")));
+  };
+  auto finish = [&]() -> std::optional<transaction_statement> {
+    std::optional<transaction_statement> out;
+    if (start != std::string_view::npos && controls_transaction(words)) {
+      auto text = sql.substr(start, std::min<std::size_t>(at - start, 80));
+      out = transaction_statement{std::string(text), start_line};
+    }
+    words.clear();
+    start = std::string_view::npos;
+    paren_depth = 0;
+    begin_depth = 0;
+    return out;
+  };
+  auto count_lines = [&](std::size_t from, std::size_t to) {
+    for (std::size_t i = from; i < to && i < sql.size(); ++i) line += sql[i] == '\n' ? 1 : 0;
+  };
+  while (at < sql.size()) {
+    char c = sql[at];
+    if (c == '\n') {
+      ++line;
+      ++at;
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v') {
+      ++at;
+      continue;
+    }
+    if (c == '-' && at + 1 < sql.size() && sql[at + 1] == '-') {
+      auto end = sql.find('\n', at);
+      at = end == std::string_view::npos ? sql.size() : end;
+      continue;
+    }
+    if (c == '/' && at + 1 < sql.size() && sql[at + 1] == '*') {
+      int depth = 0;
+      std::size_t i = at;
+      while (i < sql.size()) {
+        if (sql.compare(i, 2, "/*") == 0) {
+          ++depth;
+          i += 2;
+        } else if (sql.compare(i, 2, "*/") == 0) {
+          i += 2;
+          if (--depth == 0) break;
+        } else {
+          ++i;
+        }
+      }
+      count_lines(at, i);
+      at = i;
+      continue;
+    }
+    if (c == ';' && paren_depth <= 0 && begin_depth <= 0) {
+      if (auto found = finish()) return found;
+      ++at;
+      continue;
+    }
+    if (start == std::string_view::npos) {
+      start = at;
+      start_line = line;
+    }
+    if (c == '\'') {
+      // E'...' reads backslash escapes; the E was the word just before.
+      bool escapes = at > 0 && (sql[at - 1] == 'e' || sql[at - 1] == 'E') &&
+                     (at < 2 || !ident_char(sql[at - 2]));
+      std::size_t i = quoted_end(sql, at, '\'', escapes);
+      count_lines(at, i);
+      at = std::min(i + 1, sql.size());
+      continue;
+    }
+    if (c == '"') {
+      std::size_t i = quoted_end(sql, at, '"', false);
+      count_lines(at, i);
+      at = std::min(i + 1, sql.size());
+      continue;
+    }
+    if (c == '$') {
+      // $tag$ ... $tag$ ($$ included); $1 is a parameter.
+      std::size_t i = at + 1;
+      if (i < sql.size() && ident_start(sql[i])) {
+        while (i < sql.size() && ident_char(sql[i]) && sql[i] != '$') ++i;
+      }
+      if (i < sql.size() && sql[i] == '$') {
+        auto tag = sql.substr(at, i - at + 1);
+        auto close = sql.find(tag, i + 1);
+        auto end = close == std::string_view::npos ? sql.size() : close + tag.size();
+        count_lines(at, end);
+        at = end;
+        continue;
+      }
+      ++at;
+      continue;
+    }
+    if (ident_start(c)) {
+      std::size_t i = at;
+      while (i < sql.size() && ident_char(sql[i])) ++i;
+      auto word = lower(sql.substr(at, i - at));
+      if (words.size() < 4) words.push_back(word);
+      if (paren_depth == 0 && is_routine()) {
+        if (word == "begin") ++begin_depth;
+        else if (word == "case" && begin_depth >= 1) ++begin_depth;
+        else if (word == "end" && begin_depth > 0) --begin_depth;
+      }
+      at = i;
+      continue;
+    }
+    if (c == '(') ++paren_depth;
+    if (c == ')') --paren_depth;
+    ++at;
+  }
+  return finish();
+}
+
+}  // namespace sluice::warehouse

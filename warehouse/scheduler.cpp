@@ -1,0 +1,60 @@
+#include "warehouse/scheduler.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "warehouse/log.h"
+
+namespace sluice::warehouse {
+
+jobs_outcome run_jobs(connection& conn, bool all_due) {
+  auto log = logger();
+  auto due = conn.exec(all_due ? "select name, command from sluice.jobs where enabled order by name"
+                               : "select name, command from sluice.jobs where enabled and "
+                                 "(last_run_at is null or last_run_at + every <= now()) order by name");
+  jobs_outcome outcome;
+  for (int row = 0; row < due.rows(); ++row) {
+    std::string name(due.text(row, 0));
+    std::string command(due.text(row, 1));
+    auto started = std::chrono::steady_clock::now();
+    try {
+      transaction tx(conn, "begin isolation level repeatable read");
+      auto locked = conn.exec_params(
+          "select pg_try_advisory_xact_lock(hashtext('sluice.job:' || $1)),"
+          " (select watermark::text from sluice.jobs where name = $1),"
+          " pg_snapshot_xmin(pg_current_snapshot())::text",
+          {name});
+      if (locked.text(0, 0) != "t") {
+        ++outcome.skipped_locked;
+        log->debug("job {}: running elsewhere, skipped", name);
+        continue;
+      }
+      std::string from(locked.text(0, 1));
+      std::string to(locked.text(0, 2));
+      conn.exec_params(command, {from, to});
+      conn.exec_params(
+          "update sluice.jobs set watermark = $2::xid8, last_run_at = now(), last_error = null"
+          " where name = $1",
+          {name, to});
+      tx.commit();
+      ++outcome.ran;
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - started)
+                    .count();
+      log->debug("job {}: ran in {} ms (watermark {} -> {})", name, ms, from, to);
+    } catch (const db_error& e) {
+      if (e.kind() == error_kind::connection) throw;
+      ++outcome.failed;
+      log->error("job {} failed: {} (the job stays due; see sluice.jobs.last_error)", name, e.what());
+      try {
+        conn.exec_params("update sluice.jobs set last_error = $2 where name = $1", {name, e.what()});
+      } catch (const db_error&) {
+        // Keeping the message is best effort; the log has it.
+      }
+    }
+  }
+  return outcome;
+}
+
+}  // namespace sluice::warehouse

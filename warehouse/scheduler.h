@@ -1,0 +1,28 @@
+// Scheduled SQL jobs (rows of sluice.jobs, declared in sql/).
+//
+// run_jobs() runs each enabled job that is due (or every enabled job when
+// `all_due` is set), each in its own REPEATABLE READ transaction under a
+// transaction-level advisory lock keyed by the job's name, so that several
+// daemons sharing one warehouse never run the same job at once (a job locked
+// elsewhere is skipped). The job's command gets $1 = its stored watermark and
+// $2 = pg_snapshot_xmin(pg_current_snapshot()) of the run's snapshot, both xid8;
+// $2 is stored as the new watermark in the same transaction.
+//
+// Errors: a failing job is rolled back, its error kept in sluice.jobs.last_error
+// and logged; the other jobs still run. Connection errors are thrown (db_error)
+// for the caller to retry later.
+#pragma once
+
+#include "warehouse/connection.h"
+
+namespace sluice::warehouse {
+
+struct jobs_outcome {
+  int ran = 0;
+  int failed = 0;
+  int skipped_locked = 0;
+};
+
+jobs_outcome run_jobs(connection& conn, bool all_due);
+
+}  // namespace sluice::warehouse
