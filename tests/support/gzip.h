@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace sluice_test {
+namespace sluice::testing {
 
 inline std::string gzip_of(std::string_view content, int level = 6) {
   z_stream stream{};
@@ -27,4 +27,4 @@ inline std::string gzip_of(std::string_view content, int level = 6) {
   return out;
 }
 
-}  // namespace sluice_test
+}  // namespace sluice::testing

@@ -7,7 +7,7 @@
 #include <functional>
 #include <set>
 
-#include "../../support/temp_dir.h"
+#include "support/temp_dir.h"
 #include "warehouse/packs.h"
 
 using namespace sluice::warehouse;

@@ -6,7 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
-#include "../../support/temp_dir.h"
+#include "support/temp_dir.h"
 #include <chrono>
 #include <filesystem>
 #include <fstream>

@@ -4,7 +4,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "../../support/temp_dir.h"
+#include "support/temp_dir.h"
 #include <cstring>
 #include "watcher/inotify_buffer.h"
 

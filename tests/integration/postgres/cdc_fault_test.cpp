@@ -1,0 +1,817 @@
+// Change data capture under faults: sluice killed during the snapshot, the
+// server crashed while the daemon streams, a source transaction too large to
+// hold, a slot dropped or recreated behind sluice's back, a column added on
+// the source. Each fault is checked to land mid-work; the invariants are the
+// ones of cdc_test.cpp: every mirror equals its source table, and the change
+// log holds each source change exactly once.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <array>
+#include <atomic>
+#include <thread>
+
+#include "support/cdc_source.h"
+#include "support/checks.h"
+#include "support/fixture.h"
+#include "support/hubdoc_input.h"
+#include "support/small_disk.h"
+#include "loader/sources/postgres/replication.h"
+
+namespace sluice::testing {
+namespace {
+
+// Rows of (_lsn, _seq) that appear more than once in a change log (the
+// snapshot's rows all share the consistent point and seq 0).
+std::int64_t doubled_changes(sluice_fixture& fx, const std::string& staging) {
+  return fx.scalar("select count(*) from (select _lsn, _seq from " + staging +
+                   " where _op <> 'r' group by 1, 2 having count(*) > 1) d");
+}
+
+// Polls `sql` on the warehouse (reconnecting after a server restart) until it
+// returns `want`.
+bool wait_for_text(sluice_fixture& fx, const std::string& sql, const std::string& want,
+                   std::chrono::milliseconds timeout) {
+  return fx.wait_until_reconnecting([&] { return fx.text(sql) == want; }, timeout, 200ms);
+}
+
+// Waits until the mirror `core` equals the source's `table` (row-for-row
+// digest), through the warehouse's failures and restarts.
+bool mirror_catches_up(sluice_fixture& fx, source_db& src, const std::string& core, const std::string& table,
+                       std::chrono::milliseconds timeout) {
+  auto want = source_db::digest(src.db(), table);
+  return wait_until(
+      [&] {
+        try {
+          return source_db::digest(fx.db(), core) == want;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      timeout, 200ms);
+}
+
+// A COPY into `table` under way in the warehouse, with rows in already, by a
+// backend other than `other_than`: {its pid, rows copied}, or {0, 0}.
+std::pair<std::int64_t, std::int64_t> copy_progress(sluice_fixture& fx, const std::string& table,
+                                                    std::int64_t other_than = 0) {
+  auto progress = fx.db().exec(
+      "select p.pid, p.tuples_processed from pg_stat_progress_copy p where p.datname = current_database()"
+      " and p.relid = to_regclass('" + table + "') and p.tuples_processed > 0 and p.pid <> " +
+      std::to_string(other_than));
+  if (progress.rows() == 0) return {0, 0};
+  return {progress.int64(0, 0), progress.int64(0, 1)};
+}
+
+}  // namespace
+
+TEST_CASE("kill -9 of sluice during the initial snapshot commits none of it, and the next run copies each row once",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  constexpr std::int64_t rows = 2'000'000;
+  src.db().exec(
+      "create table big (id bigint primary key, payload text);"
+      "insert into big select i, md5(i::text) from generate_series(1, " + std::to_string(rows) + ") i;"
+      "create publication big_pub for table big;");
+  add_source(fx, "app", src, "big_pub");
+
+  auto first = fx.start_sluice({"--once"}, "snapshot-killed.log");
+  // Kill once the warehouse is receiving the copy.
+  std::int64_t copied_when_killed = 0;
+  bool copying = wait_until(
+      [&] {
+        copied_when_killed = copy_progress(fx, "staging.app_big").second;
+        return copied_when_killed > 0 || !first->running();
+      },
+      120s, 5ms);
+  first->kill();
+  INFO(first->output());
+  REQUIRE(copying);
+  INFO("rows copied into staging when killed: " << copied_when_killed);
+  CHECK(copied_when_killed > 0);
+  CHECK(copied_when_killed < rows);  // the kill landed mid-copy
+  // Nothing of the snapshot committed.
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "new");
+  CHECK(fx.scalar("select count(*) from staging.app_big") == 0);
+  CHECK(fx.scalar("select count(*) from core.app_big") == 0);
+
+  src.db().exec("insert into big values (0, 'after the kill'); update big set payload = 'changed' where id = 7");
+  auto second = fx.run_once();
+  INFO(second.describe());
+  REQUIRE(second.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_big") == source_db::digest(src.db(), "public.big"));
+  auto copied = fx.db().exec("select count(*), count(distinct id) from staging.app_big where _op = 'r'");
+  CHECK(copied.int64(0, 0) == copied.int64(0, 1));
+  CHECK(copied.int64(0, 0) + fx.scalar("select count(*) from staging.app_big where _op = 'i'") == rows + 1);
+  CHECK(doubled_changes(fx, "staging.app_big") == 0);
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  // One slot, sluice's, and it is not held by anyone.
+  CHECK(src.db().exec("select string_agg(slot_name || ':' || active, ',') from pg_replication_slots"
+                      " where database = current_database()").text(0, 0) == slot_of(fx, "app") + ":false");
+}
+
+TEST_CASE("the source and then the warehouse crashed (pg_ctl restart -m immediate) during the daemon's initial copy:"
+          " it copies again by itself, each row once",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  constexpr std::int64_t rows = 600'000;
+  src.db().exec(
+      "create table big (id bigint primary key, payload text);"
+      "insert into big select i, md5(i::text) from generate_series(1, " + std::to_string(rows) + ") i;"
+      "create publication big_pub for table big;");
+  add_source(fx, "app", src, "big_pub");
+  auto daemon = start_daemon(fx);
+  std::int64_t copier = 0;  // the warehouse backend of the copy the last crash cut
+  for (int round = 0; round < 2; ++round) {
+    // Crash once the warehouse is receiving a new copy.
+    std::int64_t copied = 0;
+    bool copying = fx.wait_until_reconnecting(
+        [&] {
+          auto [pid, rows_in] = copy_progress(fx, "staging.app_big", copier);
+          if (pid == 0) return false;
+          copier = pid;
+          copied = rows_in;
+          return true;
+        },
+        120s, 5ms);
+    INFO("round " << round << ": rows copied into staging when the server crashed: " << copied);
+    REQUIRE(copying);
+    auto restarted = crash_restart_server(fx, round == 0 ? source_admin_dsn() : admin_dsn());
+    INFO(restarted.describe());
+    REQUIRE(restarted.ok());
+    fx.reconnect();
+    src.reconnect();
+    CHECK(copied < rows);  // mid-copy
+    CHECK(fx.text("select state from sluice.sources where name = 'app'") == "new");  // none of it committed
+  }
+  src.db().exec("insert into big values (0, 'after the crashes')");
+  INFO(daemon->output());
+  CHECK(mirror_catches_up(fx, src, "core.app_big", "public.big", 180s));
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  auto copied = fx.db().exec("select count(*), count(distinct id) from staging.app_big where _op = 'r'");
+  CHECK(copied.int64(0, 0) == copied.int64(0, 1));
+  CHECK(copied.int64(0, 0) + fx.scalar("select count(*) from staging.app_big where _op = 'i'") == rows + 1);
+  CHECK(doubled_changes(fx, "staging.app_big") == 0);
+  CHECK(daemon->running());
+  stop_daemon(*daemon, 60s);
+  // One slot, sluice's, and no other left behind.
+  CHECK(src.db().exec("select string_agg(slot_name, ',') from pg_replication_slots"
+                      " where database = current_database()").text(0, 0) == slot_of(fx, "app"));
+}
+
+TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediate) while the daemon streams: it"
+          " recovers by itself, losing and doubling no change",
+          "[integration][cdc]") {
+  // When the source lives on the warehouse's cluster, both rounds crash both.
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, n int not null);"
+      "create table events (id bigserial primary key, item int, at timestamptz default clock_timestamp());"
+      "insert into items select i, 0 from generate_series(1, 100) i;"
+      "create publication shop_pub for table items, events;");
+  add_source(fx, "app", src, "shop_pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+
+  // Small source transactions, on and on; through the crash the workload
+  // reconnects (a transaction whose commit it never heard of may or may not
+  // be there: the checks compare with what the source holds).
+  std::atomic<int> committed{0};
+  workload_thread workload([&](const std::atomic<bool>& running) {
+    int step = 0;
+    while (running) {
+      try {
+        warehouse::connection w(src.dsn());
+        while (running) {
+          ++step;
+          w.exec("begin; insert into events (item) values (" + std::to_string(step % 100 + 1) +
+                 "); update items set n = n + 1 where id = " + std::to_string(step % 100 + 1) + "; commit");
+          ++committed;
+          std::this_thread::sleep_for(1ms);
+        }
+      } catch (const std::exception&) {
+        std::this_thread::sleep_for(200ms);
+      }
+    }
+  });
+  for (int round = 0; round < 2; ++round) {
+    // Changes are flowing; crash the server in the middle of them.
+    auto target = committed.load() + 300;
+    REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
+    std::int64_t streamed_before = 0;
+    REQUIRE(fx.wait_until_reconnecting(
+        [&] { return (streamed_before = fx.scalar("select count(*) from staging.app_events")) > 0; }, 60s, 20ms));
+    auto restarted = crash_restart_server(fx, round == 0 ? admin_dsn() : source_admin_dsn());
+    INFO(restarted.describe());
+    REQUIRE(restarted.ok());
+    fx.reconnect();
+    src.reconnect();
+    INFO("round " << round << ": changes in the warehouse just before the crash: " << streamed_before);
+    CHECK(streamed_before < src.db().exec("select count(*) from events").int64(0, 0));  // mid-stream
+  }
+  // The workload goes on after the last crash for a while, then stops.
+  auto target = committed.load() + 300;
+  REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
+  workload.stop();
+
+  src.reconnect();
+  auto want_events = source_db::digest(src.db(), "public.events");
+  auto want_items = source_db::digest(src.db(), "public.items");
+  bool caught_up = fx.wait_until_reconnecting(
+      [&] {
+        return source_db::digest(fx.db(), "core.app_events") == want_events &&
+               source_db::digest(fx.db(), "core.app_items") == want_items;
+      },
+      180s, 500ms);
+  INFO(daemon->output());
+  CHECK(caught_up);
+  CHECK(daemon->running());
+  auto events = src.db().exec("select count(*) from events").int64(0, 0);
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'i'") == events);
+  CHECK(fx.scalar("select count(distinct id) from staging.app_events where _op = 'i'") == events);
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'u'") ==
+        src.db().exec("select sum(n) from items").int64(0, 0));
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+  CHECK(doubled_changes(fx, "staging.app_events") == 0);
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  stop_daemon(*daemon, 60s);
+}
+
+TEST_CASE("a source transaction of 1M rows streams with flat memory and answered keepalives, also resumed mid-transaction"
+          " after kill -9",
+          "[integration][cdc]") {
+  // The walsender gives up on a receiver silent for 5 s.
+  server_setting timeout("wal_sender_timeout", "5s");
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table events (id bigint primary key, payload text);"
+      "create publication ev_pub for table events;");
+  add_source(fx, "app", src, "ev_pub");
+  REQUIRE(fx.run_once().ok());  // the snapshot (empty)
+  constexpr std::int64_t rows = 1'000'000;
+  // One transaction: 1M rows with a 200-byte payload (~260 MB of change rows).
+  src.db().exec("insert into events select i, repeat(md5(i::text), 7) || left(md5(i::text), 4)"
+                " from generate_series(1, " + std::to_string(rows) + ") i");
+  src.db().exec("insert into events values (0, 'a small transaction after it')");
+
+  // Killed in the middle of the transaction's changes.
+  auto first = fx.start_sluice({"--once"}, "killed-mid-transaction.log");
+  std::int64_t applied_when_killed = 0;
+  std::int64_t first_peak_kb = 0;
+  bool some = wait_until(
+      [&] {
+        first_peak_kb = std::max(first_peak_kb, peak_rss_kb(first->pid()));
+        applied_when_killed = fx.scalar("select count(*) from staging.app_events where _op = 'i'");
+        return applied_when_killed > 0 || !first->running();
+      },
+      180s, 50ms);
+  first->kill();
+  WARN("sluice's peak RSS until the first changes of the 1M-row transaction committed: " << first_peak_kb / 1024
+                                                                                         << " MB");
+  if (memory_bounds_hold) CHECK(first_peak_kb < 120 * 1024);
+  applied_when_killed = fx.scalar("select count(*) from staging.app_events where _op = 'i'");
+  INFO("changes of the large transaction committed when killed: " << applied_when_killed);
+  auto first_output = first->output();
+  auto log_end = first_output.substr(first_output.size() - std::min<std::size_t>(first_output.size(), 3000));
+  INFO("the killed run's log ends: ..." << log_end);
+  CHECK(some);
+  CHECK(applied_when_killed > 0);
+  CHECK(applied_when_killed < rows);  // the kill landed mid-transaction
+
+  // The rest, with sluice's peak RSS watched.
+  auto started = std::chrono::steady_clock::now();
+  auto second = fx.start_sluice({"--once"}, "rest.log");
+  std::int64_t peak_kb = 0;
+  std::optional<exit_status> ended;
+  while (!(ended = second->wait_for(20ms))) peak_kb = std::max(peak_kb, peak_rss_kb(second->pid()));
+  auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  INFO(ended->describe());
+  WARN("sluice's peak RSS over the rest of the 1M-row transaction: " << peak_kb / 1024 << " MB in " << seconds << " s");
+  REQUIRE(ended->ok());
+  CHECK(peak_kb > 0);
+  // A whole-transaction buffer would hold ~260 MB of change rows.
+  if (memory_bounds_hold) CHECK(peak_kb < 120 * 1024);
+  CHECK(seconds > 5);  // long enough for a silent receiver to time out
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'i'") == rows + 1);
+  CHECK(fx.scalar("select count(distinct id) from staging.app_events where _op = 'i'") == rows + 1);
+  CHECK(doubled_changes(fx, "staging.app_events") == 0);
+  CHECK(source_db::digest(fx.db(), "core.app_events") == source_db::digest(src.db(), "public.events"));
+}
+
+TEST_CASE("two daemons started at once on one new source: one copies and streams it, the other takes over after"
+          " a kill -9, and no change is lost or doubled",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  constexpr int rows = 20'000;
+  src.db().exec(
+      "create table items (id int primary key, n int not null);"
+      "create table events (id bigserial primary key, item int);"
+      "insert into items select i, 0 from generate_series(1, " + std::to_string(rows) + ") i;"
+      "create publication shop_pub for table items, events;");
+  add_source(fx, "app", src, "shop_pub");
+  std::array<std::unique_ptr<child_process>, 2> daemons{fx.start_sluice({"--settle-ms", "200"}, "first.log"),
+                                                        fx.start_sluice({"--settle-ms", "200"}, "second.log")};
+  std::atomic<int> committed{0};
+  workload_thread workload([&](const std::atomic<bool>& running) {
+    warehouse::connection w(src.dsn());
+    for (int step = 1; running; ++step) {
+      auto item = std::to_string(step % rows + 1);
+      w.exec("begin; insert into events (item) values (" + item + "); update items set n = n + 1 where id = " + item +
+             "; commit");
+      ++committed;
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 90s));
+  auto target = committed.load() + 300;
+  REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
+  REQUIRE(fx.wait_until_reconnecting([&] { return fx.scalar("select count(*) from staging.app_events") > 0; }, 60s,
+                                     50ms));
+
+  // The one that copied the snapshot is killed mid-stream; the other goes on.
+  auto copier = daemons[0]->output().find("snapshot of") != std::string::npos ? 0 : 1;
+  INFO("first: " << daemons[0]->output());
+  INFO("second: " << daemons[1]->output());
+  daemons[copier]->kill();
+  auto& survivor = *daemons[1 - copier];
+  target = committed.load() + 300;
+  REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
+  workload.stop();
+
+  CHECK(mirror_catches_up(fx, src, "core.app_events", "public.events", 120s));
+  CHECK(mirror_catches_up(fx, src, "core.app_items", "public.items", 60s));
+  CHECK(survivor.running());
+  CHECK(survivor.output().find("waiting to take over") != std::string::npos);
+  CHECK(survivor.output().find("taken over") != std::string::npos);
+  auto events = src.db().exec("select count(*) from events").int64(0, 0);
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'r'") == rows);  // one snapshot
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op in ('r', 'i')") == events);
+  CHECK(fx.scalar("select count(distinct id) from staging.app_events") == events);
+  // Each update after the snapshot once (the snapshot holds those before it).
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'u'") ==
+        src.db().exec("select sum(n) from items").int64(0, 0) -
+            fx.scalar("select sum(n) from staging.app_items where _op = 'r'"));
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+  CHECK(doubled_changes(fx, "staging.app_events") == 0);
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  stop_daemon(survivor, 60s);
+}
+
+TEST_CASE("run --once beside a daemon that replicates the source waits 30 s for it, then says so and exits non-zero,"
+          " leaving sluice.sources to the daemon",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+  auto started = std::chrono::steady_clock::now();
+  auto once = fx.run_once({}, 90s);
+  auto took = std::chrono::steady_clock::now() - started;
+  INFO(once.describe());
+  CHECK(once.exited);
+  CHECK(once.code == 1);
+  CHECK(took >= 29s);
+  CHECK(took < 60s);
+  CHECK(once.output.find("another sluice replicates it") != std::string::npos);
+  CHECK(fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'").empty());
+  // The daemon still streams it.
+  src.db().exec("insert into items values (1)");
+  CHECK(wait_for_text(fx, "select count(*) from core.app_items", "1", 30s));
+  stop_daemon(*daemon, 60s);
+}
+
+TEST_CASE("a daemon whose claim on a source ended with its session (backend terminated) stops streaming it and"
+          " claims it again, doubling nothing",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table events (id bigserial primary key, item int); create publication pub for table events;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+  std::atomic<int> committed{0};
+  workload_thread workload([&](const std::atomic<bool>& running) {
+    warehouse::connection w(src.dsn());
+    while (running) {
+      w.exec("insert into events (item) values (1)");
+      ++committed;
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  REQUIRE(wait_until([&] { return committed.load() >= 200; }, 60s));
+  // The session that holds the claim (warehouse::claim_source's advisory
+  // lock) is ended; the batches go on other connections, which reconnect by
+  // themselves.
+  auto holder = [&] {
+    return fx.scalar("select coalesce(max(l.pid), 0) from pg_locks l,"
+                     " (select hashtextextended('sluice.source:app', 0) k) h where l.locktype = 'advisory'"
+                     " and l.granted and l.objsubid = 1 and l.classid::bigint = (h.k >> 32) & 4294967295"
+                     " and l.objid::bigint = h.k & 4294967295");
+  };
+  auto first = holder();
+  REQUIRE(first != 0);
+  fx.db().exec("select pg_terminate_backend(" + std::to_string(first) + ")");
+  // Within the check interval (10 s) the run ends and a new one claims it.
+  bool claimed_again = wait_until(
+      [&] {
+        auto now = holder();
+        return now != 0 && now != first;
+      },
+      30s, 200ms);
+  auto target = committed.load() + 300;
+  REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
+  workload.stop();
+  INFO(daemon->output());
+  CHECK(claimed_again);
+  CHECK(mirror_catches_up(fx, src, "core.app_events", "public.events", 60s));
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'i'") ==
+        src.db().exec("select count(*) from events").int64(0, 0));
+  CHECK(doubled_changes(fx, "staging.app_events") == 0);
+  stop_daemon(*daemon, 60s);
+}
+
+TEST_CASE("the warehouse's disk full while the daemon streams holds the source with the reason shown, and with room"
+          " again it goes on, losing and doubling no change",
+          "[integration][cdc]") {
+  // The change log on a 3 MB tmpfs (a tablespace): it fills mid-stream.
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table events (id bigserial primary key, payload text); create publication pub for table events;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());  // the snapshot (empty): the tables exist
+  small_disk disk(fx, "staging.app_events", "3M");
+
+  auto daemon = start_daemon(fx);
+  // ~20,000 changes of ~330 bytes: about 7 MB, more than the disk holds.
+  src.db().exec("insert into events (payload) select repeat('p', 300) from generate_series(1, 2000)");
+  for (int i = 0; i < 9; ++i) {
+    src.db().exec("insert into events (payload) select repeat('q', 300) from generate_series(1, 2000)");
+  }
+  bool held = wait_for_text(fx, "select coalesce(last_error, '') like '%No space left on device%' from sluice.sources"
+                                " where name = 'app'", "t", 60s);
+  auto streamed = fx.scalar("select count(*) from staging.app_events");
+  INFO(daemon->output());
+  INFO("changes in the warehouse while the disk was full: " << streamed);
+  REQUIRE(held);
+  CHECK(streamed < 20'000);  // the disk filled mid-stream
+  CHECK(daemon->running());
+
+  // Room again: the daemon's next retry goes on from the applied position.
+  disk.grow("64M");
+  CHECK(mirror_catches_up(fx, src, "core.app_events", "public.events", 120s));
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'i'") == 20'000);
+  CHECK(doubled_changes(fx, "staging.app_events") == 0);
+  CHECK(wait_for_text(fx, "select coalesce(last_error, '') from sluice.sources where name = 'app'", "", 30s));
+  stop_daemon(*daemon, 60s);
+}
+
+TEST_CASE("a slot another process still holds (a killed run's walsender) is waited for, and --once then loads what"
+          " waited",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());  // the snapshot (empty), and the slot
+  const auto slot = slot_of(fx, "app");
+  src.db().exec("insert into items select i, 'after the snapshot' from generate_series(1, 100) i");
+
+  // Someone else streams from the slot, as the walsender of a run killed a
+  // moment ago does until it notices.
+  std::optional<loader::replication_connection> holder;
+  holder.emplace(src.dsn(), "holder");
+  holder->start(slot, 0, "pub", 0ms);
+  auto run = fx.start_sluice({"--once"}, "waits.log");
+  bool waiting = wait_until([&] { return run->output().find("held by another process") != std::string::npos; }, 30s);
+  INFO(run->output());
+  REQUIRE(waiting);
+  std::this_thread::sleep_for(1s);
+  CHECK(run->running());  // still waiting, not failed
+  holder.reset();         // lets go of the slot
+
+  auto ended = run->wait_for(60s);
+  REQUIRE(ended);
+  INFO(ended->describe());
+  CHECK(ended->ok());
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'i'") == 100);
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+
+  // A daemon told to stop while it waits stops at once, not after the wait.
+  holder.emplace(src.dsn(), "holder");
+  holder->start(slot, 0, "pub", 0ms);
+  auto daemon = start_daemon(fx, "waiting-daemon.log");
+  REQUIRE(wait_until([&] { return daemon->output().find("held by another process") != std::string::npos; }, 30s));
+  auto asked = std::chrono::steady_clock::now();
+  stop_daemon(*daemon, 25s);
+  CHECK(std::chrono::steady_clock::now() - asked < 10s);
+}
+
+TEST_CASE("a slot dropped behind sluice's back stops that source with a clear error, while other sources and the inbox go on",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db lost(source_name(fx, "lost_"));
+  source_db kept(source_name(fx, "kept_"));
+  for (auto* src : {&lost, &kept}) {
+    src->db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  }
+  add_source(fx, "lost", lost, "pub");
+  add_source(fx, "kept", kept, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select string_agg(state, ',' order by name) from sluice.sources", "streaming,streaming",
+                        60s));
+  lost.db().exec("insert into items values (1, 'before')");
+  REQUIRE(wait_for_text(fx, "select count(*) from core.lost_items", "1", 30s));
+
+  // Dropped while sluice streams from it: its walsender is ended first.
+  const auto lost_slot = slot_of(fx, "lost");
+  bool dropped = wait_until(
+      [&] {
+        try {
+          lost.db().exec("select pg_terminate_backend(active_pid) from pg_replication_slots"
+                         " where slot_name = '" + lost_slot + "' and active_pid is not null;"
+                         "select pg_drop_replication_slot('" + lost_slot + "')");
+          return true;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      20s, 50ms);
+  REQUIRE(dropped);
+  lost.db().exec("insert into items values (2, 'after the drop')");
+  kept.db().exec("insert into items values (1, 'still flowing')");
+  fx.write_file("hubdoc/after-drop.log", login_line(1) + "\n");
+
+  CHECK(wait_for_text(fx, "select state from sluice.sources where name = 'lost'", "stopped", 30s));
+  auto error = fx.text("select coalesce(last_error, '') from sluice.sources where name = 'lost'");
+  INFO("last_error: " << error);
+  CHECK(error.find("sluice_lost") != std::string::npos);
+  CHECK(error.find("gone") != std::string::npos);
+  CHECK(wait_for_text(fx, "select count(*) from core.kept_items", "1", 30s));
+  CHECK(wait_for_text(fx, "select count(*) from sluice.files where state = 'loaded'", "1", 30s));
+  CHECK(fx.text("select state from sluice.sources where name = 'kept'") == "streaming");
+  CHECK(fx.scalar("select count(*) from core.lost_items") == 1);
+  // Stopped means stopped: no retry loop recreating anything on the source.
+  std::this_thread::sleep_for(3s);
+  CHECK(lost.db().exec("select count(*) from pg_replication_slots where slot_name = '" + lost_slot + "'").int64(0, 0) ==
+        0);
+  INFO(daemon->output());
+  CHECK(daemon->output().find("sluice_lost") != std::string::npos);
+  CHECK(daemon->running());
+  stop_daemon(*daemon, 60s);
+
+  // --once says so too, and exits non-zero.
+  auto once = fx.run_once();
+  INFO(once.describe());
+  CHECK_FALSE(once.ok());
+  CHECK(once.output.find("sluice_lost") != std::string::npos);
+}
+
+TEST_CASE("a slot dropped and recreated under the same name is detected, not streamed from as if nothing happened",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());
+  src.db().exec("insert into items values (1, 'streamed')");
+  REQUIRE(fx.run_once().ok());
+  // Behind sluice's back: dropped, a change nobody will send, then recreated.
+  const auto slot = slot_of(fx, "app");
+  src.db().exec("select pg_drop_replication_slot('" + slot + "')");
+  src.db().exec("insert into items values (2, 'lost with the old slot')");
+  src.db().exec("select pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
+  src.db().exec("insert into items values (3, 'after the new slot')");
+
+  auto run = fx.run_once();
+  INFO(run.describe());
+  CHECK_FALSE(run.ok());
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "stopped");
+  auto error = fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'");
+  INFO("last_error: " << error);
+  CHECK(error.find("sluice_app") != std::string::npos);
+  CHECK(error.find("recreated") != std::string::npos);
+  // Nothing of the new slot's stream was taken for the old one's.
+  CHECK(fx.scalar("select count(*) from staging.app_items where id = 3") == 0);
+
+  // Copying afresh, as the message says, brings it back in step.
+  fx.db().exec("update sluice.sources set state = 'new', last_error = null where name = 'app'");
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+}
+
+TEST_CASE("a column added on the source while streaming is added to the change log and the mirror, with its values",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text);"
+      "insert into items select i, 'item ' || i from generate_series(1, 100) i;"
+      "create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+
+  std::atomic<bool> may_alter{false};
+  std::atomic<int> step{0};
+  std::atomic<int> altered_at{0};
+  workload_thread workload([&](const std::atomic<bool>& running) {
+    warehouse::connection w(src.dsn());
+    bool added = false;
+    while (running) {
+      int i = ++step;
+      if (!added && i >= 200 && may_alter) {
+        w.exec("alter table items add column color text");
+        added = true;
+        altered_at = i;
+      }
+      w.exec("insert into items values (" + std::to_string(1000 + i) + ", 'new'" + (added ? ", 'c" + std::to_string(i) + "'" : std::string()) + ")");
+      if (added) w.exec("update items set color = 'u" + std::to_string(i) + "' where id = " + std::to_string(i % 100 + 1));
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  // The ALTER happens while changes stream: once some have arrived.
+  std::int64_t streamed_before_alter = 0;
+  REQUIRE(wait_until(
+      [&] {
+        streamed_before_alter = fx.scalar("select count(*) from staging.app_items where _op = 'i'");
+        return streamed_before_alter > 0;
+      },
+      30s));
+  may_alter = true;
+  REQUIRE(wait_until([&] { return altered_at.load() > 0; }, 30s));
+  REQUIRE(wait_until([&] { return step.load() >= altered_at.load() + 300; }, 60s));
+  workload.stop();
+  INFO("inserts streamed before the ALTER: " << streamed_before_alter);
+  CHECK(streamed_before_alter > 0);
+
+  bool caught_up = mirror_catches_up(fx, src, "core.app_items", "public.items", 60s);
+  INFO(daemon->output());
+  CHECK(caught_up);
+  CHECK(fx.scalar("select count(*) from staging.app_items where color is not null") > 0);
+  CHECK(fx.scalar("select count(*) from core.app_items where color like 'u%'") > 0);
+  stop_daemon(*daemon, 60s);
+
+  // Added while sluice is not running: the next run adds it too.
+  src.db().exec("alter table items add column size int; insert into items values (5000, 'later', 'red', 42);"
+                "update items set size = 7 where id = 1");
+  auto once = fx.run_once();
+  INFO(once.describe());
+  REQUIRE(once.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+  CHECK(fx.scalar("select size from staging.app_items where id = 5000") == 42);
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+}
+
+TEST_CASE("a column dropped or retyped on the source while streaming holds that source with the reason in "
+          "sluice.sources, and once the warehouse's tables match it resumes with nothing lost or doubled",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text, qty int);"
+      "insert into items select i, 'item ' || i, i from generate_series(1, 100) i;"
+      "create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+  src.db().exec("insert into items values (1001, 'before the drop', 1)");
+  REQUIRE(wait_for_text(fx, "select count(*) from core.app_items where id = 1001", "1", 30s));
+  auto applied_before = fx.text("select applied_lsn::text from sluice.sources where name = 'app'");
+
+  // Dropped: the change after it cannot go into tables that still have the
+  // column. The source waits, saying which column; nothing after it lands.
+  src.db().exec("alter table items drop column name; insert into items values (1002, 2);"
+                "update items set qty = 9 where id = 1");
+  auto error_names = [&](const std::string& column) {
+    return wait_until(
+        [&] {
+          auto error = fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'");
+          return error.find("column " + column + " ") != std::string::npos;
+        },
+        30s, 100ms);
+  };
+  bool held = error_names("name");
+  INFO(daemon->output());
+  INFO("last_error: " << fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'"));
+  REQUIRE(held);
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(fx.text("select applied_lsn::text from sluice.sources where name = 'app'") == applied_before);
+  CHECK(fx.scalar("select count(*) from staging.app_items where id = 1002") == 0);
+  CHECK(fx.scalar("select qty from core.app_items where id = 1") == 1);
+  // Held, not given up: the daemon keeps trying while another change waits.
+  src.db().exec("insert into items values (1003, 3)");
+  std::this_thread::sleep_for(3s);
+  CHECK(daemon->running());
+  CHECK(fx.scalar("select count(*) from staging.app_items where id in (1002, 1003)") == 0);
+
+  // Fixed as the message says: the same column dropped in the warehouse.
+  fx.db().exec("alter table staging.app_items drop column name; alter table core.app_items drop column name");
+  auto caught_up = [&] { return mirror_catches_up(fx, src, "core.app_items", "public.items", 90s); };
+  CHECK(caught_up());
+  CHECK(fx.scalar("select count(*) from staging.app_items where id in (1002, 1003) and _op = 'i'") == 2);
+  CHECK(fx.text("select coalesce(last_error, 'none') from sluice.sources where name = 'app'") == "none");
+
+  // Retyped: the same, for a column whose values no longer fit.
+  src.db().exec("alter table items alter column qty type bigint; insert into items values (1004, 5000000000)");
+  REQUIRE(error_names("qty"));
+  CHECK(fx.scalar("select count(*) from staging.app_items where id = 1004") == 0);
+  fx.db().exec("alter table staging.app_items alter column qty type bigint;"
+               "alter table core.app_items alter column qty type bigint");
+  CHECK(caught_up());
+  CHECK(fx.scalar("select qty from core.app_items where id = 1004") == 5000000000LL);
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op <> 'r'") == 5);  // 1001, 1002, the update, 1003, 1004
+  CHECK(daemon->output().find("no longer on the source") != std::string::npos);
+  CHECK(daemon->output().find("retyped") != std::string::npos);
+  stop_daemon(*daemon, 60s);
+}
+
+TEST_CASE("columns added on the source with a default give the mirror's rows from before that default, as the "
+          "source's rows have it, and a volatile one is warned about",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text);"
+      "insert into items select i, 'item ' || i from generate_series(1, 50) i;"
+      "create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());
+  // No row is rewritten on the source, and no change is streamed for them.
+  src.db().exec(
+      "alter table items add column color text default 'red, or ''so''', add column n int default 7,"
+      " add column note text;"
+      "insert into items (id, name) values (100, 'new'); update items set n = 8 where id = 1");
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+  CHECK(fx.scalar("select count(*) from core.app_items where n = 7 and color = 'red, or ''so'''") == 50);  // 2..50 and 100
+  // The change log keeps history as it came: rows from before have no value.
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'r' and color is not null") == 0);
+  CHECK(fx.text("select column_default is null from information_schema.columns"
+                " where table_schema = 'core' and table_name = 'app_items' and column_name = 'n'") == "t");
+
+  // A volatile default rewrites the source's table: its values cannot be told.
+  src.db().exec("alter table items add column r float8 default random(); update items set name = 'x' where id = 2");
+  auto volatile_run = fx.run_once();
+  INFO(volatile_run.describe());
+  REQUIRE(volatile_run.ok());
+  CHECK(volatile_run.output.find("column r of public.items was added with a default") != std::string::npos);
+  CHECK(fx.scalar("select count(*) from core.app_items where r is null") == 50);
+  CHECK(fx.scalar("select count(*) from core.app_items where id = 2 and r is not null") == 1);
+}
+
+TEST_CASE("a column added in the middle of a large source transaction, sluice killed after its part past the ALTER "
+          "committed: the restart skips the part before it under the old shape and loads the rest once",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key, name text); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());  // the snapshot (empty)
+  constexpr int half = 150'000;
+  // One transaction: rows, the ALTER, rows with the new column.
+  src.db().exec("begin;"
+                "insert into items select i, 'before ' || i from generate_series(1, " + std::to_string(half) + ") i;"
+                "alter table items add column color text;"
+                "insert into items select i, 'after ' || i, 'c' || i from generate_series(" +
+                std::to_string(half + 1) + ", " + std::to_string(2 * half) + ") i;"
+                "commit");
+
+  // Killed once a batch past the ALTER committed, before the transaction's end.
+  auto first = fx.start_sluice({"--once", "--batch-mb", "1"}, "killed.log");
+  bool past_alter = wait_until(
+      [&] {
+        return fx.scalar("select coalesce(max(partial_seq), 0) from sluice.sources where name = 'app'") > half + 1 ||
+               !first->running();
+      },
+      120s, 5ms);
+  first->kill();
+  INFO(first->output());
+  REQUIRE(past_alter);
+  auto partial = fx.scalar("select coalesce(max(partial_seq), 0) from sluice.sources where name = 'app'");
+  INFO("changes of the transaction committed when killed: " << partial);
+  REQUIRE(partial > half + 1);  // past the ALTER (the inserts before it are seq 1..half)
+  REQUIRE(partial < 2 * half);  // and before the transaction's end: the kill landed mid-transaction
+  CHECK(fx.scalar("select count(*) from staging.app_items where color is not null") > 0);
+
+  auto rest = fx.run_once();
+  INFO(rest.describe());
+  REQUIRE(rest.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'i'") == 2 * half);
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+}
+
+}  // namespace sluice::testing

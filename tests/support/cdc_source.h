@@ -1,0 +1,168 @@
+// What the change-data-capture tests share: a source database, the digest
+// both sides are compared by, and crashing a server.
+//
+// The source lives on the cluster SLUICE_TEST_SOURCE_DSN names (scripts/test.sh
+// starts a second throwaway cluster for it), else on the warehouse's cluster
+// (SLUICE_TEST_DSN). Both run with wal_level = logical.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <atomic>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/fixture.h"
+
+namespace sluice::testing {
+
+// The maintenance conninfo of the sources' cluster.
+inline std::string source_admin_dsn() {
+  const char* own = std::getenv("SLUICE_TEST_SOURCE_DSN");
+  return own != nullptr && *own != '\0' ? std::string(own) : admin_dsn();
+}
+
+// True when sources and the warehouse are separate clusters.
+inline bool separate_source_cluster() { return source_admin_dsn() != admin_dsn(); }
+
+// A source database with a publication, dropped (slots first) at the end.
+class source_db {
+ public:
+  explicit source_db(const std::string& name) : name_(name), admin_(source_admin_dsn()) {
+    admin_.exec("drop database if exists " + name_);
+    admin_.exec("create database " + name_);
+    dsn_ = with_dbname(source_admin_dsn(), name_);
+    conn_.emplace(dsn_);
+  }
+  ~source_db() {
+    try {
+      conn_.reset();
+      admin_ = warehouse::connection(source_admin_dsn());  // the server may have restarted
+      admin_.exec("select pg_terminate_backend(active_pid) from pg_replication_slots where database = '" + name_ +
+                  "' and active_pid is not null");
+      wait_until([&] {
+        return admin_.exec("select count(*) from pg_replication_slots where active and database = '" + name_ + "'")
+                   .text(0, 0) == "0";
+      }, 10s);
+      admin_.exec("select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '" + name_ +
+                  "'");
+      admin_.exec("drop database if exists " + name_ + " with (force)");
+    } catch (...) {
+    }
+  }
+  source_db(const source_db&) = delete;
+  source_db& operator=(const source_db&) = delete;
+  [[nodiscard]] const std::string& dsn() const { return dsn_; }
+  [[nodiscard]] const std::string& name() const { return name_; }
+  warehouse::connection& db() { return *conn_; }
+  // A new connection (after the server restarted).
+  void reconnect() { conn_.emplace(dsn_); }
+  // "count|md5" of a table's rows in key order, the same query on both sides.
+  static std::string digest(warehouse::connection& conn, const std::string& table) {
+    return std::string(conn.exec("select count(*) || '|' || coalesce(md5(string_agg(t::text, ',' order by t::text)), '')"
+                                 " from " + table + " t").text(0, 0));
+  }
+
+ private:
+  std::string name_;
+  warehouse::connection admin_;
+  std::string dsn_;
+  std::optional<warehouse::connection> conn_;
+};
+
+inline std::string source_name(const sluice_fixture& fx, const std::string& prefix = "src_") {
+  return prefix + fx.database().substr(fx.database().size() - 8);
+}
+
+// Adds the source `name` to the warehouse: `src`'s database and its `publication`.
+inline void add_source(sluice_fixture& fx, const std::string& name, const source_db& src,
+                       const std::string& publication) {
+  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ($1, $2, $3)",
+                      {name, src.dsn(), publication});
+}
+
+// The replication slot the warehouse of `fx` uses for the source `name`, as
+// sluice.sources records it.
+inline std::string slot_of(sluice_fixture& fx, const std::string& name) {
+  return fx.text("select coalesce(slot_name, '') from sluice.sources where name = $1", {name});
+}
+
+// The value of `key` in a key=value conninfo ("" when absent).
+inline std::string conninfo_value(const std::string& dsn, const std::string& key) {
+  std::smatch m;
+  std::regex pattern("(^|\\s)" + key + "=(\\S+)");
+  return std::regex_search(dsn, m, pattern) ? m[2].str() : "";
+}
+
+// `pg_ctl restart -m immediate` of the cluster `cluster_dsn` names (a crash:
+// no shutdown checkpoint), as its owner when we are root. The clusters of
+// scripts/test.sh keep their data in <host>/data.
+inline exit_status crash_restart_server(sluice_fixture& fx, const std::string& cluster_dsn) {
+  auto host = conninfo_value(cluster_dsn, "host");
+  auto data_dir = host + "/data";
+  std::vector<std::string> restart{std::string(PG_BINDIR) + "/pg_ctl", "-D", data_dir, "restart", "-m", "immediate",
+                                   "-w", "-t", "60", "-l", host + "/server.log"};
+  if (::geteuid() == 0) restart.insert(restart.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
+  return run_process(restart, fx.work() / "restart.log", 90s);
+}
+
+// Sets a parameter of the sources' cluster (ALTER SYSTEM, reloaded) and
+// resets it when it goes out of scope.
+class server_setting {
+ public:
+  server_setting(std::string name, const std::string& value) : name_(std::move(name)) {
+    warehouse::connection admin(source_admin_dsn());
+    admin.exec("alter system set " + name_ + " = '" + value + "'");
+    admin.exec("select pg_reload_conf()");
+  }
+  ~server_setting() {
+    try {
+      warehouse::connection admin(source_admin_dsn());
+      admin.exec("alter system reset " + name_);
+      admin.exec("select pg_reload_conf()");
+    } catch (...) {
+    }
+  }
+  server_setting(const server_setting&) = delete;
+  server_setting& operator=(const server_setting&) = delete;
+
+ private:
+  std::string name_;
+};
+
+// A workload thread that is told to stop and joined however the test ends
+// (a failed REQUIRE must not leave a joinable std::thread behind).
+class workload_thread {
+ public:
+  template <typename Body>
+  explicit workload_thread(Body body) : thread_([this, body] { body(running_); }) {}
+  ~workload_thread() { stop(); }
+  workload_thread(const workload_thread&) = delete;
+  workload_thread& operator=(const workload_thread&) = delete;
+  void stop() {
+    running_ = false;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> running_{true};
+  std::thread thread_;
+};
+
+// Peak resident set size of a running process in kB (VmHWM), 0 once it is gone.
+inline std::int64_t peak_rss_kb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return 0;
+}
+
+}  // namespace sluice::testing
