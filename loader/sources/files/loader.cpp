@@ -740,7 +740,9 @@ struct loader::impl {
         // away): its bytes from where it was read on are not the ones that
         // followed. Decided as when seen under its name: it goes on in its
         // copy, or its new content is a new file.
-        continue_tracked(t, t.path, false, opened_file{}, now);
+        // (Its path by value: continue_tracked may let go of t, and with it t.path.)
+        const std::string was = t.path;
+        continue_tracked(t, was, false, opened_file{}, now);
         return;
       }
       t.stat = now;
