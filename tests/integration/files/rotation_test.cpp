@@ -52,6 +52,21 @@ class appender {
   int fd_ = -1;
 };
 
+// A loader in this process (no daemon: the test says when it looks) on the
+// fixture's inbox, and the inbox's hubdoc folder.
+struct in_process_loader {
+  explicit in_process_loader(sluice_fixture& fx) : load(fx.dsn(), options_for(fx)), dir(fx.inbox() / "hubdoc") {
+    std::filesystem::create_directories(dir);
+  }
+  static loader::loader_options options_for(sluice_fixture& fx) {
+    loader::loader_options options;
+    options.inbox = fx.inbox();
+    return options;
+  }
+  loader::loader load;
+  std::filesystem::path dir;
+};
+
 std::set<std::int64_t> accounts_in(const std::string& content) {
   std::set<std::int64_t> out;
   std::size_t at = 0;
@@ -254,11 +269,9 @@ TEST_CASE("a log rotated inside a line and looked at under its gone name: the li
           "loads once",
           "[integration][rotation][regression]") {
   sluice_fixture fx;
-  loader::loader_options options;
-  options.inbox = fx.inbox();
-  loader::loader load(fx.dsn(), options);
-  auto dir = fx.inbox() / "hubdoc";
-  std::filesystem::create_directories(dir);
+  in_process_loader loader_here(fx);
+  auto& load = loader_here.load;
+  const auto& dir = loader_here.dir;
   appender writer(dir / "app.log");
   writer.lines(1, 100);
   const std::string torn = login_line(101) + "\n";
@@ -291,11 +304,9 @@ TEST_CASE("copytruncate, the truncated log written past the old offset and renam
           "gone name: every line once",
           "[integration][rotation][regression]") {
   sluice_fixture fx;
-  loader::loader_options options;
-  options.inbox = fx.inbox();
-  loader::loader load(fx.dsn(), options);
-  auto dir = fx.inbox() / "hubdoc";
-  std::filesystem::create_directories(dir);
+  in_process_loader loader_here(fx);
+  auto& load = loader_here.load;
+  const auto& dir = loader_here.dir;
   appender writer(dir / "app.log");
   writer.lines(1, 100);
   load.load("hubdoc/app.log", false);
