@@ -131,12 +131,18 @@ TEST_CASE("kill -9 of sluice while it streams a source loses and doubles no chan
       "  commit; end loop; end $$");
   src.db().exec(
       "do $$ begin for i in 300001..300500 loop insert into events values (i, 'late'); commit; end loop; end $$");
+  // Each run is killed as soon as it has committed something of its own: a
+  // fixed pause let a fast machine stream all of it first (CI's check below
+  // then failed with every change committed before the last kill).
+  auto committed = [&] { return fx.scalar("select count(*) from staging.app_events"); };
+  std::int64_t before = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto daemon = fx.start_sluice({"--once"}, "kill-" + std::to_string(attempt) + ".log");
-    std::this_thread::sleep_for(std::chrono::milliseconds(600 + attempt * 300));
+    wait_until([&] { return committed() > before; }, 30s, 5ms);
     daemon->kill();
+    before = committed();
   }
-  auto after_kills = fx.scalar("select count(*) from staging.app_events");
+  auto after_kills = committed();
   INFO("changes committed before the last kill: " << after_kills);
   CHECK(after_kills < 300500);  // the kills landed mid-stream
   auto finished = fx.run_once();
