@@ -90,6 +90,14 @@ void check_each_once(sluice_fixture& fx, const std::set<std::int64_t>& expected)
   CHECK(missing == 0);
 }
 
+// Accounts 1..last are each loaded once, and nothing else is.
+void check_accounts_once(sluice_fixture& fx, std::int64_t last) {
+  std::set<std::int64_t> expected;
+  for (std::int64_t account = 1; account <= last; ++account) expected.insert(account);
+  check_each_once(fx, expected);
+  CHECK(logins(fx) == last);
+}
+
 void rename_and_reopen(const std::string& rotated_name) {
   sluice_fixture fx;
   auto daemon = start_daemon(fx, "daemon.log", "300");
@@ -112,9 +120,7 @@ void rename_and_reopen(const std::string& rotated_name) {
   INFO(daemon->output());
   CHECK(all);
   CHECK(logins(fx) == 4000);
-  std::set<std::int64_t> expected;
-  for (int account = 1; account <= 4000; ++account) expected.insert(account);
-  check_each_once(fx, expected);
+  check_accounts_once(fx, 4000);
   daemon->signal(SIGTERM);
   REQUIRE(daemon->wait_for(20s).has_value());
 }
@@ -252,10 +258,7 @@ TEST_CASE("copytruncate, then the truncated log renamed out of the feed's globs 
   CHECK(all);
   // It went the way of the bug: the row went on in the copy.
   CHECK(daemon->output().find("(copytruncate)") != std::string::npos);
-  std::set<std::int64_t> expected;
-  for (int account = 1; account <= 2000; ++account) expected.insert(account);
-  check_each_once(fx, expected);
-  CHECK(logins(fx) == 2000);
+  check_accounts_once(fx, 2000);
   daemon->signal(SIGTERM);
   REQUIRE(daemon->wait_for(20s).has_value());
 }
@@ -287,10 +290,7 @@ TEST_CASE("a log rotated inside a line and looked at under its gone name: the li
   auto unfinished = load.finish(30s);
   CHECK(unfinished.empty());
   CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
-  std::set<std::int64_t> expected;
-  for (int account = 1; account <= 200; ++account) expected.insert(account);
-  check_each_once(fx, expected);
-  CHECK(logins(fx) == 200);
+  check_accounts_once(fx, 200);
 }
 
 // BUG (soak seed 723897326, 2026-12-06): copytruncate, the truncated log
@@ -323,10 +323,7 @@ TEST_CASE("copytruncate, the truncated log written past the old offset and renam
   auto unfinished = load.finish(30s);
   CHECK(unfinished.empty());
   CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
-  std::set<std::int64_t> expected;
-  for (int account = 1; account <= 350; ++account) expected.insert(account);
-  check_each_once(fx, expected);
-  CHECK(logins(fx) == 350);
+  check_accounts_once(fx, 350);
 }
 
 namespace {
@@ -346,10 +343,7 @@ std::string restart_expecting(sluice_fixture& fx, int total) {
   std::this_thread::sleep_for(1s);  // a doubled line would land by now
   INFO(daemon->output());
   CHECK(all);
-  std::set<std::int64_t> expected;
-  for (int account = 1; account <= total; ++account) expected.insert(account);
-  check_each_once(fx, expected);
-  CHECK(logins(fx) == total);
+  check_accounts_once(fx, total);
   auto output = daemon->output();
   daemon->signal(SIGTERM);
   REQUIRE(daemon->wait_for(20s).has_value());
