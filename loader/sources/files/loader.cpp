@@ -1,9 +1,7 @@
 #include "loader/sources/files/loader.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +26,8 @@
 #include "loader/contract/feed.h"
 #include "loader/formats/record_decoder.h"
 #include "loader/formats/record_reader.h"
+#include "loader/sources/files/file_access.h"
+#include "loader/sources/files/file_checkpoints.h"
 #include "warehouse/connection.h"
 #include "warehouse/file_ledger.h"
 #include "warehouse/log.h"
@@ -42,7 +42,6 @@ using warehouse::file_stat;
 using clock_type = std::chrono::steady_clock;
 
 constexpr std::size_t head_bytes = 4096;           // what tells a file's framing
-constexpr std::size_t guard_bytes = 4096;          // what proves a grown file is the same
 constexpr std::size_t reject_raw_bytes = 1 << 20;  // raw text kept per reject
 constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
 constexpr auto retry_first = std::chrono::milliseconds(500);
@@ -55,239 +54,6 @@ std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("loader");
   return instance;
 }
-
-class unique_fd {
- public:
-  unique_fd() = default;
-  explicit unique_fd(int fd) : fd_(fd) {}
-  ~unique_fd() { reset(); }
-  unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  unique_fd& operator=(unique_fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  [[nodiscard]] bool valid() const noexcept { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
-
-file_stat stat_of(const struct stat& st) {
-  return {static_cast<std::int64_t>(st.st_dev), static_cast<std::int64_t>(st.st_ino),
-          static_cast<std::int64_t>(st.st_size),
-          static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
-}
-
-// A file opened beneath the inbox, or why it could not be.
-struct opened_file {
-  unique_fd fd;
-  struct stat st {};
-  bool gone = false;     // no such file (any more): nothing to say
-  bool busy = false;     // the process (or system) is out of descriptors or memory: try again later
-  std::string refusal;   // not gone, but never to be read: why (or, when busy, why not now)
-};
-
-opened_file open_beneath(int inbox_fd, const std::string& path) {
-  opened_file out;
-  open_how how{};
-  how.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  int fd = static_cast<int>(::syscall(SYS_openat2, inbox_fd, path.c_str(), &how, sizeof how));
-  if (fd < 0) {
-    int error = errno;
-    if (error == ENOENT || error == ENOTDIR) {
-      out.gone = true;
-    } else if (error == ELOOP || error == EXDEV) {
-      out.refusal = "is a symbolic link (or lies under one); sluice reads only regular files inside the"
-                    " inbox and never follows links";
-    } else if (error == EACCES || error == EPERM) {
-      out.refusal = "cannot be read: permission denied (give the user sluice runs as read access)";
-    } else {
-      // Out of descriptors or memory passes (batches in flight let go of
-      // theirs): not the file's fault, so not a refusal.
-      out.busy = error == EMFILE || error == ENFILE || error == ENOMEM;
-      out.refusal = std::string("cannot be opened: ") + std::strerror(error);
-    }
-    return out;
-  }
-  out.fd = unique_fd(fd);
-  if (::fstat(fd, &out.st) != 0) {
-    out.refusal = std::string("cannot be examined: ") + std::strerror(errno);
-  } else if (!S_ISREG(out.st.st_mode)) {
-    out.refusal = S_ISFIFO(out.st.st_mode) ? "is a FIFO (named pipe), not a regular file; not read"
-                                           : "is not a regular file; not read";
-  }
-  return out;
-}
-
-std::string read_range(int fd, std::uint64_t from, std::uint64_t to) {
-  std::string out(to - from, '\0');
-  std::size_t got = 0;
-  while (got < out.size()) {
-    auto n = ::pread(fd, out.data() + got, out.size() - got, static_cast<off_t>(from + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  out.resize(got);
-  return out;
-}
-
-// Hash of the (at most) guard_bytes before `end`; "" when the file is shorter.
-std::string guard_hash_of(int fd, std::uint64_t end) {
-  auto from = end > guard_bytes ? end - guard_bytes : 0;
-  auto bytes = read_range(fd, from, end);
-  if (bytes.size() != end - from) return "";
-  return content_hash::of(bytes);
-}
-
-// Hash of the (at most) guard_bytes at the start of [0, end).
-std::string head_hash_of(int fd, std::uint64_t end) {
-  auto bytes = read_range(fd, 0, std::min<std::uint64_t>(end, guard_bytes));
-  return content_hash::of(bytes);
-}
-
-// Hash of a file's first line (through its line break, at most guard_bytes),
-// given its first `bytes` of content (at most guard_bytes): what a copy being
-// written shares with its original from its first line on. nullopt while
-// those bytes hold no line break and are fewer than guard_bytes (its first
-// line may still grow).
-std::optional<std::string> lead_hash_in(std::string bytes) {
-  if (auto newline = bytes.find('\n'); newline != std::string::npos) bytes.resize(newline + 1);
-  else if (bytes.size() < guard_bytes) return std::nullopt;
-  return content_hash::of(bytes);
-}
-
-// lead_hash_in() of a plain file `size` bytes long, read from `fd`.
-std::optional<std::string> lead_hash_of(int fd, std::uint64_t size) {
-  return lead_hash_in(read_range(fd, 0, std::min<std::uint64_t>(size, guard_bytes)));
-}
-
-// Hash of bytes [0, length), or nullopt when the file is shorter.
-std::optional<content_hash> hash_prefix(int fd, std::uint64_t length) {
-  content_hash hash;
-  std::vector<char> chunk(1 << 20);
-  std::uint64_t at = 0;
-  while (at < length) {
-    auto want = std::min<std::uint64_t>(chunk.size(), length - at);
-    auto n = ::pread(fd, chunk.data(), static_cast<std::size_t>(want), static_cast<off_t>(at));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;
-    hash.update({chunk.data(), static_cast<std::size_t>(n)});
-    at += static_cast<std::uint64_t>(n);
-  }
-  return hash;
-}
-
-// The checkpoints of the files in one batch.
-class file_checkpoints final : public checkpoint_set {
- public:
-  std::vector<warehouse::file_advance> advances;
-  std::vector<std::string> labels;  // "feed path" per advance
-  std::vector<warehouse::file_advance> applied;  // what the committed attempt wrote
-
-  advance_result advance(connection& conn, const std::map<std::int64_t, std::uint64_t>& refused) override {
-    applied = advances;
-    for (auto& a : applied) {
-      if (auto it = refused.find(a.id); it != refused.end()) {
-        a.loaded -= static_cast<std::int64_t>(it->second);
-        a.rejected += static_cast<std::int64_t>(it->second);
-      }
-    }
-    auto outcomes = warehouse::advance_files(conn, applied);
-    bool all_advanced = true;
-    bool all_applied = true;
-    for (auto o : outcomes) {
-      all_advanced = all_advanced && o == warehouse::advance_outcome::advanced;
-      all_applied = all_applied && o == warehouse::advance_outcome::already_applied;
-    }
-    if (all_advanced) return advance_result::advanced;
-    if (all_applied) return advance_result::already_applied;
-    return advance_result::elsewhere;
-  }
-
-  std::string describe() const override {
-    if (labels.empty()) return "no files";
-    std::string out = labels.front();
-    if (labels.size() > 1) out += " and " + std::to_string(labels.size() - 1) + " more files";
-    return out;
-  }
-};
-
-// Hash of the (at most) guard_bytes of content before `end`, read through a
-// compressed file's source (which still holds them: see byte_source.h).
-std::string content_guard_of(byte_source& source, std::uint64_t end) {
-  auto from = end > guard_bytes ? end - guard_bytes : 0;
-  auto bytes = read_content(source, from, end);
-  if (bytes.size() != end - from) return "";
-  return content_hash::of(bytes);
-}
-
-// The hash of a source's whole content (a .gz: streamed, inflated as it is
-// read; its lost parts as byte_source.h says).
-content_hash content_digest(byte_source& source) {
-  content_hash hash;
-  std::vector<char> chunk(1 << 20);
-  std::uint64_t at = 0;
-  while (auto n = source.read(chunk.data(), chunk.size(), at)) {
-    hash.update({chunk.data(), n});
-    at += n;
-  }
-  return hash;
-}
-
-// What was lost of a source's content before `end` (damaged gzip members), in
-// words; "" when nothing was.
-std::string lost_summary(const byte_source& source, std::uint64_t end) {
-  auto first = source.lost_from(0);
-  if (!first || first->at >= end) return "";
-  std::size_t more = 0;
-  for (auto next = source.lost_from(first->at + 1); next && next->at < end; next = source.lost_from(next->at + 1)) ++more;
-  return first->describe() + (more == 0 ? "" : " (and " + std::to_string(more) + " more lost part" + (more == 1 ? "" : "s") + ", each a reject)");
-}
-
-// The open files of a batch: a refused row's raw text is read back from its
-// file (a compressed file is inflated again up to it: refusals are rare, and
-// batches keep no copy of their rows' text). Holds the descriptors (shared with
-// the tracked files) until the batch is done, so a file let go meanwhile can
-// still be read. Called from committer threads: the inflating sources are
-// guarded.
-class file_raw_source final : public raw_source {
- public:
-  struct file {
-    std::shared_ptr<const unique_fd> fd;
-    bool compressed = false;
-    std::uint64_t size = 0;  // the file's own size when the batch read it
-  };
-  std::map<std::int64_t, file> files;
-
-  std::string raw_text(const row_origin& origin) const override {
-    auto it = files.find(origin.source_id);
-    if (it == files.end()) return {};
-    const auto& f = it->second;
-    if (!f.compressed) return read_range(f.fd->get(), origin.offset, origin.offset + origin.size);
-    std::lock_guard lock(mutex_);
-    auto& source = sources_[origin.source_id];
-    if (!source) {
-      source = make_gzip_source(f.fd->get(), f.size, 1 << 20);
-      // Offsets past a lost part are those of a checked source (byte_source.h).
-      source->check_integrity();
-    }
-    return read_content(*source, origin.offset, origin.offset + origin.size);
-  }
-
- private:
-  mutable std::mutex mutex_;
-  mutable std::map<std::int64_t, std::unique_ptr<byte_source>> sources_;
-};
 
 // What the committer reports back about one file of a batch.
 struct file_done {
@@ -747,7 +513,7 @@ struct loader::impl {
       }
       t.stat = now;
     }
-    if (st.st_nlink > 0 && inside_inbox(t.fd->get())) {
+    if (st.st_nlink > 0 && inside_inbox(t.fd->get(), options.inbox)) {
       // Renamed within the inbox (a log rotated to app.log.1): its new name
       // is seen, and a writer may still finish its last line there. Its
       // complete lines are read; it is read to its end once it settles.
@@ -758,18 +524,6 @@ struct loader::impl {
     // read to its end (a rotated log that was deleted at once is still
     // readable through our descriptor).
     read_file(t, static_cast<std::uint64_t>(t.stat.size), true, true);
-  }
-
-  // Whether the file open as `fd` has a name inside the inbox now (its name
-  // as /proc/self/fd tells it, for its first link).
-  bool inside_inbox(int fd) const {
-    std::error_code ec;
-    auto now = std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
-    if (ec) return false;
-    auto inbox = std::filesystem::weakly_canonical(options.inbox, ec);
-    if (ec) return false;
-    auto rel = now.lexically_relative(inbox);
-    return !rel.empty() && *rel.begin() != "..";
   }
 
   void detach_path(std::int64_t id) {
