@@ -27,7 +27,11 @@
 #include "loader/formats/record_decoder.h"
 #include "loader/formats/record_reader.h"
 #include "loader/sources/files/file_access.h"
+#include "loader/sources/files/file_batch.h"
 #include "loader/sources/files/file_checkpoints.h"
+#include "loader/sources/files/identity.h"
+#include "loader/sources/files/parked_files.h"
+#include "loader/sources/files/retry_book.h"
 #include "warehouse/connection.h"
 #include "warehouse/file_ledger.h"
 #include "warehouse/log.h"
@@ -42,13 +46,9 @@ using warehouse::file_stat;
 using clock_type = std::chrono::steady_clock;
 
 constexpr std::size_t head_bytes = 4096;           // what tells a file's framing
-constexpr std::size_t reject_raw_bytes = 1 << 20;  // raw text kept per reject
 constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
-constexpr auto retry_first = std::chrono::milliseconds(500);
 constexpr std::size_t first_streamed_batch_bytes = 256 << 10;
-constexpr auto retry_max = std::chrono::milliseconds(30'000);
 constexpr std::size_t lookup_group = 512;  // files looked up in the ledger together
-constexpr std::int64_t small_file_bytes = 256 << 10;  // hashed whole before the lookup
 
 std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("loader");
@@ -66,55 +66,7 @@ struct file_done {
   std::int64_t rejected = 0;
 };
 
-// A path waiting to be looked at again.
-struct retry_entry {
-  bool settled = false;
-  clock_type::time_point due;
-  std::chrono::milliseconds delay = retry_first;
-  std::string reason;
-};
-
 }  // namespace
-
-// A file the loader holds: open, claimed, with its batches in flight.
-struct tracked_file {
-  std::int64_t id = 0;
-  const feed_plan* feed = nullptr;
-  std::string path;
-  std::shared_ptr<const unique_fd> fd;
-  // Its content: the file's bytes, or a .gz file's inflated content (kept open
-  // while it is tracked, so that a growing .gz is inflated once).
-  std::shared_ptr<byte_source> source;
-  bool compressed = false;
-  std::uint64_t raw_read = 0;  // compressed: the file's size when it was last read
-  std::string raw_guard;       // compressed: guard hash of its own bytes before raw_read
-  std::uint64_t checked_size = 0;  // compressed: the size check_integrity() last saw
-  std::string content_head;  // compressed: the first (at most) 4 KiB of content, for head_hash
-  std::string damage;        // read to its end, but parts of it were lost (a damaged .gz): which
-  std::optional<csv_header_row> csv_header;  // csv with a header: once read
-  bool csv_problem_told = false;
-  file_stat stat;
-  position at;  // after the last batch handed to the committer
-  content_hash hash;
-  // What the ledger row says once the batches handed over commit: where the
-  // next checkpoint starts ("" and 0 for a new row, before a BOM is skipped).
-  std::uint64_t ledger_bytes = 0;
-  std::string ledger_hash;
-  std::string guard;  // guard hash at ledger_bytes
-  framing kind = framing::ndjson;
-  bool whole = true;  // `hash` covers the file from byte 0 (not a chain from a resumed digest)
-  bool settled = false;
-  bool complete = false;  // read to its end once settled (as far as queued batches go)
-  bool failed = false;
-  std::string key;  // the committer's source key
-  std::uint64_t next_seq = 0;
-  int in_flight = 0;
-  std::uint64_t first_record = 1;  // where this loader started in it (for log lines)
-  std::uint64_t loaded = 0;         // committed by this loader since then
-  std::uint64_t rejected = 0;
-  std::uint64_t reported = 0;       // records already told in a log line
-  clock_type::time_point since = clock_type::now();
-};
 
 struct loader::impl {
   std::string dsn;
@@ -147,22 +99,12 @@ struct loader::impl {
   // outside their feed's globs (a rotated name): what they hold after the
   // truncation is still their feed's, by inode -> feed name.
   std::map<std::pair<std::int64_t, std::int64_t>, std::string> truncated_outside;
-  // Settled new files held as the possible copy of a log renamed since its
-  // row saw it, by path -> since when (see wait_for_copies).
-  std::map<std::string, clock_type::time_point> held_copies;
-  static constexpr auto copy_hold = std::chrono::seconds(10);
 
   // Paths handed to load() and not looked at yet, each with `settled`.
   std::vector<std::pair<std::string, bool>> pending;
-  std::map<std::string, retry_entry> retries;
+  retry_book retries;
   std::map<std::string, std::string> failures;  // path -> why it is not loaded (for finish())
 
-  batch current;
-  std::shared_ptr<file_raw_source> current_raw;
-  std::size_t current_bytes = 0;  // COPY bytes of its rows and rejects so far
-  std::size_t current_files = 0;
-  std::set<std::int64_t> current_ids;
-  std::map<std::int64_t, std::size_t> current_index;  // file id -> index in its advances
 
   std::mutex done_mutex;
   std::vector<file_done> done;
@@ -172,6 +114,9 @@ struct loader::impl {
   std::atomic<std::uint64_t> committed_rejected{0};
 
   std::unique_ptr<committer> commits;
+  file_batch current{options.batch_bytes, [this](batch&& b) { commits->submit(std::move(b)); }};
+  std::unique_ptr<identity_ledger> ledger_view;  // on `ledger` (which a lost connection replaces in place)
+  std::unique_ptr<identity> ident;
 
   impl(std::string dsn_in, loader_options opts)
       : dsn(std::move(dsn_in)),
@@ -190,6 +135,11 @@ struct loader::impl {
     if (!inbox_fd.valid()) {
       throw std::system_error(errno, std::generic_category(), "cannot open the inbox " + options.inbox.string());
     }
+    ledger_view = ledger_identity(ledger);
+    ident = std::make_unique<identity>(inbox_fd.get(), options.inbox, [this](std::int64_t id) {
+      auto held = tracked.find(id);
+      return held == tracked.end() ? -1 : held->second.fd->get();
+    });
     reload_feeds();
   }
 
@@ -242,7 +192,7 @@ struct loader::impl {
   // declarations in use.
   void refresh_feeds_for(const std::vector<std::string>& paths) {
     if (clock_type::now() - feeds_loaded_at <= std::chrono::seconds(5) || !tracked.empty() ||
-        current_files != 0) {
+        current.files() != 0) {
       return;
     }
     bool unmatched = std::any_of(paths.begin(), paths.end(),
@@ -309,7 +259,7 @@ struct loader::impl {
   // look at every file again from what the database says.
   void lost_ledger() {
     log()->warn("lost the ledger connection: claims are gone; every open file is looked at again");
-    hand_over();
+    current.hand_over();
     commits->wait_idle();
     take_done();
     for (auto& [id, t] : tracked) {
@@ -327,19 +277,8 @@ struct loader::impl {
   }
 
   void schedule_retry(const std::string& path, bool settled, const std::string& reason) {
-    auto& r = retries[path];
-    r.settled = r.settled || settled;
-    r.due = clock_type::now() + r.delay;
-    r.reason = reason;
+    retries.schedule(path, settled, reason);
   }
-
-  struct sighting {
-    std::string path;
-    bool settled = false;
-    const feed_plan* feed = nullptr;
-    opened_file file;
-    file_stat stat;
-  };
 
   void look_at(std::vector<std::pair<std::string, bool>>& work) {
     // A path handed in twice is looked at once (settled if either said so):
@@ -357,11 +296,14 @@ struct loader::impl {
     for (const auto& path : order) {
       bool settled = wanted[path];
       if (stop) return;
-      retries.erase(path);
+      retries.forget(path);
       auto candidates = feeds_matching(feeds, path);
       const feed_plan* feed = candidates.empty() ? nullptr : candidates.front();
       auto opened = open_beneath(inbox_fd.get(), path);
-      for (auto& held : deleted_files(path, opened)) {
+      auto deleted = parked.deleted(
+          path, opened, [this](const std::string& name) { return feed_named(name); },
+          [this](const parked_files::inode& key) { return by_inode.count(key) > 0; });
+      for (auto& held : deleted) {
         if (unknown_inodes.insert({held.stat.device, held.stat.inode}).second) unknown.push_back(std::move(held));
       }
       if (opened.gone) {
@@ -406,7 +348,7 @@ struct loader::impl {
     }
     if (!unknown.empty()) {
       resolve(unknown);
-      forget_parked(unknown);
+      parked.forget(unknown);
     }
   }
 
@@ -433,44 +375,6 @@ struct loader::impl {
     if (unmatched_logged.insert(path).second) {
       log()->info("{}: no feed takes this file (see sluice.feeds.file_globs); left alone", path);
     }
-  }
-
-  // copytruncate: the log was copied to another name, then truncated in
-  // place. The copy holds what was loaded and what was written after sluice's
-  // last read: a regular file in the same folder, at least as long as what
-  // was loaded, whose bytes before that offset are the loaded ones.
-  // Of a row of which nothing was loaded yet, the copy is known by the row's
-  // first line (`lead`) and holds at least what the file held when the row
-  // saw it (`seen_size`).
-  std::optional<sighting> find_copy(const std::string& truncated_path, const file_stat& truncated,
-                                    std::int64_t done_bytes, const std::string& guard, const feed_plan* feed,
-                                    const std::optional<std::string>& lead = std::nullopt,
-                                    std::int64_t seen_size = 0) {
-    bool by_lead = (done_bytes == 0 || guard.empty()) && lead && seen_size > 0;
-    if ((done_bytes == 0 || guard.empty()) && !by_lead) return std::nullopt;
-    auto slash = truncated_path.rfind('/');
-    std::string dir = slash == std::string::npos ? "" : truncated_path.substr(0, slash + 1);
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(options.inbox / dir, ec)) {
-      auto name = entry.path().filename().string();
-      if (name.empty() || name.front() == '.') continue;
-      auto path = dir + name;
-      auto opened = open_beneath(inbox_fd.get(), path);
-      if (opened.gone || !opened.refusal.empty()) continue;
-      auto st = stat_of(opened.st);
-      if (st.inode == truncated.inode && st.device == truncated.device) continue;
-      if (by_lead) {
-        if (st.size < seen_size || is_gzip_path(path)) continue;
-        if (lead_hash_of(opened.fd.get(), static_cast<std::uint64_t>(st.size)) != lead) continue;
-      } else {
-        if (st.size < done_bytes) continue;
-        if (guard_hash_of(opened.fd.get(), static_cast<std::uint64_t>(done_bytes)) != guard) continue;
-      }
-      // A file the ledger knows is a file of its own, not a copy of this one.
-      if (warehouse::find_by_inode(ledger, st)) continue;
-      return sighting{path, true, feed, std::move(opened), st};
-    }
-    return std::nullopt;
   }
 
   // Continues ledger row `row` in `copy` (claimed by the caller): reads it to its end.
@@ -598,7 +502,8 @@ struct loader::impl {
     }
     if (shrank) {
       if (t.in_flight == 0 && !t.guard.empty() && !t.compressed) {
-        if (auto copy = find_copy(path, st, static_cast<std::int64_t>(t.at.bytes), t.guard, t.feed)) {
+        if (auto copy = ident->find_copy(*ledger_view, path, st, static_cast<std::int64_t>(t.at.bytes), t.guard,
+                                         t.feed)) {
           // The same row goes on in the copy, then this path starts afresh.
           warehouse::file_row row;
           row.id = t.id;
@@ -644,486 +549,82 @@ struct loader::impl {
     read_file(t, static_cast<std::uint64_t>(st.size), settled, false);
   }
 
-  // What resolve() makes of one sighting.
-  struct decision {
-    std::optional<warehouse::file_row> resume;  // an existing row goes on
-    bool fresh = false;                         // a new row
-    std::optional<std::string> whole_hash;
-    std::optional<std::string> lead_hash;
-    // A settled .gz judged by its content: its source, checked already (see
-    // byte_source.h), and the content's size.
-    std::shared_ptr<byte_source> checked;
-    std::uint64_t content_size = 0;
-  };
-
-  // Looks up files the loader does not hold, in the ledger, together.
+  // Looks up files the loader does not hold, in the ledger, together, and
+  // does what identity decides (identity.h), in one transaction.
   void resolve(std::vector<sighting>& files) {
-    std::vector<warehouse::file_sighting> sightings;
-    for (const auto& f : files) {
-      // (A .gz asks about its content's size, known only once it is inflated.)
-      sightings.push_back({f.feed->name, f.path, f.stat,
-                           f.settled && f.stat.size > small_file_bytes && !is_gzip_path(f.path)});
-    }
     warehouse::transaction tx(ledger);
     warehouse::lock_identity(ledger);
-    auto matches = warehouse::lookup_files(ledger, sightings);
-
-    std::vector<decision> decisions(files.size());
-    std::vector<std::pair<sighting, warehouse::file_row>> continuations;  // copytruncate
-    std::vector<warehouse::content_key> keys;
-    std::vector<std::size_t> keyed;
-    std::map<std::pair<std::string, std::int64_t>, int> sizes_in_group;
-    for (const auto& f : files) {
-      if (f.settled) ++sizes_in_group[{f.feed->name, f.stat.size}];
-    }
-
-    // A known file that no longer looks like its row may just be a row another
-    // sluice has moved on since this one looked (it commits past the size seen
-    // here). Judge only what this process holds: claim first, then look at
-    // the file and the row again.
-    std::set<std::int64_t> preclaimed;
-    std::set<std::size_t> elsewhere;
-    {
-      std::vector<std::size_t> suspects;
-      std::vector<std::int64_t> suspect_ids;
-      for (std::size_t i = 0; i < files.size(); ++i) {
-        const auto& m = matches[i];
-        if (m.by_inode && m.by_inode->state != "replaced" && !same_file(*m.by_inode, files[i])) {
-          suspects.push_back(i);
-          suspect_ids.push_back(m.by_inode->id);
-        }
-      }
-      auto held = warehouse::claim_files(ledger, suspect_ids);
-      std::set<std::int64_t> held_ids(held.begin(), held.end());
-      std::vector<warehouse::file_sighting> again;
-      std::vector<std::size_t> again_index;
-      for (auto i : suspects) {
-        auto id = matches[i].by_inode->id;
-        if (!held_ids.count(id)) {
-          elsewhere.insert(i);
-          schedule_retry(files[i].path, files[i].settled, "another sluice is loading it");
-          continue;
-        }
-        preclaimed.insert(id);
-        struct stat st {};
-        if (::fstat(files[i].file.fd.get(), &st) == 0) files[i].stat = sightings[i].stat = stat_of(st);
-        again.push_back(sightings[i]);
-        again_index.push_back(i);
-      }
-      auto fresh = warehouse::lookup_files(ledger, again);
-      for (std::size_t k = 0; k < again_index.size(); ++k) matches[again_index[k]] = std::move(fresh[k]);
-    }
-
+    auto decided = ident->decide(files, *ledger_view);
+    for (const auto& r : decided.retries) schedule_retry(r.path, r.settled, r.reason);
     for (std::size_t i = 0; i < files.size(); ++i) {
       auto& f = files[i];
-      auto& m = matches[i];
-      auto& d = decisions[i];
-      if (elsewhere.count(i)) continue;
-      if (m.by_inode && same_file(*m.by_inode, f)) {
-        const auto& row = *m.by_inode;
-        // (A .gz file's offsets count content: its stat alone says it is whole.)
-        bool unchanged = row.seen && *row.seen == f.stat && row.path == f.path &&
-                         (row.state == "duplicate" ||
-                          (row.state == "loaded" && (is_gzip_path(f.path) || row.done.bytes == f.stat.size)));
-        // Loaded and untouched since (a restart over a full inbox): nothing
-        // to claim, read or write.
-        if (!unchanged) d.resume = m.by_inode;
-        continue;
-      }
-      if (m.by_inode && m.by_inode->state != "replaced") {
-        if (auto copy = find_copy(f.path, f.stat, m.by_inode->done.bytes, m.by_inode->done.guard_hash, f.feed,
-                                  m.by_inode->lead_hash, m.by_inode->seen ? m.by_inode->seen->size : 0)) {
-          // The row goes on in the copy; what the path holds now is new content.
-          continuations.emplace_back(std::move(*copy), *m.by_inode);
-          d.fresh = true;
-          continue;
-        }
-        if (!f.settled && m.by_inode->seen && f.stat.size == m.by_inode->seen->size) {
-          // Overwritten in place, not truncated (its size is as it was): the
-          // bytes past the writer may still be the old ones, which were loaded.
-          // Read once it settles, or has grown past them (all overwritten).
-          schedule_retry(f.path, false, "rewritten in place without truncation; read once it settles");
-          log()->debug("{} {}: rewritten in place at its old size (file {}): read once it settles", f.feed->name,
-                       f.path, m.by_inode->id);
-          continue;
-        }
-        warehouse::retire_file(ledger, m.by_inode->id, "replaced",
-                               "rewritten in place: the file no longer starts with what was loaded");
-        log()->info("{} {}: rewritten in place (file {}); loading it as new content", f.feed->name, f.path,
-                    m.by_inode->id);
-      }
-      if (m.by_path && !m.by_path->seen) {
-        // A row from before inodes were kept: its content decides, once.
-        auto prefix = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(m.by_path->done.bytes));
-        if (prefix && prefix->hex() == m.by_path->done.hash) {
-          d.resume = m.by_path;
-          continue;
-        }
-        warehouse::retire_file(ledger, m.by_path->id, "replaced", "the path now holds other content");
-      } else if (m.by_path && m.by_path->state != "loading" &&
-                 (!m.by_inode || m.by_inode->id != m.by_path->id)) {
-        // The file it was is complete; if it lives on under another name, its
-        // inode finds it again. (A row still loading stays as it is: it may be
-        // a rotated log whose rest comes under its new name.)
-        warehouse::retire_file(ledger, m.by_path->id, "replaced",
-                               "the path now holds another file (" + f.path + ", a new row)");
-      }
-      d.fresh = true;
-      if (f.settled && is_gzip_path(f.path)) {
-        // Known by its content, as a plain file is (however it was compressed
-        // and split into members): inflated once whole (the check it needs
-        // before it is read anyway, which tells the content's size), and hashed
-        // when it is small or the ledger holds a file of that content size.
-        d.checked = std::shared_ptr<byte_source>(
-            make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size)));
-        d.content_size = d.checked->check_integrity();
-        auto size = static_cast<std::int64_t>(d.content_size);
-        if (f.stat.size <= small_file_bytes || warehouse::content_size_known(ledger, f.feed->name, size)) {
-          d.whole_hash = content_digest(*d.checked).hex();
-          keys.push_back({f.feed->name, size, *d.whole_hash});
-          keyed.push_back(i);
-        }
-        continue;
-      }
-      // A small settled file is hashed whole (it is about to be read anyway),
-      // so its lookup is one exact index probe; a large one only when a file
-      // of its size is known, or another of the group has its size.
-      if (f.settled && (f.stat.size <= small_file_bytes || m.size_known ||
-                        sizes_in_group[{f.feed->name, f.stat.size}] > 1)) {
-        auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
-        if (!whole) {
-          d.fresh = false;
-          schedule_retry(f.path, f.settled, "shrank while it was read");
-          continue;
-        }
-        d.whole_hash = whole->hex();
-        keys.push_back({f.feed->name, f.stat.size, *d.whole_hash});
-        keyed.push_back(i);
-      }
+      const auto& d = decided.verdicts[i];
+      if (d.kind == verdict_kind::retry) schedule_retry(f.path, f.settled, d.reason);
+      if (d.kind != verdict_kind::duplicate) continue;
+      warehouse::file_sighting as{f.feed->name, f.path, f.stat, false};
+      auto id = warehouse::insert_duplicate(ledger, as, *d.row, d.reason);
+      ++counts.duplicates;
+      log()->warn("{} {}: {} (sluice.files id {}, state duplicate)", f.feed->name, f.path, d.reason, id);
     }
-
-    // A file in which this pass continues a row (copytruncate's copy, found
-    // by find_copy) is not also a new file of its own, though it is among
-    // the sightings (a daemon that starts after the rotation sees both the
-    // truncated log and its copy in one pass).
-    std::set<std::pair<std::int64_t, std::int64_t>> continued;
-    for (const auto& [copy, row] : continuations) continued.insert({copy.stat.device, copy.stat.inode});
-    if (!continued.empty()) {
-      for (std::size_t i = 0; i < files.size(); ++i) {
-        if (continued.count({files[i].stat.device, files[i].stat.inode})) decisions[i] = decision{};
-      }
-      std::vector<warehouse::content_key> kept_keys;
-      std::vector<std::size_t> kept_index;
-      for (std::size_t k = 0; k < keyed.size(); ++k) {
-        if (!decisions[keyed[k]].fresh) continue;
-        kept_keys.push_back(keys[k]);
-        kept_index.push_back(keyed[k]);
-      }
-      keys = std::move(kept_keys);
-      keyed = std::move(kept_index);
-    }
-    auto contents = warehouse::lookup_contents(ledger, keys);
-    std::set<std::tuple<std::string, std::int64_t, std::string>> seen_in_group;
-    for (std::size_t k = 0; k < keyed.size(); ++k) {
-      auto i = keyed[k];
-      auto& f = files[i];
-      auto& d = decisions[i];
-      if (contents[k].loaded) {
-        const auto& original = *contents[k].loaded;
-        std::string reason = "same content as " + original.path + " (file " + std::to_string(original.id) +
-                             "), which is loaded already; nothing loaded from this copy";
-        auto id = warehouse::insert_duplicate(ledger, sightings[i], original, reason);
-        ++counts.duplicates;
-        log()->warn("{} {}: {} (sluice.files id {}, state duplicate)", f.feed->name, f.path, reason, id);
-        d.fresh = false;
-        continue;
-      }
-      bool twin = !seen_in_group.insert({f.feed->name, keys[k].size, *d.whole_hash}).second;
-      if (contents[k].in_progress && !twin && orphaned(*contents[k].in_progress, f, preclaimed)) {
-        // Its original was deleted before it was loaded to its end (a crash, then
-        // the file dropped again under another name): this copy finishes it.
-        continuations.emplace_back(std::move(f), *contents[k].in_progress);
-        d.fresh = false;
-        continue;
-      }
-      if (contents[k].in_progress || twin) {
-        d.fresh = false;
-        schedule_retry(f.path, true, "a file with the same content is still loading");
-      }
-    }
-
-    wait_for_copies(files, decisions);
-
-    std::vector<std::int64_t> ids(files.size(), 0);
-    for (std::size_t i = 0; i < files.size(); ++i) {
-      auto& f = files[i];
-      auto& d = decisions[i];
-      if (d.resume) {
-        ids[i] = d.resume->id;
-        if (d.resume->path != f.path) {
-          warehouse::move_file(ledger, d.resume->id, f.path, f.stat);
-          log()->info("{} {}: renamed from {} (file {}); continuing at byte {}", f.feed->name, f.path,
-                      d.resume->path, d.resume->id, d.resume->done.bytes);
-        }
-      } else if (d.fresh) {
-        std::optional<std::int64_t> content_size;
-        if (f.settled) content_size = d.checked ? static_cast<std::int64_t>(d.content_size) : f.stat.size;
-        ids[i] = warehouse::insert_loading(ledger, sightings[i], content_size, d.whole_hash, d.lead_hash);
-      }
-    }
+    auto ids = record_decisions(files, decided.verdicts);
     std::vector<std::int64_t> wanted;
     for (auto id : ids) {
-      if (id != 0 && !preclaimed.count(id)) wanted.push_back(id);
+      if (id != 0 && !decided.claimed.count(id)) wanted.push_back(id);
     }
-    for (auto& [copy, row] : continuations) {
-      if (!preclaimed.count(row.id)) wanted.push_back(row.id);
+    for (const auto& c : decided.continuations) {
+      if (!decided.claimed.count(c.row.id)) wanted.push_back(c.row.id);
     }
     auto held = warehouse::claim_files(ledger, wanted);
     tx.commit();
     std::set<std::int64_t> claimed(held.begin(), held.end());
     // Claims taken to judge a row that then was not resumed go back.
     std::vector<std::int64_t> judged_only;
-    for (auto id : preclaimed) {
+    for (auto id : decided.claimed) {
       bool used = std::find(ids.begin(), ids.end(), id) != ids.end() ||
-                  std::any_of(continuations.begin(), continuations.end(),
-                              [&](const auto& c) { return c.second.id == id; });
+                  std::any_of(decided.continuations.begin(), decided.continuations.end(),
+                              [&](const auto& c) { return c.row.id == id; });
       if (used) claimed.insert(id);
       else judged_only.push_back(id);
     }
     warehouse::release_files(ledger, judged_only);
-    for (auto& [copy, row] : continuations) {
-      if (claimed.count(row.id)) continue_in_copy(copy, row, row.path);
+    for (auto& c : decided.continuations) {
+      if (claimed.count(c.row.id)) continue_in_copy(c.copy, c.row, c.row.path);
     }
-
     for (std::size_t i = 0; i < files.size(); ++i) {
       auto& f = files[i];
-      auto& d = decisions[i];
+      auto& d = decided.verdicts[i];
       if (ids[i] == 0) continue;
       if (!claimed.count(ids[i])) {
         schedule_retry(f.path, f.settled, "another sluice is loading it");
         log()->debug("{} {}: claimed by another sluice; looked at again later", f.feed->name, f.path);
         continue;
       }
-      start_tracking(f, ids[i], d.resume, std::move(d.checked));
+      start_tracking(f, ids[i], d.kind == verdict_kind::resume ? d.row : std::nullopt, std::move(d.checked));
     }
   }
 
-  // A new file seen while it is being written (not settled) whose first
-  // bytes are those of a file of its feed, loading or loaded, is not read yet:
-  // it may be a copy (cp, a service writing in place), and only its whole
-  // content, once settled, can tell. It is judged once it settles (the whole
-  // content decides: a duplicate, or a file of its own) or has outgrown that
-  // file. A new file whose first line is not complete yet waits too: there is
-  // nothing to read in it. Clears `fresh` of the files that wait; sets
-  // `lead_hash` of every fresh file (kept in its ledger row; a .gz's is its
-  // content's).
-  void wait_for_copies(std::vector<sighting>& files, std::vector<decision>& decisions) {
-    std::vector<std::string> heads(files.size());
-    // Fresh files of this pass by (feed, first line): the one each group
-    // starts from is settled, or else the longest (the first of equals).
-    std::map<std::pair<std::string, std::string>, std::size_t> leaders;
+  // The ledger rows of resumed (moved, when renamed) and fresh (inserted)
+  // files: their ids, 0 for the other verdicts.
+  std::vector<std::int64_t> record_decisions(const std::vector<sighting>& files, const std::vector<verdict>& verdicts) {
+    std::vector<std::int64_t> ids(files.size(), 0);
     for (std::size_t i = 0; i < files.size(); ++i) {
-      auto& f = files[i];
-      auto& d = decisions[i];
-      if (!d.fresh) continue;
-      // (A .gz is known by its content, as its ledger row's hashes are: a cp
-      // of a loaded .gz is seen half written as well.)
-      auto size = static_cast<std::uint64_t>(f.stat.size);
-      std::string start = is_gzip_path(f.path)
-                              ? read_content(*make_gzip_source(f.file.fd.get(), size, guard_bytes), 0, guard_bytes)
-                              : read_range(f.file.fd.get(), 0, std::min<std::uint64_t>(size, guard_bytes));
-      d.lead_hash = lead_hash_in(start);
-      if (start.size() >= guard_bytes) heads[i] = content_hash::of(start);
-      if (!d.lead_hash) continue;
-      auto [it, first] = leaders.try_emplace({f.feed->name, *d.lead_hash}, i);
-      const auto& leader = files[it->second];
-      if (!first && !leader.settled && (f.settled || f.stat.size > leader.stat.size)) it->second = i;
-    }
-    std::vector<warehouse::prefix_key> keys;
-    std::vector<std::size_t> keyed;
-    for (std::size_t i = 0; i < files.size(); ++i) {
-      auto& f = files[i];
-      auto& d = decisions[i];
-      if (!d.fresh) continue;
-      if (f.settled) {
-        // A settled new file may be copytruncate's copy of a log whose
-        // truncation this process has not seen yet (a daemon started after
-        // the rotation may meet the copy first): looked up too, see below.
-        if (d.lead_hash && !is_gzip_path(f.path)) {
-          keys.push_back({f.feed->name, f.stat.size, heads[i], *d.lead_hash});
-          keyed.push_back(i);
+      const auto& f = files[i];
+      const auto& d = verdicts[i];
+      if (d.kind == verdict_kind::resume) {
+        ids[i] = d.row->id;
+        if (d.row->path != f.path) {
+          warehouse::move_file(ledger, d.row->id, f.path, f.stat);
+          log()->info("{} {}: renamed from {} (file {}); continuing at byte {}", f.feed->name, f.path, d.row->path,
+                      d.row->id, d.row->done.bytes);
         }
-        continue;
+      } else if (d.kind == verdict_kind::fresh) {
+        std::optional<std::int64_t> content_size;
+        if (f.settled) content_size = d.checked ? static_cast<std::int64_t>(d.content_size) : f.stat.size;
+        warehouse::file_sighting as{f.feed->name, f.path, f.stat, false};
+        ids[i] = warehouse::insert_loading(ledger, as, content_size, d.whole_hash, d.lead_hash);
       }
-      if (!d.lead_hash) {
-        d.fresh = false;
-        schedule_retry(f.path, false, "its first line is not complete yet");
-        continue;
-      }
-      auto leader = leaders.at({f.feed->name, *d.lead_hash});
-      if (leader != i) {
-        // Seen in the same pass as a new file it starts as (its original,
-        // renamed in as it was copied): judged once that one has its row.
-        d.fresh = false;
-        schedule_retry(f.path, false, "it starts as " + files[leader].path + " does; judged once it settles");
-        continue;
-      }
-      keys.push_back({f.feed->name, f.stat.size, heads[i], *d.lead_hash});
-      keyed.push_back(i);
     }
-    auto matches = warehouse::lookup_prefixes(ledger, keys);
-    for (std::size_t k = 0; k < keyed.size(); ++k) {
-      if (!matches[k]) continue;
-      auto& f = files[keyed[k]];
-      if (f.settled) {
-        auto where = where_is(*matches[k]);
-        if (where == row_file::holds_it) {
-          held_copies.erase(f.path);
-          continue;  // a file of its own
-        }
-        if (where == row_file::elsewhere) {
-          // Its log was renamed (or deleted) since its row saw it: if it was
-          // truncated too, its next sighting finds this copy. Held for a
-          // while, then judged as a file of its own. Only a file that starts
-          // with the 4 KiB loaded of it (a first line alone is too common).
-          if (heads[keyed[k]].empty() || matches[k]->bytes_done < static_cast<std::int64_t>(guard_bytes)) continue;
-          auto [since, first] = held_copies.try_emplace(f.path, clock_type::now());
-          if (clock_type::now() - since->second > copy_hold) {
-            held_copies.erase(since);
-            continue;
-          }
-        } else {
-          schedule_retry(matches[k]->path, false, "truncated; " + f.path + " may be its copy");
-        }
-        // The log is looked at first, and its row goes on in this copy.
-        decisions[keyed[k]].fresh = false;
-        schedule_retry(f.path, true, "it may be the copy of " + matches[k]->path + ", truncated since it was read");
-        log()->info("{} {}: starts as {} (file {}) does, which was {}: looked at as its copy", f.feed->name, f.path,
-                    matches[k]->path, matches[k]->id,
-                    where == row_file::truncated ? "truncated" : "renamed or deleted since");
-        continue;
-      }
-      decisions[keyed[k]].fresh = false;
-      schedule_retry(f.path, false, "it starts as " + matches[k]->path + " does; judged once it settles");
-      log()->debug("{} {}: starts as {} (file {}, {} bytes) does: judged once it settles or outgrows it",
-                   f.feed->name, f.path, matches[k]->path, matches[k]->id, matches[k]->size);
-    }
-  }
-
-  // Where a loading row's file is, as far as a copy of it is concerned:
-  // still holding what was loaded from it, truncated (fewer bytes, or other
-  // bytes before where loading stopped), or not where the row saw it (renamed
-  // or deleted since, and not held here: its next sighting will tell).
-  enum class row_file { holds_it, truncated, elsewhere };
-  row_file where_is(const warehouse::prefix_match& row) {
-    if (!row.loading || !row.inode || row.bytes_done == 0) return row_file::holds_it;
-    auto check = [&](int fd, const file_stat& st) {
-      bool truncated = st.size < row.bytes_done ||
-                       (!row.guard_hash.empty() &&
-                        guard_hash_of(fd, static_cast<std::uint64_t>(row.bytes_done)) != row.guard_hash);
-      return truncated ? row_file::truncated : row_file::holds_it;
-    };
-    if (auto held = tracked.find(row.id); held != tracked.end()) {
-      struct stat st {};
-      if (::fstat(held->second.fd->get(), &st) != 0) return row_file::holds_it;
-      return check(held->second.fd->get(), stat_of(st));
-    }
-    auto now = open_beneath(inbox_fd.get(), row.path);
-    if (now.busy || !now.refusal.empty()) return row_file::holds_it;
-    if (now.gone) return row_file::elsewhere;
-    auto st = stat_of(now.st);
-    if (st.device != row.inode->first || st.inode != row.inode->second) return row_file::elsewhere;
-    return check(now.fd.get(), st);
-  }
-
-  // Whether ledger row `row`, still loading, has lost its file (deleted before
-  // it was loaded to its end) and `copy` holds what it had loaded: then the
-  // copy may finish it. Claims the row for that (added to `claimed`).
-  bool orphaned(const warehouse::file_row& row, const sighting& copy, std::set<std::int64_t>& claimed) {
-    bool compressed = is_gzip_path(copy.path);
-    if (!row.seen || (!compressed && copy.stat.size < row.done.bytes)) return false;
-    std::array<std::int64_t, 1> one{row.id};
-    if (warehouse::claim_files(ledger, one).empty()) return false;  // another sluice is loading it
-    auto original = open_beneath(inbox_fd.get(), row.path);
-    bool alive = original.busy || (!original.gone && original.refusal.empty() &&
-                                   stat_of(original.st).inode == row.seen->inode &&
-                                   stat_of(original.st).device == row.seen->device);
-    auto loaded_to = static_cast<std::uint64_t>(row.done.bytes);
-    bool holds = row.done.guard_hash.empty()
-                     ? loaded_to == 0
-                     : compressed ? holds_loaded_content(copy, row)
-                                  : guard_hash_of(copy.file.fd.get(), loaded_to) == row.done.guard_hash &&
-                                        (row.head_hash.empty() || head_hash_of(copy.file.fd.get(), loaded_to) == row.head_hash);
-    if (alive || !holds) {
-      warehouse::release_files(ledger, one);
-      return false;
-    }
-    claimed.insert(row.id);
-    return true;
-  }
-
-  // A .gz file's content begins and, before the row's offset, ends as the
-  // row's loaded content did (one inflate pass up to the offset).
-  static bool holds_loaded_content(const sighting& f, const warehouse::file_row& row) {
-    auto done = static_cast<std::uint64_t>(row.done.bytes);
-    auto source = make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size), guard_bytes);
-    // Offsets past a lost part are those of a checked source (byte_source.h).
-    source->check_integrity();
-    if (!row.head_hash.empty()) {
-      auto head = read_content(*source, 0, std::min<std::uint64_t>(done, guard_bytes));
-      if (content_hash::of(head) != row.head_hash) return false;
-    }
-    return content_guard_of(*source, done) == row.done.guard_hash;
-  }
-
-  // Whether the ledger row describes the file now at f (same inode): trusted
-  // when size and mtime are as at its last commit; else its loaded prefix must
-  // still end with the bytes it ended with.
-  static bool same_file(const warehouse::file_row& row, const sighting& f) {
-    if (row.seen && *row.seen == f.stat) return true;
-    if (row.done.bytes == 0) {
-      // Nothing of it loaded yet: the same file unless it shrank since, or
-      // starts with another first line now (truncated and written again: a
-      // copy elsewhere may hold what it had, see find_copy).
-      if (row.seen && f.stat.size < row.seen->size) return false;
-      if (row.lead_hash && !is_gzip_path(f.path)) {
-        auto now = lead_hash_of(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
-        if (now && *now != *row.lead_hash) return false;
-      }
-      return true;
-    }
-    if (is_gzip_path(f.path)) {
-      // Offsets count content: inflate up to the loaded offset (as resuming
-      // will) and compare the content at its start and before it; a small file
-      // known by its whole content is compared whole (its own bytes). Its own
-      // size says nothing here: compressed again, a file holding the loaded
-      // content and more may be smaller than it was.
-      if (!holds_loaded_content(f, row)) return false;
-      if (row.content_hash && row.content_size && f.stat.size <= small_file_bytes) {
-        // (Content of another size that holds the loaded content: it grew.)
-        auto source = make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
-        if (static_cast<std::int64_t>(source->check_integrity()) != *row.content_size) return true;
-        return content_digest(*source).hex() == *row.content_hash;
-      }
-      return true;
-    }
-    if (f.stat.size < row.done.bytes) return false;
-    if (row.done.guard_hash.empty()) {
-      auto prefix = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(row.done.bytes));
-      return prefix && prefix->hex() == row.done.hash;
-    }
-    // Touched since its last commit: the bytes before the offset must still
-    // end, and begin, as they did; a small file known by its whole content is
-    // compared whole (a rewrite in place of the same length changes nothing
-    // else that could be seen without reading).
-    auto done = static_cast<std::uint64_t>(row.done.bytes);
-    if (guard_hash_of(f.file.fd.get(), done) != row.done.guard_hash) return false;
-    if (!row.head_hash.empty() && head_hash_of(f.file.fd.get(), done) != row.head_hash) return false;
-    if (row.content_hash && row.content_size == f.stat.size && f.stat.size <= small_file_bytes) {
-      auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
-      return whole && whole->hex() == *row.content_hash;
-    }
-    return true;
+    return ids;
   }
 
   // `checked`: a .gz's source that resolve() checked already (else one is made).
@@ -1255,7 +756,7 @@ struct loader::impl {
         log()->warn("{} {}: every row of this file is rejected: {}", t.feed->name, t.path, problem);
       }
     }
-    open_checkpoint(t);
+    current.open(t);
     bool read_failed = false;
     reject_reason why;
     // A file with more than a batch to read now streams (committer.h), and
@@ -1277,24 +778,24 @@ struct loader::impl {
                          (rec->size > 0 ? "; this record was cut by it (its first " + std::to_string(rec->size) +
                                               " bytes are here, the rest was lost)"
                                         : "")};
-          reject_record(t, *rec, why);
+          current.reject(t, *rec, why);
         } else if (rec->defect == flaw::unreadable) {
           log()->warn("{} {}: {}; the rest of the file after record {} is one reject", t.feed->name, t.path,
                       reader.source_problem(), rec->ordinal - 1);
           why = {"", reader.source_problem() + "; nothing after this point can be read (" +
                          std::to_string(rec->size) + " bytes of content after the last complete record)"};
-          reject_record(t, *rec, why);
+          current.reject(t, *rec, why);
         } else {
-          add_record(t, decoder, *rec, why);
+          current.add(t, decoder, *rec, why);
         }
-        if (current_bytes >= cut || stop) {
-          close_checkpoint(t, reader, false);
+        if (current.bytes() >= cut || stop) {
+          current.close(t, reader, false);
           // (Its next batch comes at once only while there is more to read.)
-          if (!stop && streams && (t.compressed || reader.consumed().bytes < size)) current.continues = t.key;
+          if (!stop && streams && (t.compressed || reader.consumed().bytes < size)) current.continues_with(t.key);
           cut = options.batch_bytes;
-          hand_over();
+          current.hand_over();
           if (stop) return;
-          open_checkpoint(t);
+          current.open(t);
         }
       }
     } catch (const std::system_error& e) {
@@ -1309,178 +810,12 @@ struct loader::impl {
       t.raw_guard = guard_hash_of(t.fd->get(), size);
     }
     if (complete) t.damage = lost_summary(*t.source, reader.consumed().bytes);
-    close_checkpoint(t, reader, complete);
+    current.close(t, reader, complete);
     if (read_failed) {
       t.failed = true;
       schedule_retry(t.path, t.settled, "read failed");
     }
-    if (current_files >= options.batch_files) hand_over();
-  }
-
-  void open_checkpoint(tracked_file& t) {
-    if (current_index.count(t.id)) return;
-    if (!current_raw) {
-      current_raw = std::make_shared<file_raw_source>();
-      current.origins.reserve(options.batch_bytes / 64);
-    }
-    current_raw->files[t.id] = {t.fd, t.compressed, static_cast<std::uint64_t>(t.stat.size)};
-    auto* set = file_set();
-    warehouse::file_advance a;
-    a.id = t.id;
-    a.from_bytes = static_cast<std::int64_t>(t.ledger_bytes);
-    a.from_hash = t.ledger_hash;
-    current_index[t.id] = set->advances.size();
-    set->advances.push_back(std::move(a));
-    set->labels.push_back(t.feed->name + " " + t.path);
-    ++current_files;
-  }
-
-  file_checkpoints* file_set() {
-    if (current.checkpoints.empty()) current.checkpoints.push_back(std::make_unique<file_checkpoints>());
-    return static_cast<file_checkpoints*>(current.checkpoints.front().get());
-  }
-
-  void close_checkpoint(tracked_file& t, const record_reader& reader, bool complete) {
-    auto* set = file_set();
-    auto index = current_index.at(t.id);
-    auto& a = set->advances[index];
-    const auto& to = reader.consumed();
-    // (Records count too: a file unreadable from its first byte is one reject
-    // at byte 0.)
-    bool moved = to.bytes != t.at.bytes || to.records != t.at.records || complete != t.complete ||
-                 to.bytes != t.ledger_bytes;
-    if (!moved) {
-      // Nothing for the ledger: take the checkpoint out again.
-      set->advances.erase(set->advances.begin() + static_cast<std::ptrdiff_t>(index));
-      set->labels.erase(set->labels.begin() + static_cast<std::ptrdiff_t>(index));
-      current_index.erase(t.id);
-      for (auto& [id, i] : current_index) {
-        if (i > index) --i;
-      }
-      --current_files;
-      return;
-    }
-    a.to = {static_cast<std::int64_t>(to.bytes), static_cast<std::int64_t>(to.lines),
-            static_cast<std::int64_t>(to.records), reader.hash().hex(),
-            t.compressed ? content_guard_of(*t.source, to.bytes) : guard_hash_of(t.fd->get(), to.bytes)};
-    a.head_hash = t.compressed ? content_head_hash(t, to.bytes) : head_hash_of(t.fd->get(), to.bytes);
-    a.seen = t.stat;
-    a.complete = complete;
-    if (complete && !t.damage.empty()) a.reason = "not loaded completely: " + t.damage;
-    if (t.compressed) {
-      // Known by its content, as a plain file is: the reader's hash is the
-      // content's when it read the file from its start; a file resumed after
-      // a restart (a chain from a digest) is inflated again whole, once.
-      if (complete && !t.whole) {
-        auto source = make_gzip_source(t.fd->get(), static_cast<std::uint64_t>(t.stat.size));
-        source->check_integrity();
-        a.content_hash = content_digest(*source).hex();
-      }
-    } else if (complete && !t.whole) {
-      // Known by its whole content from now on: hashed once, at the end.
-      if (auto whole = hash_prefix(t.fd->get(), to.bytes)) a.content_hash = whole->hex();
-    }
-    current.turns.push_back({t.key, t.next_seq++});
-    ++t.in_flight;
-    t.at = to;
-    t.hash = reader.hash();
-    t.complete = complete;
-    t.ledger_bytes = to.bytes;
-    t.ledger_hash = a.to.hash;
-    t.guard = a.to.guard_hash;
-    current_index.erase(t.id);
-    // A file keeps its place in current_files until the batch is handed over.
-  }
-
-  // head_hash of a compressed file: its content's first bytes, kept (reading
-  // them again would inflate the file from its start).
-  static std::string content_head_hash(tracked_file& t, std::uint64_t end) {
-    auto want = static_cast<std::size_t>(std::min<std::uint64_t>(end, guard_bytes));
-    if (t.content_head.size() < want) t.content_head = read_content(*t.source, 0, guard_bytes);
-    return content_hash::of(std::string_view(t.content_head).substr(0, want));
-  }
-
-  void add_record(tracked_file& t, record_decoder& decoder, const record& rec, reject_reason& why) {
-    auto& set = *file_set();
-    auto& a = set.advances[current_index.at(t.id)];
-    auto& targets = rows_for(*t.feed);
-    std::size_t target = 0;
-    row_origin origin{t.id, rec.ordinal, rec.line, rec.offset, 0, current.feed_index(t.feed->name), false};
-    if (decoder.decode(rec, t.id, targets.encoders, why, &target)) {
-      auto& encoder = targets.encoders[target];
-      current_bytes += encoder.size() - targets.sizes[target];
-      targets.sizes[target] = encoder.size();
-      origin.size = static_cast<std::uint32_t>(rec.size);
-      current.origins.push_back(origin);
-      targets.origins[target].push_back(static_cast<std::uint32_t>(current.origins.size() - 1));
-      ++current.loaded;
-      ++a.loaded;
-      return;
-    }
-    reject_record(t, rec, why);
-  }
-
-  // A record that did not decode (or could not be read) becomes a reject.
-  void reject_record(tracked_file& t, const record& rec, const reject_reason& why) {
-    auto& a = file_set()->advances[current_index.at(t.id)];
-    row_origin origin{t.id, rec.ordinal, rec.line, rec.offset, 0, current.feed_index(t.feed->name),
-                      rec.defect == flaw::too_long || (rec.defect == flaw::unreadable && rec.text.size() < rec.size)};
-    std::string_view raw = rec.text;
-    if (raw.size() > reject_raw_bytes) {
-      std::size_t cut = reject_raw_bytes;
-      while (cut > 0 && (static_cast<unsigned char>(raw[cut]) & 0xc0) == 0x80) --cut;
-      raw = raw.substr(0, cut);
-      origin.raw_truncated = true;
-    }
-    auto before = current.rejects.size();
-    append_reject(current.rejects, origin, t.feed->name, why.field, why.reason, raw);
-    current_bytes += current.rejects.size() - before;
-    ++current.rejected;
-    ++a.rejected;
-    log()->debug("{} {}: record {} (line {}) rejected: {}", t.feed->name, t.path, rec.ordinal, rec.line,
-                 why.reason);
-  }
-
-  // The encoders of the current batch for a feed's targets. The decoder writes
-  // into a vector of encoders per feed; those live in the batch's tables.
-  struct feed_rows {
-    std::vector<copy_encoder> encoders;
-    std::vector<std::vector<std::uint32_t>> origins;
-    std::vector<std::size_t> sizes;  // of each encoder when last counted
-  };
-  std::map<const feed_plan*, feed_rows> current_rows;
-
-  feed_rows& rows_for(const feed_plan& feed) {
-    auto [it, fresh] = current_rows.try_emplace(&feed);
-    if (fresh) {
-      it->second.encoders.resize(feed.targets.size());
-      it->second.origins.resize(feed.targets.size());
-      for (const auto& e : it->second.encoders) it->second.sizes.push_back(e.size());
-    }
-    return it->second;
-  }
-
-  // Moves the open batch to the committer.
-  void hand_over() {
-    for (auto& [feed, rows] : current_rows) {
-      for (std::size_t i = 0; i < rows.encoders.size(); ++i) {
-        if (rows.encoders[i].empty()) continue;
-        auto& table = current.table(feed->targets[i].copy_statement);
-        table.rows = std::move(rows.encoders[i]);
-        table.origins = std::move(rows.origins[i]);
-      }
-    }
-    current_rows.clear();
-    bool has_work = !current.checkpoints.empty() && !file_set()->advances.empty();
-    current.raw = std::move(current_raw);
-    current_raw.reset();
-    if (has_work) {
-      commits->submit(std::move(current));
-    }
-    current = batch{};
-    current_bytes = 0;
-    current_files = 0;
-    current_index.clear();
+    if (current.files() >= options.batch_files) current.hand_over();
   }
 
   // ---------------------------------------------------------- after commits
@@ -1488,72 +823,7 @@ struct loader::impl {
   // Files (ledger ids) read without streaming since a batch of theirs failed.
   std::set<std::int64_t> unstreamed;
 
-  // A file whose batches failed is let go and looked at again by its path
-  // (schedule_retry); until it is tracked (or found loaded) again sluice keeps
-  // a descriptor of it here, by (device, inode), so that one deleted meanwhile
-  // is still read to its end: a log rotated away while the warehouse was down
-  // is not lost. tick() keeps looking at the path while it is parked. A file
-  // that still has a name (renamed) is found under it as any file.
-  struct parked_file {
-    unique_fd fd;
-    std::string feed;  // by name: feeds may be read again meanwhile
-    std::string path;
-  };
-  std::map<std::pair<std::int64_t, std::int64_t>, parked_file> parked;
-
-  void park(const tracked_file& t) {
-    int copy = ::fcntl(t.fd->get(), F_DUPFD_CLOEXEC, 0);
-    if (copy < 0) {
-      log()->warn("{} {}: cannot keep a descriptor of it ({}); should it be deleted before it is looked at again,"
-                  " the rest of it is not read", t.feed->name, t.path, std::strerror(errno));
-      return;
-    }
-    parked[{t.stat.device, t.stat.inode}] = parked_file{unique_fd(copy), t.feed->name, t.path};
-  }
-
-  // Sightings, through a copy of the kept descriptor, of the files parked
-  // under `path` that were deleted (no name left): under that path, or
-  // "<path> (deleted)" when another file took it (`opened` is what the path
-  // holds now). Read as settled: a deleted file is done. A parked file that is
-  // back at its path, tracked or renamed is forgotten here; a deleted one once
-  // resolve() has taken it (forget_parked).
-  std::vector<sighting> deleted_files(const std::string& path, const opened_file& opened) {
-    std::vector<sighting> out;
-    for (auto it = parked.begin(); it != parked.end();) {
-      auto& [key, held] = *it;
-      if (held.path != path) {
-        ++it;
-        continue;
-      }
-      struct stat now {};
-      bool there = !opened.gone && opened.refusal.empty() &&
-                   static_cast<std::int64_t>(opened.st.st_dev) == key.first &&
-                   static_cast<std::int64_t>(opened.st.st_ino) == key.second;
-      const feed_plan* feed = feed_named(held.feed);
-      if (there || by_inode.count(key) > 0 || ::fstat(held.fd.get(), &now) != 0 || now.st_nlink > 0 ||
-          feed == nullptr) {
-        it = parked.erase(it);
-        continue;
-      }
-      opened_file kept;
-      kept.fd = unique_fd(::fcntl(held.fd.get(), F_DUPFD_CLOEXEC, 0));
-      kept.st = now;
-      if (kept.fd.get() < 0) {
-        ++it;  // out of descriptors: parked still, looked at again
-        continue;
-      }
-      auto as = opened.gone ? path : path + " (deleted)";
-      log()->info("{} {}: deleted from the inbox; the rest of it is read through the descriptor sluice kept",
-                  feed->name, as);
-      out.push_back(sighting{as, true, feed, std::move(kept), stat_of(now)});
-      ++it;
-    }
-    return out;
-  }
-
-  void forget_parked(const std::vector<sighting>& taken) {
-    for (const auto& s : taken) parked.erase({s.stat.device, s.stat.inode});
-  }
+  parked_files parked;
 
   void on_batch_done(const batch& b, batch_outcome outcome, const std::string& error) {
     std::vector<file_done> out;
@@ -1616,7 +886,7 @@ struct loader::impl {
       }
       if (t.in_flight > 0) continue;
       report(t);
-      if (t.failed && !stop && permanent.count(t.path) == 0) park(t);
+      if (t.failed && !stop && permanent.count(t.path) == 0) parked.park(t);
       if (t.failed || (t.complete && !in_current(t.id))) {
         if (t.complete && !t.failed) {
           ++counts.files;
@@ -1657,7 +927,7 @@ struct loader::impl {
     tracked.erase(t.id);
   }
 
-  bool in_current(std::int64_t id) const { return current_index.count(id) != 0; }
+  bool in_current(std::int64_t id) const { return current.holds(id); }
 
   void report(tracked_file& t) {
     auto records = t.loaded + t.rejected;
@@ -1672,43 +942,28 @@ struct loader::impl {
   // ------------------------------------------------------------ heartbeats
 
   void tick() {
-    for (const auto& [key, held] : parked) {
-      if (retries.count(held.path) > 0 || permanent.count(held.path) > 0) continue;
-      auto why = failures.find(held.path);
-      schedule_retry(held.path, false, why != failures.end() ? why->second : "its batches were not committed");
+    for (const auto& path : parked.paths()) {
+      if (retries.waiting(path) || permanent.count(path) > 0) continue;
+      auto why = failures.find(path);
+      schedule_retry(path, false, why != failures.end() ? why->second : "its batches were not committed");
     }
     process_pending();
-    if (current_files > 0) hand_over();
+    if (current.files() > 0) current.hand_over();
     take_done();
-    auto now = clock_type::now();
+    auto taken = retries.take_due();
+    if (taken.empty()) return;
     std::vector<std::pair<std::string, bool>> due;
-    std::map<std::string, std::chrono::milliseconds> delays;
-    for (auto it = retries.begin(); it != retries.end();) {
-      if (it->second.due <= now) {
-        due.emplace_back(it->first, it->second.settled);
-        delays[it->first] = it->second.delay;
-        it = retries.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    if (due.empty()) return;
+    for (const auto& d : taken) due.emplace_back(d.path, d.settled);
     try {
       look_at(due);
     } catch (const db_error& e) {
       for (auto& [path, settled] : due) {
-        if (!retries.count(path)) schedule_retry(path, settled, e.what());
+        if (!retries.waiting(path)) schedule_retry(path, settled, e.what());
       }
       if (!ledger.is_open()) lost_ledger();
     }
-    // What failed again waits longer than it did.
-    for (auto& [path, delay] : delays) {
-      if (auto it = retries.find(path); it != retries.end()) {
-        it->second.delay = std::min(std::max(it->second.delay, delay * 2), retry_max);
-        it->second.due = clock_type::now() + it->second.delay;
-      }
-    }
-    if (current_files > 0) hand_over();
+    retries.back_off(taken);  // what failed again waits longer than it did
+    if (current.files() > 0) current.hand_over();
   }
 
   std::vector<unfinished_file> finish(std::chrono::milliseconds limit) {
@@ -1717,16 +972,15 @@ struct loader::impl {
       tick();
       commits->wait_idle();
       take_done();
-      if (retries.empty() && pending.empty() && current_files == 0) break;
+      if (retries.empty() && pending.empty() && current.files() == 0) break;
       if (stop || clock_type::now() >= deadline) break;
-      auto next = deadline;
-      for (auto& [path, r] : retries) next = std::min(next, r.due);
+      auto next = retries.next_due(deadline);
       std::this_thread::sleep_until(std::min(next, clock_type::now() + std::chrono::milliseconds(200)));
     }
     std::vector<unfinished_file> out;
-    for (auto& [path, r] : retries) out.push_back({path, r.reason});
+    for (auto& [path, reason] : retries.reasons()) out.push_back({path, reason});
     for (auto& [path, reason] : failures) {
-      if (!retries.count(path)) out.push_back({path, reason});
+      if (!retries.waiting(path)) out.push_back({path, reason});
     }
     return out;
   }

@@ -1,0 +1,550 @@
+#include "loader/sources/files/identity.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <array>
+#include <tuple>
+#include <utility>
+
+#include "loader/bytes/content_hash.h"
+#include "loader/formats/record_reader.h"
+#include "warehouse/log.h"
+
+namespace sluice::loader {
+
+namespace {
+
+using warehouse::file_stat;
+
+constexpr std::int64_t small_file_bytes = 256 << 10;  // hashed whole before the lookup
+
+std::shared_ptr<spdlog::logger> log() {
+  static auto instance = warehouse::named_logger("loader");
+  return instance;
+}
+
+void retry(verdict& v, std::string reason) {
+  v = verdict{};
+  v.kind = verdict_kind::retry;
+  v.reason = std::move(reason);
+}
+
+// A .gz file's content begins and, before the row's offset, ends as the
+// row's loaded content did (one inflate pass up to the offset).
+bool holds_loaded_content(const sighting& f, const warehouse::file_row& row) {
+  auto done = static_cast<std::uint64_t>(row.done.bytes);
+  auto source = make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size), guard_bytes);
+  // Offsets past a lost part are those of a checked source (byte_source.h).
+  source->check_integrity();
+  if (!row.head_hash.empty()) {
+    auto head = read_content(*source, 0, std::min<std::uint64_t>(done, guard_bytes));
+    if (content_hash::of(head) != row.head_hash) return false;
+  }
+  return content_guard_of(*source, done) == row.done.guard_hash;
+}
+
+}  // namespace
+
+// Whether the ledger row describes the file now at f (same inode): trusted
+// when size and mtime are as at its last commit; else its loaded prefix must
+// still end with the bytes it ended with.
+bool same_file(const warehouse::file_row& row, const sighting& f) {
+  if (row.seen && *row.seen == f.stat) return true;
+  if (row.done.bytes == 0) {
+    // Nothing of it loaded yet: the same file unless it shrank since, or
+    // starts with another first line now (truncated and written again: a
+    // copy elsewhere may hold what it had, see find_copy).
+    if (row.seen && f.stat.size < row.seen->size) return false;
+    if (row.lead_hash && !is_gzip_path(f.path)) {
+      auto now = lead_hash_of(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
+      if (now && *now != *row.lead_hash) return false;
+    }
+    return true;
+  }
+  if (is_gzip_path(f.path)) {
+    // Offsets count content: inflate up to the loaded offset (as resuming
+    // will) and compare the content at its start and before it; a small file
+    // known by its whole content is compared whole (its own bytes). Its own
+    // size says nothing here: compressed again, a file holding the loaded
+    // content and more may be smaller than it was.
+    if (!holds_loaded_content(f, row)) return false;
+    if (row.content_hash && row.content_size && f.stat.size <= small_file_bytes) {
+      // (Content of another size that holds the loaded content: it grew.)
+      auto source = make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
+      if (static_cast<std::int64_t>(source->check_integrity()) != *row.content_size) return true;
+      return content_digest(*source).hex() == *row.content_hash;
+    }
+    return true;
+  }
+  if (f.stat.size < row.done.bytes) return false;
+  if (row.done.guard_hash.empty()) {
+    auto prefix = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(row.done.bytes));
+    return prefix && prefix->hex() == row.done.hash;
+  }
+  // Touched since its last commit: the bytes before the offset must still
+  // end, and begin, as they did; a small file known by its whole content is
+  // compared whole (a rewrite in place of the same length changes nothing
+  // else that could be seen without reading).
+  auto done = static_cast<std::uint64_t>(row.done.bytes);
+  if (guard_hash_of(f.file.fd.get(), done) != row.done.guard_hash) return false;
+  if (!row.head_hash.empty() && head_hash_of(f.file.fd.get(), done) != row.head_hash) return false;
+  if (row.content_hash && row.content_size == f.stat.size && f.stat.size <= small_file_bytes) {
+    auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
+    return whole && whole->hex() == *row.content_hash;
+  }
+  return true;
+}
+
+namespace {
+
+class connection_ledger final : public identity_ledger {
+ public:
+  explicit connection_ledger(warehouse::connection& conn) : conn_(conn) {}
+  std::vector<warehouse::file_matches> lookup_files(std::span<const warehouse::file_sighting> files) override {
+    return warehouse::lookup_files(conn_, files);
+  }
+  std::vector<warehouse::content_match> lookup_contents(std::span<const warehouse::content_key> keys) override {
+    return warehouse::lookup_contents(conn_, keys);
+  }
+  std::vector<std::optional<warehouse::prefix_match>> lookup_prefixes(
+      std::span<const warehouse::prefix_key> keys) override {
+    return warehouse::lookup_prefixes(conn_, keys);
+  }
+  bool content_size_known(const std::string& feed, std::int64_t content_size) override {
+    return warehouse::content_size_known(conn_, feed, content_size);
+  }
+  std::optional<warehouse::file_row> find_by_inode(const warehouse::file_stat& stat) override {
+    return warehouse::find_by_inode(conn_, stat);
+  }
+  std::vector<std::int64_t> claim_files(std::span<const std::int64_t> ids) override {
+    return warehouse::claim_files(conn_, ids);
+  }
+  void release_files(std::span<const std::int64_t> ids) override { warehouse::release_files(conn_, ids); }
+  void retire_file(std::int64_t id, const std::string& reason) override {
+    warehouse::retire_file(conn_, id, "replaced", reason);
+  }
+
+ private:
+  warehouse::connection& conn_;
+};
+
+}  // namespace
+
+// Whole-content lookups of one pass: keys[k] is of sighting keyed[k].
+struct identity::content_lookups {
+  std::vector<warehouse::content_key> keys;
+  std::vector<std::size_t> keyed;
+};
+
+std::unique_ptr<identity_ledger> ledger_identity(warehouse::connection& conn) {
+  return std::make_unique<connection_ledger>(conn);
+}
+
+identity::identity(int inbox_fd, std::filesystem::path inbox, std::function<int(std::int64_t)> held_fd)
+    : inbox_fd_(inbox_fd), inbox_(std::move(inbox)), held_fd_(std::move(held_fd)) {}
+
+identity_decisions identity::decide(std::vector<sighting>& files, identity_ledger& ledger) {
+  identity_decisions out;
+  out.verdicts.resize(files.size());
+  std::vector<warehouse::file_sighting> asked;
+  for (const auto& f : files) {
+    // (A .gz asks about its content's size, known only once it is inflated.)
+    asked.push_back({f.feed->name, f.path, f.stat,
+                     f.settled && f.stat.size > small_file_bytes && !is_gzip_path(f.path)});
+  }
+  auto matches = ledger.lookup_files(asked);
+  std::map<std::pair<std::string, std::int64_t>, int> sizes_in_group;
+  for (const auto& f : files) {
+    if (f.settled) ++sizes_in_group[{f.feed->name, f.stat.size}];
+  }
+  claim_suspects(files, asked, matches, ledger, out);
+  content_lookups lookups;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (out.verdicts[i].kind == verdict_kind::retry) continue;  // another sluice holds it
+    if (!judge_known(files[i], matches[i], ledger, out, i)) continue;
+    judge_new(files[i], matches[i], sizes_in_group, ledger, out.verdicts[i], i, lookups);
+  }
+  drop_continued(files, out, lookups);
+  match_contents(files, ledger, out, lookups);
+  wait_for_copies(files, ledger, out);
+  return out;
+}
+
+// A known file that no longer looks like its row may just be a row another
+// sluice has moved on since this one looked (it commits past the size seen
+// here). Judge only what this process holds: claim first, then look at the
+// file and the row again.
+void identity::claim_suspects(std::vector<sighting>& files, std::vector<warehouse::file_sighting>& asked,
+                              std::vector<warehouse::file_matches>& matches, identity_ledger& ledger,
+                              identity_decisions& out) {
+  std::vector<std::size_t> suspects;
+  std::vector<std::int64_t> suspect_ids;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    const auto& m = matches[i];
+    if (m.by_inode && m.by_inode->state != "replaced" && !same_file(*m.by_inode, files[i])) {
+      suspects.push_back(i);
+      suspect_ids.push_back(m.by_inode->id);
+    }
+  }
+  auto held = ledger.claim_files(suspect_ids);
+  std::set<std::int64_t> held_ids(held.begin(), held.end());
+  std::vector<warehouse::file_sighting> again;
+  std::vector<std::size_t> again_index;
+  for (auto i : suspects) {
+    auto id = matches[i].by_inode->id;
+    if (!held_ids.count(id)) {
+      retry(out.verdicts[i], "another sluice is loading it");
+      continue;
+    }
+    out.claimed.insert(id);
+    struct stat st {};
+    if (::fstat(files[i].file.fd.get(), &st) == 0) files[i].stat = asked[i].stat = stat_of(st);
+    again.push_back(asked[i]);
+    again_index.push_back(i);
+  }
+  auto fresh = ledger.lookup_files(again);
+  for (std::size_t k = 0; k < again_index.size(); ++k) matches[again_index[k]] = std::move(fresh[k]);
+}
+
+// A sighting of which the ledger knows the inode or the path: resumed, left
+// alone, continued in its copy, or its rows retired. False when that decided it.
+bool identity::judge_known(sighting& f, const warehouse::file_matches& m, identity_ledger& ledger,
+                           identity_decisions& out, std::size_t index) {
+  auto& d = out.verdicts[index];
+  if (m.by_inode && same_file(*m.by_inode, f)) {
+    const auto& row = *m.by_inode;
+    // (A .gz file's offsets count content: its stat alone says it is whole.)
+    bool unchanged = row.seen && *row.seen == f.stat && row.path == f.path &&
+                     (row.state == "duplicate" ||
+                      (row.state == "loaded" && (is_gzip_path(f.path) || row.done.bytes == f.stat.size)));
+    // Loaded and untouched since (a restart over a full inbox): nothing
+    // to claim, read or write.
+    if (!unchanged) {
+      d.kind = verdict_kind::resume;
+      d.row = m.by_inode;
+    }
+    return false;
+  }
+  if (m.by_inode && m.by_inode->state != "replaced") {
+    if (auto copy = find_copy(ledger, f.path, f.stat, m.by_inode->done.bytes, m.by_inode->done.guard_hash, f.feed,
+                              m.by_inode->lead_hash, m.by_inode->seen ? m.by_inode->seen->size : 0)) {
+      // The row goes on in the copy; what the path holds now is new content.
+      out.continuations.push_back({std::move(*copy), *m.by_inode});
+      d.kind = verdict_kind::fresh;
+      return false;
+    }
+    if (!f.settled && m.by_inode->seen && f.stat.size == m.by_inode->seen->size) {
+      // Overwritten in place, not truncated (its size is as it was): the
+      // bytes past the writer may still be the old ones, which were loaded.
+      // Read once it settles, or has grown past them (all overwritten).
+      retry(d, "rewritten in place without truncation; read once it settles");
+      log()->debug("{} {}: rewritten in place at its old size (file {}): read once it settles", f.feed->name,
+                   f.path, m.by_inode->id);
+      return false;
+    }
+    ledger.retire_file(m.by_inode->id, "rewritten in place: the file no longer starts with what was loaded");
+    log()->info("{} {}: rewritten in place (file {}); loading it as new content", f.feed->name, f.path,
+                m.by_inode->id);
+  }
+  if (m.by_path && !m.by_path->seen) {
+    // A row from before inodes were kept: its content decides, once.
+    auto prefix = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(m.by_path->done.bytes));
+    if (prefix && prefix->hex() == m.by_path->done.hash) {
+      d.kind = verdict_kind::resume;
+      d.row = m.by_path;
+      return false;
+    }
+    ledger.retire_file(m.by_path->id, "the path now holds other content");
+  } else if (m.by_path && m.by_path->state != "loading" && (!m.by_inode || m.by_inode->id != m.by_path->id)) {
+    // The file it was is complete; if it lives on under another name, its
+    // inode finds it again. (A row still loading stays as it is: it may be
+    // a rotated log whose rest comes under its new name.)
+    ledger.retire_file(m.by_path->id, "the path now holds another file (" + f.path + ", a new row)");
+  }
+  return true;
+}
+
+// A new file: fresh, hashed whole when that is worth it (then looked up by
+// its content, in `lookups`).
+void identity::judge_new(sighting& f, const warehouse::file_matches& m,
+                         const std::map<std::pair<std::string, std::int64_t>, int>& sizes_in_group,
+                         identity_ledger& ledger, verdict& d, std::size_t index, content_lookups& lookups) {
+  d.kind = verdict_kind::fresh;
+  if (f.settled && is_gzip_path(f.path)) {
+    // Known by its content, as a plain file is (however it was compressed
+    // and split into members): inflated once whole (the check it needs
+    // before it is read anyway, which tells the content's size), and hashed
+    // when it is small or the ledger holds a file of that content size.
+    d.checked = std::shared_ptr<byte_source>(make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size)));
+    d.content_size = d.checked->check_integrity();
+    auto size = static_cast<std::int64_t>(d.content_size);
+    if (f.stat.size <= small_file_bytes || ledger.content_size_known(f.feed->name, size)) {
+      d.whole_hash = content_digest(*d.checked).hex();
+      lookups.keys.push_back({f.feed->name, size, *d.whole_hash});
+      lookups.keyed.push_back(index);
+    }
+    return;
+  }
+  // A small settled file is hashed whole (it is about to be read anyway),
+  // so its lookup is one exact index probe; a large one only when a file
+  // of its size is known, or another of the group has its size.
+  auto group = sizes_in_group.find({f.feed->name, f.stat.size});
+  bool shares_size = group != sizes_in_group.end() && group->second > 1;
+  if (f.settled && (f.stat.size <= small_file_bytes || m.size_known || shares_size)) {
+    auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
+    if (!whole) {
+      retry(d, "shrank while it was read");
+      return;
+    }
+    d.whole_hash = whole->hex();
+    lookups.keys.push_back({f.feed->name, f.stat.size, *d.whole_hash});
+    lookups.keyed.push_back(index);
+  }
+}
+
+// A file in which this pass continues a row (copytruncate's copy, found by
+// find_copy) is not also a new file of its own, though it is among the
+// sightings (a daemon that starts after the rotation sees both the truncated
+// log and its copy in one pass).
+void identity::drop_continued(const std::vector<sighting>& files, identity_decisions& out,
+                              content_lookups& lookups) {
+  std::set<std::pair<std::int64_t, std::int64_t>> continued;
+  for (const auto& c : out.continuations) continued.insert({c.copy.stat.device, c.copy.stat.inode});
+  if (continued.empty()) return;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    auto& v = out.verdicts[i];
+    // (A retry decided for it stands.)
+    if (continued.count({files[i].stat.device, files[i].stat.inode}) && v.kind != verdict_kind::retry) v = verdict{};
+  }
+  content_lookups kept;
+  for (std::size_t k = 0; k < lookups.keyed.size(); ++k) {
+    if (out.verdicts[lookups.keyed[k]].kind != verdict_kind::fresh) continue;
+    kept.keys.push_back(lookups.keys[k]);
+    kept.keyed.push_back(lookups.keyed[k]);
+  }
+  lookups = std::move(kept);
+}
+
+// New files known by their whole content: a duplicate of a loaded file; the
+// rest of a row whose file was deleted mid-load; or wait while a file of the
+// same content loads (one of a group of equal files in this pass goes first).
+void identity::match_contents(std::vector<sighting>& files, identity_ledger& ledger, identity_decisions& out,
+                              const content_lookups& lookups) {
+  auto contents = ledger.lookup_contents(lookups.keys);
+  std::set<std::tuple<std::string, std::int64_t, std::string>> seen_in_group;
+  for (std::size_t k = 0; k < lookups.keyed.size(); ++k) {
+    auto i = lookups.keyed[k];
+    auto& f = files[i];
+    auto& d = out.verdicts[i];
+    if (contents[k].loaded) {
+      const auto& original = *contents[k].loaded;
+      d = verdict{};
+      d.kind = verdict_kind::duplicate;
+      d.row = original;
+      d.reason = "same content as " + original.path + " (file " + std::to_string(original.id) +
+                 "), which is loaded already; nothing loaded from this copy";
+      continue;
+    }
+    bool twin = !seen_in_group.insert({f.feed->name, lookups.keys[k].size, *d.whole_hash}).second;
+    if (contents[k].in_progress && !twin && orphaned(*contents[k].in_progress, f, ledger, out.claimed)) {
+      // Its original was deleted before it was loaded to its end (a crash, then
+      // the file dropped again under another name): this copy finishes it.
+      out.continuations.push_back({std::move(f), *contents[k].in_progress});
+      d = verdict{};
+      continue;
+    }
+    if (contents[k].in_progress || twin) retry(d, "a file with the same content is still loading");
+  }
+}
+
+
+// copytruncate: the log was copied to another name, then truncated in
+// place. The copy holds what was loaded and what was written after sluice's
+// last read: a regular file in the same folder, at least as long as what
+// was loaded, whose bytes before that offset are the loaded ones.
+// Of a row of which nothing was loaded yet, the copy is known by the row's
+// first line (`lead`) and holds at least what the file held when the row
+// saw it (`seen_size`).
+std::optional<sighting> identity::find_copy(identity_ledger& ledger, const std::string& truncated_path,
+                                           const file_stat& truncated, std::int64_t done_bytes,
+                                           const std::string& guard, const feed_plan* feed,
+                                           const std::optional<std::string>& lead, std::int64_t seen_size) {
+  bool by_lead = (done_bytes == 0 || guard.empty()) && lead && seen_size > 0;
+  if ((done_bytes == 0 || guard.empty()) && !by_lead) return std::nullopt;
+  auto slash = truncated_path.rfind('/');
+  std::string dir = slash == std::string::npos ? "" : truncated_path.substr(0, slash + 1);
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(inbox_ / dir, ec)) {
+    auto name = entry.path().filename().string();
+    if (name.empty() || name.front() == '.') continue;
+    auto path = dir + name;
+    auto opened = open_beneath(inbox_fd_, path);
+    if (opened.gone || !opened.refusal.empty()) continue;
+    auto st = stat_of(opened.st);
+    if (st.inode == truncated.inode && st.device == truncated.device) continue;
+    if (by_lead) {
+      if (st.size < seen_size || is_gzip_path(path)) continue;
+      if (lead_hash_of(opened.fd.get(), static_cast<std::uint64_t>(st.size)) != lead) continue;
+    } else {
+      if (st.size < done_bytes) continue;
+      if (guard_hash_of(opened.fd.get(), static_cast<std::uint64_t>(done_bytes)) != guard) continue;
+    }
+    // A file the ledger knows is a file of its own, not a copy of this one.
+    if (ledger.find_by_inode(st)) continue;
+    return sighting{path, true, feed, std::move(opened), st};
+  }
+  return std::nullopt;
+}
+
+// A new file seen while it is being written (not settled) whose first
+// bytes are those of a file of its feed, loading or loaded, is not read yet:
+// it may be a copy (cp, a service writing in place), and only its whole
+// content, once settled, can tell. It is judged once it settles (the whole
+// content decides: a duplicate, or a file of its own) or has outgrown that
+// file. A new file whose first line is not complete yet waits too: there is
+// nothing to read in it. Clears `fresh` of the files that wait; sets
+// `lead_hash` of every fresh file (kept in its ledger row; a .gz's is its
+// content's).
+void identity::wait_for_copies(std::vector<sighting>& files, identity_ledger& ledger, identity_decisions& out) {
+  std::vector<std::string> heads(files.size());
+  // Fresh files of this pass by (feed, first line): the one each group
+  // starts from is settled, or else the longest (the first of equals).
+  std::map<std::pair<std::string, std::string>, std::size_t> leaders;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    auto& f = files[i];
+    auto& d = out.verdicts[i];
+    if (d.kind != verdict_kind::fresh) continue;
+    // (A .gz is known by its content, as its ledger row's hashes are: a cp
+    // of a loaded .gz is seen half written as well.)
+    auto size = static_cast<std::uint64_t>(f.stat.size);
+    std::string start = is_gzip_path(f.path)
+                            ? read_content(*make_gzip_source(f.file.fd.get(), size, guard_bytes), 0, guard_bytes)
+                            : read_range(f.file.fd.get(), 0, std::min<std::uint64_t>(size, guard_bytes));
+    d.lead_hash = lead_hash_in(start);
+    if (start.size() >= guard_bytes) heads[i] = content_hash::of(start);
+    if (!d.lead_hash) continue;
+    auto [it, first] = leaders.try_emplace({f.feed->name, *d.lead_hash}, i);
+    const auto& leader = files[it->second];
+    if (!first && !leader.settled && (f.settled || f.stat.size > leader.stat.size)) it->second = i;
+  }
+  std::vector<warehouse::prefix_key> keys;
+  std::vector<std::size_t> keyed;
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    auto& f = files[i];
+    auto& d = out.verdicts[i];
+    if (d.kind != verdict_kind::fresh) continue;
+    if (f.settled) {
+      // A settled new file may be copytruncate's copy of a log whose
+      // truncation this process has not seen yet (a daemon started after
+      // the rotation may meet the copy first): looked up too, see below.
+      if (d.lead_hash && !is_gzip_path(f.path)) {
+        keys.push_back({f.feed->name, f.stat.size, heads[i], *d.lead_hash});
+        keyed.push_back(i);
+      }
+      continue;
+    }
+    if (!d.lead_hash) {
+      retry(d, "its first line is not complete yet");
+      continue;
+    }
+    auto leader = leaders.at({f.feed->name, *d.lead_hash});
+    if (leader != i) {
+      // Seen in the same pass as a new file it starts as (its original,
+      // renamed in as it was copied): judged once that one has its row.
+      retry(d, "it starts as " + files[leader].path + " does; judged once it settles");
+      continue;
+    }
+    keys.push_back({f.feed->name, f.stat.size, heads[i], *d.lead_hash});
+    keyed.push_back(i);
+  }
+  auto matches = ledger.lookup_prefixes(keys);
+  for (std::size_t k = 0; k < keyed.size(); ++k) {
+    if (!matches[k]) continue;
+    auto& f = files[keyed[k]];
+    if (f.settled) {
+      auto where = where_is(*matches[k]);
+      if (where == row_file::holds_it) {
+        held_copies_.erase(f.path);
+        continue;  // a file of its own
+      }
+      if (where == row_file::elsewhere) {
+        // Its log was renamed (or deleted) since its row saw it: if it was
+        // truncated too, its next sighting finds this copy. Held for a
+        // while, then judged as a file of its own. Only a file that starts
+        // with the 4 KiB loaded of it (a first line alone is too common).
+        if (heads[keyed[k]].empty() || matches[k]->bytes_done < static_cast<std::int64_t>(guard_bytes)) continue;
+        auto [since, first] = held_copies_.try_emplace(f.path, std::chrono::steady_clock::now());
+        if (std::chrono::steady_clock::now() - since->second > copy_hold) {
+          held_copies_.erase(since);
+          continue;
+        }
+      } else {
+        out.retries.push_back({matches[k]->path, false, "truncated; " + f.path + " may be its copy"});
+      }
+      // The log is looked at first, and its row goes on in this copy.
+      retry(out.verdicts[keyed[k]], "it may be the copy of " + matches[k]->path + ", truncated since it was read");
+      log()->info("{} {}: starts as {} (file {}) does, which was {}: looked at as its copy", f.feed->name, f.path,
+                  matches[k]->path, matches[k]->id,
+                  where == row_file::truncated ? "truncated" : "renamed or deleted since");
+      continue;
+    }
+    retry(out.verdicts[keyed[k]], "it starts as " + matches[k]->path + " does; judged once it settles");
+    log()->debug("{} {}: starts as {} (file {}, {} bytes) does: judged once it settles or outgrows it",
+                 f.feed->name, f.path, matches[k]->path, matches[k]->id, matches[k]->size);
+  }
+}
+
+// Where a loading row's file is, as far as a copy of it is concerned:
+// still holding what was loaded from it, truncated (fewer bytes, or other
+// bytes before where loading stopped), or not where the row saw it (renamed
+// or deleted since, and not held here: its next sighting will tell).
+identity::row_file identity::where_is(const warehouse::prefix_match& row) {
+  if (!row.loading || !row.inode || row.bytes_done == 0) return row_file::holds_it;
+  auto check = [&](int fd, const file_stat& st) {
+    bool truncated = st.size < row.bytes_done ||
+                     (!row.guard_hash.empty() &&
+                      guard_hash_of(fd, static_cast<std::uint64_t>(row.bytes_done)) != row.guard_hash);
+    return truncated ? row_file::truncated : row_file::holds_it;
+  };
+  if (int held = held_fd_(row.id); held >= 0) {
+    struct stat st {};
+    if (::fstat(held, &st) != 0) return row_file::holds_it;
+    return check(held, stat_of(st));
+  }
+  auto now = open_beneath(inbox_fd_, row.path);
+  if (now.busy || !now.refusal.empty()) return row_file::holds_it;
+  if (now.gone) return row_file::elsewhere;
+  auto st = stat_of(now.st);
+  if (st.device != row.inode->first || st.inode != row.inode->second) return row_file::elsewhere;
+  return check(now.fd.get(), st);
+}
+
+// Whether ledger row `row`, still loading, has lost its file (deleted before
+// it was loaded to its end) and `copy` holds what it had loaded: then the
+// copy may finish it. Claims the row for that (added to `claimed`).
+bool identity::orphaned(const warehouse::file_row& row, const sighting& copy, identity_ledger& ledger,
+                        std::set<std::int64_t>& claimed) {
+  bool compressed = is_gzip_path(copy.path);
+  if (!row.seen || (!compressed && copy.stat.size < row.done.bytes)) return false;
+  std::array<std::int64_t, 1> one{row.id};
+  if (ledger.claim_files(one).empty()) return false;  // another sluice is loading it
+  auto original = open_beneath(inbox_fd_, row.path);
+  bool alive = original.busy || (!original.gone && original.refusal.empty() &&
+                                 stat_of(original.st).inode == row.seen->inode &&
+                                 stat_of(original.st).device == row.seen->device);
+  auto loaded_to = static_cast<std::uint64_t>(row.done.bytes);
+  bool holds = row.done.guard_hash.empty()
+                   ? loaded_to == 0
+                   : compressed ? holds_loaded_content(copy, row)
+                                : guard_hash_of(copy.file.fd.get(), loaded_to) == row.done.guard_hash &&
+                                      (row.head_hash.empty() || head_hash_of(copy.file.fd.get(), loaded_to) == row.head_hash);
+  if (alive || !holds) {
+    ledger.release_files(one);
+    return false;
+  }
+  claimed.insert(row.id);
+  return true;
+}
+
+}  // namespace sluice::loader
