@@ -96,3 +96,46 @@ TEST_CASE("an unknown zone name is refused with the name and the database looked
   CHECK_FALSE(time_zone::locate("/etc/passwd").ok());
   CHECK_FALSE(time_zone::locate("").ok());
 }
+
+TEST_CASE("local times in ascending order, as a file holds them, are read the same across changes and zones",
+          "[loader][time_zone]") {
+  // Each thread remembers the range of its last answer: walking minute by
+  // minute through changes, and switching zones, must not carry an offset
+  // past its range.
+  auto oslo = zone("Europe/Oslo");
+  auto toronto = zone("America/Toronto");
+  for (std::int64_t local = unix_at(2024, 3, 29, 0, 0); local < unix_at(2024, 4, 2, 0, 0); local += 60) {
+    // 02:00-03:00 on 2024-03-31 never happens: read before the change, in CET.
+    std::int64_t oslo_offset = local < unix_at(2024, 3, 31, 3, 0) ? 3600 : 7200;
+    REQUIRE(oslo->to_utc(local) == local - oslo_offset);
+    // Toronto changed on 2024-03-10: EDT all along here.
+    REQUIRE(toronto->to_utc(local) == local + 4 * 3600);
+  }
+  for (std::int64_t local = unix_at(2024, 10, 25, 0, 0); local < unix_at(2024, 10, 29, 0, 0); local += 60) {
+    // 02:00-03:00 on 2024-10-27 happens twice: read after the change, in CET.
+    std::int64_t oslo_offset = local < unix_at(2024, 10, 27, 2, 0) ? 7200 : 3600;
+    REQUIRE(oslo->to_utc(local) == local - oslo_offset);
+  }
+  // Across the end of the table (2037-10-25) into the rule's years: every
+  // local time that happens comes back from UTC as itself.
+  for (std::int64_t local = unix_at(2037, 1, 1, 0, 0); local < unix_at(2039, 1, 1, 0, 0); local += 900) {
+    std::int64_t utc = oslo->to_utc(local);
+    std::int64_t back = utc + oslo->offset_at(utc);
+    bool skipped = back != local;  // only 02:00-03:00 on the last Sunday of March
+    if (skipped) {
+      REQUIRE(local - utc == 3600);
+      REQUIRE(back == local + 3600);
+    }
+  }
+  CHECK(oslo->to_utc(unix_at(2038, 3, 28, 2, 30)) == unix_at(2038, 3, 28, 1, 30));
+  CHECK(oslo->to_utc(unix_at(2038, 7, 1, 12, 0)) == unix_at(2038, 7, 1, 10, 0));
+}
+
+TEST_CASE("a time read by the zone's rule is not remembered for the years of its table", "[loader][time_zone]") {
+  // Tehran's rule has had no daylight saving time since 2022 ("<+0330>-3:30",
+  // one range for all time); its table still has summers at +04:30 before.
+  auto tehran = zone("Asia/Tehran");
+  CHECK(tehran->to_utc(unix_at(2024, 7, 1, 12, 0)) == unix_at(2024, 7, 1, 8, 30));
+  CHECK(tehran->to_utc(unix_at(2021, 7, 1, 12, 0)) == unix_at(2021, 7, 1, 7, 30));
+  CHECK(tehran->to_utc(unix_at(2024, 7, 1, 12, 0)) == unix_at(2024, 7, 1, 8, 30));
+}
