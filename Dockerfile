@@ -7,7 +7,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config \
       libpq-dev libboost-dev libsimdjson-dev libspdlog-dev libfmt-dev \
-      libcli11-dev libxxhash-dev catch2 \
+      libcli11-dev libxxhash-dev catch2 libhowardhinnant-date-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only the sources: build/ and data/ of a working copy stay out of the image.
@@ -26,7 +26,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_BUI
 FROM debian:12-slim AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libpq5 libsimdjson14 libspdlog1.10 libfmt9 libxxhash0 ca-certificates \
+      libpq5 libsimdjson14 libspdlog1.10 libfmt9 libxxhash0 libdate-tz3 tzdata ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin sluice \
  && mkdir -p /inbox && chown sluice: /inbox

@@ -8,7 +8,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config                 # toolchain
   libpq-dev libboost-dev libsimdjson-dev libspdlog-dev libfmt-dev
-  libcli11-dev libxxhash-dev zlib1g-dev catch2                 # libraries
+  libcli11-dev libxxhash-dev zlib1g-dev catch2
+  libhowardhinnant-date-dev                                    # libraries (date/tz.h: time zones)
   postgresql                                                   # server + psql for tests, rerun.sh
   docker-compose                                               # validates docker-compose.yml
   time                                                         # /usr/bin/time -v for bench.sh

@@ -1,9 +1,17 @@
-// IANA time zones from the system's tz database (TZif files under
-// /usr/share/zoneinfo, or $TZDIR), for timestamps written without an offset.
+// IANA time zones from the system's tz database, for timestamps written
+// without an offset.
 //
-// g++ 12's libstdc++ has no std::chrono::locate_zone, so this reads the TZif
-// file itself (RFC 8536: the 64-bit transition table, and the POSIX TZ rule of
-// its footer for instants after the last transition).
+// The lookup is Howard Hinnant's date/tz.h (Debian's libdate-tz, the library
+// C++20's std::chrono zones came from; g++ 12's libstdc++ has no
+// std::chrono::locate_zone yet). Debian builds it with USE_OS_TZDB: it reads
+// the TZif files under /usr/share/zoneinfo ($TZDIR is not consulted: the
+// library offers no way to point it elsewhere), but only their transition
+// tables (HowardHinnant/date#794). Debian's tables end in 2037, so for
+// instants after a zone's last transition this class reads the POSIX TZ rule
+// from the file's footer and follows it through date's Posix::time_zone, as
+// PostgreSQL does: 2100-07-15 in Europe/Oslo is CEST, not CET. (date 3.0.1's
+// Posix::time_zone refuses rules with negative transition hours, which three
+// Greenland zones use; those keep their last table offset after 2037.)
 //
 // Local time to UTC follows PostgreSQL, so that a loaded value equals
 // `'<local>'::timestamp at time zone '<zone>'`:
@@ -12,27 +20,33 @@
 // - a local time that never happens (the hour skipped when clocks go forward)
 //   is read with the offset in force before the change.
 //
-// Threading: a time_zone is immutable once made; share it freely.
+// Threading: a time_zone is immutable once made; share it freely. The zone
+// data it reads belongs to date's database, which lives as long as the
+// program. Each thread remembers the local range of its last to_utc answer
+// (see time_zone.cpp), so a thread's conversions cost less when close in time.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "loader/contract/result.h"
+
+namespace date {
+class time_zone;
+}
+namespace Posix {
+class time_zone;
+}
 
 namespace sluice::loader {
 
 class time_zone {
  public:
   // The zone named `name` (e.g. "Europe/Oslo", "UTC"), or why not (a message
-  // naming the file looked for).
+  // naming the zone and the database looked in).
   [[nodiscard]] static result<std::shared_ptr<const time_zone>, std::string> locate(std::string_view name);
-  // From the bytes of a TZif file (for tests).
-  [[nodiscard]] static result<std::shared_ptr<const time_zone>, std::string> from_tzif(std::string_view name,
-                                                                                      std::string_view bytes);
 
   [[nodiscard]] const std::string& name() const noexcept { return name_; }
   // Seconds east of UTC in force at `utc_seconds` (Unix time).
@@ -41,27 +55,18 @@ class time_zone {
   // 1970-01-01 00:00 on the local clock), by the rules above.
   [[nodiscard]] std::int64_t to_utc(std::int64_t local_seconds) const noexcept;
 
-  // The POSIX TZ rule of a footer ("CET-1CEST,M3.5.0,M10.5.0/3"); public for tests.
-  struct posix_rule {
-    std::int32_t std_offset = 0;  // seconds east of UTC
-    std::int32_t dst_offset = 0;
-    bool has_dst = false;
-    struct when {
-      char kind = 'M';  // 'M' month.week.day, 'J' julian day 1..365 (no Feb 29), 'N' day 0..365
-      int month = 0, week = 0, weekday = 0, day = 0;
-      std::int32_t time = 7200;  // seconds after local midnight
-    } start, end;
-  };
+  time_zone(const time_zone&) = delete;
+  time_zone& operator=(const time_zone&) = delete;
+  ~time_zone();
 
  private:
-  std::string name_;
-  std::vector<std::int64_t> transitions_;   // Unix times, ascending
-  std::vector<std::int32_t> offsets_after_;  // offset from each transition on
-  std::int32_t initial_offset_ = 0;          // before the first transition
-  bool has_rule_ = false;
-  posix_rule rule_;
+  time_zone() = default;
 
-  [[nodiscard]] std::int32_t rule_offset_at(std::int64_t utc_seconds) const noexcept;
+  std::string name_;
+  std::uint64_t id_ = 0;                               // names this zone in a thread's last answer
+  const date::time_zone* zone_ = nullptr;             // owned by date's database
+  std::int64_t table_end_ = 0;                         // Unix time of the last transition in the table
+  std::unique_ptr<const Posix::time_zone> rule_;       // the footer's rule from table_end_ on; null: none
 };
 
 }  // namespace sluice::loader
