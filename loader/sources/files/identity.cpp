@@ -463,36 +463,45 @@ void identity::wait_for_copies(std::vector<sighting>& files, identity_ledger& le
     if (!matches[k]) continue;
     auto& f = files[keyed[k]];
     if (f.settled) {
-      auto where = where_is(*matches[k]);
-      if (where == row_file::holds_it) {
-        held_copies_.erase(f.path);
-        continue;  // a file of its own
-      }
-      if (where == row_file::elsewhere) {
-        // Its log was renamed (or deleted) since its row saw it: if it was
-        // truncated too, its next sighting finds this copy. Held for a
-        // while, then judged as a file of its own. Only a file that starts
-        // with the 4 KiB loaded of it (a first line alone is too common).
-        if (heads[keyed[k]].empty() || matches[k]->bytes_done < static_cast<std::int64_t>(guard_bytes)) continue;
-        auto [since, first] = held_copies_.try_emplace(f.path, std::chrono::steady_clock::now());
-        if (std::chrono::steady_clock::now() - since->second > copy_hold) {
-          held_copies_.erase(since);
-          continue;
-        }
-      } else {
-        out.retries.push_back({matches[k]->path, false, "truncated; " + f.path + " may be its copy"});
-      }
-      // The log is looked at first, and its row goes on in this copy.
-      retry(out.verdicts[keyed[k]], "it may be the copy of " + matches[k]->path + ", truncated since it was read");
-      log()->info("{} {}: starts as {} (file {}) does, which was {}: looked at as its copy", f.feed->name, f.path,
-                  matches[k]->path, matches[k]->id,
-                  where == row_file::truncated ? "truncated" : "renamed or deleted since");
+      judge_settled_match(f, *matches[k], heads[keyed[k]], out.verdicts[keyed[k]], out);
       continue;
     }
     retry(out.verdicts[keyed[k]], "it starts as " + matches[k]->path + " does; judged once it settles");
     log()->debug("{} {}: starts as {} (file {}, {} bytes) does: judged once it settles or outgrows it",
                  f.feed->name, f.path, matches[k]->path, matches[k]->id, matches[k]->size);
   }
+}
+
+// A settled new file that starts as a row loading or loaded (`match`; `head`:
+// the hash of its first 4 KiB, "" when shorter): a file of its own, unless the
+// row's log was truncated (or renamed) since it was read. Then the log is
+// looked at first, and its row may go on in this copy.
+void identity::judge_settled_match(const sighting& f, const warehouse::prefix_match& match, const std::string& head,
+                                   verdict& v, identity_decisions& out) {
+  auto where = where_is(match);
+  if (where == row_file::holds_it) {
+    held_copies_.erase(f.path);
+    return;  // a file of its own
+  }
+  if (where == row_file::elsewhere) {
+    // Its log was renamed (or deleted) since its row saw it: if it was
+    // truncated too, its next sighting finds this copy. Held for a
+    // while, then judged as a file of its own. Only a file that starts
+    // with the 4 KiB loaded of it (a first line alone is too common).
+    if (head.empty() || match.bytes_done < static_cast<std::int64_t>(guard_bytes)) return;
+    auto [since, first] = held_copies_.try_emplace(f.path, std::chrono::steady_clock::now());
+    if (std::chrono::steady_clock::now() - since->second > copy_hold) {
+      held_copies_.erase(since);
+      return;
+    }
+  } else {
+    out.retries.push_back({match.path, false, "truncated; " + f.path + " may be its copy"});
+  }
+  // The log is looked at first, and its row goes on in this copy.
+  retry(v, "it may be the copy of " + match.path + ", truncated since it was read");
+  log()->info("{} {}: starts as {} (file {}) does, which was {}: looked at as its copy", f.feed->name, f.path,
+              match.path, match.id,
+              where == row_file::truncated ? "truncated" : "renamed or deleted since");
 }
 
 // Where a loading row's file is, as far as a copy of it is concerned:

@@ -160,6 +160,8 @@ class identity {
   void match_contents(std::vector<sighting>& files, identity_ledger& ledger, identity_decisions& out,
                       const content_lookups& lookups);
   void wait_for_copies(std::vector<sighting>& files, identity_ledger& ledger, identity_decisions& out);
+  void judge_settled_match(const sighting& f, const warehouse::prefix_match& match, const std::string& head,
+                           verdict& v, identity_decisions& out);
   row_file where_is(const warehouse::prefix_match& row);
   bool orphaned(const warehouse::file_row& row, const sighting& copy, identity_ledger& ledger,
                 std::set<std::int64_t>& claimed);
