@@ -189,6 +189,27 @@ TEST_CASE("migrate with --packs sluice installs no domain pack: no Hubdoc tables
   CHECK(fx.scalar("select count(*) from sluice.jobs") > 0);
 }
 
+TEST_CASE("a warehouse made with --packs sales takes the hubdoc pack later: the calendar is sluice's",
+          "[integration][packs]") {
+  sluice_fixture fx(fixture_options{true, {"--packs", "sales"}});
+  CHECK(fx.scalar("select count(*) from core.dim_date where date between '2000-01-01' and '2060-12-31'") ==
+        fx.scalar("select '2060-12-31'::date - '2000-01-01'::date + 1"));
+  fx.db().exec("select core.sales_ensure_dates(array['1999-12-24'::date])");
+
+  auto hubdoc = fx.migrate({"--packs", "hubdoc"});
+  INFO(hubdoc.describe());
+  REQUIRE(hubdoc.ok());
+  CHECK(applied_count(fx, "hubdoc") == builtin_migration_count("hubdoc"));
+  CHECK(fx.scalar("select count(*) from core.dim_date where date = '1999-12-24' and weekday = 5") == 1);
+  // No pack's migration creates the calendar: it is sql/sluice's.
+  for (const auto& p : warehouse::builtin_packs()) {
+    for (const auto& m : p.migrations) {
+      INFO(m.origin);
+      if (p.name != "sluice") CHECK(m.sql.find("table core.dim_date") == std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("migrate refuses a pack that is neither built in nor given, and a folder named like a built-in pack",
           "[integration][packs]") {
   sluice_fixture fx(fixture_options{false, {}});
