@@ -1,6 +1,8 @@
 // What became of built-in migration files after warehouses applied them: the
 // list migrate() uses to carry those warehouses forward (packs.h,
-// migration_ancestor). An entry is added only with the reason it is safe.
+// migration_ancestor). An entry is added only with the reason it is safe, and
+// tests/integration/packs/pack_upgrade_test.cpp migrates a warehouse made by
+// the sluice before each change and compares it with a new one.
 #include <algorithm>
 #include <map>
 #include <stdexcept>
