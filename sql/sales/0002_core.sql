@@ -1,8 +1,10 @@
 -- Sales pack, core: a star schema. core.fact_sales (one row per sale id) with
 -- the dimensions core.dim_product and core.dim_retailer (SCD type 2) and
--- sluice's calendar core.dim_date. Kept by the statement trigger of 0004_maintenance.sql; each table
--- also has a *_full() function here that computes it from staging alone, by
--- other code: the reference the tests hold the trigger and
+-- sluice's calendar core.dim_date; 0006_pack_prefix.sql renames the first
+-- three core.sales_fact, core.sales_dim_product and core.sales_dim_retailer.
+-- Kept by the statement trigger of 0004_maintenance.sql; each table also has
+-- a *_full() function here that computes it from staging alone, by other
+-- code: the reference the tests hold the trigger and
 -- core.sales_rebuild() to.
 --
 -- Rules (the same in the trigger and in the *_full() functions)
