@@ -1,4 +1,4 @@
--- Sales pack benchmark: is a month-partitioned core.fact_sales worth it, and
+-- Sales pack benchmark: is a month-partitioned core.sales_fact worth it, and
 -- what do the report and a batch cost with 10M facts? Run it in a throwaway
 -- database migrated with the sales pack (it creates schema bench and, with
 -- -v real=1, fills the pack's own tables):
@@ -8,7 +8,7 @@
 --   build/app/sluice migrate --dsn "$SLUICE_THROWAWAY_DSN dbname=bench" --packs sales
 --   psql -X -d "$SLUICE_THROWAWAY_DSN dbname=bench" -v facts=10000000 -v real=1 -f scripts/bench_sales.sql
 --
--- Part 1 (unless -v part1=0): two copies of core.fact_sales with the same `facts` rows,
+-- Part 1 (unless -v part1=0): two copies of core.sales_fact with the same `facts` rows,
 -- one plain, one partitioned by month of date_key (36 partitions), with the
 -- same indexes; then, on each, the best and median of 3 runs of: the monthly
 -- report grouped from the facts (what a view over the facts would run), the
@@ -71,8 +71,8 @@ $$;
 
 \if :part1
 -- Dimensions: 200 products with 3 versions, 50 retailers with 2, over 2022-2024.
-create table bench.dim_product (like core.dim_product including all);
-create table bench.dim_retailer (like core.dim_retailer including all);
+create table bench.dim_product (like core.sales_dim_product including all);
+create table bench.dim_retailer (like core.sales_dim_retailer including all);
 insert into bench.dim_product (product_id, product_name, brand, category, valid_from, valid_to)
 select p, 'Product ' || p || ' v' || v, 'Brand' || p % 20, 'Category' || p % 7,
        case v when 1 then date '2022-01-01' when 2 then date '2023-01-01' else date '2024-01-01' end,
@@ -98,7 +98,7 @@ select i::bigint as sale_id,
        case when random() < 0.03 then -1 else 1 + floor(random() * 5)::integer end as quantity
   from generate_series(1, :facts) as i;
 
-create table bench.fact_plain (like core.fact_sales);
+create table bench.fact_plain (like core.sales_fact);
 insert into bench.fact_plain
 select f.sale_id, f.date_key, p.product_key, r.retailer_key, f.quantity, f.quantity * 150.00
   from bench.fact_rows f
@@ -115,7 +115,7 @@ create index on bench.fact_plain (retailer_key, date_key);
 -- Partitioned: the partition key must be in every unique index, so sale_id
 -- is unique only together with date_key; a plain index on sale_id finds a
 -- sale whose month is not known.
-create table bench.fact_part (like core.fact_sales) partition by range (date_key);
+create table bench.fact_part (like core.sales_fact) partition by range (date_key);
 select format('create table bench.fact_part_%s partition of bench.fact_part for values from (%s) to (%s)',
               to_char(m, 'YYYYMM'), to_char(m, 'YYYYMMDD'), to_char(m + interval '1 month', 'YYYYMMDD'))
   from generate_series(date '2022-01-01', date '2024-12-01', interval '1 month') m
@@ -239,7 +239,7 @@ alter table staging.sales enable trigger sales_rows;
 select core.sales_rebuild();
 \timing off
 \o /dev/null
-vacuum analyze staging.sales, core.fact_sales, core.dim_product, core.dim_retailer,
+vacuum analyze staging.sales, core.sales_fact, core.sales_dim_product, core.sales_dim_retailer,
                core.sales_product_days, core.sales_retailer_days, core.sales_month_totals,
                reports.sales_data_quality;
 

@@ -122,6 +122,39 @@ std::vector<applied_migration> read_applied(connection& conn) {
   return out;
 }
 
+// Re-records the rows an older sluice wrote for built-in files that were
+// renamed or amended since (builtin_migration_ancestors(), packs.h), each only
+// when it is exactly as that sluice applied it, in one transaction. Call under
+// the lock, before the applied migrations are read for pending_migrations().
+void convert_ancestors(connection& conn, const std::vector<applied_migration>& applied) {
+  std::vector<const migration_ancestor*> found;
+  for (const auto& ancestor : builtin_migration_ancestors()) {
+    bool present = std::any_of(applied.begin(), applied.end(), [&](const applied_migration& a) {
+      return a.pack == ancestor.pack && a.version == ancestor.applied_version && a.file == ancestor.applied_as &&
+             a.checksum == ancestor.applied_checksum;
+    });
+    if (present) found.push_back(&ancestor);
+  }
+  if (found.empty()) return;
+  transaction tx(conn);
+  for (const auto* ancestor : found) {
+    const auto& now = *ancestor->now;
+    conn.exec_params(
+        "update sluice.pack_migrations set version = $5::int, name = $6, checksum = $7"
+        " where pack = $1 and version = $2::int and name = $3 and checksum = $4",
+        {ancestor->pack, std::to_string(ancestor->applied_version), ancestor->applied_as,
+         ancestor->applied_checksum, std::to_string(now.version), now.file, now.checksum});
+  }
+  tx.commit();
+  for (const auto* ancestor : found) {
+    bool renamed = ancestor->applied_as != ancestor->now->file;
+    bool amended = ancestor->applied_checksum != ancestor->now->checksum;
+    logger()->info("pack {}: {} as an older sluice applied it is recorded as {} ({}{}{}; see warehouse/pack_history.cpp)",
+                   ancestor->pack, ancestor->applied_as, ancestor->now->origin, renamed ? "renamed" : "",
+                   renamed && amended ? " and " : "", amended ? "amended" : "");
+  }
+}
+
 // The problems of the declarations, for a migration that may not add any.
 struct declaration_check {
   const std::function<std::vector<std::string>(connection&)>& problems_of;
@@ -215,6 +248,7 @@ migrate_outcome migrate(connection& conn, const migrate_options& options) {
   } unlock_at_exit{conn};
 
   bootstrap(conn);
+  convert_ancestors(conn, read_applied(conn));
   auto installed = read_installed(conn);
   auto selection = select_packs(builtin_packs(), user_packs, options.packs, installed);
   for (const auto& note : selection.notes) log->info("{}", note);

@@ -39,8 +39,8 @@ inline constexpr std::string_view core_pack = "sluice";
 struct migration {
   std::string pack;
   int version = 0;
-  std::string file;      // base name, e.g. "0101_staging.sql"
-  std::string origin;    // for messages: "sql/hubdoc/0101_staging.sql" (built in) or the full path
+  std::string file;      // base name, e.g. "0001_staging.sql"
+  std::string origin;    // for messages: "sql/hubdoc/0001_staging.sql" (built in) or the full path
   std::string sql;
   std::string checksum;  // hex XXH3-64 of sql
 };
@@ -122,6 +122,28 @@ struct applied_migration {
 // applied in its pack (give it a higher version).
 [[nodiscard]] std::vector<const migration*> pending_migrations(
     const std::vector<const pack*>& packs, const std::vector<applied_migration>& applied);
+
+// A built-in migration file as an older sluice applied it, under another name
+// or with other content, and the file of this binary that stands for it.
+// migrate() re-records a sluice.pack_migrations row that is exactly
+// (pack, applied_version, applied_as, applied_checksum) as `now` (its version,
+// name and checksum), before it reads what is applied: a warehouse made by
+// that older sluice is carried forward instead of refused. Only what the list
+// in pack_history.cpp names is converted, each entry with the reason it is
+// safe; any other difference is still refused by pending_migrations().
+struct migration_ancestor {
+  std::string pack;
+  int applied_version = 0;
+  std::string applied_as;        // file name then, e.g. "0101_staging.sql"
+  std::string applied_checksum;  // hex XXH3-64 of the content then
+  const migration* now = nullptr;  // into builtin_packs()
+};
+
+// Every ancestor of a built-in migration, in the order to convert them (no
+// two entries share a pack and applied version, nor a file now). Throws
+// std::logic_error on a build mistake (a file named there that sql/ lacks);
+// a unit test catches it.
+[[nodiscard]] const std::vector<migration_ancestor>& builtin_migration_ancestors();
 
 // A statement of a migration that would end or start the transaction the
 // migration runs in: BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK (but not

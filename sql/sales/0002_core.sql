@@ -1,8 +1,10 @@
 -- Sales pack, core: a star schema. core.fact_sales (one row per sale id) with
--- the dimensions core.dim_date, core.dim_product and core.dim_retailer (SCD
--- type 2). Kept by the statement trigger of 0004_maintenance.sql; each table
--- also has a *_full() function here that computes it from staging alone, by
--- other code: the reference the tests hold the trigger and
+-- the dimensions core.dim_product and core.dim_retailer (SCD type 2) and
+-- sluice's calendar core.dim_date; 0006_pack_prefix.sql renames the first
+-- three core.sales_fact, core.sales_dim_product and core.sales_dim_retailer.
+-- Kept by the statement trigger of 0004_maintenance.sql; each table also has
+-- a *_full() function here that computes it from staging alone, by other
+-- code: the reference the tests hold the trigger and
 -- core.sales_rebuild() to.
 --
 -- Rules (the same in the trigger and in the *_full() functions)
@@ -49,58 +51,10 @@
 --     is the day as YYYYMMDD, like the hubdoc pack's.
 
 -- Date dimension ------------------------------------------------------------------------
--- core.dim_date is the warehouse's one calendar, shared with the hubdoc pack:
--- hubdoc/0102_core.sql creates it (with the days of 2000-2060) and a warehouse
--- without Hubdoc gets the same table from here. Either way sales adds weekday
--- and inserts the days its facts need that are not there yet
+-- core.dim_date is the warehouse's one calendar, sluice's own
+-- (sql/sluice/0014_calendar.sql: the days of 2000-2060, date_key YYYYMMDD, and
+-- weekday); sales inserts the days its facts need that are not there yet
 -- (core.sales_ensure_dates()).
---
--- Hubdoc's migration creates the table unconditionally, so the Hubdoc pack
--- cannot be added to a warehouse that got core.dim_date from here: install
--- hubdoc before or with sales (`--packs hubdoc,sales`; a new warehouse gets
--- every built-in pack, hubdoc first).
-
-do $$
-begin
-  if to_regclass('core.dim_date') is null then
-    create table core.dim_date (
-      date         date primary key,
-      date_key     integer not null unique,
-      year         integer not null,
-      quarter      integer not null,
-      month        integer not null,
-      month_name   text not null,
-      day          integer not null,
-      day_of_week  integer not null,
-      day_name     text not null,
-      iso_week     integer not null,
-      is_weekend   boolean not null,
-      month_start  date not null,
-      month_end    date not null,
-      year_start   date not null
-    );
-    comment on table core.dim_date is 'Calendar dimension, one row per day: every day a fact needs (and, with the hubdoc pack, every day from 2000-01-01 to 2060-12-31). Join on date, or on date_key.';
-    comment on column core.dim_date.date is 'The day.';
-    comment on column core.dim_date.date_key is 'The day as a number YYYYMMDD, for tools that prefer integer keys; core.fact_sales.date_key.';
-    comment on column core.dim_date.year is 'Calendar year.';
-    comment on column core.dim_date.quarter is 'Calendar quarter, 1-4.';
-    comment on column core.dim_date.month is 'Month number, 1-12.';
-    comment on column core.dim_date.month_name is 'Month name in English, e.g. January.';
-    comment on column core.dim_date.day is 'Day of the month, 1-31.';
-    comment on column core.dim_date.day_of_week is 'ISO day of the week: 1 = Monday ... 7 = Sunday.';
-    comment on column core.dim_date.day_name is 'Day name in English, e.g. Monday.';
-    comment on column core.dim_date.iso_week is 'ISO 8601 week number, 1-53.';
-    comment on column core.dim_date.is_weekend is 'True on Saturdays and Sundays.';
-    comment on column core.dim_date.month_start is 'First day of the month; the key of monthly reports.';
-    comment on column core.dim_date.month_end is 'Last day of the month.';
-    comment on column core.dim_date.year_start is 'First day of the year.';
-  end if;
-end
-$$;
-
-alter table core.dim_date
-  add column if not exists weekday integer generated always as (extract(isodow from date)::integer) stored;
-comment on column core.dim_date.weekday is 'ISO day of the week, 1 = Monday ... 7 = Sunday (the same as day_of_week).';
 
 create function core.sales_date_key(d date) returns integer
   language sql immutable parallel safe

@@ -75,18 +75,18 @@ REPORT_CHECKS = [
      'select * from core.pleo_card_history_full()'),
     ('reports.pleo_cards_per_user', 'select * from reports.pleo_cards_per_user',
      'select * from reports.pleo_cards_per_user_full()'),
-    ('core.dim_product',
-     'select product_id, product_name, brand, category, valid_from, valid_to from core.dim_product',
+    ('core.sales_dim_product',
+     'select product_id, product_name, brand, category, valid_from, valid_to from core.sales_dim_product',
      'select * from core.sales_dim_product_full()'),
-    ('core.dim_retailer',
-     'select retailer_id, retailer_name, channel, location, valid_from, valid_to from core.dim_retailer',
+    ('core.sales_dim_retailer',
+     'select retailer_id, retailer_name, channel, location, valid_from, valid_to from core.sales_dim_retailer',
      'select * from core.sales_dim_retailer_full()'),
-    ('core.fact_sales',
+    ('core.sales_fact',
      'select f.sale_id, d.date as sale_date, p.product_id, p.valid_from as product_valid_from, '
      'r.retailer_id, r.valid_from as retailer_valid_from, f.quantity, f.amount '
-     'from core.fact_sales f join core.dim_date d on d.date_key = f.date_key '
-     'join core.dim_product p on p.product_key = f.product_key '
-     'join core.dim_retailer r on r.retailer_key = f.retailer_key',
+     'from core.sales_fact f join core.dim_date d on d.date_key = f.date_key '
+     'join core.sales_dim_product p on p.product_key = f.product_key '
+     'join core.sales_dim_retailer r on r.retailer_key = f.retailer_key',
      'select * from core.sales_fact_full()'),
     ('reports.sales_monthly', 'select * from reports.sales_monthly', 'select * from reports.sales_monthly_full()'),
     ('reports.sales_data_quality', 'select * from reports.sales_data_quality',

@@ -139,6 +139,7 @@ insert into staging.shop_order_lines (_op, _lsn, _seq, _commit_at, _unchanged, _
 select pg_temp.assert_same('a cancellation leaves its day; a changed key moves the order',
   'select * from reports.orders_daily',
   $$values ('2024-03-01'::date, 1, 3, 13.50, 3.00, 13.50), ('2024-03-02', 3, 8, 45.50, 2.67, 15.17)$$);
+select pg_temp.assert_orders_equals_full('after a change of key');
 select pg_temp.assert_same('the old key''s history ends where the key changed',
   'select order_id, version, status, valid_to, is_current from core.orders_status_history where order_id in (12, 21, 25)',
   $$values (12::bigint, 1, 'placed', '2024-03-03 09:00Z'::timestamptz, false), (12, 2, 'cancelled', null, true),
@@ -166,7 +167,8 @@ select pg_temp.assert_true('a truncate closes every current version of the chang
   (select count(*) from core.orders_status_history where is_current) = 1
   and (select order_id from core.orders_status_history where is_current) = 30);
 
--- Incremental equals full.
+-- Incremental equals full: the *_full() functions, and the rebuild.
+select pg_temp.assert_orders_equals_full('after a truncate');
 create temp table before_daily as select * from reports.orders_daily;
 create temp table before_pairs as select * from reports.orders_product_pairs;
 create temp table before_history as select * from core.orders_status_history;

@@ -5,8 +5,9 @@
 -- shop in commit order but cut into batches of random size, and CSV exports
 -- (stale ones included, and orders only the exports know) in random order,
 -- cut into pieces, between those batches. Along the way core and the reports
--- must equal core.orders_rebuild()'s recompute from staging; at the end they
--- must equal the shop's final state computed straight from the history.
+-- must equal the pack's *_full() functions and core.orders_rebuild()'s
+-- recompute from staging; at the end they must equal the shop's final state
+-- computed straight from the history.
 --
 -- Run by tests/sql/run_sql_test.sh in a fresh migrated database.
 

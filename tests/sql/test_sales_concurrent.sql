@@ -47,7 +47,7 @@ select pg_temp.finish('b');
 
 select pg_temp.assert_same('the later file''s values count, once',
   $$select f.sale_id, f.quantity, f.amount, (select sum(sales) from core.sales_product_days)
-      from core.fact_sales f$$,
+      from core.sales_fact f$$,
   $$values (1::bigint, 3, 4500.00::numeric(12,2), 1::bigint)$$);
 
 -- 2. Same sale id, b's file earlier ----------------------------------------------------------
@@ -63,7 +63,7 @@ select dblink_exec('a', 'commit');
 select pg_temp.finish('b');
 
 select pg_temp.assert_same('the file loaded later (higher id) wins, whichever committed last',
-  'select sale_id, quantity, amount from core.fact_sales where sale_id = 2',
+  'select sale_id, quantity, amount from core.sales_fact where sale_id = 2',
   $$values (2::bigint, 5, 250.00::numeric(12,2))$$);
 
 -- 3. One product, two names, two batches ------------------------------------------------------
@@ -79,7 +79,7 @@ select dblink_exec('a', 'commit');
 select pg_temp.finish('b');
 
 select pg_temp.assert_same('product 1 has the versions of both batches',
-  'select product_name, valid_from, valid_to from core.dim_product where product_id = 1',
+  'select product_name, valid_from, valid_to from core.sales_dim_product where product_id = 1',
   $$values ('Laptop X', date '2024-01-20', date '2024-02-01'), ('Laptop Pro', '2024-02-01', '2024-02-10'),
            ('Laptop', '2024-02-10', 'infinity')$$);
 

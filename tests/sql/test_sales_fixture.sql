@@ -85,14 +85,14 @@ insert into staging.sales values
 commit;
 
 select pg_temp.assert_same('products after file 1',
-  'select product_id, product_name, brand, category, valid_from, valid_to from core.dim_product',
+  'select product_id, product_name, brand, category, valid_from, valid_to from core.sales_dim_product',
   $$values (null::int, 'Unknown', 'Unknown', 'Unknown', date '-infinity', date 'infinity'),
            (1, 'Laptop Pro', 'BrandA', 'Electronics', '2024-02-10', 'infinity'),
            (2, 'Coffee Maker', 'BrandB', 'Appliances', '2024-02-01', 'infinity'),
            (3, 'Smartfone', 'BrandC', 'Electronics', '2024-02-25', '2024-02-28'),
            (3, 'Smartphone', 'BrandC', 'Electronics', '2024-02-28', 'infinity')$$);
 select pg_temp.assert_same('sale 102: the later row of the same file wins; 105 is negative',
-  'select sale_id, quantity, amount from core.fact_sales where sale_id in (102, 105)',
+  'select sale_id, quantity, amount from core.sales_fact where sale_id in (102, 105)',
   $$values (102::bigint, 2, 200.00::numeric(12,2)), (105, -1, -1500.00)$$);
 select pg_temp.assert_same('findings after file 1',
   'select * from reports.sales_data_quality',
@@ -109,14 +109,14 @@ insert into staging.sales values
   (2, 5, 205, 2, 'Coffee Maker', 'BrandB', 'Appliances', 1, 'TechGear', 'Online', null, -1, -100.00, '2024-01-30');
 
 select pg_temp.assert_same('product 1 after the January file: Laptop until Laptop Pro first sold',
-  'select product_name, valid_from, valid_to from core.dim_product where product_id = 1',
+  'select product_name, valid_from, valid_to from core.sales_dim_product where product_id = 1',
   $$values ('Laptop', date '2024-01-05', date '2024-02-10'), ('Laptop Pro', '2024-02-10', 'infinity')$$);
 select pg_temp.assert_same('sale 204 (01-28) is a Laptop sale, for now',
-  $$select p.product_name from core.fact_sales f join core.dim_product p using (product_key) where f.sale_id = 204$$,
+  $$select p.product_name from core.sales_fact f join core.sales_dim_product p using (product_key) where f.sale_id = 204$$,
   $$values ('Laptop')$$);
 
 create temp table keys_before_corrections as
-select f.sale_id, f.product_key, f.retailer_key from core.fact_sales f;
+select f.sale_id, f.product_key, f.retailer_key from core.sales_fact f;
 
 -- File 3: corrections of 101 (quantity), 105 (the negative quantity), 108 (the
 -- typo), and 107, a Laptop Pro sale on 01-25 that the February export lacked.
@@ -130,16 +130,16 @@ insert into staging.sales values
 commit;
 
 select pg_temp.assert_same('product 1 after the corrections: Laptop Pro from 01-25',
-  'select product_name, valid_from, valid_to from core.dim_product where product_id = 1',
+  'select product_name, valid_from, valid_to from core.sales_dim_product where product_id = 1',
   $$values ('Laptop', date '2024-01-05', date '2024-01-25'), ('Laptop Pro', '2024-01-25', 'infinity')$$);
 select pg_temp.assert_same('sale 204 (01-28) is re-pointed to Laptop Pro, the version that kept its key',
   $$select p.product_name, f.product_key = (select k.product_key from keys_before_corrections k where k.sale_id = 101)
-      from core.fact_sales f join core.dim_product p using (product_key) where f.sale_id = 204$$,
+      from core.sales_fact f join core.sales_dim_product p using (product_key) where f.sale_id = 204$$,
   $$values ('Laptop Pro', true)$$);
 select pg_temp.assert_same('the typo is gone: one version of product 3, the key sale 104 had',
   $$select p.product_name, p.valid_from, p.valid_to,
            p.product_key = (select k.product_key from keys_before_corrections k where k.sale_id = 104)
-      from core.dim_product p where p.product_id = 3$$,
+      from core.sales_dim_product p where p.product_id = 3$$,
   $$values ('Smartphone', date '2024-02-25', date 'infinity', true)$$);
 
 -- File 4: retailer 2 is "Home Essentials" from 01-20 on. Two new products
@@ -156,8 +156,8 @@ insert into staging.sales values
 
 -- The end state -------------------------------------------------------------------------------
 
-select pg_temp.assert_same('core.dim_product',
-  'select product_id, product_name, brand, category, valid_from, valid_to from core.dim_product',
+select pg_temp.assert_same('core.sales_dim_product',
+  'select product_id, product_name, brand, category, valid_from, valid_to from core.sales_dim_product',
   $$values (null::int, 'Unknown', 'Unknown', 'Unknown', date '-infinity', date 'infinity'),
            (1, 'Laptop', 'BrandA', 'Electronics', '2024-01-05', '2024-01-25'),
            (1, 'Laptop Pro', 'BrandA', 'Electronics', '2024-01-25', 'infinity'),
@@ -166,21 +166,21 @@ select pg_temp.assert_same('core.dim_product',
            (5, 'Kettle', 'BrandF', 'Appliances', '2024-01-15', 'infinity'),
            (6, 'Desk', 'BrandG', 'Furniture', '2024-01-16', 'infinity')$$);
 select pg_temp.assert_true('the Unknown product is product_key 0',
-  (select product_key from core.dim_product where product_id is null) = 0);
+  (select product_key from core.sales_dim_product where product_id is null) = 0);
 
-select pg_temp.assert_same('core.dim_retailer: None and empty are both NULL, so TechGear has one version',
-  'select retailer_id, retailer_name, channel, location, valid_from, valid_to from core.dim_retailer',
+select pg_temp.assert_same('core.sales_dim_retailer: None and empty are both NULL, so TechGear has one version',
+  'select retailer_id, retailer_name, channel, location, valid_from, valid_to from core.sales_dim_retailer',
   $$values (1, 'TechGear', 'Online', null::text, date '2024-01-12', date 'infinity'),
            (2, 'HomeEssentials', 'Offline', 'New York', '2024-01-05', '2024-01-20'),
            (2, 'Home Essentials', 'Offline', 'New York', '2024-01-20', 'infinity'),
            (3, 'GadgetWorld', 'Offline', 'San Francisco', '2024-01-25', 'infinity')$$);
 
-select pg_temp.assert_same('core.fact_sales: one row per sale id, latest values, versions valid on the sale date',
+select pg_temp.assert_same('core.sales_fact: one row per sale id, latest values, versions valid on the sale date',
   $$select f.sale_id, d.date, p.product_id, p.product_name, r.retailer_id, r.retailer_name, f.quantity, f.amount
-      from core.fact_sales f
+      from core.sales_fact f
       join core.dim_date d on d.date_key = f.date_key
-      join core.dim_product p on p.product_key = f.product_key
-      join core.dim_retailer r on r.retailer_key = f.retailer_key$$,
+      join core.sales_dim_product p on p.product_key = f.product_key
+      join core.sales_dim_retailer r on r.retailer_key = f.retailer_key$$,
   $$values (101::bigint, date '2024-02-10', 1, 'Laptop Pro', 1, 'TechGear', 3, 4500.00::numeric(12,2)),
            (102, '2024-02-03', 2, 'Coffee Maker', 2, 'Home Essentials', 2, 200.00),
            (103, '2024-02-20', null, 'Unknown', 3, 'GadgetWorld', 4, 800.00),
@@ -201,19 +201,19 @@ select pg_temp.assert_same('core.fact_sales: one row per sale id, latest values,
            (405, '2024-01-16', 6, 'Desk', 2, 'HomeEssentials', 1, 30.00),
            (406, '2024-01-16', 6, 'Desk', 2, 'HomeEssentials', 1, 30.00)$$);
 select pg_temp.assert_same('fact date keys are YYYYMMDD',
-  'select sale_id, date_key from core.fact_sales where sale_id in (104, 202)',
+  'select sale_id, date_key from core.sales_fact where sale_id in (104, 202)',
   $$values (104::bigint, 20240228), (202, 20240105)$$);
 
 select pg_temp.assert_same('core.dim_date has the facts'' days, with their calendar attributes',
   $$select d.date_key, d.date, d.year, d.quarter, d.month, d.day, d.iso_week, d.weekday
       from core.dim_date d
-     where d.date_key in (select f.date_key from core.fact_sales f)
+     where d.date_key in (select f.date_key from core.sales_fact f)
        and d.date in ('2024-01-05', '2024-02-25', '2024-02-28')$$,
   $$values (20240105, date '2024-01-05', 2024, 1, 1, 5, 1, 5),
            (20240225, '2024-02-25', 2024, 1, 2, 25, 8, 7),
            (20240228, '2024-02-28', 2024, 1, 2, 28, 9, 3)$$);
 select pg_temp.assert_true('core.dim_date has every day a fact needs',
-  not exists (select 1 from core.fact_sales f
+  not exists (select 1 from core.sales_fact f
                where not exists (select 1 from core.dim_date d where d.date_key = f.date_key)));
 
 select pg_temp.assert_same('reports.sales_monthly (quantity > 0, names of the versions valid on the sale date)',
@@ -251,15 +251,15 @@ select pg_temp.assert_sales_equals_full('at the end');
 
 -- A rebuild from staging alone gives the same contents (keys renumbered).
 create temp table before_rebuild as
-select 'product' as t, to_jsonb(x) - 'product_key' as row from core.dim_product x
-union all select 'retailer', to_jsonb(x) - 'retailer_key' from core.dim_retailer x
+select 'product' as t, to_jsonb(x) - 'product_key' as row from core.sales_dim_product x
+union all select 'retailer', to_jsonb(x) - 'retailer_key' from core.sales_dim_retailer x
 union all select 'fact', to_jsonb(x) from pg_temp.sales_fact_natural x
 union all select 'monthly', to_jsonb(x) from reports.sales_monthly x
 union all select 'quality', to_jsonb(x) from reports.sales_data_quality x;
 select core.sales_rebuild();
 select pg_temp.assert_same('a rebuild gives what the trigger kept',
-  $$select 'product' as t, to_jsonb(x) - 'product_key' as row from core.dim_product x
-    union all select 'retailer', to_jsonb(x) - 'retailer_key' from core.dim_retailer x
+  $$select 'product' as t, to_jsonb(x) - 'product_key' as row from core.sales_dim_product x
+    union all select 'retailer', to_jsonb(x) - 'retailer_key' from core.sales_dim_retailer x
     union all select 'fact', to_jsonb(x) from pg_temp.sales_fact_natural x
     union all select 'monthly', to_jsonb(x) from reports.sales_monthly x
     union all select 'quality', to_jsonb(x) from reports.sales_data_quality x$$,
@@ -272,8 +272,8 @@ select pg_temp.assert_same('a rebuild gives what the trigger kept',
 truncate staging.sales;
 select core.sales_rebuild();
 select pg_temp.assert_true('after emptying staging, a rebuild leaves only the Unknown product',
-  (select count(*) from core.dim_product) = 1 and not exists (select 1 from core.fact_sales)
-  and not exists (select 1 from core.dim_retailer) and not exists (select 1 from reports.sales_data_quality));
+  (select count(*) from core.sales_dim_product) = 1 and not exists (select 1 from core.sales_fact)
+  and not exists (select 1 from core.sales_dim_retailer) and not exists (select 1 from reports.sales_data_quality));
 
 insert into sluice.files (id, feed, path, state) values
   (12, 'sales', 'sales/export-2024-01.csv', 'loaded'),
@@ -311,8 +311,8 @@ insert into staging.sales values
   (23, 4, 107, 1, 'Laptop Pro', 'BrandA', 'Electronics', 3, 'GadgetWorld', 'Offline', 'San Francisco', 1, 1500.00, '2024-01-25');
 
 select pg_temp.assert_same('loaded in calendar order: the same history, facts and reports',
-  $$select 'product' as t, to_jsonb(x) - 'product_key' as row from core.dim_product x
-    union all select 'retailer', to_jsonb(x) - 'retailer_key' from core.dim_retailer x
+  $$select 'product' as t, to_jsonb(x) - 'product_key' as row from core.sales_dim_product x
+    union all select 'retailer', to_jsonb(x) - 'retailer_key' from core.sales_dim_retailer x
     union all select 'fact', to_jsonb(x) from pg_temp.sales_fact_natural x
     union all select 'monthly', to_jsonb(x) from reports.sales_monthly x
     union all select 'quality', to_jsonb(x) from reports.sales_data_quality x$$,

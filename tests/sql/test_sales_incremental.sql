@@ -63,7 +63,7 @@ begin
   return null;
 end
 $$;
-create trigger log_repoint after update on core.fact_sales
+create trigger log_repoint after update on core.sales_fact
   for each row execute function pg_temp.log_repoint();
 
 -- Load --------------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ select pg_temp.assert_sales_equals_full('at the end');
 select pg_temp.assert_true('the reports are not trivial',
   (select count(*) from reports.sales_monthly) > 100
   and (select count(distinct rule) from reports.sales_data_quality) = 3
-  and (select count(*) from core.dim_product) > 20);
+  and (select count(*) from core.sales_dim_product) > 20);
 
 -- An export followed to a new name (renamed, or moved out and back): the
 -- findings that name it name its new path (BUG soak seed 17: they kept the old
@@ -94,11 +94,11 @@ select pg_temp.assert_true('some finding names the file renamed below',
 update sluice.files set path = path || '.renamed.csv' where id = (select min(_file_id) from staging.sales);
 select pg_temp.assert_sales_equals_full('after an export was renamed');
 
-drop trigger log_repoint on core.fact_sales;
+drop trigger log_repoint on core.sales_fact;
 
 create temp table before_rebuild as
-select 'product' as t, to_jsonb(x) - 'product_key' as row from core.dim_product x
-union all select 'retailer', to_jsonb(x) - 'retailer_key' from core.dim_retailer x
+select 'product' as t, to_jsonb(x) - 'product_key' as row from core.sales_dim_product x
+union all select 'retailer', to_jsonb(x) - 'retailer_key' from core.sales_dim_retailer x
 union all select 'fact', to_jsonb(x) from pg_temp.sales_fact_natural x
 union all select 'monthly', to_jsonb(x) from reports.sales_monthly x
 union all select 'quality', to_jsonb(x) from reports.sales_data_quality x
@@ -106,8 +106,8 @@ union all select 'product days', to_jsonb(x) from core.sales_product_days x
 union all select 'retailer days', to_jsonb(x) from core.sales_retailer_days x;
 select core.sales_rebuild();
 select pg_temp.assert_same('a rebuild gives what the trigger kept',
-  $$select 'product' as t, to_jsonb(x) - 'product_key' as row from core.dim_product x
-    union all select 'retailer', to_jsonb(x) - 'retailer_key' from core.dim_retailer x
+  $$select 'product' as t, to_jsonb(x) - 'product_key' as row from core.sales_dim_product x
+    union all select 'retailer', to_jsonb(x) - 'retailer_key' from core.sales_dim_retailer x
     union all select 'fact', to_jsonb(x) from pg_temp.sales_fact_natural x
     union all select 'monthly', to_jsonb(x) from reports.sales_monthly x
     union all select 'quality', to_jsonb(x) from reports.sales_data_quality x

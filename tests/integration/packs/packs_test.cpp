@@ -135,26 +135,26 @@ TEST_CASE("a built-in migration applied with other content is refused by migrate
           "[integration][packs]") {
   sluice_fixture fx;
   fx.db().exec("update sluice.pack_migrations set checksum = '0123456789abcdef'"
-               " where pack = 'hubdoc' and version = 101");
+               " where pack = 'hubdoc' and version = 1");
   auto migrate = fx.migrate();
   INFO(migrate.describe());
   CHECK_FALSE(migrate.ok());
-  CHECK_THAT(migrate.output, Catch::Contains("sql/hubdoc/0101_staging.sql was changed after it was applied"));
+  CHECK_THAT(migrate.output, Catch::Contains("sql/hubdoc/0001_staging.sql was changed after it was applied"));
   auto run = fx.run_once();
   INFO(run.describe());
   CHECK_FALSE(run.ok());
-  CHECK_THAT(run.output, Catch::Contains("sql/hubdoc/0101_staging.sql was applied with other content"));
+  CHECK_THAT(run.output, Catch::Contains("sql/hubdoc/0001_staging.sql was applied with other content"));
 }
 
 TEST_CASE("sluice run is refused while an installed built-in pack lacks a migration, saying to migrate",
           "[integration][packs]") {
   sluice_fixture fx;
-  fx.db().exec("delete from sluice.pack_migrations where pack = 'hubdoc' and version = 104");
+  fx.db().exec("delete from sluice.pack_migrations where pack = 'hubdoc' and version = 4");
   auto run = fx.run_once();
   INFO(run.describe());
   CHECK(run.exited);
   CHECK(run.code == 1);
-  CHECK_THAT(run.output, Catch::Contains("sql/hubdoc/0104_maintenance.sql is not applied") &&
+  CHECK_THAT(run.output, Catch::Contains("sql/hubdoc/0004_maintenance.sql is not applied") &&
                              Catch::Contains("run `sluice migrate` with the same DSN"));
   CHECK(fx.scalar("select count(*) from sluice.files") == 0);
 }
@@ -189,6 +189,27 @@ TEST_CASE("migrate with --packs sluice installs no domain pack: no Hubdoc tables
   CHECK(fx.scalar("select count(*) from sluice.jobs") > 0);
 }
 
+TEST_CASE("a warehouse made with --packs sales takes the hubdoc pack later: the calendar is sluice's",
+          "[integration][packs]") {
+  sluice_fixture fx(fixture_options{true, {"--packs", "sales"}});
+  CHECK(fx.scalar("select count(*) from core.dim_date where date between '2000-01-01' and '2060-12-31'") ==
+        fx.scalar("select '2060-12-31'::date - '2000-01-01'::date + 1"));
+  fx.db().exec("select core.sales_ensure_dates(array['1999-12-24'::date])");
+
+  auto hubdoc = fx.migrate({"--packs", "hubdoc"});
+  INFO(hubdoc.describe());
+  REQUIRE(hubdoc.ok());
+  CHECK(applied_count(fx, "hubdoc") == builtin_migration_count("hubdoc"));
+  CHECK(fx.scalar("select count(*) from core.dim_date where date = '1999-12-24' and weekday = 5") == 1);
+  // No pack's migration creates the calendar: it is sql/sluice's.
+  for (const auto& p : warehouse::builtin_packs()) {
+    for (const auto& m : p.migrations) {
+      INFO(m.origin);
+      if (p.name != "sluice") CHECK(m.sql.find("table core.dim_date") == std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("migrate refuses a pack that is neither built in nor given, and a folder named like a built-in pack",
           "[integration][packs]") {
   sluice_fixture fx(fixture_options{false, {}});
@@ -210,19 +231,27 @@ TEST_CASE("a warehouse migrated before packs were chosen has its sluice.migratio
   sluice_fixture fx(fixture_options{false, {}});
   // What the old `sluice migrate` left: the sluice pack's first file and every
   // Hubdoc file (the packs of that time) applied, each recorded under one
-  // global version.
+  // global version: Hubdoc's files were numbered 01xx then, as their
+  // ancestors (pack_history.cpp) say.
   auto was_legacy = [](const warehouse::migration& m) {
     return (m.pack == "sluice" && m.version == 1) || m.pack == "hubdoc";
+  };
+  auto legacy_name = [](const warehouse::migration& m) {
+    for (const auto& a : warehouse::builtin_migration_ancestors()) {
+      if (a.now == &m) return std::pair{a.applied_version, a};
+    }
+    return std::pair{m.version, warehouse::migration_ancestor{m.pack, m.version, m.file, m.checksum, &m}};
   };
   std::int64_t legacy_rows = 0;
   for (const auto& p : warehouse::builtin_packs()) {
     for (const auto& m : p.migrations) {
       if (!was_legacy(m)) continue;
+      auto [version, was] = legacy_name(m);
       fx.db().exec(m.sql);
       fx.db().exec_params(
           "insert into sluice.migrations (version, name, checksum, applied_at)"
           " values ($1::int, $2, $3, '2024-01-01 00:00:00+00'::timestamptz + $1::int * interval '1 second')",
-          {std::to_string(m.version), m.pack + "/" + m.file, m.checksum});
+          {std::to_string(version), m.pack + "/" + was.applied_as, was.applied_checksum});
       ++legacy_rows;
     }
   }
@@ -237,7 +266,8 @@ TEST_CASE("a warehouse migrated before packs were chosen has its sluice.migratio
   CHECK(fx.text("select to_regclass('sluice.migrations') is null") == "t");
   CHECK(fx.text("select string_agg(name || ':' || source, ',' order by name) from sluice.packs") ==
         "hubdoc:builtin,sluice:builtin");
-  // Every old row kept its version, checksum and time, under its pack.
+  // Every old row kept its time, under its pack, as the file that stands for
+  // it now.
   for (const auto& p : warehouse::builtin_packs()) {
     for (const auto& m : p.migrations) {
       if (!was_legacy(m)) continue;

@@ -51,16 +51,16 @@ std::int64_t difference(sluice_fixture& fx, const std::string& actual, const std
 
 // Everything the pack's triggers keep equals its full recompute from staging.
 void check_equals_full(sluice_fixture& fx) {
-  CHECK(difference(fx, "select product_id, product_name, brand, category, valid_from, valid_to from core.dim_product",
+  CHECK(difference(fx, "select product_id, product_name, brand, category, valid_from, valid_to from core.sales_dim_product",
                    "select * from core.sales_dim_product_full()") == 0);
   CHECK(difference(fx,
-                   "select retailer_id, retailer_name, channel, location, valid_from, valid_to from core.dim_retailer",
+                   "select retailer_id, retailer_name, channel, location, valid_from, valid_to from core.sales_dim_retailer",
                    "select * from core.sales_dim_retailer_full()") == 0);
   CHECK(difference(fx,
                    "select f.sale_id, d.date, p.product_id, p.valid_from, r.retailer_id, r.valid_from, f.quantity,"
-                   " f.amount from core.fact_sales f join core.dim_date d on d.date_key = f.date_key"
-                   " join core.dim_product p on p.product_key = f.product_key"
-                   " join core.dim_retailer r on r.retailer_key = f.retailer_key",
+                   " f.amount from core.sales_fact f join core.dim_date d on d.date_key = f.date_key"
+                   " join core.sales_dim_product p on p.product_key = f.product_key"
+                   " join core.sales_dim_retailer r on r.retailer_key = f.retailer_key",
                    "select * from core.sales_fact_full()") == 0);
   CHECK(difference(fx, "select * from reports.sales_monthly", "select * from reports.sales_monthly_full()") == 0);
   CHECK(difference(fx, "select * from reports.sales_data_quality", "select * from reports.sales_data_quality_full()") ==
@@ -104,9 +104,9 @@ TEST_CASE("the sales sample goes through the sales pack into the star schema and
   REQUIRE(run.ok());
   check_conserved(fx, "sales/export-sample.csv", 20, static_cast<std::int64_t>(sample_export.size()));
   CHECK(fx.scalar("select count(*) from staging.sales") == 20);
-  CHECK(fx.scalar("select count(*) from core.fact_sales") == 20);
+  CHECK(fx.scalar("select count(*) from core.sales_fact") == 20);
   // Price is the line's amount: 31,800 in all, 800 of it in January.
-  CHECK(fx.text("select sum(amount)::text from core.fact_sales") == "31800.00");
+  CHECK(fx.text("select sum(amount)::text from core.sales_fact") == "31800.00");
   CHECK(fx.text("select sum(revenue)::text from reports.sales_monthly where month = '2024-01-01'") == "800.00");
   CHECK(fx.text("select sum(revenue)::text from reports.sales_monthly where month = '2024-02-01'") == "31000.00");
   // Laptop at TechGear (Online) in February: sales 1, 4 and 17.
@@ -114,10 +114,10 @@ TEST_CASE("the sales sample goes through the sales pack into the star schema and
                 " and product_name = 'Laptop' and retailer_name = 'TechGear' and channel = 'Online'") == "6|9000.00");
   CHECK(fx.scalar("select count(*) from reports.sales_monthly") == 13);
   // Five products and three retailers, one version each; the unknown product member.
-  CHECK(fx.scalar("select count(*) from core.dim_product where product_id is not null") == 5);
-  CHECK(fx.scalar("select count(*) from core.dim_product where product_name = 'Unknown'") == 1);
-  CHECK(fx.scalar("select count(*) from core.dim_retailer") == 3);
-  CHECK(fx.scalar("select count(*) from core.dim_retailer where retailer_id = 1 and location is null") == 1);
+  CHECK(fx.scalar("select count(*) from core.sales_dim_product where product_id is not null") == 5);
+  CHECK(fx.scalar("select count(*) from core.sales_dim_product where product_name = 'Unknown'") == 1);
+  CHECK(fx.scalar("select count(*) from core.sales_dim_retailer") == 3);
+  CHECK(fx.scalar("select count(*) from core.sales_dim_retailer where retailer_id = 1 and location is null") == 1);
   // Every sale date is in dim_date, with its calendar.
   CHECK(fx.text("select year || '-' || quarter || '-' || month || '-' || day || '-' || iso_week || '-' || weekday"
                 " from core.dim_date where date = '2024-01-30'") == "2024-1-1-30-5-2");
@@ -168,7 +168,7 @@ TEST_CASE("sales exports with every trap, cut in pieces, some gzipped, in random
   CHECK(fx.scalar("select count(*) from reports.sales_data_quality where rule = 'missing_product_id'") > 0);
   CHECK(fx.scalar("select count(*) from reports.sales_data_quality where rule = 'non_positive_quantity'") > 0);
   CHECK(fx.scalar("select count(*) from reports.sales_data_quality where rule = 'duplicate_sale_id'") > 0);
-  CHECK(fx.scalar("select count(distinct sale_id) from core.fact_sales") == fx.scalar("select count(*) from core.fact_sales"));
+  CHECK(fx.scalar("select count(distinct sale_id) from core.sales_fact") == fx.scalar("select count(*) from core.sales_fact"));
 }
 
 }  // namespace sluice::testing

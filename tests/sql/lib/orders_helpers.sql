@@ -1,15 +1,28 @@
 -- Helpers of the orders pack's SQL tests (included with \ir after helpers.sql;
 -- not a test itself).
 
--- Everything the triggers keep equals core.orders_rebuild()'s recompute from
--- staging. The rebuild runs in a subtransaction that is rolled back, so the
--- incremental state carries on untouched.
+-- Everything the triggers keep equals the pack's *_full() functions (the
+-- recompute from staging by other code, 0005_full.sql) and
+-- core.orders_rebuild()'s recompute. The rebuild runs in a subtransaction that
+-- is rolled back, so the incremental state carries on untouched.
 create function pg_temp.assert_orders_equals_full(label text) returns void
   language plpgsql
 as $$
 declare
   problem text;
 begin
+  perform pg_temp.assert_same(label || ': reports.orders_daily = reports.orders_daily_full()',
+    'table reports.orders_daily', 'select * from reports.orders_daily_full()');
+  perform pg_temp.assert_same(label || ': reports.orders_product_pairs = reports.orders_product_pairs_full()',
+    'table reports.orders_product_pairs', 'select * from reports.orders_product_pairs_full()');
+  perform pg_temp.assert_same(label || ': core.orders_order = core.orders_order_full()',
+    'table core.orders_order', 'select * from core.orders_order_full()');
+  perform pg_temp.assert_same(label || ': core.orders_line = core.orders_line_full()',
+    'table core.orders_line', 'select * from core.orders_line_full()');
+  perform pg_temp.assert_same(label || ': core.orders_basket = core.orders_basket_full()',
+    'table core.orders_basket', 'select * from core.orders_basket_full()');
+  perform pg_temp.assert_same(label || ': core.orders_status_history = core.orders_status_history_full()',
+    'table core.orders_status_history', 'select * from core.orders_status_history_full()');
   begin
     create temp table inc_daily as select * from reports.orders_daily;
     create temp table inc_pairs as select * from reports.orders_product_pairs;

@@ -1,30 +1,30 @@
 -- Helpers of the sales pack's SQL tests (included with \ir after helpers.sql;
 -- not a test itself).
 
--- core.fact_sales by natural keys: each dimension version named by its id and
+-- core.sales_fact by natural keys: each dimension version named by its id and
 -- valid_from (surrogate keys depend on the order rows were loaded in). Inner
 -- joins: a fact whose key names no dimension row drops out, and the
 -- comparison with the full recompute fails.
 create view pg_temp.sales_fact_natural as
 select f.sale_id, d.date as sale_date, p.product_id, p.valid_from as product_valid_from,
        r.retailer_id, r.valid_from as retailer_valid_from, f.quantity, f.amount
-  from core.fact_sales f
+  from core.sales_fact f
   join core.dim_date d on d.date_key = f.date_key
-  join core.dim_product p on p.product_key = f.product_key
-  join core.dim_retailer r on r.retailer_key = f.retailer_key;
+  join core.sales_dim_product p on p.product_key = f.product_key
+  join core.sales_dim_retailer r on r.retailer_key = f.retailer_key;
 
 -- Everything the trigger keeps equals its full recompute from staging.
 create function pg_temp.assert_sales_equals_full(label text) returns void
   language plpgsql
 as $$
 begin
-  perform pg_temp.assert_same(label || ': core.dim_product',
-    'select product_id, product_name, brand, category, valid_from, valid_to from core.dim_product',
+  perform pg_temp.assert_same(label || ': core.sales_dim_product',
+    'select product_id, product_name, brand, category, valid_from, valid_to from core.sales_dim_product',
     'select * from core.sales_dim_product_full()');
-  perform pg_temp.assert_same(label || ': core.dim_retailer',
-    'select retailer_id, retailer_name, channel, location, valid_from, valid_to from core.dim_retailer',
+  perform pg_temp.assert_same(label || ': core.sales_dim_retailer',
+    'select retailer_id, retailer_name, channel, location, valid_from, valid_to from core.sales_dim_retailer',
     'select * from core.sales_dim_retailer_full()');
-  perform pg_temp.assert_same(label || ': core.fact_sales',
+  perform pg_temp.assert_same(label || ': core.sales_fact',
     'select * from pg_temp.sales_fact_natural', 'select * from core.sales_fact_full()');
   perform pg_temp.assert_same(label || ': reports.sales_monthly',
     'select * from reports.sales_monthly', 'select * from reports.sales_monthly_full()');

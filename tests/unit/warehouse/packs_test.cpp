@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <set>
 
@@ -116,13 +117,48 @@ TEST_CASE("the built-in packs start with the sluice pack, then go by name", "[wa
   }
 }
 
-TEST_CASE("the Hubdoc pack is built in with its feed declaration at version 101", "[warehouse][packs]") {
+TEST_CASE("the Hubdoc pack is built in with its feed declaration at version 1", "[warehouse][packs]") {
   const auto& packs = builtin_packs();
   auto hubdoc = std::find_if(packs.begin(), packs.end(), [](const pack& p) { return p.name == "hubdoc"; });
   REQUIRE(hubdoc != packs.end());
-  CHECK(hubdoc->migrations.front().version == 101);
-  CHECK(hubdoc->migrations.front().file == "0101_staging.sql");
+  CHECK(hubdoc->migrations.front().version == 1);
+  CHECK(hubdoc->migrations.front().file == "0001_staging.sql");
   CHECK(hubdoc->migrations.front().sql.find("insert into sluice.feeds") != std::string::npos);
+}
+
+TEST_CASE("every built-in pack is numbered from 0001, one version after another", "[warehouse][packs]") {
+  for (const auto& p : builtin_packs()) {
+    int expected = 1;
+    for (const auto& m : p.migrations) {
+      INFO(m.origin);
+      CHECK(m.version == expected);
+      char prefix[16];
+      std::snprintf(prefix, sizeof prefix, "%04d_", expected);
+      CHECK(m.file.starts_with(prefix));
+      ++expected;
+    }
+  }
+}
+
+TEST_CASE("the ancestors of built-in migrations name files of this binary, and no applied name clashes with one now",
+          "[warehouse][packs]") {
+  const auto& ancestors = builtin_migration_ancestors();
+  REQUIRE_FALSE(ancestors.empty());
+  for (const auto& a : ancestors) {
+    INFO(a.pack + "/" + a.applied_as);
+    REQUIRE(a.now != nullptr);
+    CHECK(a.now->pack == a.pack);
+    CHECK(migration_version(a.applied_as) == a.applied_version);
+    CHECK((a.applied_as != a.now->file || a.applied_checksum != a.now->checksum));
+    // Converting a row to `now` must not meet a row of another file: an
+    // applied version of an ancestor is no other file's version now.
+    for (const auto& p : builtin_packs()) {
+      if (p.name != a.pack) continue;
+      for (const auto& m : p.migrations) {
+        if (&m != a.now) CHECK(m.version != a.applied_version);
+      }
+    }
+  }
 }
 
 TEST_CASE("a pack folder is read by its .sql files and named after the folder", "[warehouse][packs]") {

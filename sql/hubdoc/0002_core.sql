@@ -1,7 +1,7 @@
--- Hubdoc pack, core: the date dimension, the customer dimension (SCD type 2),
--- facts, and the per-customer state the reports need. The tables here are
--- filled by the statement triggers and the hubdoc_reports job of
--- 0104_maintenance.sql; nothing in this file reads the wall clock.
+-- Hubdoc pack, core: the customer dimension (SCD type 2), facts, and the
+-- per-customer state the reports need. The tables here are filled by the
+-- statement triggers and the hubdoc_reports job of 0004_maintenance.sql;
+-- nothing in this file reads the wall clock.
 --
 -- Conventions
 --   * Calendar periods are those of America/Toronto, whatever the session's
@@ -12,57 +12,9 @@
 --     `valid_from <= t and t < valid_to` with no coalesce, and
 --     tstzrange(valid_from, valid_to) never needs special-casing.
 
--- Date dimension ----------------------------------------------------------------
-
-create table core.dim_date (
-  date         date primary key,
-  date_key     integer not null unique,
-  year         integer not null,
-  quarter      integer not null,
-  month        integer not null,
-  month_name   text not null,
-  day          integer not null,
-  day_of_week  integer not null,
-  day_name     text not null,
-  iso_week     integer not null,
-  is_weekend   boolean not null,
-  month_start  date not null,
-  month_end    date not null,
-  year_start   date not null
-);
-
-insert into core.dim_date
-select d::date,
-       to_char(d, 'YYYYMMDD')::integer,
-       extract(year from d)::integer,
-       extract(quarter from d)::integer,
-       extract(month from d)::integer,
-       trim(to_char(d, 'Month')),
-       extract(day from d)::integer,
-       extract(isodow from d)::integer,
-       trim(to_char(d, 'Day')),
-       extract(week from d)::integer,
-       extract(isodow from d) in (6, 7),
-       date_trunc('month', d)::date,
-       (date_trunc('month', d) + interval '1 month' - interval '1 day')::date,
-       date_trunc('year', d)::date
-  from generate_series(timestamp '2000-01-01', timestamp '2060-12-31', interval '1 day') as g(d);
-
-comment on table core.dim_date is 'Calendar dimension, one row per day from 2000-01-01 to 2060-12-31. Join on date; event days are taken in America/Toronto.';
-comment on column core.dim_date.date is 'The day.';
-comment on column core.dim_date.date_key is 'The day as a number YYYYMMDD, for tools that prefer integer keys.';
-comment on column core.dim_date.year is 'Calendar year.';
-comment on column core.dim_date.quarter is 'Calendar quarter, 1-4.';
-comment on column core.dim_date.month is 'Month number, 1-12.';
-comment on column core.dim_date.month_name is 'Month name in English, e.g. January.';
-comment on column core.dim_date.day is 'Day of the month, 1-31.';
-comment on column core.dim_date.day_of_week is 'ISO day of the week: 1 = Monday ... 7 = Sunday.';
-comment on column core.dim_date.day_name is 'Day name in English, e.g. Monday.';
-comment on column core.dim_date.iso_week is 'ISO 8601 week number, 1-53.';
-comment on column core.dim_date.is_weekend is 'True on Saturdays and Sundays.';
-comment on column core.dim_date.month_start is 'First day of the month; the key of monthly reports.';
-comment on column core.dim_date.month_end is 'Last day of the month.';
-comment on column core.dim_date.year_start is 'First day of the year.';
+-- The calendar core.dim_date (the days 2000-2060) is sluice's, shared by every
+-- pack: sql/sluice/0014_calendar.sql. Days of events join it on date, taken in
+-- America/Toronto.
 
 -- Helpers -----------------------------------------------------------------------
 -- Immutable SQL functions so the planner inlines them; the time zone is named
@@ -274,7 +226,7 @@ comment on column core.hubdoc_fact_plan_change._record is 'Record number of the 
 
 -- Logins are the bulk of the feed: a trigger-maintained copy would cost as much
 -- as the load itself, so the login fact is a view over staging (see the
--- measurements in 0104_maintenance.sql); what the reports need from logins is
+-- measurements in 0004_maintenance.sql); what the reports need from logins is
 -- kept per customer in core.hubdoc_customer_state.
 create view core.hubdoc_fact_login as
 select l.account,
