@@ -34,7 +34,7 @@ TEST_CASE("a path is due after half a second, and each time it fails again it wa
                                            milliseconds(30000), milliseconds(30000), milliseconds(30000)});
 }
 
-TEST_CASE("a path that was looked at and not scheduled again is out of the book; settled sticks", "[retry]") {
+TEST_CASE("a path that was looked at and not scheduled again is out of the book, and settled sticks", "[retry]") {
   retry_book book;
   auto t = retry_book::clock::now();
   book.schedule("a.log", true, "first", t);
