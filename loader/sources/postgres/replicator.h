@@ -56,6 +56,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -82,6 +83,18 @@ struct source_config {
   std::string publication;
 };
 
+// What `sluice run` sets for files and sources alike (--batch-mb,
+// --give-up-after-s).
+struct replicator_options {
+  // A batch ends at a source commit once it holds this much, or inside a
+  // large transaction (memory stays flat).
+  std::size_t batch_bytes = 4 << 20;
+  // With `once`: how long a batch the warehouse refuses to commit (down,
+  // disk full) is retried before the run gives up. The daemon retries for
+  // ever (the source waits; nothing is lost).
+  std::chrono::milliseconds give_up_after{60'000};
+};
+
 struct replicate_outcome {
   std::uint64_t transactions = 0;  // source transactions committed in the warehouse
   std::uint64_t changes = 0;       // change rows written (snapshot rows included)
@@ -96,7 +109,8 @@ class replicator {
   // With --once, a source another sluice replicates is waited for until
   // `claim_by` (default: claim_patience after the run starts), then
   // source_busy.
-  replicator(std::string warehouse_dsn, source_config source, std::chrono::steady_clock::time_point claim_by = {});
+  replicator(std::string warehouse_dsn, source_config source, std::chrono::steady_clock::time_point claim_by = {},
+             replicator_options options = {});
 
   // Snapshot if needed, then streams until the source's WAL position at the
   // time of the call is applied (`once`), or until `stop`.
@@ -108,6 +122,7 @@ class replicator {
   std::string dsn_;
   source_config source_;
   std::chrono::steady_clock::time_point claim_by_;
+  replicator_options options_;
 };
 
 }  // namespace sluice::loader

@@ -1,0 +1,233 @@
+#include "loader/sources/postgres/snapshot_copy.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "loader/pipeline/batch.h"
+#include "loader/pipeline/copy_encoder.h"
+
+namespace sluice::loader {
+
+namespace {
+
+namespace pg = loader::pgoutput;
+using warehouse::connection;
+
+// ------------------------------------------------ the snapshot's binary COPY
+
+void append_be(std::string& out, std::uint64_t value, int bytes) {
+  for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) out += static_cast<char>((value >> shift) & 0xff);
+}
+
+// One field of a binary COPY row: its length, then its bytes.
+void append_field(std::string& row, std::string_view bytes) {
+  append_be(row, bytes.size(), 4);
+  row += bytes;
+}
+void append_null(std::string& row) { append_be(row, 0xffffffffu, 4); }
+std::string be_bytes(std::uint64_t value, int bytes = 8) {
+  std::string out;
+  append_be(out, value, bytes);
+  return out;
+}
+
+// Splits a binary COPY stream (COPY ... TO STDOUT (FORMAT binary)) into rows,
+// whatever the chunks it arrives in: feed() hands each complete row's fields
+// (without their count) and their count to `on_row`.
+class copy_row_splitter {
+ public:
+  template <class on_row_fn>
+  void feed(std::string_view chunk, on_row_fn&& on_row) {
+    pending_ += chunk;
+    std::size_t at = 0;
+    auto be = [&](std::size_t from, int bytes) {
+      std::uint32_t v = 0;
+      for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(pending_[from + i]);
+      return v;
+    };
+    if (!header_read_) {
+      if (pending_.size() < 19) return;
+      if (pending_.compare(0, 11, std::string_view("PGCOPY\n\xff\r\n\0", 11)) != 0) {
+        throw std::runtime_error("the source's COPY is not binary COPY data");
+      }
+      std::size_t extension = be(15, 4);
+      if (pending_.size() < 19 + extension) return;
+      at = 19 + extension;
+      header_read_ = true;
+    }
+    while (!ended_ && pending_.size() - at >= 2) {
+      std::uint32_t fields = be(at, 2);
+      if (fields == 0xffff) {  // the trailer
+        ended_ = true;
+        at += 2;
+        break;
+      }
+      std::size_t end = at + 2;
+      bool whole = true;
+      for (std::uint32_t f = 0; f < fields && whole; ++f) {
+        if (pending_.size() - end < 4) {
+          whole = false;
+          break;
+        }
+        std::uint32_t length = be(end, 4);
+        end += 4;
+        if (length == 0xffffffffu) continue;  // NULL
+        if (pending_.size() - end < length) whole = false;
+        else end += length;
+      }
+      if (!whole) break;
+      on_row(std::string_view(pending_).substr(at + 2, end - at - 2), static_cast<std::uint16_t>(fields));
+      at = end;
+    }
+    pending_.erase(0, at);
+  }
+  [[nodiscard]] bool ended() const { return ended_ && pending_.empty(); }
+
+ private:
+  std::string pending_;
+  bool header_read_ = false;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+
+// Reads `copy_out` from the source once and writes each row to both feeders:
+// to `change_log` after the fields in `prefix` (prefix_fields of them), to
+// `mirror` as it is.
+void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change_log, std::string_view prefix,
+              std::int16_t prefix_fields, copy_feeder& mirror) {
+  constexpr std::size_t chunk_bytes = 256 << 10;
+  auto header = copy_encoder::stream_header();
+  std::string to_log(header.data(), header.size());
+  std::string to_mirror(header.data(), header.size());
+  copy_row_splitter rows;
+  // A COPY the warehouse refused a row of (seldom seen before its end): the
+  // source's is read to its end all the same, so that its connection can go
+  // on (a careful copy follows). Any other failure ends the snapshot at once.
+  std::exception_ptr refused;
+  auto push = [&](copy_feeder& to, std::string& data) {
+    if (refused) {
+      data.clear();
+      return;
+    }
+    try {
+      to.push(std::exchange(data, std::string()));
+    } catch (const warehouse::db_error& e) {
+      if (e.kind() != warehouse::error_kind::data) throw;
+      refused = std::current_exception();
+    }
+  };
+  from.copy_out_begin(copy_out);
+  std::string chunk;
+  while (from.copy_read(chunk)) {
+    rows.feed(chunk, [&](std::string_view fields, std::uint16_t count) {
+      append_be(to_log, count + static_cast<std::uint16_t>(prefix_fields), 2);
+      to_log += prefix;
+      to_log += fields;
+      append_be(to_mirror, count, 2);
+      to_mirror += fields;
+    });
+    if (to_log.size() >= chunk_bytes) push(change_log, to_log);
+    if (to_mirror.size() >= chunk_bytes) push(mirror, to_mirror);
+  }
+  if (refused) std::rethrow_exception(refused);
+  if (!rows.ended()) throw std::runtime_error("the source's COPY ended before its trailer");
+  auto trailer = copy_encoder::stream_trailer();
+  to_log.append(trailer.data(), trailer.size());
+  to_mirror.append(trailer.data(), trailer.size());
+  change_log.push(std::move(to_log));
+  mirror.push(std::move(to_mirror));
+}
+
+// The snapshot's slow way, taken only after the fast one (tee_copy) met a row
+// the warehouse refuses: the change log's connection alone, with its trigger
+// on (it fills the mirror, as for streamed changes), in chunks of 4 MB, each
+// under a savepoint; a refused chunk is split down to its refused rows, which
+// become rejects: position the consistent point (`lsn`), record the row's
+// ordinal in the table's copy, raw the row as the source prints it. The
+// source's COPY (`copy_out`) ends each row with that text as one more column.
+// Returns how many rows were refused.
+std::uint64_t careful_copy(connection& from, const std::string& copy_out, connection& to, const table_info& t,
+                           std::string_view prefix, std::int16_t prefix_fields, std::uint64_t lsn,
+                           const std::string& source) {
+  constexpr std::size_t chunk_bytes = 4 << 20;
+  copy_encoder chunk;
+  std::vector<std::string> raws;
+  copy_encoder rejects;
+  std::uint64_t ordinal = 0;
+  std::uint64_t refused = 0;
+  std::string row_label = "_op=r, (";  // as describe_copy_row names a streamed change's columns
+  for (const auto& c : t.columns) row_label += (&c == &t.columns.front() ? "" : ", ") + c.name;
+  row_label += ")=";
+  auto flush = [&] {
+    if (chunk.empty()) return;
+    auto first_ordinal = ordinal - raws.size() + 1;
+    copy_around_refused(to, t.copy_statement, chunk, [&](std::size_t row, const warehouse::db_error& e) {
+      row_origin where;
+      where.replicated = true;
+      where.offset = lsn;
+      where.record = first_ordinal + row;
+      append_reject(rejects, where, t.staging_name, "", refusal_reason(e) + "; row " + std::to_string(where.record) +
+                    " of the initial copy of " + t.schema + "." + t.name, row_label + raws[row], source);
+      ++refused;
+    });
+    if (!rejects.empty()) copy_stream(to, rejects_copy_statement(), rejects.finish());
+    chunk = copy_encoder();
+    rejects = copy_encoder();
+    raws.clear();
+  };
+  copy_row_splitter rows;
+  from.copy_out_begin(copy_out);
+  std::string data;
+  while (from.copy_read(data)) {
+    rows.feed(data, [&](std::string_view fields, std::uint16_t count) {
+      // All but the last field go to the warehouse; the last is the row's text.
+      std::size_t at = 0;
+      for (std::uint16_t f = 0; f + 1 < count; ++f) {
+        std::uint32_t length = 0;
+        for (int i = 0; i < 4; ++i) length = (length << 8) | static_cast<unsigned char>(fields[at + i]);
+        at += 4 + (length == 0xffffffffu ? 0 : length);
+      }
+      chunk.begin_row(static_cast<std::int16_t>(prefix_fields + count - 1));
+      chunk.put_encoded(prefix);
+      chunk.put_encoded(fields.substr(0, at));
+      chunk.end_row();
+      raws.emplace_back(fields.substr(at + 4));
+      ++ordinal;
+    });
+    if (chunk.size() >= chunk_bytes) flush();
+  }
+  if (!rows.ended()) throw std::runtime_error("the source's COPY ended before its trailer");
+  flush();
+  return refused;
+}
+
+// The time of `src`'s snapshot, as binary COPY's timestamptz (microseconds
+// since 2000-01-01).
+std::int64_t snapshot_time(connection& src) {
+  return std::stoll(std::string(
+      src.exec("select (extract(epoch from now()) * 1000000)::bigint - 946684800000000").text(0, 0)));
+}
+
+// The change log's columns before the table's own for a copied row, the
+// same for every row: _op 'r', _lsn the copy's LSN, _seq 0, _commit_at the
+// snapshot's time, _unchanged and every _old_<key> NULL. Returns them as
+// binary COPY fields, and how many there are.
+std::pair<std::string, std::int16_t> copy_prefix(const table_info& t, pg::lsn at, std::int64_t snapshot_at) {
+  std::pair<std::string, std::int16_t> out{"", 5};
+  append_field(out.first, "r");
+  append_field(out.first, be_bytes(static_cast<std::uint64_t>(at)));
+  append_field(out.first, be_bytes(0, 4));
+  append_field(out.first, be_bytes(static_cast<std::uint64_t>(snapshot_at)));
+  append_null(out.first);
+  for (const auto& c : t.columns) {
+    if (c.key) {
+      append_null(out.first);
+      ++out.second;
+    }
+  }
+  return out;
+}
+
+}  // namespace sluice::loader

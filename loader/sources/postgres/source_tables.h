@@ -1,0 +1,122 @@
+// The warehouse's tables for a replicated source: the change log staging.S_T
+// and the mirror core.S_T of each published table T (S_<schema>_T outside
+// public), made and kept in step with the source's columns (DDL), and the
+// source catalog queries that say what a table is. Used by the snapshot and
+// the stream (replicator.h says what each table holds).
+//
+// Threading: functions take the connection to use. Errors: db_error from the
+// server; source_stopped (replicator.h) when the warehouse's tables cannot
+// follow the source without a person (a column dropped or retyped, two source
+// tables that would share warehouse tables), with what to do.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "loader/sources/postgres/pgoutput.h"
+#include "warehouse/connection.h"
+
+namespace sluice::loader {
+
+struct column_info {
+  std::string name;
+  std::string type;  // as format_type() spells it
+  bool key = false;
+};
+
+// A replicated table as the warehouse has it.
+struct table_info {
+  std::string schema;
+  std::string name;
+  std::vector<column_info> columns;
+  std::string staging;  // staging."S_T"
+  std::string staging_name;  // staging.S_T, as rejects name it
+  std::string core;     // core."S_T"
+  std::string copy_statement;
+  bool has_key = false;
+  // The columns of the latest Relation message, checked against the
+  // warehouse's tables only when a change of the table is to be applied: after
+  // a restart the source sends the old shape again for changes that were
+  // applied already (and are skipped), though the tables have moved on.
+  std::optional<std::vector<column_info>> announced;
+  std::uint32_t oid = 0;  // on the source
+  // Columns the mirror is about to gain, by name: the value the source's
+  // existing rows have for each (see added_defaults).
+  std::map<std::string, std::string> added_defaults;
+  // For a table copied after the initial snapshot (added to the publication
+  // since): the LSN its copy was taken at. Its streamed changes of
+  // transactions that committed before are in the copy, and skipped.
+  pgoutput::lsn copied_from = 0;
+};
+
+// An identifier quoted for SQL ("a""b").
+[[nodiscard]] std::string quote(const std::string& identifier);
+
+// A string literal for SQL ('it''s': standard_conforming_strings, PostgreSQL's default).
+[[nodiscard]] std::string literal(const std::string& text);
+
+// The name of source table schema.table's change log and mirror: S_T in
+// public, S_<schema>_T elsewhere (before PostgreSQL cuts it to 63 bytes).
+[[nodiscard]] std::string warehouse_name(const std::string& source, const std::string& schema, const std::string& table);
+
+// An identifier as PostgreSQL keeps it: cut to NAMEDATALEN - 1 = 63 bytes,
+// at a character boundary (a UTF-8 continuation byte is never kept alone).
+[[nodiscard]] std::string as_postgres_keeps(const std::string& identifier);
+
+// A source table, by schema and name.
+struct source_table {
+  std::string schema;
+  std::string name;
+  [[nodiscard]] std::string qualified() const { return schema + "." + name; }
+};
+
+// Throws source_stopped when two of `tables` would land in the same
+// warehouse tables: S_<schema>_T and S_T of public meet (s.t and public.s_t),
+// and PostgreSQL cuts names past 63 bytes, so two long names that differ
+// only past that are one table. Refused rather than renamed: the warehouse's
+// names follow one rule people, packs and dashboards rely on, and a way out
+// is one statement on the source. The mirror's function (S_T_apply) is
+// checked too: shared, one table's trigger would apply the other's changes.
+void refuse_shared_names(const std::string& source, const std::string& publication,
+                         const std::vector<source_table>& tables);
+
+// The tables of `publication` on the source, in order of schema and name.
+[[nodiscard]] std::vector<source_table> published_tables(warehouse::connection& src, const std::string& publication);
+
+// A table's columns in the warehouse, in order, with their types as
+// format_type() spells them; empty when the table does not exist.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> warehouse_columns(warehouse::connection& wh, const std::string& table);
+
+// Makes sure staging.S_T, core.S_T, the function that keeps the mirror and its
+// trigger exist, piece by piece: a pack may create the change log itself (so
+// that its own triggers are there before the first change), and the rest is
+// added here. Existing tables must have the expected columns (missing
+// trailing source columns are added); the function is replaced when its body
+// differs from the one for the current columns.
+void ensure_tables(warehouse::connection& wh, const std::string& source, table_info& t);
+
+// What the source's existing rows hold for `added` columns of the table
+// `oid` (columns the mirror lacks): PostgreSQL keeps a non-volatile ADD COLUMN
+// default as the column's "missing value" instead of rewriting the table, and
+// no change is streamed for those rows, so the mirror's rows from before must
+// be given it. Read from the source's catalog now (a column dropped since has
+// none). A column with a default but no missing value (a volatile default
+// rewrote the table) cannot be told: warned, its rows from before stay NULL.
+[[nodiscard]] std::map<std::string, std::string> added_defaults(const std::string& conninfo, const std::string& source,
+                                                  const std::string& table, std::uint32_t oid,
+                                                  const std::set<std::string>& added);
+
+// A source table's columns in order, with their types as format_type()
+// spells them and whether they are in its primary key, read in `src`'s
+// snapshot; `oid` is the table's.
+[[nodiscard]] std::vector<column_info> source_columns(warehouse::connection& src, const std::string& oid);
+
+// The table's columns, quoted, comma-separated.
+[[nodiscard]] std::string column_list(const table_info& t);
+
+}  // namespace sluice::loader
