@@ -166,11 +166,12 @@ pack read_pack_dir(const fs::path& dir) {
   return make_pack(absolute.filename().string(), pack_source::dir, absolute, std::move(files));
 }
 
-pack_selection select_packs(const std::vector<pack>& builtins, const std::vector<pack>& user_packs,
-                            const std::optional<std::vector<std::string>>& names,
-                            const std::vector<installed_pack>& installed) {
-  std::map<std::string, const pack*> builtin_by_name;
-  for (const auto& p : builtins) builtin_by_name.emplace(p.name, &p);
+namespace {
+
+// The --pack-dir packs by name; throws pack_error when one has a built-in
+// pack's name or two have one name.
+std::map<std::string, const pack*> user_packs_by_name(const std::vector<pack>& user_packs,
+                                                      const std::map<std::string, const pack*>& builtin_by_name) {
   std::map<std::string, const pack*> user_by_name;
   for (const auto& p : user_packs) {
     if (builtin_by_name.contains(p.name)) {
@@ -184,6 +185,52 @@ pack_selection select_packs(const std::vector<pack>& builtins, const std::vector
                        " are both the pack " + p.name + "; a pack's name is its folder's name, so rename one");
     }
   }
+  return user_by_name;
+}
+
+// The packs `names` (--packs) gives, in its order, "all" as every built-in
+// pack; throws pack_error for a name no pack has, or a built-in pack's name
+// that the warehouse has installed from a folder.
+std::vector<const pack*> named_packs(const std::vector<std::string>& names, const std::vector<pack>& builtins,
+                                     const std::vector<pack>& user_packs,
+                                     const std::map<std::string, const pack*>& builtin_by_name,
+                                     const std::map<std::string, const pack*>& user_by_name,
+                                     const std::map<std::string, const installed_pack*>& installed_by_name) {
+  std::vector<const pack*> named;
+  for (const auto& name : names) {
+    if (name.empty()) continue;  // `--packs ''` chooses no pack beyond sluice
+    if (name == "all") {
+      for (const auto& p : builtins) named.push_back(&p);
+      continue;
+    }
+    if (auto b = builtin_by_name.find(name); b != builtin_by_name.end()) {
+      auto i = installed_by_name.find(name);
+      if (i != installed_by_name.end() && i->second->source == pack_source::dir) {
+        throw pack_error("pack " + name + " is installed in this warehouse from the folder " + i->second->dir +
+                         ", not built in; give that folder with --pack-dir instead of naming it in --packs");
+      }
+      named.push_back(b->second);
+    } else if (auto u = user_by_name.find(name); u != user_by_name.end()) {
+      named.push_back(u->second);
+    } else {
+      std::vector<std::string> known;
+      for (const auto& p : builtins) known.push_back(p.name);
+      for (const auto& p : user_packs) known.push_back(p.name + " (--pack-dir)");
+      throw pack_error("--packs " + name + ": no such pack; the packs known are " + join(known, ", ") +
+                       " (and \"all\"); a pack of your own needs --pack-dir DIR");
+    }
+  }
+  return named;
+}
+
+}  // namespace
+
+pack_selection select_packs(const std::vector<pack>& builtins, const std::vector<pack>& user_packs,
+                            const std::optional<std::vector<std::string>>& names,
+                            const std::vector<installed_pack>& installed) {
+  std::map<std::string, const pack*> builtin_by_name;
+  for (const auto& p : builtins) builtin_by_name.emplace(p.name, &p);
+  auto user_by_name = user_packs_by_name(user_packs, builtin_by_name);
   std::map<std::string, const installed_pack*> installed_by_name;
   for (const auto& i : installed) installed_by_name.emplace(i.name, &i);
 
@@ -204,30 +251,7 @@ pack_selection select_packs(const std::vector<pack>& builtins, const std::vector
   };
 
   if (names) {
-    std::vector<const pack*> named;
-    for (const auto& name : *names) {
-      if (name.empty()) continue;  // `--packs ''` chooses no pack beyond sluice
-      if (name == "all") {
-        for (const auto& p : builtins) named.push_back(&p);
-        continue;
-      }
-      if (auto b = builtin_by_name.find(name); b != builtin_by_name.end()) {
-        auto i = installed_by_name.find(name);
-        if (i != installed_by_name.end() && i->second->source == pack_source::dir) {
-          throw pack_error("pack " + name + " is installed in this warehouse from the folder " + i->second->dir +
-                           ", not built in; give that folder with --pack-dir instead of naming it in --packs");
-        }
-        named.push_back(b->second);
-      } else if (auto u = user_by_name.find(name); u != user_by_name.end()) {
-        named.push_back(u->second);
-      } else {
-        std::vector<std::string> known;
-        for (const auto& p : builtins) known.push_back(p.name);
-        for (const auto& p : user_packs) known.push_back(p.name + " (--pack-dir)");
-        throw pack_error("--packs " + name + ": no such pack; the packs known are " + join(known, ", ") +
-                         " (and \"all\"); a pack of your own needs --pack-dir DIR");
-      }
-    }
+    auto named = named_packs(*names, builtins, user_packs, builtin_by_name, user_by_name, installed_by_name);
     std::set<std::string> named_names;
     for (const auto* p : named) named_names.insert(p->name);
     for (const auto* p : installed_builtins()) {
