@@ -197,6 +197,35 @@ std::string put_json(const column_plan& column, element value, copy_encoder& row
   return {};
 }
 
+// Which of the feed's targets a JSON record goes to: the first when the feed
+// does not route, else the one its route_pointer names. False, with `why`,
+// when that field is missing, not a string, or not a route of the feed.
+bool route_record(const feed_plan& feed, element doc, std::size_t& target_index, reject_reason& why) {
+  if (feed.route_pointer) {
+    const auto& pointer = *feed.route_pointer;
+    element route;
+    if (doc.at_pointer(pointer).get(route) || route.type() == element_type::NULL_VALUE) {
+      why = {pointer, "missing required field " + pointer + " (it says which table the record goes to: one of " +
+                          feed.route_values + ")"};
+      return false;
+    }
+    if (route.type() != element_type::STRING) {
+      why = {pointer, pointer + ": expected a string (one of " + feed.route_values + "), got " +
+                          type_words(route.type()) + " " + shown(route)};
+      return false;
+    }
+    std::string_view value = route.get_string().value_unsafe();
+    auto it = feed.routes.find(std::string(value));
+    if (it == feed.routes.end()) {
+      why = {pointer, "unknown " + pointer.substr(pointer.rfind('/') + 1) + " \"" +
+                          std::string(value.substr(0, 80)) + "\"; expected one of " + feed.route_values};
+      return false;
+    }
+    target_index = it->second;
+  }
+  return true;
+}
+
 }  // namespace
 
 raw_text printable_raw(std::string_view bytes) {
@@ -363,28 +392,7 @@ bool record_decoder::decode(const record& rec, std::int64_t file_id, std::vector
   }
 
   std::size_t target_index = 0;
-  if (feed.route_pointer) {
-    const auto& pointer = *feed.route_pointer;
-    element route;
-    if (doc.at_pointer(pointer).get(route) || route.type() == element_type::NULL_VALUE) {
-      why = {pointer, "missing required field " + pointer + " (it says which table the record goes to: one of " +
-                          feed.route_values + ")"};
-      return false;
-    }
-    if (route.type() != element_type::STRING) {
-      why = {pointer, pointer + ": expected a string (one of " + feed.route_values + "), got " +
-                          type_words(route.type()) + " " + shown(route)};
-      return false;
-    }
-    std::string_view value = route.get_string().value_unsafe();
-    auto it = feed.routes.find(std::string(value));
-    if (it == feed.routes.end()) {
-      why = {pointer, "unknown " + pointer.substr(pointer.rfind('/') + 1) + " \"" +
-                          std::string(value.substr(0, 80)) + "\"; expected one of " + feed.route_values};
-      return false;
-    }
-    target_index = it->second;
-  }
+  if (!route_record(feed, doc, target_index, why)) return false;
 
   const auto& target = feed.targets[target_index];
   auto& out = rows[target_index];
