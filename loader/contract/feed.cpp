@@ -168,7 +168,8 @@ std::vector<declared_feed> read_declarations(warehouse::connection& conn) {
 // sluice.files forged a ledger row) and the server's own.
 bool is_staging_schema(std::string_view schema) { return schema == "staging"; }
 
-feed_plan compile_feed(warehouse::connection& conn, const declared_feed& declared) {
+// The feed's own settings (a row of sluice.feeds), checked; no targets yet.
+feed_plan feed_settings(const declared_feed& declared) {
   feed_plan feed;
   feed.name = declared.name;
   feed.globs = declared.globs;
@@ -193,6 +194,11 @@ feed_plan compile_feed(warehouse::connection& conn, const declared_feed& declare
     throw feed_error("feed " + feed.name + ": a csv feed routes nothing; set route_pointer to null and give"
                      " it one target (route_value '')");
   }
+  return feed;
+}
+
+// The value formats of the feed, which each column starts from.
+std::shared_ptr<const value_formats> feed_value_formats(const feed_plan& feed, const declared_feed& declared) {
   std::string feed_where = "feed " + feed.name;
   value_formats feed_formats;
   feed_formats.null_strings = trimmed_all(parse_text_array(declared.null_strings));
@@ -202,8 +208,15 @@ feed_plan compile_feed(warehouse::connection& conn, const declared_feed& declare
   if (declared.time_zone) feed_formats.zone = zone_named(feed_where + " time_zone", *declared.time_zone);
   for (auto& word : parse_text_array(declared.true_strings)) feed_formats.true_strings.push_back(lower_case(word));
   for (auto& word : parse_text_array(declared.false_strings)) feed_formats.false_strings.push_back(lower_case(word));
-  auto defaults = std::make_shared<const value_formats>(std::move(feed_formats));
+  return std::make_shared<const value_formats>(std::move(feed_formats));
+}
 
+// Each target table by its declared name: (its quoted name, its oid).
+using catalog_tables = std::map<std::string, std::pair<std::string, std::string>>;
+
+// The feed's targets and routes (its rows of sluice.feed_targets), each table
+// checked against the catalog.
+catalog_tables add_targets(warehouse::connection& conn, feed_plan& feed) {
   // The table as the catalog names it: the COPY statement quotes its schema
   // and name from there (a declared 'staging."Weird"' is staging."Weird", not
   // a name with quotes in it), and its oid finds its columns.
@@ -217,7 +230,7 @@ feed_plan compile_feed(warehouse::connection& conn, const declared_feed& declare
       " left join pg_namespace n on n.oid = c.relnamespace"
       " where t.feed = $1 order by t.route_value",
       {feed.name});
-  std::map<std::string, std::pair<std::string, std::string>> catalog;  // declared -> (quoted name, oid)
+  catalog_tables catalog;
   for (int row = 0; row < targets.rows(); ++row) {
     std::string route(targets.text(row, 0));
     std::string table(targets.text(row, 1));
@@ -254,123 +267,156 @@ feed_plan compile_feed(warehouse::connection& conn, const declared_feed& declare
     throw feed_error("feed " + feed.name + ": a csv feed has exactly one target (one row in"
                      " sluice.feed_targets, route_value '')");
   }
+  return catalog;
+}
 
+// Where a mapped column's value is read: a JSON pointer, a CSV header or a
+// CSV position, as the feed's format allows.
+void map_column_source(const warehouse::result& columns, int row, const feed_plan& feed, const std::string& where,
+                       column_plan& column) {
+  bool csv = feed.format == "csv";
+  if (!columns.is_null(row, 3)) {
+    if (csv) {
+      throw feed_error(where + " has a json_pointer, but the feed is csv: map it with csv_header (or"
+                       " csv_position)");
+    }
+    column.json_pointer = columns.text(row, 3);
+    if (!column.json_pointer.empty() && column.json_pointer.front() != '/') {
+      throw feed_error(where + " has json_pointer '" + column.json_pointer +
+                       "', which is not a JSON pointer (it must start with /)");
+    }
+  } else if (!csv) {
+    throw feed_error(where + " is mapped by csv_header or csv_position, but the feed's format is " +
+                     feed.format + ": map it with json_pointer");
+  } else if (!columns.is_null(row, 8)) {
+    if (!feed.csv.header) {
+      throw feed_error(where + " is mapped by csv_header, but the feed has csv_header = false (no"
+                       " header row): map it with csv_position");
+    }
+    column.source = column_source::csv_header;
+    column.csv_header = std::string(trim_blanks(columns.text(row, 8)));
+  } else {
+    column.source = column_source::csv_position;
+    column.csv_position = static_cast<std::size_t>(columns.int64(row, 9));
+  }
+}
+
+// A mapped column's value formats: the feed's, with this column's overrides.
+std::shared_ptr<const value_formats> column_formats(const warehouse::result& columns, int row,
+                                                    const std::string& where,
+                                                    const std::shared_ptr<const value_formats>& defaults) {
+  bool overridden = false;
+  value_formats formats = *defaults;
+  if (!columns.is_null(row, 10)) {
+    formats.null_strings = trimmed_all(parse_text_array(columns.text(row, 10)));
+    overridden = true;
+  }
+  if (!columns.is_null(row, 11)) {
+    formats.date_formats = compile_formats(where + " date_formats", parse_text_array(columns.text(row, 11)), false);
+    overridden = true;
+  }
+  if (!columns.is_null(row, 12)) {
+    formats.timestamp_formats =
+        compile_formats(where + " timestamp_formats", parse_text_array(columns.text(row, 12)), true);
+    overridden = true;
+  }
+  if (!columns.is_null(row, 13)) {
+    formats.zone = zone_named(where + " time_zone", std::string(columns.text(row, 13)));
+    overridden = true;
+  }
+  return overridden ? std::make_shared<const value_formats>(std::move(formats)) : defaults;
+}
+
+// A column that sluice.feed_columns maps, checked against its type.
+void compile_mapped_column(const warehouse::result& columns, int row, const feed_plan& feed,
+                           const target_plan& target, const std::shared_ptr<const value_formats>& defaults,
+                           column_plan& column) {
+  std::string where = "feed " + feed.name + ": column " + target.table + "." + column.name;
+  map_column_source(columns, row, feed, where, column);
+  auto type = type_from_catalog(column.type_name);
+  if (!type) {
+    throw feed_error(where + " has type " + column.type_name +
+                     ", which sluice cannot load; use one of boolean, smallint, integer,"
+                     " bigint, real, double precision, numeric, text, varchar, char, json, jsonb,"
+                     " date, timestamp, timestamptz, time, interval, uuid");
+  }
+  column.type = *type;
+  column.max_chars = static_cast<std::size_t>(columns.int64(row, 5));
+  column.numeric_precision = static_cast<int>(columns.int64(row, 6));
+  column.numeric_scale = static_cast<int>(columns.int64(row, 7));
+  column.type_name = columns.text(row, 4);
+  column.formats = column_formats(columns, row, where, defaults);
+  if (column.type == column_type::date && column.formats->date_formats.empty()) {
+    throw feed_error(where + " is a date column but date_formats is empty: list at least one format,"
+                     " e.g. {YYYY-MM-DD}");
+  }
+}
+
+// A target's columns, in the table's order, and its COPY statement.
+void compile_target(warehouse::connection& conn, const feed_plan& feed, target_plan& target,
+                    const std::string& quoted_table, const std::string& oid,
+                    const std::shared_ptr<const value_formats>& defaults) {
+  auto columns = conn.exec_params(
+      "select a.attname, format_type(a.atttypid, null), a.attnotnull, c.json_pointer,"
+      " format_type(a.atttypid, a.atttypmod),"
+      " case when a.atttypid in ('varchar'::regtype, 'bpchar'::regtype) and a.atttypmod > 4"
+      "      then a.atttypmod - 4 else 0 end,"
+      " case when a.atttypid = 'numeric'::regtype and a.atttypmod >= 4"
+      "      then ((a.atttypmod - 4) >> 16) & 65535 else -1 end,"
+      // PostgreSQL 15 stores the scale as 11 signed bits (it may be negative).
+      " case when a.atttypid = 'numeric'::regtype and a.atttypmod >= 4"
+      "      then (((a.atttypmod - 4) & 2047) # 1024) - 1024 else 0 end,"
+      " c.csv_header, c.csv_position, c.null_strings::text, c.date_formats::text,"
+      " c.timestamp_formats::text, c.time_zone, c.column_name is not null,"
+      // A column name is one identifier, dots and all.
+      " '\"' || replace(a.attname, '\"', '\"\"') || '\"'"
+      " from pg_attribute a"
+      " left join sluice.feed_columns c"
+      "   on c.feed = $1 and c.target_table = $2 and c.column_name = a.attname"
+      " where a.attrelid = $3::oid and a.attnum > 0 and not a.attisdropped"
+      " order by a.attnum",
+      {feed.name, target.table, oid});
+  std::string column_list;
+  for (int row = 0; row < columns.rows(); ++row) {
+    column_plan column;
+    column.name = columns.text(row, 0);
+    column.type_name = columns.text(row, 1);
+    column.not_null = columns.text(row, 2) == "t";
+    if (column.name == "_file_id") {
+      column.source = column_source::file_id;
+      column.type = column_type::int8;
+    } else if (column.name == "_record") {
+      column.source = column_source::record_ordinal;
+      column.type = column_type::int8;
+    } else if (columns.text(row, 14) != "t") {
+      continue;  // unmapped: the column's default applies
+    } else {
+      compile_mapped_column(columns, row, feed, target, defaults, column);
+    }
+    if (!column_list.empty()) column_list += ", ";
+    column_list += columns.text(row, 15);
+    target.columns.push_back(std::move(column));
+  }
+  auto mapped = conn.exec_params(
+      "select column_name from sluice.feed_columns c where feed = $1 and target_table = $2"
+      " and not exists (select 1 from pg_attribute a where a.attrelid = $3::oid"
+      "                  and a.attname = c.column_name and a.attnum > 0 and not a.attisdropped)",
+      {feed.name, target.table, oid});
+  if (mapped.rows() > 0) {
+    throw feed_error("feed " + feed.name + ": sluice.feed_columns maps " +
+                     std::string(mapped.text(0, 0)) + ", which is not a column of " +
+                     target.table);
+  }
+  target.copy_statement = "copy " + quoted_table + " (" + column_list + ") from stdin (format binary)";
+}
+
+feed_plan compile_feed(warehouse::connection& conn, const declared_feed& declared) {
+  feed_plan feed = feed_settings(declared);
+  auto defaults = feed_value_formats(feed, declared);
+  auto catalog = add_targets(conn, feed);
   for (auto& target : feed.targets) {
     const auto& [quoted_table, oid] = catalog.at(target.table);
-    auto columns = conn.exec_params(
-        "select a.attname, format_type(a.atttypid, null), a.attnotnull, c.json_pointer,"
-        " format_type(a.atttypid, a.atttypmod),"
-        " case when a.atttypid in ('varchar'::regtype, 'bpchar'::regtype) and a.atttypmod > 4"
-        "      then a.atttypmod - 4 else 0 end,"
-        " case when a.atttypid = 'numeric'::regtype and a.atttypmod >= 4"
-        "      then ((a.atttypmod - 4) >> 16) & 65535 else -1 end,"
-        // PostgreSQL 15 stores the scale as 11 signed bits (it may be negative).
-        " case when a.atttypid = 'numeric'::regtype and a.atttypmod >= 4"
-        "      then (((a.atttypmod - 4) & 2047) # 1024) - 1024 else 0 end,"
-        " c.csv_header, c.csv_position, c.null_strings::text, c.date_formats::text,"
-        " c.timestamp_formats::text, c.time_zone, c.column_name is not null,"
-        // A column name is one identifier, dots and all.
-        " '\"' || replace(a.attname, '\"', '\"\"') || '\"'"
-        " from pg_attribute a"
-        " left join sluice.feed_columns c"
-        "   on c.feed = $1 and c.target_table = $2 and c.column_name = a.attname"
-        " where a.attrelid = $3::oid and a.attnum > 0 and not a.attisdropped"
-        " order by a.attnum",
-        {feed.name, target.table, oid});
-    std::string column_list;
-    for (int row = 0; row < columns.rows(); ++row) {
-      column_plan column;
-      column.name = columns.text(row, 0);
-      column.type_name = columns.text(row, 1);
-      column.not_null = columns.text(row, 2) == "t";
-      if (column.name == "_file_id") {
-        column.source = column_source::file_id;
-        column.type = column_type::int8;
-      } else if (column.name == "_record") {
-        column.source = column_source::record_ordinal;
-        column.type = column_type::int8;
-      } else if (columns.text(row, 14) != "t") {
-        continue;  // unmapped: the column's default applies
-      } else {
-        std::string where = "feed " + feed.name + ": column " + target.table + "." + column.name;
-        bool csv = feed.format == "csv";
-        if (!columns.is_null(row, 3)) {
-          if (csv) {
-            throw feed_error(where + " has a json_pointer, but the feed is csv: map it with csv_header (or"
-                             " csv_position)");
-          }
-          column.json_pointer = columns.text(row, 3);
-          if (!column.json_pointer.empty() && column.json_pointer.front() != '/') {
-            throw feed_error(where + " has json_pointer '" + column.json_pointer +
-                             "', which is not a JSON pointer (it must start with /)");
-          }
-        } else if (!csv) {
-          throw feed_error(where + " is mapped by csv_header or csv_position, but the feed's format is " +
-                           feed.format + ": map it with json_pointer");
-        } else if (!columns.is_null(row, 8)) {
-          if (!feed.csv.header) {
-            throw feed_error(where + " is mapped by csv_header, but the feed has csv_header = false (no"
-                             " header row): map it with csv_position");
-          }
-          column.source = column_source::csv_header;
-          column.csv_header = std::string(trim_blanks(columns.text(row, 8)));
-        } else {
-          column.source = column_source::csv_position;
-          column.csv_position = static_cast<std::size_t>(columns.int64(row, 9));
-        }
-        auto type = type_from_catalog(column.type_name);
-        if (!type) {
-          throw feed_error(where + " has type " + column.type_name +
-                           ", which sluice cannot load; use one of boolean, smallint, integer,"
-                           " bigint, real, double precision, numeric, text, varchar, char, json, jsonb,"
-                           " date, timestamp, timestamptz, time, interval, uuid");
-        }
-        column.type = *type;
-        column.max_chars = static_cast<std::size_t>(columns.int64(row, 5));
-        column.numeric_precision = static_cast<int>(columns.int64(row, 6));
-        column.numeric_scale = static_cast<int>(columns.int64(row, 7));
-        column.type_name = columns.text(row, 4);
-        // Value formats: the feed's, with this column's overrides.
-        bool overridden = false;
-        value_formats formats = *defaults;
-        if (!columns.is_null(row, 10)) {
-          formats.null_strings = trimmed_all(parse_text_array(columns.text(row, 10)));
-          overridden = true;
-        }
-        if (!columns.is_null(row, 11)) {
-          formats.date_formats = compile_formats(where + " date_formats", parse_text_array(columns.text(row, 11)), false);
-          overridden = true;
-        }
-        if (!columns.is_null(row, 12)) {
-          formats.timestamp_formats =
-              compile_formats(where + " timestamp_formats", parse_text_array(columns.text(row, 12)), true);
-          overridden = true;
-        }
-        if (!columns.is_null(row, 13)) {
-          formats.zone = zone_named(where + " time_zone", std::string(columns.text(row, 13)));
-          overridden = true;
-        }
-        column.formats = overridden ? std::make_shared<const value_formats>(std::move(formats)) : defaults;
-        if (column.type == column_type::date && column.formats->date_formats.empty()) {
-          throw feed_error(where + " is a date column but date_formats is empty: list at least one format,"
-                           " e.g. {YYYY-MM-DD}");
-        }
-      }
-      if (!column_list.empty()) column_list += ", ";
-      column_list += columns.text(row, 15);
-      target.columns.push_back(std::move(column));
-    }
-    auto mapped = conn.exec_params(
-        "select column_name from sluice.feed_columns c where feed = $1 and target_table = $2"
-        " and not exists (select 1 from pg_attribute a where a.attrelid = $3::oid"
-        "                  and a.attname = c.column_name and a.attnum > 0 and not a.attisdropped)",
-        {feed.name, target.table, oid});
-    if (mapped.rows() > 0) {
-      throw feed_error("feed " + feed.name + ": sluice.feed_columns maps " +
-                       std::string(mapped.text(0, 0)) + ", which is not a column of " +
-                       target.table);
-    }
-    target.copy_statement = "copy " + quoted_table + " (" + column_list + ") from stdin (format binary)";
+    compile_target(conn, feed, target, quoted_table, oid, defaults);
   }
   return feed;
 }

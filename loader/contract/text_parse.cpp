@@ -178,14 +178,111 @@ result<std::int64_t> parse_time_of_day(std::string_view text) noexcept {
   return micros;
 }
 
+namespace {
+
+constexpr const char* bad_iso = "not an ISO 8601 duration (expected e.g. P1Y2M3DT4H5M6S)";
+constexpr const char* fraction_of_days =
+    "fractions of years, months, weeks or days are not read (write 1 day 12:00:00, not 1.5 days)";
+constexpr const char* bad_words = "not an interval (expected e.g. 1 year 2 mons 3 days 04:05:06, or P1DT2H)";
+
+// An ISO 8601 duration from just after its P (e.g. P1Y2M3DT4H5M6S), added to
+// `out` and `micros`.
+result<ok_t> read_iso_duration(std::string_view text, std::size_t at, interval_value& out, double& micros) noexcept {
+  bool in_time = false;
+  bool any = false;
+  while (at < text.size()) {
+    if (text[at] == 'T' || text[at] == 't') {
+      if (in_time) return failure{bad_iso};
+      in_time = true;
+      ++at;
+      continue;
+    }
+    bool negative = text[at] == '-';
+    if (negative) ++at;
+    auto n = read_decimal(text, at);
+    if (!n.has_digits || at >= text.size()) return failure{bad_iso};
+    double amount = (static_cast<double>(n.whole) + n.fraction) * (negative ? -1 : 1);
+    char unit = static_cast<char>(text[at] & ~0x20);
+    ++at;
+    if (n.fraction != 0 && !in_time) return failure{fraction_of_days};
+    if (!in_time && unit == 'Y') out.months += static_cast<std::int32_t>(amount * 12);
+    else if (!in_time && unit == 'M') out.months += static_cast<std::int32_t>(amount);
+    else if (!in_time && unit == 'W') out.days += static_cast<std::int32_t>(amount * 7);
+    else if (!in_time && unit == 'D') out.days += static_cast<std::int32_t>(amount);
+    else if (in_time && unit == 'H') micros += amount * 3600e6;
+    else if (in_time && unit == 'M') micros += amount * 60e6;
+    else if (in_time && unit == 'S') micros += amount * 1e6;
+    else return failure{bad_iso};
+    any = true;
+  }
+  if (!any) return failure{bad_iso};
+  return ok_value;
+}
+
+// PostgreSQL's words and clock (e.g. 1 year 2 mons -3 days 04:05:06) from
+// `at`, added to `out` and `micros`.
+result<ok_t> read_interval_words(std::string_view text, std::size_t at, interval_value& out,
+                                 double& micros) noexcept {
+  struct unit {
+    std::string_view word;
+    int months, days;
+    double micros;
+  };
+  static constexpr unit units[] = {
+      {"years", 12, 0, 0},  {"year", 12, 0, 0},  {"y", 12, 0, 0},       {"months", 1, 0, 0},
+      {"month", 1, 0, 0},   {"mons", 1, 0, 0},   {"mon", 1, 0, 0},      {"weeks", 0, 7, 0},
+      {"week", 0, 7, 0},    {"w", 0, 7, 0},      {"days", 0, 1, 0},     {"day", 0, 1, 0},
+      {"d", 0, 1, 0},       {"hours", 0, 0, 3600e6}, {"hour", 0, 0, 3600e6}, {"h", 0, 0, 3600e6},
+      {"minutes", 0, 0, 60e6}, {"minute", 0, 0, 60e6}, {"mins", 0, 0, 60e6}, {"min", 0, 0, 60e6},
+      {"m", 0, 0, 60e6},    {"seconds", 0, 0, 1e6}, {"second", 0, 0, 1e6}, {"secs", 0, 0, 1e6},
+      {"sec", 0, 0, 1e6},   {"s", 0, 0, 1e6}};
+  bool any = false;
+  while (at < text.size()) {
+    while (at < text.size() && is_space(text[at])) ++at;
+    if (at >= text.size()) break;
+    bool negative = false;
+    if (text[at] == '-' || text[at] == '+') negative = text[at++] == '-';
+    // A clock: [-]HH:MM[:SS[.f]]
+    std::size_t probe = at;
+    while (probe < text.size() && text[probe] >= '0' && text[probe] <= '9') ++probe;
+    if (probe < text.size() && text[probe] == ':') {
+      std::int64_t clock = 0;
+      if (!read_clock(text, at, clock, false)) return failure{bad_words};
+      micros += static_cast<double>(clock) * (negative ? -1 : 1);
+      any = true;
+      continue;
+    }
+    auto n = read_decimal(text, at);
+    if (!n.has_digits) return failure{bad_words};
+    double amount = (static_cast<double>(n.whole) + n.fraction) * (negative ? -1 : 1);
+    while (at < text.size() && is_space(text[at])) ++at;
+    std::size_t word_start = at;
+    while (at < text.size() && ((text[at] >= 'a' && text[at] <= 'z') || (text[at] >= 'A' && text[at] <= 'Z'))) ++at;
+    auto word = text.substr(word_start, at - word_start);
+    const unit* found = nullptr;
+    for (const auto& u : units) {
+      if (iequals(word, u.word)) {
+        found = &u;
+        break;
+      }
+    }
+    if (found == nullptr) return failure{bad_words};
+    if (n.fraction != 0 && found->micros == 0) return failure{fraction_of_days};
+    out.months += static_cast<std::int32_t>(amount * found->months);
+    out.days += static_cast<std::int32_t>(amount * found->days);
+    micros += amount * found->micros;
+    any = true;
+  }
+  if (!any) return failure{bad_words};
+  return ok_value;
+}
+
+}  // namespace
+
 result<interval_value> parse_interval(std::string_view text) noexcept {
   text = trim(text);
   interval_value out;
   if (text.empty()) return failure{"empty (expected an interval, e.g. 1 day 02:00:00 or P1DT2H)"};
-  constexpr const char* bad_iso = "not an ISO 8601 duration (expected e.g. P1Y2M3DT4H5M6S)";
-  constexpr const char* fraction_of_days =
-      "fractions of years, months, weeks or days are not read (write 1 day 12:00:00, not 1.5 days)";
-  constexpr const char* bad_words = "not an interval (expected e.g. 1 year 2 mons 3 days 04:05:06, or P1DT2H)";
   bool negate_all = false;
   std::size_t at = 0;
   if (text[0] == '-' && text.size() > 1 && text[1] == 'P') {
@@ -195,86 +292,9 @@ result<interval_value> parse_interval(std::string_view text) noexcept {
   double micros = 0;
   if (at < text.size() && (text[at] == 'P' || text[at] == 'p')) {
     ++at;
-    bool in_time = false;
-    bool any = false;
-    while (at < text.size()) {
-      if (text[at] == 'T' || text[at] == 't') {
-        if (in_time) return failure{bad_iso};
-        in_time = true;
-        ++at;
-        continue;
-      }
-      bool negative = text[at] == '-';
-      if (negative) ++at;
-      auto n = read_decimal(text, at);
-      if (!n.has_digits || at >= text.size()) return failure{bad_iso};
-      double amount = (static_cast<double>(n.whole) + n.fraction) * (negative ? -1 : 1);
-      char unit = static_cast<char>(text[at] & ~0x20);
-      ++at;
-      if (n.fraction != 0 && !in_time) return failure{fraction_of_days};
-      if (!in_time && unit == 'Y') out.months += static_cast<std::int32_t>(amount * 12);
-      else if (!in_time && unit == 'M') out.months += static_cast<std::int32_t>(amount);
-      else if (!in_time && unit == 'W') out.days += static_cast<std::int32_t>(amount * 7);
-      else if (!in_time && unit == 'D') out.days += static_cast<std::int32_t>(amount);
-      else if (in_time && unit == 'H') micros += amount * 3600e6;
-      else if (in_time && unit == 'M') micros += amount * 60e6;
-      else if (in_time && unit == 'S') micros += amount * 1e6;
-      else return failure{bad_iso};
-      any = true;
-    }
-    if (!any) return failure{bad_iso};
+    if (auto read = read_iso_duration(text, at, out, micros); !read) return failure{read.error()};
   } else {
-    struct unit {
-      std::string_view word;
-      int months, days;
-      double micros;
-    };
-    static constexpr unit units[] = {
-        {"years", 12, 0, 0},  {"year", 12, 0, 0},  {"y", 12, 0, 0},       {"months", 1, 0, 0},
-        {"month", 1, 0, 0},   {"mons", 1, 0, 0},   {"mon", 1, 0, 0},      {"weeks", 0, 7, 0},
-        {"week", 0, 7, 0},    {"w", 0, 7, 0},      {"days", 0, 1, 0},     {"day", 0, 1, 0},
-        {"d", 0, 1, 0},       {"hours", 0, 0, 3600e6}, {"hour", 0, 0, 3600e6}, {"h", 0, 0, 3600e6},
-        {"minutes", 0, 0, 60e6}, {"minute", 0, 0, 60e6}, {"mins", 0, 0, 60e6}, {"min", 0, 0, 60e6},
-        {"m", 0, 0, 60e6},    {"seconds", 0, 0, 1e6}, {"second", 0, 0, 1e6}, {"secs", 0, 0, 1e6},
-        {"sec", 0, 0, 1e6},   {"s", 0, 0, 1e6}};
-    bool any = false;
-    while (at < text.size()) {
-      while (at < text.size() && is_space(text[at])) ++at;
-      if (at >= text.size()) break;
-      bool negative = false;
-      if (text[at] == '-' || text[at] == '+') negative = text[at++] == '-';
-      // A clock: [-]HH:MM[:SS[.f]]
-      std::size_t probe = at;
-      while (probe < text.size() && text[probe] >= '0' && text[probe] <= '9') ++probe;
-      if (probe < text.size() && text[probe] == ':') {
-        std::int64_t clock = 0;
-        if (!read_clock(text, at, clock, false)) return failure{bad_words};
-        micros += static_cast<double>(clock) * (negative ? -1 : 1);
-        any = true;
-        continue;
-      }
-      auto n = read_decimal(text, at);
-      if (!n.has_digits) return failure{bad_words};
-      double amount = (static_cast<double>(n.whole) + n.fraction) * (negative ? -1 : 1);
-      while (at < text.size() && is_space(text[at])) ++at;
-      std::size_t word_start = at;
-      while (at < text.size() && ((text[at] >= 'a' && text[at] <= 'z') || (text[at] >= 'A' && text[at] <= 'Z'))) ++at;
-      auto word = text.substr(word_start, at - word_start);
-      const unit* found = nullptr;
-      for (const auto& u : units) {
-        if (iequals(word, u.word)) {
-          found = &u;
-          break;
-        }
-      }
-      if (found == nullptr) return failure{bad_words};
-      if (n.fraction != 0 && found->micros == 0) return failure{fraction_of_days};
-      out.months += static_cast<std::int32_t>(amount * found->months);
-      out.days += static_cast<std::int32_t>(amount * found->days);
-      micros += amount * found->micros;
-      any = true;
-    }
-    if (!any) return failure{bad_words};
+    if (auto read = read_interval_words(text, at, out, micros); !read) return failure{read.error()};
   }
   if (std::fabs(micros) > 9.2e18) return failure{"interval out of range"};
   out.micros = static_cast<std::int64_t>(std::llround(micros));

@@ -87,6 +87,47 @@ result<std::int64_t> read_timestamp(const column_plan& column, std::string_view 
   return utc * micros_per_second + fraction;
 }
 
+// An int2, int4 or int8 column: an integer within the type's range.
+result<ok_t> put_integer(const column_plan& column, std::string_view text, copy_encoder& rows) {
+  std::int64_t low = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::min()
+                     : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::min()
+                                                        : std::numeric_limits<std::int64_t>::min();
+  std::int64_t high = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::max()
+                      : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::max()
+                                                         : std::numeric_limits<std::int64_t>::max();
+  auto value = parse_integer(text, low, high);
+  if (!value) return failure{value.error()};
+  if (column.type == column_type::int2) rows.put_int2(static_cast<std::int16_t>(value.value()));
+  else if (column.type == column_type::int4) rows.put_int4(static_cast<std::int32_t>(value.value()));
+  else rows.put_int8(value.value());
+  return ok_value;
+}
+
+// A text, char(n), json or jsonb column: the text as it is, within the
+// column's length.
+result<ok_t> put_characters(const column_plan& column, std::string_view text, copy_encoder& rows) {
+  if (text.find('\0') != std::string_view::npos) {
+    return failure{"contains a NUL character, which PostgreSQL text cannot hold"};
+  }
+  if (column.max_chars > 0) {
+    auto chars = utf8_chars(text);
+    if (chars > column.max_chars) {
+      if (column.type != column_type::bpchar) return failure{too_long_text};
+      // char(n): spaces past n are dropped, anything else is too long.
+      std::size_t cut = 0;
+      for (std::size_t kept = 0; kept < column.max_chars; ++cut) {
+        if ((static_cast<unsigned char>(text[cut]) & 0xc0) != 0x80) ++kept;
+      }
+      while (cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) ++cut;
+      if (text.find_first_not_of(' ', cut) != std::string_view::npos) return failure{too_long_text};
+      text = text.substr(0, cut);
+    }
+  }
+  if (column.type == column_type::jsonb) rows.put_jsonb(text);
+  else rows.put_text(text);
+  return ok_value;
+}
+
 }  // namespace
 
 result<ok_t> text_value_writer::put(const column_plan& column, std::string_view text, copy_encoder& rows) {
@@ -99,20 +140,8 @@ result<ok_t> text_value_writer::put(const column_plan& column, std::string_view 
     }
     case column_type::int2:
     case column_type::int4:
-    case column_type::int8: {
-      std::int64_t low = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::min()
-                         : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::min()
-                                                            : std::numeric_limits<std::int64_t>::min();
-      std::int64_t high = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::max()
-                          : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::max()
-                                                             : std::numeric_limits<std::int64_t>::max();
-      auto value = parse_integer(text, low, high);
-      if (!value) return failure{value.error()};
-      if (column.type == column_type::int2) rows.put_int2(static_cast<std::int16_t>(value.value()));
-      else if (column.type == column_type::int4) rows.put_int4(static_cast<std::int32_t>(value.value()));
-      else rows.put_int8(value.value());
-      return ok_value;
-    }
+    case column_type::int8:
+      return put_integer(column, text, rows);
     case column_type::float4:
     case column_type::float8: {
       auto value = parse_float(text, column.type == column_type::float4);
@@ -130,28 +159,8 @@ result<ok_t> text_value_writer::put(const column_plan& column, std::string_view 
     case column_type::text:
     case column_type::bpchar:
     case column_type::json:
-    case column_type::jsonb: {
-      if (text.find('\0') != std::string_view::npos) {
-        return failure{"contains a NUL character, which PostgreSQL text cannot hold"};
-      }
-      if (column.max_chars > 0) {
-        auto chars = utf8_chars(text);
-        if (chars > column.max_chars) {
-          if (column.type != column_type::bpchar) return failure{too_long_text};
-          // char(n): spaces past n are dropped, anything else is too long.
-          std::size_t cut = 0;
-          for (std::size_t kept = 0; kept < column.max_chars; ++cut) {
-            if ((static_cast<unsigned char>(text[cut]) & 0xc0) != 0x80) ++kept;
-          }
-          while (cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xc0) == 0x80) ++cut;
-          if (text.find_first_not_of(' ', cut) != std::string_view::npos) return failure{too_long_text};
-          text = text.substr(0, cut);
-        }
-      }
-      if (column.type == column_type::jsonb) rows.put_jsonb(text);
-      else rows.put_text(text);
-      return ok_value;
-    }
+    case column_type::jsonb:
+      return put_characters(column, text, rows);
     case column_type::date: {
       auto parsed = parse_with(formats_of(column).date_formats, trim_blanks(text));
       if (!parsed) return failure{parsed.error()};

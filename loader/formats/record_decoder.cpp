@@ -128,6 +128,104 @@ std::string parse_failure(simdjson::error_code error, std::string_view text) {
   return std::string("not valid JSON: ") + simdjson::error_message(error);
 }
 
+// A reason for a JSON value of the wrong type for `column`.
+std::string type_mismatch(const column_plan& column, element value, const char* expected) {
+  return column.json_pointer + ": expected " + expected + " for " + column.type_name + " column " + column.name +
+         ", got " + type_words(value.type()) + " " + shown(value);
+}
+
+// An int2, int4 or int8 column: a JSON integer within the type's range.
+std::string put_integer(const column_plan& column, element value, copy_encoder& rows) {
+  auto type = value.type();
+  std::int64_t number = 0;
+  if (type == element_type::INT64) {
+    number = value.get_int64().value_unsafe();
+  } else if (type == element_type::UINT64) {
+    return column.json_pointer + ": " + shown(value) + " is out of range for " +
+           column.type_name + " column " + column.name;
+  } else {
+    return type_mismatch(column, value, "an integer");
+  }
+  std::int64_t low = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::min()
+                     : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::min()
+                                                        : std::numeric_limits<std::int64_t>::min();
+  std::int64_t high = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::max()
+                      : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::max()
+                                                         : std::numeric_limits<std::int64_t>::max();
+  if (number < low || number > high) {
+    return column.json_pointer + ": " + std::to_string(number) + " is out of range for " +
+           column.type_name + " column " + column.name + " (" + std::to_string(low) +
+           " to " + std::to_string(high) + ")";
+  }
+  if (column.type == column_type::int2) rows.put_int2(static_cast<std::int16_t>(number));
+  else if (column.type == column_type::int4) rows.put_int4(static_cast<std::int32_t>(number));
+  else rows.put_int8(number);
+  return {};
+}
+
+// A float4 or float8 column: a JSON number that stays finite in the type.
+std::string put_float(const column_plan& column, element value, copy_encoder& rows) {
+  auto type = value.type();
+  double number = 0;
+  if (type == element_type::DOUBLE) number = value.get_double().value_unsafe();
+  else if (type == element_type::INT64) number = static_cast<double>(value.get_int64().value_unsafe());
+  else if (type == element_type::UINT64) number = static_cast<double>(value.get_uint64().value_unsafe());
+  else return type_mismatch(column, value, "a number");
+  // A JSON number too large for the column would become Infinity: refuse it.
+  if (column.type == column_type::float4 &&
+      (number > std::numeric_limits<float>::max() || number < -std::numeric_limits<float>::max())) {
+    return column.json_pointer + ": " + shown(value) + " is out of range for " + column.type_name +
+           " column " + column.name + " (at most about 3.4e38)";
+  }
+  if (!std::isfinite(number)) {
+    return column.json_pointer + ": " + shown(value) + " is out of range for " + column.type_name +
+           " column " + column.name + " (at most about 1.8e308)";
+  }
+  if (column.type == column_type::float4) rows.put_float4(static_cast<float>(number));
+  else rows.put_float8(number);
+  return {};
+}
+
+// A json or jsonb column: the value as minified JSON text.
+std::string put_json(const column_plan& column, element value, copy_encoder& rows) {
+  std::string text = simdjson::minify(value);
+  if (column.type == column_type::jsonb && has_escaped_nul(text)) {
+    return column.json_pointer + ": contains \\u0000, which PostgreSQL jsonb cannot hold";
+  }
+  if (column.type == column_type::json) rows.put_text(text);
+  else rows.put_jsonb(text);
+  return {};
+}
+
+// Which of the feed's targets a JSON record goes to: the first when the feed
+// does not route, else the one its route_pointer names. False, with `why`,
+// when that field is missing, not a string, or not a route of the feed.
+bool route_record(const feed_plan& feed, element doc, std::size_t& target_index, reject_reason& why) {
+  if (feed.route_pointer) {
+    const auto& pointer = *feed.route_pointer;
+    element route;
+    if (doc.at_pointer(pointer).get(route) || route.type() == element_type::NULL_VALUE) {
+      why = {pointer, "missing required field " + pointer + " (it says which table the record goes to: one of " +
+                          feed.route_values + ")"};
+      return false;
+    }
+    if (route.type() != element_type::STRING) {
+      why = {pointer, pointer + ": expected a string (one of " + feed.route_values + "), got " +
+                          type_words(route.type()) + " " + shown(route)};
+      return false;
+    }
+    std::string_view value = route.get_string().value_unsafe();
+    auto it = feed.routes.find(std::string(value));
+    if (it == feed.routes.end()) {
+      why = {pointer, "unknown " + pointer.substr(pointer.rfind('/') + 1) + " \"" +
+                          std::string(value.substr(0, 80)) + "\"; expected one of " + feed.route_values};
+      return false;
+    }
+    target_index = it->second;
+  }
+  return true;
+}
+
 }  // namespace
 
 raw_text printable_raw(std::string_view bytes) {
@@ -169,111 +267,35 @@ struct record_decoder::impl {
     return {};
   }
 
-  // Converts `value` for `column` into `rows`; returns a reason when it does not fit.
-  std::string put(const column_plan& column, element value, copy_encoder& rows) {
+  // A numeric column: a JSON number that converts exactly, or a string.
+  std::string put_numeric(const column_plan& column, element value, copy_encoder& rows) {
     auto type = value.type();
-    auto mismatch = [&](const char* expected) {
-      return column.json_pointer + ": expected " + expected + " for " + column.type_name +
-             " column " + column.name + ", got " + type_words(type) + " " + shown(value);
-    };
-    switch (column.type) {
-      case column_type::int2:
-      case column_type::int4:
-      case column_type::int8: {
-        std::int64_t number = 0;
-        if (type == element_type::INT64) {
-          number = value.get_int64().value_unsafe();
-        } else if (type == element_type::UINT64) {
-          return column.json_pointer + ": " + shown(value) + " is out of range for " +
-                 column.type_name + " column " + column.name;
-        } else {
-          return mismatch("an integer");
-        }
-        std::int64_t low = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::min()
-                           : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::min()
-                                                              : std::numeric_limits<std::int64_t>::min();
-        std::int64_t high = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::max()
-                            : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::max()
-                                                               : std::numeric_limits<std::int64_t>::max();
-        if (number < low || number > high) {
-          return column.json_pointer + ": " + std::to_string(number) + " is out of range for " +
-                 column.type_name + " column " + column.name + " (" + std::to_string(low) +
-                 " to " + std::to_string(high) + ")";
-        }
-        if (column.type == column_type::int2) rows.put_int2(static_cast<std::int16_t>(number));
-        else if (column.type == column_type::int4) rows.put_int4(static_cast<std::int32_t>(number));
-        else rows.put_int8(number);
-        return {};
+    // Exact: integers as they are; other JSON numbers only when their
+    // shortest form has at most 15 significant digits (every such decimal
+    // survives a double, and is then what was written).
+    if (type == element_type::INT64) return put_text(column, std::to_string(value.get_int64().value_unsafe()), rows);
+    if (type == element_type::UINT64) return put_text(column, std::to_string(value.get_uint64().value_unsafe()), rows);
+    if (type == element_type::DOUBLE) {
+      char digits[64];
+      auto [end, error] = std::to_chars(digits, digits + sizeof digits, value.get_double().value_unsafe());
+      std::string_view text(digits, static_cast<std::size_t>(end - digits));
+      if (error != std::errc() || significant_digits(text) > 15) {
+        return column.json_pointer + ": " + shown(value) + " has more significant digits than a JSON number"
+               " can carry exactly (15); write it as a JSON string for " + column.type_name + " column " +
+               column.name;
       }
-      case column_type::float4:
-      case column_type::float8: {
-        double number = 0;
-        if (type == element_type::DOUBLE) number = value.get_double().value_unsafe();
-        else if (type == element_type::INT64) number = static_cast<double>(value.get_int64().value_unsafe());
-        else if (type == element_type::UINT64) number = static_cast<double>(value.get_uint64().value_unsafe());
-        else return mismatch("a number");
-        // A JSON number too large for the column would become Infinity: refuse it.
-        if (column.type == column_type::float4 &&
-            (number > std::numeric_limits<float>::max() || number < -std::numeric_limits<float>::max())) {
-          return column.json_pointer + ": " + shown(value) + " is out of range for " + column.type_name +
-                 " column " + column.name + " (at most about 3.4e38)";
-        }
-        if (!std::isfinite(number)) {
-          return column.json_pointer + ": " + shown(value) + " is out of range for " + column.type_name +
-                 " column " + column.name + " (at most about 1.8e308)";
-        }
-        if (column.type == column_type::float4) rows.put_float4(static_cast<float>(number));
-        else rows.put_float8(number);
-        return {};
-      }
-      case column_type::numeric: {
-        // Exact: integers as they are; other JSON numbers only when their
-        // shortest form has at most 15 significant digits (every such decimal
-        // survives a double, and is then what was written).
-        if (type == element_type::INT64) return put_text(column, std::to_string(value.get_int64().value_unsafe()), rows);
-        if (type == element_type::UINT64) return put_text(column, std::to_string(value.get_uint64().value_unsafe()), rows);
-        if (type == element_type::DOUBLE) {
-          char digits[64];
-          auto [end, error] = std::to_chars(digits, digits + sizeof digits, value.get_double().value_unsafe());
-          std::string_view text(digits, static_cast<std::size_t>(end - digits));
-          if (error != std::errc() || significant_digits(text) > 15) {
-            return column.json_pointer + ": " + shown(value) + " has more significant digits than a JSON number"
-                   " can carry exactly (15); write it as a JSON string for " + column.type_name + " column " +
-                   column.name;
-          }
-          return put_text(column, text, rows);
-        }
-        if (type == element_type::STRING) return put_text(column, value.get_string().value_unsafe(), rows);
-        return mismatch("a number");
-      }
-      case column_type::uuid:
-      case column_type::time:
-      case column_type::interval:
-      case column_type::bpchar:
-        if (type != element_type::STRING) return mismatch("a string");
-        return put_text(column, value.get_string().value_unsafe(), rows);
-      case column_type::boolean:
-        if (type != element_type::BOOL) return mismatch("true or false");
-        rows.put_bool(value.get_bool().value_unsafe());
-        return {};
-      case column_type::json:
-      case column_type::jsonb: {
-        std::string text = simdjson::minify(value);
-        if (column.type == column_type::jsonb && has_escaped_nul(text)) {
-          return column.json_pointer + ": contains \\u0000, which PostgreSQL jsonb cannot hold";
-        }
-        if (column.type == column_type::json) rows.put_text(text);
-        else rows.put_jsonb(text);
-        return {};
-      }
-      case column_type::text:
-      case column_type::date:
-      case column_type::timestamp:
-      case column_type::timestamptz:
-        break;
+      return put_text(column, text, rows);
     }
+    if (type == element_type::STRING) return put_text(column, value.get_string().value_unsafe(), rows);
+    return type_mismatch(column, value, "a number");
+  }
+
+  // A text, date, timestamp or timestamptz column: a JSON string.
+  std::string put_string(const column_plan& column, element value, copy_encoder& rows) {
+    auto type = value.type();
     if (type != element_type::STRING) {
-      return mismatch(column.type == column_type::text ? "a string" : "a string with a date or time");
+      return type_mismatch(column, value,
+                           column.type == column_type::text ? "a string" : "a string with a date or time");
     }
     std::string_view text = value.get_string().value_unsafe();
     if (column.type == column_type::text) {
@@ -294,6 +316,41 @@ struct record_decoder::impl {
       return {};
     }
     return put_text(column, text, rows);  // dates and timestamps, with the feed's formats
+  }
+
+  // Converts `value` for `column` into `rows`; returns a reason when it does not fit.
+  std::string put(const column_plan& column, element value, copy_encoder& rows) {
+    auto type = value.type();
+    switch (column.type) {
+      case column_type::int2:
+      case column_type::int4:
+      case column_type::int8:
+        return put_integer(column, value, rows);
+      case column_type::float4:
+      case column_type::float8:
+        return put_float(column, value, rows);
+      case column_type::numeric:
+        return put_numeric(column, value, rows);
+      case column_type::uuid:
+      case column_type::time:
+      case column_type::interval:
+      case column_type::bpchar:
+        if (type != element_type::STRING) return type_mismatch(column, value, "a string");
+        return put_text(column, value.get_string().value_unsafe(), rows);
+      case column_type::boolean:
+        if (type != element_type::BOOL) return type_mismatch(column, value, "true or false");
+        rows.put_bool(value.get_bool().value_unsafe());
+        return {};
+      case column_type::json:
+      case column_type::jsonb:
+        return put_json(column, value, rows);
+      case column_type::text:
+      case column_type::date:
+      case column_type::timestamp:
+      case column_type::timestamptz:
+        break;
+    }
+    return put_string(column, value, rows);
   }
 };
 
@@ -335,28 +392,7 @@ bool record_decoder::decode(const record& rec, std::int64_t file_id, std::vector
   }
 
   std::size_t target_index = 0;
-  if (feed.route_pointer) {
-    const auto& pointer = *feed.route_pointer;
-    element route;
-    if (doc.at_pointer(pointer).get(route) || route.type() == element_type::NULL_VALUE) {
-      why = {pointer, "missing required field " + pointer + " (it says which table the record goes to: one of " +
-                          feed.route_values + ")"};
-      return false;
-    }
-    if (route.type() != element_type::STRING) {
-      why = {pointer, pointer + ": expected a string (one of " + feed.route_values + "), got " +
-                          type_words(route.type()) + " " + shown(route)};
-      return false;
-    }
-    std::string_view value = route.get_string().value_unsafe();
-    auto it = feed.routes.find(std::string(value));
-    if (it == feed.routes.end()) {
-      why = {pointer, "unknown " + pointer.substr(pointer.rfind('/') + 1) + " \"" +
-                          std::string(value.substr(0, 80)) + "\"; expected one of " + feed.route_values};
-      return false;
-    }
-    target_index = it->second;
-  }
+  if (!route_record(feed, doc, target_index, why)) return false;
 
   const auto& target = feed.targets[target_index];
   auto& out = rows[target_index];

@@ -151,6 +151,7 @@ std::optional<lsn> parse_lsn(std::string_view text) {
   return (static_cast<lsn>(high) << 32) | low;
 }
 
+// Whole on purpose (issue 14): one switch over pgoutput's message types, each case its fields in wire order.
 decoded decode(std::span<const char> bytes) {
   reader in(bytes);
   auto tag = static_cast<char>(in.u8("the message tag"));

@@ -1,0 +1,97 @@
+#include "loader/app/command_line.h"
+
+#include <string>
+
+#include "warehouse/packs.h"
+
+namespace sluice::app {
+
+command_line::command_line()
+    : app{
+          "sluice: loads files dropped into an inbox folder into PostgreSQL staging tables exactly\n"
+          "once, and keeps the warehouse's report tables current.\n\n"
+          "The DSN is a libpq connection string or URI (\"host=/tmp port=5432 dbname=wh\",\n"
+          "\"postgresql://user@host/wh\"); without --dsn, SLUICE_DSN is used, else the usual PG*\n"
+          "variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD)."} {
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
+  app.add_option("--log-level", level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.fallthrough();
+
+  migrate = app.add_subcommand(
+      "migrate",
+      "Install or upgrade packs of SQL migrations (idempotent): the sluice pack, built-in packs\n"
+      "chosen with --packs, your own packs with --pack-dir");
+  migrate->add_option("--dsn", dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
+  packs_option =
+      migrate
+          ->add_option("--packs", pack_names,
+                       "Built-in packs to install or upgrade, comma-separated, in this order; \"all\" for\n"
+                       "every one, \"\" or sluice for none beyond sluice. Without --packs: every built-in\n"
+                       "pack on a new warehouse, else the packs it has")
+          ->delimiter(',')
+          ->type_name("NAME,...")
+          ->expected(1)
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  migrate
+      ->add_option("--pack-dir", pack_dirs,
+                   "Your own pack: a folder of NNNN_name.sql files; the pack is named after the\n"
+                   "folder. Repeatable. Read now only: give it again to upgrade the pack")
+      ->type_name("DIR")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  {
+    std::string builtin;
+    for (const auto& p : warehouse::builtin_packs()) {
+      builtin += "\n  " + p.name + " (" + std::to_string(p.migrations.size()) +
+                 (p.migrations.size() == 1 ? " migration" : " migrations") + ", sql/" + p.name +
+                 "/)" + (p.name == warehouse::core_pack ? ": sluice's own tables, always installed first" : "");
+    }
+    migrate->footer(
+        "Built-in packs:" + builtin +
+        "\n\nOrder: the sluice pack; built-in packs already installed and not named; the packs\n"
+        "named in --packs, in that order; --pack-dir packs not named there, in the order given.\n"
+        "Each pack's migrations apply by version (versions count per pack), each file in its own\n"
+        "transaction. An installed built-in pack is upgraded by every migrate; an installed pack\n"
+        "of yours when its folder is given again (otherwise it is left as it is). A migration\n"
+        "that was applied and then edited is refused: add a new one. Example:\n"
+        "  sluice migrate --dsn DSN --packs hubdoc --pack-dir ./mypack");
+  }
+
+  run = app.add_subcommand("run", "Load the inbox: watch until SIGINT/SIGTERM, or --once");
+  run->add_option("--dsn", settings.dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
+  run->add_option("--inbox", settings.inbox, "Folder to load, watched recursively")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  run->add_flag("--once", settings.once, "Load every file present, run every job, exit");
+  run->add_option("--settle-ms", settings.settle_ms,
+                  "Quiet time after a write before a file counts as complete")
+      ->check(CLI::Range(0, 3'600'000))
+      ->capture_default_str();
+  run->add_option("--jobs-every-ms", settings.jobs_every_ms, "How often due jobs are checked")
+      ->check(CLI::Range(10, 3'600'000))
+      ->capture_default_str();
+  run->add_option("--batch-mb", settings.batch_mb, "COPY megabytes per batch (files share batches)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  run->add_option("--stream-mb", settings.stream_mb,
+                  "COPY megabytes per transaction while a large file streams through one COPY (0: off)")
+      ->check(CLI::Range(0, 65536))
+      ->capture_default_str();
+  run->add_option("--max-record-mb", settings.max_record_mb, "Longer records are rejected")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  run->add_option("--give-up-after-s", settings.give_up_after_s,
+                  "With --once: how long a database fault (down, disk full) is retried before the"
+                  " run gives up with an error")
+      ->check(CLI::Range(1, 86'400))
+      ->capture_default_str();
+  run->add_option("--copy-streams", settings.copy_streams,
+                  "Connections streaming COPY at once (batches still commit in order)")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
+}
+
+}  // namespace sluice::app

@@ -1,0 +1,51 @@
+// The two ways `sluice run` runs, and what they share: the flags from the
+// command line and the executable's logger. Used by main.cpp only.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "loader/sources/files/loader.h"
+#include "warehouse/connection.h"
+#include "warehouse/log.h"
+
+namespace sluice::app {
+
+// `sluice run`'s flags; the defaults are the ones --help shows.
+struct run_settings {
+  std::optional<std::string> dsn;
+  std::string inbox;
+  bool once = false;
+  int settle_ms = 500;
+  int jobs_every_ms = 1000;
+  std::size_t batch_mb = 4;
+  std::size_t stream_mb = 256;
+  std::size_t max_record_mb = 64;
+  std::size_t copy_streams = 2;
+  int give_up_after_s = 60;
+};
+
+// The executable's logger ("sluice").
+inline std::shared_ptr<spdlog::logger> log() {
+  static auto instance = warehouse::named_logger("sluice");
+  return instance;
+}
+
+// --once: loads every file in the inbox, brings each enabled source up to its
+// WAL position, runs every job, and returns the exit status: 0 when all of it
+// was done, 1 (each reason logged) when anything was not or a signal stopped
+// the run. `conn`: the connection that checked the warehouse, kept for what
+// comes after the load (sources, jobs) rather than opening new ones.
+int run_once(const run_settings& settings, const std::string& dsn, loader::loader_options options,
+             warehouse::connection& conn);
+
+// The daemon: watches the inbox, replicates the enabled sources and runs due
+// jobs until SIGINT or SIGTERM, then returns 0. Faults while running are
+// logged and retried; what starting the watcher throws is thrown.
+int run_daemon(const run_settings& settings, const std::string& dsn, const loader::loader_options& options);
+
+}  // namespace sluice::app
