@@ -73,7 +73,7 @@ command_line::command_line()
   run->add_option("--jobs-every-ms", settings.jobs_every_ms, "How often due jobs are checked")
       ->check(CLI::Range(10, 3'600'000))
       ->capture_default_str();
-  run->add_option("--batch-mb", settings.batch_mb, "COPY megabytes per batch (files share batches)")
+  run->add_option("--batch-mb", settings.batch_mb, "COPY megabytes per batch (files share batches; a replication source's batch ends at a commit once it holds this)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   run->add_option("--stream-mb", settings.stream_mb,
@@ -84,7 +84,7 @@ command_line::command_line()
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   run->add_option("--give-up-after-s", settings.give_up_after_s,
-                  "With --once: how long a database fault (down, disk full) is retried before the"
+                  "With --once: how long a database fault (down, disk full) is retried, for files and sources, before the"
                   " run gives up with an error")
       ->check(CLI::Range(1, 86'400))
       ->capture_default_str();

@@ -68,7 +68,8 @@ class work_queue {
 // sluice.sources (polled every few seconds) until `stop`.
 class source_supervisor {
  public:
-  source_supervisor(std::string dsn, std::atomic<bool>& stop) : dsn_(std::move(dsn)), stop_(stop) {
+  source_supervisor(std::string dsn, loader::replicator_options options, std::atomic<bool>& stop)
+      : dsn_(std::move(dsn)), options_(options), stop_(stop) {
     thread_ = std::thread([this] { supervise(); });
   }
   ~source_supervisor() {
@@ -141,7 +142,7 @@ class source_supervisor {
     while (!stopping()) {
       auto started = std::chrono::steady_clock::now();
       try {
-        loader::replicator(dsn_, r.config).run(false, r.stop);
+        loader::replicator(dsn_, r.config, {}, options_).run(false, r.stop);
       } catch (const loader::source_stopped& e) {
         // Retrying cannot help; sluice.sources says why (state, last_error).
         log()->error("{}; source {} stopped until its state is changed in sluice.sources", e.what(), r.config.name);
@@ -162,6 +163,7 @@ class source_supervisor {
   }
 
   std::string dsn_;
+  loader::replicator_options options_;
   std::atomic<bool>& stop_;
   std::thread thread_;
 };
@@ -203,7 +205,7 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
   // every few seconds: a source added, enabled, set back to 'new' after it
   // stopped, or changed starts without a restart; one removed or disabled stops.
   std::atomic<bool> sources_stop{false};
-  source_supervisor sources(dsn, sources_stop);
+  source_supervisor sources(dsn, replicator_options_of(settings), sources_stop);
 
   boost::asio::io_context io;
   watcher::inbox_watcher watch(

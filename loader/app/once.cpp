@@ -90,7 +90,7 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
   for (const auto& source : enabled_sources(conn)) {
     if (stopped) break;
     try {
-      loader::replicator replicator(dsn, source, claim_by);
+      loader::replicator replicator(dsn, source, claim_by, replicator_options_of(settings));
       auto done = replicator.run(true, stopped);
       log()->info("source {}: {} changes, {} transactions; applied up to {}", source.name, done.changes,
                   done.transactions, loader::pgoutput::format_lsn(done.applied_lsn));

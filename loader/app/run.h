@@ -4,12 +4,14 @@
 
 #include <spdlog/logger.h>
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "loader/sources/files/loader.h"
+#include "loader/sources/postgres/replicator.h"
 #include "warehouse/connection.h"
 #include "warehouse/log.h"
 
@@ -28,6 +30,15 @@ struct run_settings {
   std::size_t copy_streams = 2;
   int give_up_after_s = 60;
 };
+
+// What --batch-mb and --give-up-after-s mean for a replication source, as
+// they mean it for files.
+inline loader::replicator_options replicator_options_of(const run_settings& settings) {
+  loader::replicator_options out;
+  out.batch_bytes = settings.batch_mb << 20;
+  out.give_up_after = std::chrono::seconds(settings.give_up_after_s);
+  return out;
+}
 
 // The executable's logger ("sluice").
 inline std::shared_ptr<spdlog::logger> log() {

@@ -359,4 +359,45 @@ TEST_CASE("a table outside public is S_<schema>_T in the warehouse, beside the p
   CHECK(fx.text("select obj_description('core.app_inv_stock'::regclass)").find("inv.stock") != std::string::npos);
 }
 
+// --batch-mb reaches a source as it reaches files: a large source transaction
+// goes in batches of about that size. Counted by a statement trigger on the
+// change log: each batch is one COPY into it.
+TEST_CASE("--batch-mb sets how much of a large source transaction one batch holds", "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table events (id int primary key, body text);"
+      "insert into events values (0, 'first');"
+      "create publication batch_pub for table events;");
+  add_source(fx, "app", src, "batch_pub");
+  auto first = fx.run_once();
+  INFO(first.describe());
+  REQUIRE(first.ok());
+  fx.db().exec(
+      "create table public.copies_seen (n int);"
+      "create function public.count_copy() returns trigger language plpgsql as"
+      " $$ begin insert into public.copies_seen values (1); return null; end $$;"
+      "create trigger count_copy after insert on staging.app_events for each statement"
+      " execute function public.count_copy();");
+  // One source transaction of about 6 MB of changes (60,000 rows of 100 bytes).
+  auto transaction_of_6_mb = [&](int from) {
+    src.db().exec("insert into events select i, repeat('x', 100) from generate_series(" + std::to_string(from) +
+                  ", " + std::to_string(from + 59'999) + ") i");
+  };
+  transaction_of_6_mb(1);
+  auto small = fx.run_once({"--batch-mb", "1"});
+  INFO(small.describe());
+  REQUIRE(small.ok());
+  auto copies_small = fx.scalar("select count(*) from public.copies_seen");
+  fx.db().exec("truncate public.copies_seen");
+  transaction_of_6_mb(100'001);
+  auto large = fx.run_once({"--batch-mb", "64"});
+  INFO(large.describe());
+  REQUIRE(large.ok());
+  auto copies_large = fx.scalar("select count(*) from public.copies_seen");
+  CHECK(copies_small >= 5);
+  CHECK(copies_large == 1);
+  CHECK(fx.scalar("select count(*) from core.app_events") == 120'001);
+}
+
 }  // namespace sluice::testing
