@@ -17,8 +17,6 @@ namespace {
 
 using warehouse::file_stat;
 
-constexpr std::int64_t small_file_bytes = 256 << 10;  // hashed whole before the lookup
-
 std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("loader");
   return instance;
@@ -30,105 +28,6 @@ void retry(verdict& v, std::string reason) {
   v.reason = std::move(reason);
 }
 
-// A .gz file's content begins and, before the row's offset, ends as the
-// row's loaded content did (one inflate pass up to the offset).
-bool holds_loaded_content(const sighting& f, const warehouse::file_row& row) {
-  auto done = static_cast<std::uint64_t>(row.done.bytes);
-  auto source = make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size), guard_bytes);
-  // Offsets past a lost part are those of a checked source (byte_source.h).
-  source->check_integrity();
-  if (!row.head_hash.empty()) {
-    auto head = read_content(*source, 0, std::min<std::uint64_t>(done, guard_bytes));
-    if (content_hash::of(head) != row.head_hash) return false;
-  }
-  return content_guard_of(*source, done) == row.done.guard_hash;
-}
-
-}  // namespace
-
-// Whether the ledger row describes the file now at f (same inode): trusted
-// when size and mtime are as at its last commit; else its loaded prefix must
-// still end with the bytes it ended with.
-bool same_file(const warehouse::file_row& row, const sighting& f) {
-  if (row.seen && *row.seen == f.stat) return true;
-  if (row.done.bytes == 0) {
-    // Nothing of it loaded yet: the same file unless it shrank since, or
-    // starts with another first line now (truncated and written again: a
-    // copy elsewhere may hold what it had, see find_copy).
-    if (row.seen && f.stat.size < row.seen->size) return false;
-    if (row.lead_hash && !is_gzip_path(f.path)) {
-      auto now = lead_hash_of(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
-      if (now && *now != *row.lead_hash) return false;
-    }
-    return true;
-  }
-  if (is_gzip_path(f.path)) {
-    // Offsets count content: inflate up to the loaded offset (as resuming
-    // will) and compare the content at its start and before it; a small file
-    // known by its whole content is compared whole (its own bytes). Its own
-    // size says nothing here: compressed again, a file holding the loaded
-    // content and more may be smaller than it was.
-    if (!holds_loaded_content(f, row)) return false;
-    if (row.content_hash && row.content_size && f.stat.size <= small_file_bytes) {
-      // (Content of another size that holds the loaded content: it grew.)
-      auto source = make_gzip_source(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
-      if (static_cast<std::int64_t>(source->check_integrity()) != *row.content_size) return true;
-      return content_digest(*source).hex() == *row.content_hash;
-    }
-    return true;
-  }
-  if (f.stat.size < row.done.bytes) return false;
-  if (row.done.guard_hash.empty()) {
-    auto prefix = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(row.done.bytes));
-    return prefix && prefix->hex() == row.done.hash;
-  }
-  // Touched since its last commit: the bytes before the offset must still
-  // end, and begin, as they did; a small file known by its whole content is
-  // compared whole (a rewrite in place of the same length changes nothing
-  // else that could be seen without reading).
-  auto done = static_cast<std::uint64_t>(row.done.bytes);
-  if (guard_hash_of(f.file.fd.get(), done) != row.done.guard_hash) return false;
-  if (!row.head_hash.empty() && head_hash_of(f.file.fd.get(), done) != row.head_hash) return false;
-  if (row.content_hash && row.content_size == f.stat.size && f.stat.size <= small_file_bytes) {
-    auto whole = hash_prefix(f.file.fd.get(), static_cast<std::uint64_t>(f.stat.size));
-    return whole && whole->hex() == *row.content_hash;
-  }
-  return true;
-}
-
-namespace {
-
-class connection_ledger final : public identity_ledger {
- public:
-  explicit connection_ledger(warehouse::connection& conn) : conn_(conn) {}
-  std::vector<warehouse::file_matches> lookup_files(std::span<const warehouse::file_sighting> files) override {
-    return warehouse::lookup_files(conn_, files);
-  }
-  std::vector<warehouse::content_match> lookup_contents(std::span<const warehouse::content_key> keys) override {
-    return warehouse::lookup_contents(conn_, keys);
-  }
-  std::vector<std::optional<warehouse::prefix_match>> lookup_prefixes(
-      std::span<const warehouse::prefix_key> keys) override {
-    return warehouse::lookup_prefixes(conn_, keys);
-  }
-  bool content_size_known(const std::string& feed, std::int64_t content_size) override {
-    return warehouse::content_size_known(conn_, feed, content_size);
-  }
-  std::optional<warehouse::file_row> find_by_inode(const warehouse::file_stat& stat) override {
-    return warehouse::find_by_inode(conn_, stat);
-  }
-  std::vector<std::int64_t> claim_files(std::span<const std::int64_t> ids) override {
-    return warehouse::claim_files(conn_, ids);
-  }
-  void release_files(std::span<const std::int64_t> ids) override { warehouse::release_files(conn_, ids); }
-  void retire_file(std::int64_t id, const std::string& reason) override {
-    warehouse::retire_file(conn_, id, "replaced", reason);
-  }
-
- private:
-  warehouse::connection& conn_;
-};
-
 }  // namespace
 
 // Whole-content lookups of one pass: keys[k] is of sighting keyed[k].
@@ -136,10 +35,6 @@ struct identity::content_lookups {
   std::vector<warehouse::content_key> keys;
   std::vector<std::size_t> keyed;
 };
-
-std::unique_ptr<identity_ledger> ledger_identity(warehouse::connection& conn) {
-  return std::make_unique<connection_ledger>(conn);
-}
 
 identity::identity(int inbox_fd, std::filesystem::path inbox, std::function<int(std::int64_t)> held_fd)
     : inbox_fd_(inbox_fd), inbox_(std::move(inbox)), held_fd_(std::move(held_fd)) {}
@@ -357,7 +252,6 @@ void identity::match_contents(std::vector<sighting>& files, identity_ledger& led
     if (contents[k].in_progress || twin) retry(d, "a file with the same content is still loading");
   }
 }
-
 
 // copytruncate: the log was copied to another name, then truncated in
 // place. The copy holds what was loaded and what was written after sluice's

@@ -174,9 +174,17 @@ class identity {
   std::map<std::string, std::chrono::steady_clock::time_point> held_copies_;
 };
 
+// Files up to this size are hashed whole when they are looked up (they are
+// about to be read anyway): their lookup is one exact index probe.
+constexpr std::int64_t small_file_bytes = 256 << 10;
+
 // Whether the ledger row describes the file now at f (same inode): trusted
 // when size and mtime are as at its last commit; else its loaded prefix must
-// still end (and begin) with the bytes it did.
+// still end (and begin) with the bytes it did (same_file.cpp).
 [[nodiscard]] bool same_file(const warehouse::file_row& row, const sighting& f);
+
+// Whether the .gz file f's content begins and, before the row's offset,
+// ends as the row's loaded content did (one inflate pass up to the offset).
+[[nodiscard]] bool holds_loaded_content(const sighting& f, const warehouse::file_row& row);
 
 }  // namespace sluice::loader
