@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "loader/pipeline/order_book.h"
 #include "warehouse/log.h"
 
 namespace sluice::loader {
@@ -25,123 +26,6 @@ std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("loader");
   return instance;
 }
-
-// Per source: the last batch that committed, and whether one failed.
-class order_book {
- public:
-  bool is_turn(const std::vector<source_turn>& turns) {
-    std::lock_guard lock(mutex_);
-    return turn_locked(turns);
-  }
-  // Waits until every source's predecessor committed. False when one of them
-  // failed or `stop` was set.
-  bool wait_for_turn(const std::vector<source_turn>& turns, const std::atomic<bool>& stop) {
-    std::unique_lock lock(mutex_);
-    while (true) {
-      if (failed_locked(turns) || stop) return false;
-      if (turn_locked(turns)) return true;
-      changed_.wait_for(lock, std::chrono::milliseconds(100));
-    }
-  }
-  // Waits (at most `patience`) until every source's predecessor has at least
-  // streamed its rows. A batch whose predecessors all streamed may wait for
-  // their commits while it holds its transaction open: what they still do
-  // (lock ledger rows, commit) never waits on this batch's locks.
-  bool wait_for_predecessors_streamed(const std::vector<source_turn>& turns, std::chrono::milliseconds patience) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, patience, [&] { return failed_locked(turns) || streamed_locked(turns); }) &&
-           !failed_locked(turns);
-  }
-  // While the predecessors stay streamed, waits for them to commit. 1: it is
-  // this batch's turn; 0: a predecessor rolled back to stream again (it may
-  // need a lock this batch holds: roll back too); -1: a source failed or stop.
-  int wait_for_turn_while_streamed(const std::vector<source_turn>& turns, const std::atomic<bool>& stop) {
-    std::unique_lock lock(mutex_);
-    while (true) {
-      if (failed_locked(turns) || stop) return -1;
-      if (turn_locked(turns)) return 1;
-      if (!streamed_locked(turns)) return 0;
-      changed_.wait_for(lock, std::chrono::milliseconds(100));
-    }
-  }
-  void streamed(const std::vector<source_turn>& turns) {
-    std::lock_guard lock(mutex_);
-    for (const auto& t : turns) sources_[t.key].streamed.insert(static_cast<std::int64_t>(t.seq));
-    changed_.notify_all();
-  }
-  // The batch rolled back: its rows are no longer streamed.
-  void unstreamed(const std::vector<source_turn>& turns) {
-    std::lock_guard lock(mutex_);
-    for (const auto& t : turns) sources_[t.key].streamed.erase(static_cast<std::int64_t>(t.seq));
-    changed_.notify_all();
-  }
-  void committed(const std::vector<source_turn>& turns) {
-    std::lock_guard lock(mutex_);
-    for (const auto& t : turns) {
-      auto& s = sources_[t.key];
-      s.committed = std::max(s.committed, static_cast<std::int64_t>(t.seq));
-    }
-    changed_.notify_all();
-  }
-  void failed(const std::vector<source_turn>& turns) {
-    std::lock_guard lock(mutex_);
-    for (const auto& t : turns) sources_[t.key].failed = true;
-    changed_.notify_all();
-  }
-  bool any_failed(const std::vector<source_turn>& turns) {
-    std::lock_guard lock(mutex_);
-    return failed_locked(turns);
-  }
-  bool failed(const std::string& key) {
-    std::lock_guard lock(mutex_);
-    auto it = sources_.find(key);
-    return it != sources_.end() && it->second.failed;
-  }
-  void forget(const std::string& key) {
-    std::lock_guard lock(mutex_);
-    sources_.erase(key);
-  }
-  void wake() { changed_.notify_all(); }
-
- private:
-  struct state {
-    std::int64_t committed = -1;
-    std::set<std::int64_t> streamed;  // batches whose rows are in an open transaction now
-    bool failed = false;
-  };
-  bool streamed_locked(const std::vector<source_turn>& turns) {
-    for (const auto& t : turns) {
-      auto it = sources_.find(t.key);
-      auto previous = static_cast<std::int64_t>(t.seq) - 1;
-      if (previous < 0) continue;
-      if (it == sources_.end()) return false;
-      if (it->second.committed >= previous) continue;
-      // Every batch between the last committed one and this one must be streamed.
-      for (auto seq = it->second.committed + 1; seq <= previous; ++seq) {
-        if (!it->second.streamed.count(seq)) return false;
-      }
-    }
-    return true;
-  }
-  bool turn_locked(const std::vector<source_turn>& turns) {
-    for (const auto& t : turns) {
-      auto it = sources_.find(t.key);
-      std::int64_t committed = it == sources_.end() ? -1 : it->second.committed;
-      if (committed + 1 < static_cast<std::int64_t>(t.seq)) return false;
-    }
-    return true;
-  }
-  bool failed_locked(const std::vector<source_turn>& turns) {
-    for (const auto& t : turns) {
-      auto it = sources_.find(t.key);
-      if (it != sources_.end() && it->second.failed) return true;
-    }
-    return false;
-  }
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::map<std::string, state> sources_;
-};
 
 // Thrown inside a commit attempt when the batch cannot take its turn.
 struct lost_turn {};
