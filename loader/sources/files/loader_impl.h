@@ -102,7 +102,6 @@ struct loader::impl {
   retry_book retries;
   std::map<std::string, std::string> failures;  // path -> why it is not loaded (for finish())
 
-
   std::mutex done_mutex;
   std::vector<file_done> done;
 

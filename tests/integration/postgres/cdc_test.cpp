@@ -362,7 +362,7 @@ TEST_CASE("a table outside public is S_<schema>_T in the warehouse, beside the p
 // --batch-mb reaches a source as it reaches files: a large source transaction
 // goes in batches of about that size. Counted by a statement trigger on the
 // change log: each batch is one COPY into it.
-TEST_CASE("--batch-mb sets how much of a large source transaction one batch holds", "[integration][cdc]") {
+TEST_CASE("a source's batches hold as much of a large transaction as --batch-mb says", "[integration][cdc]") {
   sluice_fixture fx;
   source_db src(source_name(fx));
   src.db().exec(
