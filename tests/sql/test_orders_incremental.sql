@@ -44,7 +44,7 @@ select pg_temp.assert_true('the load has many batches of the change log, and pie
   (select count(*) from script where stmt like '%shop_orders%') > 100
   and (select count(*) from script where stmt like '%orders_export%') > 15);
 
-select case when n % 60 = 0 then stmt || '; select pg_temp.assert_orders_equals_full(''after step ' || n || ''')'
+select case when n % 120 = 0 then stmt || '; select pg_temp.assert_orders_equals_full(''after step ' || n || ''')'
             else stmt end
   from script order by n
 \gexec
