@@ -1,3 +1,9 @@
+// The committer (committer.h). About 550 lines, kept in one file: lanes,
+// streamed runs, retries and the split that finds the rows the server
+// refuses are one protocol over the same batch state, and each step hands
+// the batch to the next. What is apart from it is apart: the commit order
+// (order_book.h), the rows (copy_encoder.h), a batch's checkpoints
+// (checkpoint_set, batch.h).
 #include "loader/pipeline/committer.h"
 
 #include <algorithm>
