@@ -38,18 +38,27 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_
   -DSLUICE_FUZZ=ON -DSLUICE_BUILD_TESTS=ON -DSLUICE_WERROR="${SLUICE_WERROR:-OFF}" >/dev/null
 cmake --build "$build" -j "${SLUICE_JOBS:-$(nproc)}" --target "${targets[@]}"
 
+# Two targets at a time (SLUICE_FUZZ_JOBS): each is one process on one core.
+run_target() {
+  local target=$1 corpus=$build/corpus/$1 seeds=()
+  mkdir -p "$corpus"
+  # -max_len: records and CSV rows longer than 4 KiB add nothing the buffer
+  # tests (small initial buffers) do not already reach.
+  [[ -d "$root/tests/fuzz/regressions/$target" ]] && seeds=("$root/tests/fuzz/regressions/$target")
+  cd "$build" && "tests/fuzz/$target" "$corpus" "${seeds[@]}" -max_total_time="$seconds" -max_len=4096 \
+    -print_final_stats=1 >"$build/$target.log" 2>&1
+}
+for target in "${targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= ${SLUICE_FUZZ_JOBS:-2})); do wait -n || true; done
+  rm -f "$build/$target.status"
+  (if run_target "$target"; then echo 0; else echo $?; fi >"$build/$target.status") &
+done
+wait
 passed=0
 failed=0
 for target in "${targets[@]}"; do
-  corpus=$build/corpus/$target
-  mkdir -p "$corpus"
   log=$build/$target.log
-  # -max_len: records and CSV rows longer than 4 KiB add nothing the buffer
-  # tests (small initial buffers) do not already reach.
-  seeds=()
-  [[ -d "$root/tests/fuzz/regressions/$target" ]] && seeds=("$root/tests/fuzz/regressions/$target")
-  if (cd "$build" && "tests/fuzz/$target" "$corpus" "${seeds[@]}" -max_total_time="$seconds" -max_len=4096 \
-        -print_final_stats=1 >"$log" 2>&1); then
+  if [[ "$(cat "$build/$target.status" 2>/dev/null)" == 0 ]]; then
     runs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' || echo '?')
     echo "fuzz $target: ${seconds} s, $runs inputs, no crash"
     passed=$((passed + 1))

@@ -14,7 +14,7 @@
 # Sanitizers: the same suite, built with them into a folder of its own
 # (build-asan/, build-tsan/); the sluice the integration tests start is built
 # the same way, and a report of any process a test started fails that test
-# and is printed:
+# and is printed (the SQL tests, which run SQL in the server, are left out):
 #   scripts/test.sh --sanitize address,undefined
 #   scripts/test.sh --sanitize thread --tags '[daemon],[committer]'
 # --tags runs the integration tests with those Catch2 tags (a Catch2 test
@@ -69,7 +69,10 @@ section "dependencies"
 scripts/install-deps.sh
 
 section "build"
-sluice_build "$root" verbose
+# With --tags only the integration tests run: only they (and what they start)
+# are built.
+if [[ -n "$tags" ]]; then sluice_build "$root" verbose sluice-integration-tests
+else sluice_build "$root" verbose; fi
 
 section "docker-compose.yml"
 compose=failed
@@ -111,6 +114,10 @@ if [[ -n "$tags" ]]; then
   [[ -n "$names" ]] || sluice_die "no integration test has the tags $tags"
   regex=$(printf '%s\n' "$names" | sed -e 's/[][\.^$*+?(){}|/]/\\&/g' -e 's/^/^integration:/' -e 's/$/$/' | paste -sd'|')
   set -- -R "$regex" "$@"
+elif [[ -n "${SLUICE_SANITIZE:-}" ]]; then
+  # The SQL tests run SQL in the server (sluice only migrates, as every
+  # integration test does): a sanitizer has nothing to look at in them.
+  set -- -LE sql "$@"
 fi
 
 if [[ -n "$tags" ]]; then section "ctest: the integration tests tagged $tags"; else section "ctest $*"; fi

@@ -85,7 +85,7 @@ command_line::command_line()
       ->capture_default_str();
   run->add_option("--give-up-after-s", settings.give_up_after_s,
                   "With --once: how long a database fault (down, disk full) is retried, for files and sources, before the"
-                  " run gives up with an error")
+                  " run gives up with an error; also how long (30 s at most) a source another sluice replicates is waited for")
       ->check(CLI::Range(1, 86'400))
       ->capture_default_str();
   run->add_option("--copy-streams", settings.copy_streams,

@@ -2,6 +2,7 @@
 // now, run the jobs, say what was not done.
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -85,8 +86,11 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
   // Each source up to its WAL position now.
   std::vector<std::string> source_errors;
   if (!conn.is_open()) conn = warehouse::connection(dsn);  // the server restarted meanwhile
-  // Sources another sluice replicates (a daemon) are waited for once, in all.
-  auto claim_by = std::chrono::steady_clock::now() + loader::replicator::claim_patience;
+  // Sources another sluice replicates (a daemon) are waited for once, in all:
+  // 30 s, or --give-up-after-s when shorter.
+  auto claim_by = std::chrono::steady_clock::now() +
+                  std::min<std::chrono::seconds>(loader::replicator::claim_patience,
+                                                 std::chrono::seconds(settings.give_up_after_s));
   for (const auto& source : enabled_sources(conn)) {
     if (stopped) break;
     try {
