@@ -31,36 +31,30 @@ std::string_view rejects_copy_statement() {
          " raw_bytes, raw_truncated) from stdin (format binary)";
 }
 
-void append_reject(copy_encoder& rejects, const row_origin& where, std::string_view feed,
-                   std::string_view field, std::string_view reason, std::string_view raw,
-                   std::string_view source) {
+void append_reject(copy_encoder& rejects, const reject_place& where, const row_origin& what, std::string_view feed,
+                   std::string_view field, std::string_view reason, std::string_view raw) {
+  auto put_number = [&](std::optional<std::uint64_t> n) {
+    if (n) rejects.put_int8(static_cast<std::int64_t>(*n));  // pg_lsn's binary form too
+    else rejects.put_null();
+  };
   auto printable = printable_raw(raw);
   rejects.begin_row(12);
-  if (where.replicated) {
-    rejects.put_null();
-    rejects.put_text(source);
-    rejects.put_int8(static_cast<std::int64_t>(where.offset));  // pg_lsn's binary form
-  } else {
-    rejects.put_int8(where.source_id);
-    rejects.put_null();
-    rejects.put_null();
-  }
+  if (where.file_id) rejects.put_int8(*where.file_id);
+  else rejects.put_null();
+  if (where.source.empty()) rejects.put_null();
+  else rejects.put_text(where.source);
+  put_number(where.lsn);
   rejects.put_text(feed);
-  rejects.put_int8(static_cast<std::int64_t>(where.record));
-  if (where.replicated) {
-    rejects.put_null();
-    rejects.put_null();
-  } else {
-    rejects.put_int8(static_cast<std::int64_t>(where.line));
-    rejects.put_int8(static_cast<std::int64_t>(where.offset));
-  }
+  rejects.put_int8(static_cast<std::int64_t>(what.record));
+  put_number(where.line);
+  put_number(where.byte_offset);
   if (field.empty()) rejects.put_null();
   else rejects.put_text(field);
   rejects.put_text(printable_raw(reason).text);  // reasons quote input, which may be binary
   rejects.put_text(printable.text);
   if (printable.lossy) rejects.put_bytea(raw);
   else rejects.put_null();
-  rejects.put_bool(where.raw_truncated);
+  rejects.put_bool(what.raw_truncated);
   rejects.end_row();
 }
 

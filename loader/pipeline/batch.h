@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,29 +28,42 @@
 namespace sluice::loader {
 
 // Where a row or reject came from, kept so that a row the server refuses can
-// become a reject with its raw text and position.
+// become a reject with its raw text and position. What the numbers mean is the
+// source's (its provenance, below, reads them): a file's id, line and byte
+// offset, or a replication source's commit LSN (offset) and _seq (record).
 struct row_origin {
-  std::int64_t source_id = 0;  // sluice.files.id
-  std::uint64_t record = 0;    // 1-based ordinal in its source
+  std::int64_t source_id = 0;  // which of the source's inputs (sluice.files.id)
+  std::uint64_t record = 0;    // 1-based ordinal in its input
   std::uint64_t line = 0;
-  std::uint64_t offset = 0;    // where its raw text starts in the source
+  std::uint64_t offset = 0;    // where its raw text starts in the input
   std::uint32_t size = 0;      // bytes of raw text
   std::uint16_t feed = 0;      // index into batch::feed_names
   bool raw_truncated = false;
-  // A change of a replication source rather than a file's record: offset is
-  // the commit LSN of its transaction, record its _seq, feed names the staging
-  // table and source_name the source (both index batch::feed_names).
-  bool replicated = false;
-  std::uint16_t source_name = 0;
 };
 
-// Reads a row's raw text back from its source, for a row the server refused
-// (rarely needed, so nothing is copied while rows are encoded). Must stay
-// usable until the batch is done; called from a committer thread.
-class raw_source {
+// A reject's place as sluice.rejects records it: a file (its ledger id, line
+// and byte offset) or a replication source (its name and a commit LSN).
+struct reject_place {
+  std::optional<std::int64_t> file_id;
+  std::string source;  // "" for none
+  std::optional<std::uint64_t> lsn;
+  std::optional<std::uint64_t> line;
+  std::optional<std::uint64_t> byte_offset;
+};
+
+// What a batch's row origins point at, asked for a row the server refused
+// (rarely needed, so nothing is copied while rows are encoded): its place and
+// its raw text. Each kind of source has its own; the pipeline knows none of
+// them. Must stay usable until the batch is done; called from a committer
+// thread.
+class provenance {
  public:
-  virtual ~raw_source() = default;
-  [[nodiscard]] virtual std::string raw_text(const row_origin& origin) const = 0;
+  virtual ~provenance() = default;
+  [[nodiscard]] virtual reject_place place(const row_origin& origin) const = 0;
+  // `row_stream` is the row as the batch encoded it, a one-row binary COPY
+  // stream of `copy_statement` (describe_copy_row reads it).
+  [[nodiscard]] virtual std::string raw_text(const row_origin& origin, std::string_view copy_statement,
+                                             std::string_view row_stream) const = 0;
 };
 
 // Rows for one staging table.
@@ -94,7 +108,7 @@ struct batch {
   std::vector<table_rows> tables;
   copy_encoder rejects;  // rows of sluice.rejects (see reject_columns in batch.cpp)
   std::vector<row_origin> origins;
-  std::shared_ptr<const raw_source> raw;  // the origins' raw text, read back on demand
+  std::shared_ptr<const provenance> from;  // what the origins point at, read on demand
   std::vector<std::string> feed_names;
   std::vector<std::unique_ptr<checkpoint_set>> checkpoints;
   std::vector<source_turn> turns;
@@ -120,12 +134,11 @@ struct batch {
 // `copy_statement`'s column list, its bytes as text when they are printable
 // UTF-8 (text types are), else \x and hex (binary forms of numbers, dates).
 [[nodiscard]] std::string describe_copy_row(std::string_view copy_statement, std::string_view row_stream);
-// Appends one reject row: where it came from, the field at fault ("" for the
-// record as a whole), the reason, and the raw bytes (made printable; exact bytes
-// kept too when that changed them).
-void append_reject(copy_encoder& rejects, const row_origin& where, std::string_view feed,
-                   std::string_view field, std::string_view reason, std::string_view raw,
-                   std::string_view source = {});
+// Appends one reject row: where it came from (`record` and raw_truncated are
+// `what`'s), the field at fault ("" for the record as a whole), the reason, and
+// the raw bytes (made printable; exact bytes kept too when that changed them).
+void append_reject(copy_encoder& rejects, const reject_place& where, const row_origin& what, std::string_view feed,
+                   std::string_view field, std::string_view reason, std::string_view raw);
 
 // A reject's reason for a row the server refused: its message and SQLSTATE.
 [[nodiscard]] std::string refusal_reason(const warehouse::db_error& e);

@@ -525,10 +525,13 @@ struct committer::impl {
       if (offsets.empty()) offsets = t.rows.row_offsets();
       auto origin_index = t.origins[row];
       const auto& origin = b.origins[origin_index];
-      std::string raw = origin.replicated ? describe_copy_row(t.copy_statement, t.rows.stream_of(offsets, row, row + 1))
-                        : b.raw                ? b.raw->raw_text(origin)
-                                               : std::string();
-      append_reject(refused_rejects, origin, b.feed_names[origin.feed], "", refusal_reason(e), raw, origin.replicated ? std::string_view(b.feed_names[origin.source_name]) : std::string_view());
+      reject_place place;
+      std::string raw;
+      if (b.from) {
+        place = b.from->place(origin);
+        raw = b.from->raw_text(origin, t.copy_statement, t.rows.stream_of(offsets, row, row + 1));
+      }
+      append_reject(refused_rejects, place, origin, b.feed_names[origin.feed], "", refusal_reason(e), raw);
       refused.push_back(origin_index);
     });
   }

@@ -29,11 +29,11 @@ file_batch::file_batch(std::size_t expected_bytes, std::function<void(batch&&)> 
 
 void file_batch::open(tracked_file& t) {
   if (index_.count(t.id)) return;
-  if (!raw_) {
-    raw_ = std::make_shared<file_raw_source>();
+  if (!provenance_) {
+    provenance_ = std::make_shared<file_provenance>();
     current_.origins.reserve(expected_bytes_ / 64);
   }
-  raw_->files[t.id] = {t.fd, t.compressed, static_cast<std::uint64_t>(t.stat.size)};
+  provenance_->files[t.id] = {t.fd, t.compressed, static_cast<std::uint64_t>(t.stat.size)};
   auto* set = &checkpoints();
   warehouse::file_advance a;
   a.id = t.id;
@@ -135,7 +135,7 @@ void file_batch::reject(tracked_file& t, const record& rec, const reject_reason&
     origin.raw_truncated = true;
   }
   auto before = current_.rejects.size();
-  append_reject(current_.rejects, origin, t.feed->name, why.field, why.reason, raw);
+  append_reject(current_.rejects, file_provenance::place_of(origin), origin, t.feed->name, why.field, why.reason, raw);
   bytes_ += current_.rejects.size() - before;
   ++current_.rejected;
   ++a.rejected;
@@ -164,8 +164,8 @@ void file_batch::hand_over() {
   }
   rows_.clear();
   bool has_work = !current_.checkpoints.empty() && !checkpoints().advances.empty();
-  current_.raw = std::move(raw_);
-  raw_.reset();
+  current_.from = std::move(provenance_);
+  provenance_.reset();
   if (has_work) {
     submit_(std::move(current_));
   }

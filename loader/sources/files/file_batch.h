@@ -73,7 +73,7 @@ class file_batch {
   std::size_t expected_bytes_;
   std::function<void(batch&&)> submit_;
   batch current_;
-  std::shared_ptr<file_raw_source> raw_;
+  std::shared_ptr<file_provenance> provenance_;
   std::size_t bytes_ = 0;
   std::size_t files_ = 0;
   std::map<std::int64_t, std::size_t> index_;  // file id -> index in the checkpoints' advances

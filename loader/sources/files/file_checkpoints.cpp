@@ -32,7 +32,16 @@ std::string file_checkpoints::describe() const {
   return out;
 }
 
-std::string file_raw_source::raw_text(const row_origin& origin) const {
+reject_place file_provenance::place_of(const row_origin& origin) {
+  reject_place place;
+  place.file_id = origin.source_id;
+  place.line = origin.line;
+  place.byte_offset = origin.offset;
+  return place;
+}
+
+std::string file_provenance::raw_text(const row_origin& origin, std::string_view /*copy_statement*/,
+                                      std::string_view /*row_stream*/) const {
   auto it = files.find(origin.source_id);
   if (it == files.end()) return {};
   const auto& f = it->second;

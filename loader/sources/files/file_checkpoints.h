@@ -32,13 +32,14 @@ class file_checkpoints final : public checkpoint_set {
   [[nodiscard]] std::string describe() const override;
 };
 
-// The open files of a batch: a refused row's raw text is read back from its
-// file (a compressed file is inflated again up to it: refusals are rare, and
+// The open files of a batch, what its row origins point at: a refused row's
+// place is its file's ledger id, line and byte offset, and its raw text is read
+// back from its file (a compressed file is inflated again up to it: refusals are rare, and
 // batches keep no copy of their rows' text). Holds the descriptors (shared with
 // the tracked files) until the batch is done, so a file let go meanwhile can
 // still be read. Called from committer threads: the inflating sources are
 // guarded.
-class file_raw_source final : public raw_source {
+class file_provenance final : public provenance {
  public:
   struct file {
     std::shared_ptr<const unique_fd> fd;
@@ -47,7 +48,11 @@ class file_raw_source final : public raw_source {
   };
   std::map<std::int64_t, file> files;  // by ledger id
 
-  [[nodiscard]] std::string raw_text(const row_origin& origin) const override;
+  // A file's record as sluice.rejects places it (also a record that did not decode).
+  [[nodiscard]] static reject_place place_of(const row_origin& origin);
+  [[nodiscard]] reject_place place(const row_origin& origin) const override { return place_of(origin); }
+  [[nodiscard]] std::string raw_text(const row_origin& origin, std::string_view copy_statement,
+                                     std::string_view row_stream) const override;
 
  private:
   mutable std::mutex mutex_;

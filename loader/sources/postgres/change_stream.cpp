@@ -126,6 +126,7 @@ void change_stream::hand_over() {
   cp->transactions = transactions_in_batch_;
   current_.checkpoints.push_back(std::move(cp));
   current_.turns.push_back({key_, seq_++});
+  current_.from = std::make_shared<change_provenance>(run_.source.name);
   keep_source_waiting([this](auto patience) { return commits_->wait_for_room(patience); });
   ++in_flight_;
   commits_->submit(std::move(current_));
@@ -211,12 +212,11 @@ void change_stream::put_change(table_info& t, char op, const pg::tuple& row, con
   }
   out.end_row();
   // Where it came from, should the warehouse refuse it (a reject at its LSN).
+  // (change_provenance reads it.)
   row_origin origin;
-  origin.replicated = true;
   origin.offset = begin_.final_lsn;
   origin.record = static_cast<std::uint64_t>(change_seq_);
   origin.feed = current_.feed_index(t.staging_name);
-  origin.source_name = current_.feed_index(run_.source.name);
   target.origins.push_back(static_cast<std::uint32_t>(current_.origins.size()));
   current_.origins.push_back(origin);
   current_bytes_ += out.size() - before;

@@ -5,6 +5,7 @@
 
 #include "loader/pipeline/batch.h"
 #include "loader/pipeline/copy_encoder.h"
+#include "loader/sources/postgres/source_checkpoints.h"
 
 namespace sluice::loader {
 
@@ -164,12 +165,13 @@ std::uint64_t careful_copy(connection& from, const std::string& copy_out, connec
     if (chunk.empty()) return;
     auto first_ordinal = ordinal - raws.size() + 1;
     copy_around_refused(to, t.copy_statement, chunk, [&](std::size_t row, const warehouse::db_error& e) {
-      row_origin where;
-      where.replicated = true;
-      where.offset = lsn;
-      where.record = first_ordinal + row;
-      append_reject(rejects, where, t.staging_name, "", refusal_reason(e) + "; row " + std::to_string(where.record) +
-                    " of the initial copy of " + t.schema + "." + t.name, row_label + raws[row], source);
+      row_origin what;
+      what.offset = lsn;
+      what.record = first_ordinal + row;
+      append_reject(rejects, change_provenance(source).place(what), what, t.staging_name, "",
+                    refusal_reason(e) + "; row " + std::to_string(what.record) + " of the initial copy of " +
+                        t.schema + "." + t.name,
+                    row_label + raws[row]);
       ++refused;
     });
     if (!rejects.empty()) copy_stream(to, rejects_copy_statement(), rejects.finish());

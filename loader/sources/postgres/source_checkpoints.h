@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "loader/pipeline/batch.h"
 #include "loader/sources/postgres/pgoutput.h"
@@ -38,6 +40,28 @@ class source_checkpoints final : public checkpoint_set {
     };
     return "source " + advance_.name + " (" + text(advance_.from) + " .. " + text(advance_.to) + ")";
   }
+};
+
+// What a replicated batch's row origins point at: a change's place is its
+// source and the commit LSN of its transaction (origin.offset), and its raw
+// text is the row as the batch encoded it, column by column (the source's
+// own text of it is gone with the WAL).
+class change_provenance final : public provenance {
+ public:
+  explicit change_provenance(std::string source) : source_(std::move(source)) {}
+  [[nodiscard]] reject_place place(const row_origin& origin) const override {
+    reject_place place;
+    place.source = source_;
+    place.lsn = origin.offset;
+    return place;
+  }
+  [[nodiscard]] std::string raw_text(const row_origin& /*origin*/, std::string_view copy_statement,
+                                     std::string_view row_stream) const override {
+    return describe_copy_row(copy_statement, row_stream);
+  }
+
+ private:
+  std::string source_;
 };
 
 }  // namespace sluice::loader
