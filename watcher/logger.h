@@ -7,8 +7,8 @@
 
 namespace sluice::watcher::detail {
 
-// The "watcher" logger: the one already registered (e.g. configured by main()),
-// or a new colour stdout logger registered under that name.
+// The "watcher" logger, on the one sink every room logs to (stderr; see
+// warehouse/log.h).
 [[nodiscard]] std::shared_ptr<spdlog::logger> logger();
 
 }  // namespace sluice::watcher::detail

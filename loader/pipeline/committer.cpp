@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "loader/pipeline/pipeline_log.h"
 #include "loader/pipeline/order_book.h"
 #include "warehouse/log.h"
 
@@ -28,10 +29,6 @@ using warehouse::connection;
 using warehouse::db_error;
 using warehouse::error_kind;
 
-std::shared_ptr<spdlog::logger> log() {
-  static auto instance = warehouse::named_logger("loader");
-  return instance;
-}
 
 // Thrown inside a commit attempt when the batch cannot take its turn.
 struct lost_turn {};
@@ -198,7 +195,7 @@ struct committer::impl {
     try {
       on_done(b, outcome, error);
     } catch (const std::exception& e) {
-      log()->error("after a batch: {}", e.what());
+      pipeline_log()->error("after a batch: {}", e.what());
     }
     std::lock_guard lock(queue_mutex);
     --in_flight;
@@ -248,9 +245,9 @@ struct committer::impl {
         // Not `failed`: nothing is wrong with the source until it fails unstreamed.
         outcome = batch_outcome::abandoned;
         error = std::string("its streamed transaction did not commit: ") + e.what();
-        log()->warn("{}: a streamed transaction of {} batches did not commit ({}); read again from the ledger"
-                    " without streaming",
-                    describe(run.front()), run.size(), e.what());
+        pipeline_log()->warn("{}: a streamed transaction of {} batches did not commit ({}); read again from the ledger"
+                             " without streaming",
+                             describe(run.front()), run.size(), e.what());
         if (!conn.is_open()) {
           try {
             conn = open_lane();
@@ -396,8 +393,8 @@ struct committer::impl {
                          std::string(e.what()) + " (gave up after retrying for " +
                              std::to_string(options.give_up_after.count() / 1000) + " s)");
         }
-        log()->warn("{}: {} ({}); retrying in {} ms", b.checkpoints.empty() ? "batch" : b.checkpoints.front()->describe(),
-                    e.what(), warehouse::to_string(e.kind()), delay.count());
+        pipeline_log()->warn("{}: {} ({}); retrying in {} ms", b.checkpoints.empty() ? "batch" : b.checkpoints.front()->describe(),
+                             e.what(), warehouse::to_string(e.kind()), delay.count());
         if (!noted) note_retry(b, e.what());
         noted = true;
       }
@@ -410,7 +407,7 @@ struct committer::impl {
       try {
         conn = open_lane();
       } catch (const db_error& e) {
-        log()->warn("still cannot connect: {}", e.what());
+        pipeline_log()->warn("still cannot connect: {}", e.what());
       }
     }
   }
@@ -422,7 +419,7 @@ struct committer::impl {
       connection side(dsn);
       for (const auto& cp : b.checkpoints) cp->note_retry(side, error);
     } catch (const std::exception& not_noted) {
-      log()->debug("could not record why a batch is retried: {}", not_noted.what());
+      pipeline_log()->debug("could not record why a batch is retried: {}", not_noted.what());
     }
   }
 
@@ -433,7 +430,7 @@ struct committer::impl {
         return attempt(conn, b, split);
       } catch (const db_error& e) {
         if (e.kind() != error_kind::data || split || !conn.is_open()) throw;
-        log()->info("{}: the server refused a row ({}); finding which", describe(b), e.server_message());
+        pipeline_log()->info("{}: the server refused a row ({}); finding which", describe(b), e.server_message());
         split = true;
       }
     }

@@ -3,16 +3,13 @@
 #include <algorithm>
 #include <utility>
 
+#include "loader/sources/files/files_log.h"
 #include "warehouse/log.h"
 
 namespace sluice::loader {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> log() {
-  static auto instance = warehouse::named_logger("loader");
-  return instance;
-}
 
 // head_hash of a compressed file: its content's first bytes, kept (reading
 // them again would inflate the file from its start).
@@ -139,8 +136,8 @@ void file_batch::reject(tracked_file& t, const record& rec, const reject_reason&
   bytes_ += current_.rejects.size() - before;
   ++current_.rejected;
   ++a.rejected;
-  log()->debug("{} {}: record {} (line {}) rejected: {}", t.feed->name, t.path, rec.ordinal, rec.line,
-               why.reason);
+  files_log()->debug("{} {}: record {} (line {}) rejected: {}", t.feed->name, t.path, rec.ordinal, rec.line,
+                     why.reason);
 }
 
 file_batch::feed_rows& file_batch::rows_for(const feed_plan& feed) {

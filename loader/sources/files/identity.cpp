@@ -7,6 +7,7 @@
 #include <tuple>
 #include <utility>
 
+#include "loader/sources/files/files_log.h"
 #include "loader/bytes/content_hash.h"
 #include "loader/formats/record_reader.h"
 #include "warehouse/log.h"
@@ -17,10 +18,6 @@ namespace {
 
 using warehouse::file_stat;
 
-std::shared_ptr<spdlog::logger> log() {
-  static auto instance = warehouse::named_logger("loader");
-  return instance;
-}
 
 void retry(verdict& v, std::string reason) {
   v = verdict{};
@@ -134,13 +131,13 @@ bool identity::judge_known(sighting& f, const warehouse::file_matches& m, identi
       // bytes past the writer may still be the old ones, which were loaded.
       // Read once it settles, or has grown past them (all overwritten).
       retry(d, "rewritten in place without truncation; read once it settles");
-      log()->debug("{} {}: rewritten in place at its old size (file {}): read once it settles", f.feed->name,
-                   f.path, m.by_inode->id);
+      files_log()->debug("{} {}: rewritten in place at its old size (file {}): read once it settles", f.feed->name,
+                         f.path, m.by_inode->id);
       return false;
     }
     ledger.retire_file(m.by_inode->id, "rewritten in place: the file no longer starts with what was loaded");
-    log()->info("{} {}: rewritten in place (file {}); loading it as new content", f.feed->name, f.path,
-                m.by_inode->id);
+    files_log()->info("{} {}: rewritten in place (file {}); loading it as new content", f.feed->name, f.path,
+                      m.by_inode->id);
   }
   if (m.by_path && !m.by_path->seen) {
     // A row from before inodes were kept: its content decides, once.
@@ -361,8 +358,8 @@ void identity::wait_for_copies(std::vector<sighting>& files, identity_ledger& le
       continue;
     }
     retry(out.verdicts[keyed[k]], "it starts as " + matches[k]->path + " does; judged once it settles");
-    log()->debug("{} {}: starts as {} (file {}, {} bytes) does: judged once it settles or outgrows it",
-                 f.feed->name, f.path, matches[k]->path, matches[k]->id, matches[k]->size);
+    files_log()->debug("{} {}: starts as {} (file {}, {} bytes) does: judged once it settles or outgrows it",
+                       f.feed->name, f.path, matches[k]->path, matches[k]->id, matches[k]->size);
   }
 }
 
@@ -393,9 +390,9 @@ void identity::judge_settled_match(const sighting& f, const warehouse::prefix_ma
   }
   // The log is looked at first, and its row goes on in this copy.
   retry(v, "it may be the copy of " + match.path + ", truncated since it was read");
-  log()->info("{} {}: starts as {} (file {}) does, which was {}: looked at as its copy", f.feed->name, f.path,
-              match.path, match.id,
-              where == row_file::truncated ? "truncated" : "renamed or deleted since");
+  files_log()->info("{} {}: starts as {} (file {}) does, which was {}: looked at as its copy", f.feed->name, f.path,
+                    match.path, match.id,
+                    where == row_file::truncated ? "truncated" : "renamed or deleted since");
 }
 
 // Where a loading row's file is, as far as a copy of it is concerned:

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <thread>
 
+#include "loader/sources/files/files_log.h"
 #include "loader/sources/files/file_checkpoints.h"
 #include "loader/sources/files/loader_impl.h"
 
@@ -16,10 +17,6 @@ namespace sluice::loader {
 using warehouse::db_error;
 using warehouse::file_stat;
 
-std::shared_ptr<spdlog::logger> loader::impl::log() {
-  static auto instance = warehouse::named_logger("loader");
-  return instance;
-}
 
 void loader::impl::reload_feeds() {
   use_feeds(read_feeds());
@@ -31,11 +28,11 @@ feed_set loader::impl::read_feeds() {
   auto fresh = compile_feeds(ledger);
   tx.commit();
   for (const auto& s : fresh.skipped) {
-    log()->warn("{}; feed {} is skipped: none of its files is loaded until its declaration is fixed"
-                " (the other feeds load)", s.reason, s.name);
+    files_log()->warn("{}; feed {} is skipped: none of its files is loaded until its declaration is fixed"
+                      " (the other feeds load)", s.reason, s.name);
   }
   for (const auto& o : fresh.overlaps) {
-    log()->warn("{}; until then a file stays in the feed of its ledger row", o.describe());
+    files_log()->warn("{}; until then a file stays in the feed of its ledger row", o.describe());
   }
   return fresh;
 }
@@ -69,7 +66,7 @@ void loader::impl::refresh_feeds_for(const std::vector<std::string>& paths) {
     take_done();
     use_feeds(std::move(fresh));
   } catch (const std::exception& e) {
-    log()->warn("could not re-read the feed declarations ({}); keeping the ones in use", e.what());
+    files_log()->warn("could not re-read the feed declarations ({}); keeping the ones in use", e.what());
   }
   feeds_loaded_at = clock_type::now();
 }
@@ -86,9 +83,9 @@ const feed_plan* loader::impl::settle_overlap(const std::string& path, const std
   if (overlap_logged.insert(path).second) {
     std::string list;
     for (const auto& n : names) list += (list.empty() ? "" : " and ") + n;
-    log()->warn("{}: feeds {} both take this path (their file_globs overlap); it stays in feed {}{}", path,
-                list, chosen->name,
-                owner ? " (its ledger row's): a file never changes feed" : " (the first by name: no ledger row yet)");
+    files_log()->warn("{}: feeds {} both take this path (their file_globs overlap); it stays in feed {}{}", path,
+                      list, chosen->name,
+                      owner ? " (its ledger row's): a file never changes feed" : " (the first by name: no ledger row yet)");
   }
   return chosen;
 }
@@ -106,15 +103,15 @@ void loader::impl::process_pending() {
   try {
     look_at(work);
   } catch (const db_error& e) {
-    if (!e.is_retryable()) log()->error("{}", e.what());
-    else log()->warn("the ledger is unreachable ({}); retrying", e.what());
+    if (!e.is_retryable()) files_log()->error("{}", e.what());
+    else files_log()->warn("the ledger is unreachable ({}); retrying", e.what());
     for (auto& [path, settled] : work) schedule_retry(path, settled, e.what());
     if (!ledger.is_open()) lost_ledger();
   }
 }
 
 void loader::impl::lost_ledger() {
-  log()->warn("lost the ledger connection: claims are gone; every open file is looked at again");
+  files_log()->warn("lost the ledger connection: claims are gone; every open file is looked at again");
   current.hand_over();
   commits->wait_idle();
   take_done();
@@ -128,7 +125,7 @@ void loader::impl::lost_ledger() {
   try {
     ledger = warehouse::connection(dsn);
   } catch (const db_error& e) {
-    log()->warn("still cannot reach the ledger: {}", e.what());
+    files_log()->warn("still cannot reach the ledger: {}", e.what());
   }
 }
 
@@ -167,7 +164,7 @@ void loader::impl::look_at(std::vector<std::pair<std::string, bool>>& work) {
       continue;
     }
     if (opened.busy) {
-      log()->warn("{}: {}; looked at again later", path, opened.refusal);
+      files_log()->warn("{}: {}; looked at again later", path, opened.refusal);
       schedule_retry(path, settled, opened.refusal);
       continue;
     }
@@ -227,7 +224,7 @@ void loader::impl::follow_unmatched(const std::string& path, bool settled, opene
     return;
   }
   if (unmatched_logged.insert(path).second) {
-    log()->info("{}: no feed takes this file (see sluice.feeds.file_globs); left alone", path);
+    files_log()->info("{}: no feed takes this file (see sluice.feeds.file_globs); left alone", path);
   }
 }
 
@@ -236,7 +233,7 @@ void loader::impl::refuse(const feed_plan& feed, const std::string& path, const 
   auto id = warehouse::insert_refused(ledger, feed.name, path, reason);
   if (id) {
     ++counts.refused;
-    log()->warn("{} {}: {} (sluice.files id {}, state refused)", feed.name, path, reason, *id);
+    files_log()->warn("{} {}: {} (sluice.files id {}, state refused)", feed.name, path, reason, *id);
   }
 }
 

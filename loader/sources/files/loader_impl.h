@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "loader/sources/files/files_log.h"
 #include "loader/contract/feed.h"
 #include "loader/formats/record_decoder.h"
 #include "loader/formats/record_reader.h"
@@ -64,7 +65,6 @@ struct loader::impl {
     std::int64_t rejected = 0;
   };
 
-  static std::shared_ptr<spdlog::logger> log();
 
   std::string dsn;
   loader_options options;

@@ -6,24 +6,16 @@
 #include <cerrno>
 #include <cstring>
 
+#include "loader/sources/files/files_log.h"
 #include "warehouse/log.h"
 
 namespace sluice::loader {
 
-namespace {
-
-std::shared_ptr<spdlog::logger> log() {
-  static auto instance = warehouse::named_logger("loader");
-  return instance;
-}
-
-}  // namespace
-
 void parked_files::park(const tracked_file& t) {
   int copy = ::fcntl(t.fd->get(), F_DUPFD_CLOEXEC, 0);
   if (copy < 0) {
-    log()->warn("{} {}: cannot keep a descriptor of it ({}); should it be deleted before it is looked at again,"
-                " the rest of it is not read", t.feed->name, t.path, std::strerror(errno));
+    files_log()->warn("{} {}: cannot keep a descriptor of it ({}); should it be deleted before it is looked at again,"
+                      " the rest of it is not read", t.feed->name, t.path, std::strerror(errno));
     return;
   }
   parked_[{t.stat.device, t.stat.inode}] = parked_file{unique_fd(copy), t.feed->name, t.path};
@@ -55,8 +47,8 @@ std::vector<sighting> parked_files::deleted(const std::string& path, const opene
       continue;
     }
     auto as = opened.gone ? path : path + " (deleted)";
-    log()->info("{} {}: deleted from the inbox; the rest of it is read through the descriptor sluice kept",
-                feed->name, as);
+    files_log()->info("{} {}: deleted from the inbox; the rest of it is read through the descriptor sluice kept",
+                      feed->name, as);
     out.push_back(sighting{as, true, feed, std::move(kept), stat_of(now)});
     ++it;
   }

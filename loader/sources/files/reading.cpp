@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "loader/sources/files/files_log.h"
 #include "loader/sources/files/file_checkpoints.h"
 #include "loader/sources/files/loader_impl.h"
 
@@ -19,22 +20,22 @@ void loader::impl::bind_header(tracked_file& t, const record_reader& reader, rec
   auto problem = decoder.bind_csv_header(t.csv_header);
   if (!problem.empty() && (t.csv_header || !t.feed->csv.header) && !t.csv_problem_told) {
     t.csv_problem_told = true;
-    log()->warn("{} {}: every row of this file is rejected: {}", t.feed->name, t.path, problem);
+    files_log()->warn("{} {}: every row of this file is rejected: {}", t.feed->name, t.path, problem);
   }
 }
 
 void loader::impl::reject_unread(tracked_file& t, const record_reader& reader, const record& rec) {
   reject_reason why;
   if (rec.defect == flaw::lost) {
-    log()->warn("{} {}: {}; record {} is a reject for it{}, and what follows it is read on", t.feed->name, t.path,
-                reader.source_problem(), rec.ordinal,
-                rec.size > 0 ? " (with the " + std::to_string(rec.size) + " bytes of the record it cut)" : "");
+    files_log()->warn("{} {}: {}; record {} is a reject for it{}, and what follows it is read on", t.feed->name, t.path,
+                      reader.source_problem(), rec.ordinal,
+                      rec.size > 0 ? " (with the " + std::to_string(rec.size) + " bytes of the record it cut)" : "");
     why = {"", reader.source_problem() + (rec.size > 0 ? "; this record was cut by it (its first " +
                                                              std::to_string(rec.size) + " bytes are here, the rest was lost)"
                                                        : "")};
   } else {
-    log()->warn("{} {}: {}; the rest of the file after record {} is one reject", t.feed->name, t.path,
-                reader.source_problem(), rec.ordinal - 1);
+    files_log()->warn("{} {}: {}; the rest of the file after record {} is one reject", t.feed->name, t.path,
+                      reader.source_problem(), rec.ordinal - 1);
     why = {"", reader.source_problem() + "; nothing after this point can be read (" + std::to_string(rec.size) +
                    " bytes of content after the last complete record)"};
   }
@@ -99,7 +100,7 @@ void loader::impl::read_file(tracked_file& t, std::uint64_t size, bool settled, 
       }
     }
   } catch (const std::system_error& e) {
-    log()->error("{} {}: cannot read the file: {}", t.feed->name, t.path, e.what());
+    files_log()->error("{} {}: cannot read the file: {}", t.feed->name, t.path, e.what());
     failures[t.path] = std::string("cannot be read: ") + e.what();
     read_failed = true;
   }
@@ -133,14 +134,14 @@ void loader::impl::on_batch_done(const batch& b, batch_outcome outcome, const st
     committed_rejected += b.rejected + b.refused;
   }
   if (outcome == batch_outcome::failed) {
-    log()->error("{}: could not be committed: {}; looked at again from the ledger",
-                 b.checkpoints.empty() ? "batch" : b.checkpoints.front()->describe(), error);
+    files_log()->error("{}: could not be committed: {}; looked at again from the ledger",
+                       b.checkpoints.empty() ? "batch" : b.checkpoints.front()->describe(), error);
   }
   if (outcome == batch_outcome::failed_permanently) {
-    log()->warn("{}: not loaded: {}; not retried: the server refuses the statement itself (fix the feed's"
-                " declaration or its staging table; sluice looks at the file again when it reads the feed"
-                " declarations again, or restarts)",
-                b.checkpoints.empty() ? "batch" : b.checkpoints.front()->describe(), error);
+    files_log()->warn("{}: not loaded: {}; not retried: the server refuses the statement itself (fix the feed's"
+                      " declaration or its staging table; sluice looks at the file again when it reads the feed"
+                      " declarations again, or restarts)",
+                      b.checkpoints.empty() ? "batch" : b.checkpoints.front()->describe(), error);
   }
   std::lock_guard lock(done_mutex);
   for (auto& d : out) done.push_back(std::move(d));
@@ -194,7 +195,7 @@ void loader::impl::take_done() {
     try {
       warehouse::release_files(ledger, releases);
     } catch (const db_error& e) {
-      log()->warn("could not release claims ({}); they go with the connection", e.what());
+      files_log()->warn("could not release claims ({}); they go with the connection", e.what());
     }
   }
 }
@@ -205,7 +206,7 @@ void loader::impl::note_failure(const tracked_file& t, const std::string& error)
                                  error + " (a permanent error: not retried until the feed declarations are read"
                                      " again; fix the feed or its staging table)");
   } catch (const db_error& e) {
-    log()->warn("{} {}: could not record why it is not loaded ({})", t.feed->name, t.path, e.what());
+    files_log()->warn("{} {}: could not record why it is not loaded ({})", t.feed->name, t.path, e.what());
   }
 }
 
@@ -224,8 +225,8 @@ void loader::impl::report(tracked_file& t) {
   if (records == t.reported) return;
   auto first = t.first_record + t.reported;
   auto seconds = std::chrono::duration<double>(clock_type::now() - t.since).count();
-  log()->info("{} {}: records {}..{} committed: {} loaded, {} rejected in {:.2f} s", t.feed->name, t.path,
-              first, t.first_record + records - 1, t.loaded, t.rejected, seconds);
+  files_log()->info("{} {}: records {}..{} committed: {} loaded, {} rejected in {:.2f} s", t.feed->name, t.path,
+                    first, t.first_record + records - 1, t.loaded, t.rejected, seconds);
   t.reported = records;
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "loader/sources/files/files_log.h"
 #include "loader/sources/files/file_checkpoints.h"
 #include "loader/sources/files/loader_impl.h"
 
@@ -15,8 +16,8 @@ using warehouse::db_error;
 using warehouse::file_stat;
 
 void loader::impl::continue_in_copy(sighting& copy, const warehouse::file_row& row, const std::string& was) {
-  log()->info("{} {}: {} was copied here and truncated (copytruncate); continuing file {} at byte {}",
-              copy.feed->name, copy.path, was, row.id, row.done.bytes);
+  files_log()->info("{} {}: {} was copied here and truncated (copytruncate); continuing file {} at byte {}",
+                    copy.feed->name, copy.path, was, row.id, row.done.bytes);
   warehouse::move_file(ledger, row.id, copy.path, copy.stat);
   auto moved = row;
   moved.path = copy.path;
@@ -76,8 +77,8 @@ void loader::impl::continue_tracked(tracked_file& t, const std::string& path, bo
                       const file_stat& st) {
   if (t.failed) return;  // looked at again from the ledger once its batches are done
   if (t.path != path) {
-    log()->info("{} {}: renamed from {} (file {}); continuing at byte {}", t.feed->name, path, t.path,
-                t.id, t.at.bytes);
+    files_log()->info("{} {}: renamed from {} (file {}); continuing at byte {}", t.feed->name, path, t.path,
+                      t.id, t.at.bytes);
     by_path.erase(t.path);
     if (auto other = by_path.find(path); other != by_path.end()) detach_path(other->second);
     by_path[path] = t.id;
@@ -91,8 +92,8 @@ void loader::impl::continue_tracked(tracked_file& t, const std::string& path, bo
   bool shrank = change == under::shrank || (change == under::rewritten && !t.compressed);
   bool rewritten = change != under::same;
   if (rewritten && !shrank) {
-    log()->warn("{} {}: rewritten in place (its bytes before byte {} changed); loading it as new content",
-                t.feed->name, path, t.ledger_bytes);
+    files_log()->warn("{} {}: rewritten in place (its bytes before byte {} changed); loading it as new content",
+                      t.feed->name, path, t.ledger_bytes);
     drop_changed(t, path, settled, "rewritten in place");
     return;
   }
@@ -114,11 +115,11 @@ void loader::impl::continue_tracked(tracked_file& t, const std::string& path, bo
   if (shrank) {
     if (t.in_flight == 0 && !t.guard.empty() && !t.compressed && went_on_in_copy(t, path, settled, st)) return;
     if (change == under::shrank) {
-      log()->warn("{} {}: shrank from {} to {} bytes (truncated or rewritten in place); loading it as new"
-                  " content", t.feed->name, path, t.at.bytes, st.size);
+      files_log()->warn("{} {}: shrank from {} to {} bytes (truncated or rewritten in place); loading it as new"
+                        " content", t.feed->name, path, t.at.bytes, st.size);
     } else {
-      log()->warn("{} {}: rewritten in place (its bytes before byte {} changed: truncated and written again);"
-                  " loading it as new content", t.feed->name, path, t.ledger_bytes);
+      files_log()->warn("{} {}: rewritten in place (its bytes before byte {} changed: truncated and written again);"
+                        " loading it as new content", t.feed->name, path, t.ledger_bytes);
     }
     // Let go of it; the ledger (which sees the shrink too) makes it a new row.
     failures.erase(path);
@@ -178,7 +179,7 @@ void loader::impl::resolve(std::vector<sighting>& files) {
     warehouse::file_sighting as{f.feed->name, f.path, f.stat, false};
     auto id = warehouse::insert_duplicate(ledger, as, *d.row, d.reason);
     ++counts.duplicates;
-    log()->warn("{} {}: {} (sluice.files id {}, state duplicate)", f.feed->name, f.path, d.reason, id);
+    files_log()->warn("{} {}: {} (sluice.files id {}, state duplicate)", f.feed->name, f.path, d.reason, id);
   }
   auto ids = record_decisions(files, decided.verdicts);
   std::vector<std::int64_t> wanted;
@@ -210,7 +211,7 @@ void loader::impl::resolve(std::vector<sighting>& files) {
     if (ids[i] == 0) continue;
     if (!claimed.count(ids[i])) {
       schedule_retry(f.path, f.settled, "another sluice is loading it");
-      log()->debug("{} {}: claimed by another sluice; looked at again later", f.feed->name, f.path);
+      files_log()->debug("{} {}: claimed by another sluice; looked at again later", f.feed->name, f.path);
       continue;
     }
     start_tracking(f, ids[i], d.kind == verdict_kind::resume ? d.row : std::nullopt, std::move(d.checked));
@@ -226,8 +227,8 @@ std::vector<std::int64_t> loader::impl::record_decisions(const std::vector<sight
       ids[i] = d.row->id;
       if (d.row->path != f.path) {
         warehouse::move_file(ledger, d.row->id, f.path, f.stat);
-        log()->info("{} {}: renamed from {} (file {}); continuing at byte {}", f.feed->name, f.path, d.row->path,
-                    d.row->id, d.row->done.bytes);
+        files_log()->info("{} {}: renamed from {} (file {}); continuing at byte {}", f.feed->name, f.path, d.row->path,
+                          d.row->id, d.row->done.bytes);
       }
     } else if (d.kind == verdict_kind::fresh) {
       std::optional<std::int64_t> content_size;
@@ -254,8 +255,8 @@ bool loader::impl::resume_from(tracked_file& t, const sighting& f, const warehou
       return false;
     }
     warehouse::reopen_duplicate(ledger, id);
-    log()->info("{} {}: a duplicate that grew past its original; loading what is new from byte {}",
-                f.feed->name, f.path, t.at.bytes);
+    files_log()->info("{} {}: a duplicate that grew past its original; loading what is new from byte {}",
+                      f.feed->name, f.path, t.at.bytes);
   }
   // A compressed file's offsets count its content: its own size says
   // nothing about them, so it is as it was when its stat is.

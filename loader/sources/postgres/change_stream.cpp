@@ -5,6 +5,7 @@
 #include <variant>
 #include <vector>
 
+#include "loader/sources/postgres/postgres_log.h"
 #include "loader/sources/postgres/source_checkpoints.h"
 #include "warehouse/log.h"
 
@@ -23,10 +24,6 @@ constexpr auto status_every = std::chrono::seconds(10);      // unasked standby 
 constexpr auto heartbeat_every = std::chrono::seconds(5);    // an idle source's slot moves at most this often
 constexpr auto publication_every = std::chrono::seconds(30);  // the publication is looked at for tables added
 
-std::shared_ptr<spdlog::logger> log() {
-  static auto instance = warehouse::named_logger("loader");
-  return instance;
-}
 
 }  // namespace
 
@@ -66,8 +63,8 @@ change_stream::change_stream(source_run& run, replication_connection& repl, bool
 void change_stream::on_batch_done(const batch& b, batch_outcome result, const std::string& error) {
   const auto& cp = static_cast<const source_checkpoints&>(*b.checkpoints.front());
   if (result == batch_outcome::committed && b.refused > 0) {
-    log()->warn("source {}: the warehouse refused {} changes of {}; they are in sluice.rejects (source {}, with"
-                " their LSN)", run_.source.name, b.refused, cp.describe(), run_.source.name);
+    postgres_log()->warn("source {}: the warehouse refused {} changes of {}; they are in sluice.rejects (source {}, with"
+                         " their LSN)", run_.source.name, b.refused, cp.describe(), run_.source.name);
   }
   if (result == batch_outcome::committed || result == batch_outcome::already_applied) {
     std::lock_guard lock(confirmed_mutex_);

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <thread>
 
+#include "loader/sources/postgres/postgres_log.h"
 #include "warehouse/log.h"
 
 namespace sluice::loader {
@@ -119,8 +120,8 @@ void replication_connection::run_waiting_for_slot(const std::string& command, in
                           : ""));
     }
     if (!told) {
-      warehouse::named_logger("loader")->info("source {}: slot {} is held by another process ({}); waiting for it", label_, slot,
-                             trimmed(PQerrorMessage(conn_.get())));
+      postgres_log()->info("source {}: slot {} is held by another process ({}); waiting for it", label_, slot,
+                                      trimmed(PQerrorMessage(conn_.get())));
       told = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250));

@@ -4,6 +4,7 @@
 #include <functional>
 #include <thread>
 
+#include "loader/sources/postgres/postgres_log.h"
 #include "loader/sources/postgres/change_stream.h"
 #include "loader/sources/postgres/replication.h"
 #include "loader/sources/postgres/source_run.h"
@@ -17,10 +18,6 @@ namespace {
 
 using warehouse::connection;
 
-std::shared_ptr<spdlog::logger> log() {
-  static auto instance = warehouse::named_logger("loader");
-  return instance;
-}
 
 }  // namespace
 
@@ -46,7 +43,7 @@ replicate_outcome replicator::run(bool once, const std::atomic<bool>& stop) {
       }
       write(wh);
     } catch (const std::exception& not_recorded) {
-      log()->log(level, "source {}: could not record {}: {}", source_.name, what, not_recorded.what());
+      postgres_log()->log(level, "source {}: could not record {}: {}", source_.name, what, not_recorded.what());
     }
   };
   try {

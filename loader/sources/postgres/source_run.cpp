@@ -3,6 +3,7 @@
 #include <memory>
 #include <thread>
 
+#include "loader/sources/postgres/postgres_log.h"
 #include "loader/sources/postgres/snapshot_copy.h"
 #include "warehouse/log.h"
 #include "warehouse/source_ledger.h"
@@ -14,10 +15,6 @@ namespace {
 namespace pg = loader::pgoutput;
 using warehouse::connection;
 
-std::shared_ptr<spdlog::logger> log() {
-  static auto instance = warehouse::named_logger("loader");
-  return instance;
-}
 
 }  // namespace
 
@@ -30,7 +27,7 @@ wh.exec("set tcp_keepalives_idle = 30; set tcp_keepalives_interval = 10; set tcp
 // One sluice at a time: a second daemon (or a --once beside a daemon)
 // waits here, and takes over once the first one's session ends.
 if (!warehouse::claim_source(wh, source.name)) {
-  log()->info("source {}: another sluice replicates it; waiting to take over", source.name);
+  postgres_log()->info("source {}: another sluice replicates it; waiting to take over", source.name);
   auto give_up = claim_by != std::chrono::steady_clock::time_point{}
                      ? claim_by
                      : std::chrono::steady_clock::now() + replicator::claim_patience;
@@ -42,7 +39,7 @@ if (!warehouse::claim_source(wh, source.name)) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
-  log()->info("source {}: taken over", source.name);
+  postgres_log()->info("source {}: taken over", source.name);
 }
 auto source_row = wh.exec_params("select state, coalesce(last_error, '') from sluice.sources where name = $1", {source.name});
 if (source_row.rows() == 0) throw loader::replication_error("source " + source.name + ": no longer in sluice.sources");
@@ -88,11 +85,11 @@ void source_run::take_snapshot(replication_connection& repl) {
     slot = warehouse::record_new_slot(wh, source.name);
     auto unnamed = "sluice_" + source.name;
     if (repl.slot_confirmed(unnamed)) {
-      log()->warn("source {}: the source has a slot {} that this warehouse did not record making (another"
-                  " warehouse's, or one an older sluice made before a source was copied afresh); left alone,"
-                  " using {}. If no warehouse streams from it, drop it on the source (select"
-                  " pg_drop_replication_slot('{}')): it retains WAL",
-                  source.name, unnamed, slot, unnamed);
+      postgres_log()->warn("source {}: the source has a slot {} that this warehouse did not record making (another"
+                           " warehouse's, or one an older sluice made before a source was copied afresh); left alone,"
+                           " using {}. If no warehouse streams from it, drop it on the source (select"
+                           " pg_drop_replication_slot('{}')): it retains WAL",
+                           source.name, unnamed, slot, unnamed);
     }
   }
   auto created = repl.create_slot(slot);
@@ -160,8 +157,8 @@ void source_run::copy_snapshot(connection& src, const replication_connection::cr
     // A row the warehouse refuses (a constraint or trigger on the change
     // log or the mirror): copied again, the careful way, in the same
     // snapshot, so that it becomes a reject instead of failing the source.
-    log()->warn("source {}: the warehouse refused a row of the initial copy ({}); copying again in chunks to set"
-                " refused rows aside as rejects", source.name, e.what());
+    postgres_log()->warn("source {}: the warehouse refused a row of the initial copy ({}); copying again in chunks to set"
+                         " refused rows aside as rejects", source.name, e.what());
     filled.reset();
     wh.exec("rollback");
     wh.exec("begin");
@@ -175,8 +172,8 @@ void source_run::copy_snapshot(connection& src, const replication_connection::cr
                                   "." + quote(t.name) + " sluice_row) to stdout (format binary)",
                               wh, t, prefix, prefix_fields, created.consistent_point, source.name);
     }
-    log()->warn("source {}: {} rows of the initial copy were refused; they are in sluice.rejects (source {})",
-                source.name, refused, source.name);
+    postgres_log()->warn("source {}: {} rows of the initial copy were refused; they are in sluice.rejects (source {})",
+                         source.name, refused, source.name);
   }
   warehouse::forget_copies(wh, source.name);  // every table is copied anew
   wh.exec_params(
@@ -187,8 +184,8 @@ void source_run::copy_snapshot(connection& src, const replication_connection::cr
   if (filled) filled->exec("commit");
   wh.exec("commit");
   src.exec("commit");
-  log()->info("source {}: snapshot of {} tables committed at {}", source.name, tables.size(),
-              pg::format_lsn(created.consistent_point));
+  postgres_log()->info("source {}: snapshot of {} tables committed at {}", source.name, tables.size(),
+                       pg::format_lsn(created.consistent_point));
 }
 
 void source_run::check_slot(replication_connection& repl) {
@@ -235,8 +232,8 @@ bool source_run::needs_copy(const std::string& schema, const std::string& name) 
 
 void source_run::copy_added(const std::string& schema, const std::string& name) {
   const auto qualified = schema + "." + name;
-  log()->info("source {}: {} is in the publication but was not copied (added since the source's snapshot):"
-              " copying it", source.name, qualified);
+  postgres_log()->info("source {}: {} is in the publication but was not copied (added since the source's snapshot):"
+                       " copying it", source.name, qualified);
   warehouse::note_copy_begun(wh, source.name, qualified);
   loader::replication_connection at_lsn(source.conninfo, source.name);
   auto created = at_lsn.create_slot(slot.substr(0, 58) + "_copy", true);
@@ -253,7 +250,7 @@ void source_run::copy_added(const std::string& schema, const std::string& name) 
   if (std::string(oid.text(0, 0)).empty()) {
     // Dropped on the source since: nothing to copy; its changes from before
     // are skipped like any copied table's.
-    log()->warn("source {}: {} is no longer on the source; nothing to copy", source.name, qualified);
+    postgres_log()->warn("source {}: {} is no longer on the source; nothing to copy", source.name, qualified);
     warehouse::record_copy(wh, source.name, qualified, created.consistent_point);
   } else {
     t.columns = source_columns(src, std::string(oid.text(0, 0)));
@@ -277,9 +274,9 @@ void source_run::copy_added(const std::string& schema, const std::string& name) 
   t.copied_from = created.consistent_point;
   copies[qualified] = created.consistent_point;
   outcome.changes += rows;
-  log()->info("source {}: {} copied at {} ({} rows{}); its changes from there on are streamed", source.name,
-              qualified, pg::format_lsn(created.consistent_point), rows,
-              refused == 0 ? std::string() : ", " + std::to_string(refused) + " refused: see sluice.rejects");
+  postgres_log()->info("source {}: {} copied at {} ({} rows{}); its changes from there on are streamed", source.name,
+                       qualified, pg::format_lsn(created.consistent_point), rows,
+                       refused == 0 ? std::string() : ", " + std::to_string(refused) + " refused: see sluice.rejects");
 }
 
 void source_run::copy_uncopied(const std::vector<source_table>& published) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "loader/sources/postgres/postgres_log.h"
 #include "loader/sources/postgres/replication.h"
 #include "loader/sources/postgres/replicator.h"
 #include "warehouse/log.h"
@@ -13,10 +14,6 @@ namespace {
 
 namespace pg = loader::pgoutput;
 
-std::shared_ptr<spdlog::logger> log() {
-  static auto instance = warehouse::named_logger("loader");
-  return instance;
-}
 
 }  // namespace
 
@@ -406,8 +403,8 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   tx.commit();
   std::string list;
   for (const auto& m : made) list += (list.empty() ? "" : ", ") + m;
-  log()->info("source {}: {}.{}: {}", source, t.schema, t.name,
-              list.empty() ? std::string("added the columns new on the source") : "created or updated " + list);
+  postgres_log()->info("source {}: {}.{}: {}", source, t.schema, t.name,
+                       list.empty() ? std::string("added the columns new on the source") : "created or updated " + list);
 }
 
 // What the source's existing rows hold for `added` columns of the table
@@ -432,10 +429,10 @@ std::map<std::string, std::string> added_defaults(const std::string& conninfo, c
     if (!r.is_null(row, 1)) {
       out.emplace(name, std::string(r.text(row, 1)));
     } else if (r.text(row, 2) == "t") {
-      log()->warn("source {}: column {} of {} was added with a default the source's catalog no longer holds for the"
-                  " rows from before (a volatile default rewrote the table); the mirror has NULL there until a row"
-                  " changes (set state = 'new' in sluice.sources to copy the table afresh)",
-                  source, name, table);
+      postgres_log()->warn("source {}: column {} of {} was added with a default the source's catalog no longer holds for the"
+                           " rows from before (a volatile default rewrote the table); the mirror has NULL there until a row"
+                           " changes (set state = 'new' in sluice.sources to copy the table afresh)",
+                           source, name, table);
     }
   }
   return out;
