@@ -80,11 +80,27 @@ inline std::string source_name(const sluice_fixture& fx, const std::string& pref
   return prefix + fx.database().substr(fx.database().size() - 8);
 }
 
-// Adds the source `name` to the warehouse: `src`'s database and its `publication`.
+// Adds the source `name` to the warehouse of `fx` (a row of sluice.sources):
+// the database `conninfo` names and its `publication`. `slot` is the slot
+// recorded at insert, as a warehouse from before slot names carried its id
+// has it; without it sluice names the slot on its first run.
+// Throws warehouse::db_error when the warehouse refuses the row.
+inline void add_source(sluice_fixture& fx, const std::string& name, const std::string& conninfo,
+                       const std::string& publication, const std::optional<std::string>& slot = std::nullopt) {
+  if (slot) {
+    fx.db().exec_params(
+        "insert into sluice.sources (name, conninfo, publication, slot_name) values ($1, $2, $3, $4)",
+        {name, conninfo, publication, *slot});
+  } else {
+    fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ($1, $2, $3)",
+                        {name, conninfo, publication});
+  }
+}
+
+// The same for `src`'s database.
 inline void add_source(sluice_fixture& fx, const std::string& name, const source_db& src,
-                       const std::string& publication) {
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ($1, $2, $3)",
-                      {name, src.dsn(), publication});
+                       const std::string& publication, const std::optional<std::string>& slot = std::nullopt) {
+  add_source(fx, name, src.dsn(), publication, slot);
 }
 
 // The replication slot the warehouse of `fx` uses for the source `name`, as

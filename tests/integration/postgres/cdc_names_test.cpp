@@ -167,9 +167,7 @@ TEST_CASE("a source whose recorded slot is sluice_<name> keeps streaming from it
       "create table items (id int primary key, note text);"
       "insert into items values (1, 'one');"
       "create publication pub for table items;");
-  fx.db().exec_params(
-      "insert into sluice.sources (name, conninfo, publication, slot_name) values ('app', $1, 'pub', 'sluice_app')",
-      {src.dsn()});
+  add_source(fx, "app", src, "pub", "sluice_app");
   REQUIRE(fx.run_once().ok());
   src.db().exec("insert into items values (2, 'two')");
   REQUIRE(fx.run_once().ok());

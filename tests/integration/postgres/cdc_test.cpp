@@ -28,8 +28,7 @@ TEST_CASE("a source is copied from its snapshot and then streamed with every cha
       "update items set big = (select string_agg(md5(g::text), '') from generate_series(1, 100) g) where id = 1;"
       "insert into notes values ('a'), ('b');"
       "create publication shop_pub for table items, notes;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "shop_pub");
 
   auto first = fx.run_once();
   INFO(first.describe());
@@ -91,8 +90,7 @@ TEST_CASE("tables with REPLICA IDENTITY FULL, with and without a primary key, st
       "insert into history select i, i, 'h' from generate_series(1, 100) i;"
       "insert into accounts select i, 0 from generate_series(1, 100) i;"
       "create publication full_pub for table history, accounts;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'full_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "full_pub");
   auto first = fx.run_once();
   INFO(first.describe());
   REQUIRE(first.ok());
@@ -121,8 +119,7 @@ TEST_CASE("kill -9 of sluice while it streams a source loses and doubles no chan
   src.db().exec(
       "create table events (id bigint primary key, payload text);"
       "create publication ev_pub for table events;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'ev_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "ev_pub");
   REQUIRE(fx.run_once().ok());  // the snapshot (empty)
   // 30 source transactions of 10,000 rows, then 500 small ones.
   src.db().exec(
@@ -161,8 +158,7 @@ TEST_CASE("a change the warehouse refuses is a reject at its LSN, and the change
       "create table items (id int primary key, name text, price numeric(8,2));"
       "insert into items values (1, 'short', 1);"
       "create publication shop_pub for table items;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "shop_pub");
   REQUIRE(fx.run_once().ok());
   // A user narrows the change log: names longer than 8 no longer fit.
   fx.db().exec("alter table staging.app_items add constraint short_names check (length(name) <= 8)");
@@ -206,8 +202,7 @@ TEST_CASE("the daemon starts a source added while it runs, and stops one that is
   std::filesystem::create_directories(fx.inbox());
   auto daemon = start_daemon(fx, "sources-daemon.log");
   // Added while the daemon runs: copied, then streamed, without a restart.
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "shop_pub");
   auto streaming = [&] {
     return fx.scalar("select count(*) from sluice.sources where name = 'app' and state = 'streaming'") == 1;
   };
@@ -239,8 +234,7 @@ TEST_CASE("an idle publication's slot still moves while the source writes elsewh
       "create table elsewhere (id int, note text);"  // not published
       "insert into items select i, 'item ' || i from generate_series(1, 10) i;"
       "create publication shop_pub for table items;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "shop_pub");
   std::filesystem::create_directories(fx.inbox());
   auto daemon = start_daemon(fx, "heartbeat-daemon.log");
   REQUIRE(wait_until(
@@ -294,8 +288,7 @@ TEST_CASE("a row the warehouse refuses during the initial copy is a reject at th
       "create table staging.app_items (_op text not null, _lsn pg_lsn not null, _seq integer not null,"
       " _commit_at timestamptz, _unchanged text, _old_id integer, id integer, qty integer,"
       " constraint no_negative_qty check (qty >= 0))");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "shop_pub");
   auto run = fx.run_once();
   INFO(run.describe());
   REQUIRE(run.ok());
@@ -343,8 +336,7 @@ TEST_CASE("a table outside public is S_<schema>_T in the warehouse, beside the p
       "insert into inv.stock select i, i * 10 from generate_series(1, 20) i;"
       "insert into public.stock select i, 'public ' || i from generate_series(1, 5) i;"
       "create publication pub for table inv.stock, public.stock;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "pub");
   auto first = fx.run_once();
   INFO(first.describe());
   REQUIRE(first.ok());
