@@ -11,7 +11,6 @@
 #include <cstdlib>
 
 #include <atomic>
-#include <fstream>
 #include <optional>
 #include <regex>
 #include <string>
@@ -170,15 +169,5 @@ class workload_thread {
   std::atomic<bool> running_{true};
   std::thread thread_;
 };
-
-// Peak resident set size of a running process in kB (VmHWM), 0 once it is gone.
-inline std::int64_t peak_rss_kb(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return 0;
-}
 
 }  // namespace sluice::testing

@@ -20,12 +20,6 @@
 namespace sluice::testing {
 namespace {
 
-std::string logins(int first, int count) {
-  std::string out;
-  for (int account = first; account < first + count; ++account) out += login_line(account) + "\n";
-  return out;
-}
-
 // The value of `key` in a key=value conninfo ("" when absent).
 std::string conninfo_value(const std::string& dsn, const std::string& key) {
   std::smatch m;
