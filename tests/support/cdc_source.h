@@ -12,7 +12,6 @@
 
 #include <atomic>
 #include <optional>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -108,23 +107,10 @@ inline std::string slot_of(sluice_fixture& fx, const std::string& name) {
   return fx.text("select coalesce(slot_name, '') from sluice.sources where name = $1", {name});
 }
 
-// The value of `key` in a key=value conninfo ("" when absent).
-inline std::string conninfo_value(const std::string& dsn, const std::string& key) {
-  std::smatch m;
-  std::regex pattern("(^|\\s)" + key + "=(\\S+)");
-  return std::regex_search(dsn, m, pattern) ? m[2].str() : "";
-}
-
-// `pg_ctl restart -m immediate` of the cluster `cluster_dsn` names (a crash:
-// no shutdown checkpoint), as its owner when we are root. The clusters of
-// scripts/test.sh keep their data in <host>/data.
+// `pg_ctl restart -m immediate` of the cluster `cluster_dsn` names (a crash),
+// see crash_restart_command().
 inline exit_status crash_restart_server(sluice_fixture& fx, const std::string& cluster_dsn) {
-  auto host = conninfo_value(cluster_dsn, "host");
-  auto data_dir = host + "/data";
-  std::vector<std::string> restart{std::string(PG_BINDIR) + "/pg_ctl", "-D", data_dir, "restart", "-m", "immediate",
-                                   "-w", "-t", "60", "-l", host + "/server.log"};
-  if (::geteuid() == 0) restart.insert(restart.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
-  return run_process(restart, fx.work() / "restart.log", 90s);
+  return run_process(crash_restart_command(cluster_dsn), fx.work() / "restart.log", 90s);
 }
 
 // Sets a parameter of the sources' cluster (ALTER SYSTEM, reloaded) and
