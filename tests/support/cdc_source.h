@@ -107,6 +107,23 @@ inline std::string slot_of(sluice_fixture& fx, const std::string& name) {
   return fx.text("select coalesce(slot_name, '') from sluice.sources where name = $1", {name});
 }
 
+// The state of the source `name` in sluice.sources: new, streaming or stopped.
+inline std::string source_state(sluice_fixture& fx, const std::string& name) {
+  return fx.text("select state from sluice.sources where name = $1", {name});
+}
+
+// The last_error of the source `name`, "" when there is none.
+inline std::string source_error(sluice_fixture& fx, const std::string& name) {
+  return fx.text("select coalesce(last_error, '') from sluice.sources where name = $1", {name});
+}
+
+// Polls until the source `name` is in `state`, through restarts of the
+// warehouse (a query that fails reconnects and counts as not yet).
+inline bool wait_for_source_state(sluice_fixture& fx, const std::string& name, const std::string& state,
+                                  std::chrono::milliseconds timeout) {
+  return fx.wait_until_reconnecting([&] { return source_state(fx, name) == state; }, timeout, 100ms);
+}
+
 // `pg_ctl restart -m immediate` of the cluster `cluster_dsn` names (a crash),
 // see crash_restart_command().
 inline exit_status crash_restart_server(sluice_fixture& fx, const std::string& cluster_dsn) {

@@ -71,7 +71,7 @@ TEST_CASE("a source is copied from its snapshot and then streamed with every cha
   CHECK(fx.scalar("select count(*) from (select _lsn, _seq from staging.app_items where _op <> 'r' group by 1, 2 having count(*) > 1) d") ==
         0);
   CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'u' and _unchanged = 'big'") >= 1);
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(source_state(fx, "app") == "streaming");
 }
 
 // Regression: under REPLICA IDENTITY FULL a Relation message flags every
@@ -199,14 +199,10 @@ TEST_CASE("the daemon starts a source added while it runs, and stops one that is
       "create table items (id int primary key, name text);"
       "insert into items select i, 'item ' || i from generate_series(1, 100) i;"
       "create publication shop_pub for table items;");
-  std::filesystem::create_directories(fx.inbox());
   auto daemon = start_daemon(fx, "sources-daemon.log");
   // Added while the daemon runs: copied, then streamed, without a restart.
   add_source(fx, "app", src, "shop_pub");
-  auto streaming = [&] {
-    return fx.scalar("select count(*) from sluice.sources where name = 'app' and state = 'streaming'") == 1;
-  };
-  REQUIRE(wait_until(streaming, 60s, 100ms));
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
   src.db().exec("insert into items values (101, 'new')");
   REQUIRE(wait_until([&] { return fx.scalar("select count(*) from core.app_items") == 101; }, 60s, 100ms));
   // Removed: its stream stops, and the slot is left inactive for the user to drop.
@@ -235,11 +231,8 @@ TEST_CASE("an idle publication's slot still moves while the source writes elsewh
       "insert into items select i, 'item ' || i from generate_series(1, 10) i;"
       "create publication shop_pub for table items;");
   add_source(fx, "app", src, "shop_pub");
-  std::filesystem::create_directories(fx.inbox());
   auto daemon = start_daemon(fx, "heartbeat-daemon.log");
-  REQUIRE(wait_until(
-      [&] { return fx.scalar("select count(*) from sluice.sources where name = 'app' and state = 'streaming'") == 1; },
-      60s, 100ms));
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
   REQUIRE(fx.scalar("select count(*) from core.app_items") == 10);
   warehouse::connection source_admin(source_admin_dsn());
   const auto slot = slot_of(fx, "app");
@@ -293,7 +286,7 @@ TEST_CASE("a row the warehouse refuses during the initial copy is a reject at th
   INFO(run.describe());
   REQUIRE(run.ok());
   CHECK(run.output.find("refused a row of the initial copy") != std::string::npos);
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(source_state(fx, "app") == "streaming");
 
   // Each other row once, in the change log and the mirror; notes whole.
   CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'r'") == 4998);
