@@ -22,8 +22,6 @@
 namespace sluice::testing {
 namespace {
 
-using sluice::testing::gzip_of;
-
 constexpr std::string_view sales_header =
     "SaleID,ProductID,ProductName,Brand,Category,RetailerID,RetailerName,Channel,Location,Quantity,Price,Date\n";
 
