@@ -11,9 +11,7 @@
 #include <cstdlib>
 
 #include <atomic>
-#include <fstream>
 #include <optional>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,11 +78,27 @@ inline std::string source_name(const sluice_fixture& fx, const std::string& pref
   return prefix + fx.database().substr(fx.database().size() - 8);
 }
 
-// Adds the source `name` to the warehouse: `src`'s database and its `publication`.
+// Adds the source `name` to the warehouse of `fx` (a row of sluice.sources):
+// the database `conninfo` names and its `publication`. `slot` is the slot
+// recorded at insert, as a warehouse from before slot names carried its id
+// has it; without it sluice names the slot on its first run.
+// Throws warehouse::db_error when the warehouse refuses the row.
+inline void add_source(sluice_fixture& fx, const std::string& name, const std::string& conninfo,
+                       const std::string& publication, const std::optional<std::string>& slot = std::nullopt) {
+  if (slot) {
+    fx.db().exec_params(
+        "insert into sluice.sources (name, conninfo, publication, slot_name) values ($1, $2, $3, $4)",
+        {name, conninfo, publication, *slot});
+  } else {
+    fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ($1, $2, $3)",
+                        {name, conninfo, publication});
+  }
+}
+
+// The same for `src`'s database.
 inline void add_source(sluice_fixture& fx, const std::string& name, const source_db& src,
-                       const std::string& publication) {
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ($1, $2, $3)",
-                      {name, src.dsn(), publication});
+                       const std::string& publication, const std::optional<std::string>& slot = std::nullopt) {
+  add_source(fx, name, src.dsn(), publication, slot);
 }
 
 // The replication slot the warehouse of `fx` uses for the source `name`, as
@@ -93,23 +107,27 @@ inline std::string slot_of(sluice_fixture& fx, const std::string& name) {
   return fx.text("select coalesce(slot_name, '') from sluice.sources where name = $1", {name});
 }
 
-// The value of `key` in a key=value conninfo ("" when absent).
-inline std::string conninfo_value(const std::string& dsn, const std::string& key) {
-  std::smatch m;
-  std::regex pattern("(^|\\s)" + key + "=(\\S+)");
-  return std::regex_search(dsn, m, pattern) ? m[2].str() : "";
+// The state of the source `name` in sluice.sources: new, streaming or stopped.
+inline std::string source_state(sluice_fixture& fx, const std::string& name) {
+  return fx.text("select state from sluice.sources where name = $1", {name});
 }
 
-// `pg_ctl restart -m immediate` of the cluster `cluster_dsn` names (a crash:
-// no shutdown checkpoint), as its owner when we are root. The clusters of
-// scripts/test.sh keep their data in <host>/data.
+// The last_error of the source `name`, "" when there is none.
+inline std::string source_error(sluice_fixture& fx, const std::string& name) {
+  return fx.text("select coalesce(last_error, '') from sluice.sources where name = $1", {name});
+}
+
+// Polls until the source `name` is in `state`, through restarts of the
+// warehouse (a query that fails reconnects and counts as not yet).
+inline bool wait_for_source_state(sluice_fixture& fx, const std::string& name, const std::string& state,
+                                  std::chrono::milliseconds timeout) {
+  return fx.wait_until_reconnecting([&] { return source_state(fx, name) == state; }, timeout, 100ms);
+}
+
+// `pg_ctl restart -m immediate` of the cluster `cluster_dsn` names (a crash),
+// see crash_restart_command().
 inline exit_status crash_restart_server(sluice_fixture& fx, const std::string& cluster_dsn) {
-  auto host = conninfo_value(cluster_dsn, "host");
-  auto data_dir = host + "/data";
-  std::vector<std::string> restart{std::string(PG_BINDIR) + "/pg_ctl", "-D", data_dir, "restart", "-m", "immediate",
-                                   "-w", "-t", "60", "-l", host + "/server.log"};
-  if (::geteuid() == 0) restart.insert(restart.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
-  return run_process(restart, fx.work() / "restart.log", 90s);
+  return run_process(crash_restart_command(cluster_dsn), fx.work() / "restart.log", 90s);
 }
 
 // Sets a parameter of the sources' cluster (ALTER SYSTEM, reloaded) and
@@ -154,15 +172,5 @@ class workload_thread {
   std::atomic<bool> running_{true};
   std::thread thread_;
 };
-
-// Peak resident set size of a running process in kB (VmHWM), 0 once it is gone.
-inline std::int64_t peak_rss_kb(pid_t pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
-  }
-  return 0;
-}
 
 }  // namespace sluice::testing

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <random>
@@ -27,6 +28,25 @@ inline constexpr bool memory_bounds_hold = false;
 inline constexpr bool memory_bounds_hold = true;
 #endif
 
+// Peak resident set size of a running process in kB (VmHWM), 0 once it is gone.
+inline std::int64_t peak_rss_kb(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return 0;
+}
+
+// Hubdoc LOGIN lines (login_line()) of accounts [first, first + count) that
+// are not exactly once in staging.hubdoc_login: 0 when each is there once.
+inline std::int64_t accounts_not_once(sluice_fixture& fx, int first, int count) {
+  return fx.scalar(
+      "select count(*) from generate_series($1::int, $2::int) a(account)"
+      " left join (select account, count(*) n from staging.hubdoc_login group by 1) s using (account)"
+      " where coalesce(s.n, 0) <> 1",
+      {std::to_string(first), std::to_string(first + count - 1)});
+}
 
 // Invariant 1 (conservation) for one file of the inbox, loaded to its end:
 // every record is exactly one staging row or one reject, the ledger's counters

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
@@ -83,6 +84,20 @@ std::string with_dbname(const std::string& dsn, const std::string& dbname) {
   }
   PQconninfoFree(options);
   return out + "dbname=" + quote_conninfo_value(dbname);
+}
+
+std::string conninfo_value(const std::string& dsn, const std::string& key) {
+  std::smatch m;
+  std::regex pattern("(^|\\s)" + key + "=(\\S+)");
+  return std::regex_search(dsn, m, pattern) ? m[2].str() : "";
+}
+
+std::vector<std::string> crash_restart_command(const std::string& cluster_dsn) {
+  auto host = conninfo_value(cluster_dsn, "host");
+  std::vector<std::string> restart{std::string(PG_BINDIR) + "/pg_ctl", "-D", host + "/data", "restart", "-m",
+                                   "immediate", "-w", "-t", "60", "-l", host + "/server.log"};
+  if (::geteuid() == 0) restart.insert(restart.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
+  return restart;
 }
 
 std::string exit_status::describe() const {

@@ -40,6 +40,15 @@ using namespace std::chrono_literals;
 // `dsn` (key=value or URI) with its dbname replaced, as a key=value conninfo.
 [[nodiscard]] std::string with_dbname(const std::string& dsn, const std::string& dbname);
 
+// The value of `key` in a key=value conninfo, as written there (quotes kept;
+// "" when absent).
+[[nodiscard]] std::string conninfo_value(const std::string& dsn, const std::string& key);
+
+// The argv of `pg_ctl restart -m immediate` (a crash: no shutdown checkpoint)
+// of the cluster `cluster_dsn` names, as its owner when we are root. The
+// clusters of scripts/test.sh keep their data in <host>/data.
+[[nodiscard]] std::vector<std::string> crash_restart_command(const std::string& cluster_dsn);
+
 // How a child process ended.
 struct exit_status {
   bool exited = false;    // ended through exit(): code is valid

@@ -31,6 +31,13 @@ inline std::string login_line(int account, std::string_view details = "web login
          std::to_string(account) + R"(, "details": ")" + std::string(details) + R"("})";
 }
 
+// `count` LOGIN lines (each with its newline) for accounts first, first + 1, ...
+inline std::string logins(int first, int count) {
+  std::string out;
+  for (int account = first; account < first + count; ++account) out += login_line(account) + "\n";
+  return out;
+}
+
 // One line of input and what the loader must make of it.
 struct input_line {
   std::string what;                  // for messages: which kind of input this is

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace sluice::testing {
@@ -31,11 +32,14 @@ class temp_dir {
   std::filesystem::path path_;
 };
 
-// Writes `content` (creating parent directories) and closes the file.
-inline void write_file(const std::filesystem::path& path, const std::string& content) {
+// Writes `content` (creating parent directories) and closes the file. In
+// place: a file already at `path` is truncated and rewritten (same inode),
+// as a producer without a rename does; sluice_fixture::write_file is the
+// careful producer that renames a finished file into place.
+inline void write_in_place(const std::filesystem::path& path, std::string_view content) {
   std::filesystem::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary);
-  out << content;
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
 }
 
 }  // namespace sluice::testing

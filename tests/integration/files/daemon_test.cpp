@@ -13,16 +13,6 @@
 #include "loader/sources/files/loader.h"
 
 namespace sluice::testing {
-namespace {
-
-std::string logins(int first_account, int count) {
-  std::string out;
-  for (int account = first_account; account < first_account + count; ++account) out += login_line(account) + "\n";
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("the daemon loads new and growing files within seconds and exits 0 on SIGTERM",
           "[integration][daemon]") {
   sluice_fixture fx;

@@ -20,19 +20,6 @@
 namespace sluice::testing {
 namespace {
 
-std::string logins(int first, int count) {
-  std::string out;
-  for (int account = first; account < first + count; ++account) out += login_line(account) + "\n";
-  return out;
-}
-
-// The value of `key` in a key=value conninfo ("" when absent).
-std::string conninfo_value(const std::string& dsn, const std::string& key) {
-  std::smatch m;
-  std::regex pattern("(^|\\s)" + key + "=(\\S+)");
-  return std::regex_search(dsn, m, pattern) ? m[2].str() : "";
-}
-
 }  // namespace
 
 TEST_CASE("a file swapped for a symlink to a file outside the inbox is refused, never read",
@@ -268,12 +255,8 @@ TEST_CASE("two daemons on one inbox and warehouse never double a record", "[inte
 std::vector<std::string> warehouse_crash_restart() {
   auto host = conninfo_value(admin_dsn(), "host");
   REQUIRE(!host.empty());
-  auto data_dir = host + "/data";
-  REQUIRE(std::filesystem::exists(data_dir + "/PG_VERSION"));
-  std::vector<std::string> restart{std::string(PG_BINDIR) + "/pg_ctl", "-D", data_dir, "restart", "-m", "immediate",
-                                   "-w", "-t", "60", "-l", host + "/server.log"};
-  if (::geteuid() == 0) restart.insert(restart.begin(), {"/usr/sbin/runuser", "-u", "postgres", "--"});
-  return restart;
+  REQUIRE(std::filesystem::exists(host + "/data/PG_VERSION"));
+  return crash_restart_command(admin_dsn());
 }
 
 TEST_CASE("warehouse crash while a large CSV streams: loaded exactly once, also when the file is deleted meanwhile",

@@ -18,8 +18,6 @@
 
 namespace sluice::testing {
 
-using sluice::testing::gzip_of;
-
 TEST_CASE("a .csv.gz and a .log.gz load as their content, with positions in the content",
           "[integration][gzip]") {
   sluice_fixture fx;

@@ -15,6 +15,7 @@
 #include "support/checks.h"
 #include "support/fixture.h"
 #include "support/hubdoc_input.h"
+#include "support/temp_dir.h"
 
 namespace sluice::testing {
 namespace {
@@ -25,19 +26,6 @@ std::string pretty_login(int account) {
   return "{\n  \"date\": \"2019-01-05T08:00:00-05:00\",\n  \"log_type\": \"LOGIN\",\n"
          "  \"level\": \"INFO\",\n  \"account\": " +
          std::to_string(account) + ",\n  \"details\": \"web login\"\n}\n";
-}
-
-std::string logins(int first, int count) {
-  std::string out;
-  for (int account = first; account < first + count; ++account) out += login_line(account) + "\n";
-  return out;
-}
-
-// Writes in place, the way the pleo services do (no rename).
-void write_in_place(const std::filesystem::path& path, std::string_view content) {
-  std::filesystem::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
 }
 
 std::int64_t files_in_state(sluice_fixture& fx, const std::string& state) {

@@ -16,34 +16,13 @@
 #include "support/checks.h"
 #include "support/fixture.h"
 #include "support/hubdoc_input.h"
+#include "support/temp_dir.h"
 
 namespace sluice::testing {
 namespace {
 
-std::string logins(int first, int count) {
-  std::string out;
-  for (int account = first; account < first + count; ++account) out += login_line(account) + "\n";
-  return out;
-}
-
-// Writes in place (no rename): same inode, new content.
-void write_in_place(const std::filesystem::path& path, std::string_view content) {
-  std::filesystem::create_directories(path.parent_path());
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-}
-
 std::int64_t rows_of(sluice_fixture& fx, int account) {
   return fx.scalar("select count(*) from staging.hubdoc_login where account = $1", {std::to_string(account)});
-}
-
-// Accounts in [first, first + count) that are not exactly once in staging.
-std::int64_t accounts_not_once(sluice_fixture& fx, int first, int count) {
-  return fx.scalar(
-      "select count(*) from generate_series($1::int, $2::int) a(account)"
-      " left join (select account, count(*) n from staging.hubdoc_login group by 1) s using (account)"
-      " where coalesce(s.n, 0) <> 1",
-      {std::to_string(first), std::to_string(first + count - 1)});
 }
 
 }  // namespace

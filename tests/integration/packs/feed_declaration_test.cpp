@@ -34,7 +34,7 @@ const std::string orders = "{\"order_id\":1,\"customer\":\"ada\"}\n{\"order_id\"
 fs::path write_pack_file(sluice_fixture& fx, const std::string& pack, const std::string& file,
                          const std::string& sql) {
   fs::path path = fx.work() / pack / file;
-  sluice::testing::write_file(path, sql);
+  sluice::testing::write_in_place(path, sql);
   return path;
 }
 

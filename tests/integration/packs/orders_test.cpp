@@ -1,6 +1,6 @@
 // The orders pack end to end: sluice-gen-orders runs the shop's workload on a
-// real source database (a second database on the test server, which runs with
-// wal_level = logical), sluice replicates it as source `shop`, and the pack's
+// real source database (a source_db of support/cdc_source.h, on the sources'
+// cluster), sluice replicates it as source `shop`, and the pack's
 // reports must equal the same reports computed on the source's own tables.
 // The CSV exports of sluice-gen-orders --csv go through the inbox into the
 // same reports.
@@ -11,37 +11,11 @@
 #include <optional>
 #include <random>
 
+#include "support/cdc_source.h"
 #include "support/fixture.h"
 
 namespace sluice::testing {
 namespace {
-
-// The shop's database on the test server, dropped at the end (its slots
-// first, so the drop is not refused).
-class shop_database {
- public:
-  explicit shop_database(std::string name) : name_(std::move(name)), admin_(admin_dsn()) {
-    admin_.exec("drop database if exists " + name_ + " with (force)");
-    admin_.exec("create database " + name_);
-    dsn_ = with_dbname(admin_dsn(), name_);
-  }
-  ~shop_database() {
-    try {
-      admin_.exec("select pg_drop_replication_slot(slot_name) from pg_replication_slots where database = '" + name_ +
-                  "'");
-      admin_.exec("drop database if exists " + name_ + " with (force)");
-    } catch (...) {
-    }
-  }
-  shop_database(const shop_database&) = delete;
-  shop_database& operator=(const shop_database&) = delete;
-  [[nodiscard]] const std::string& dsn() const { return dsn_; }
-
- private:
-  std::string name_;
-  warehouse::connection admin_;
-  std::string dsn_;
-};
 
 // One text value: every row of `query` (ordered), joined, with the row count.
 std::string rows_of(warehouse::connection& db, const std::string& query) {
@@ -68,8 +42,6 @@ std::string normalised_daily(warehouse::connection& db, const std::string& query
                          ") d(day, orders, items, revenue, r5, r6)");
 }
 
-std::string shop_name(const sluice_fixture& fx) { return "shop_" + fx.database().substr(fx.database().size() - 8); }
-
 exit_status generate(const sluice_fixture& fx, const std::vector<std::string>& args, const std::string& log) {
   std::vector<std::string> argv{SLUICE_GEN_ORDERS};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -81,14 +53,13 @@ exit_status generate(const sluice_fixture& fx, const std::vector<std::string>& a
 TEST_CASE("the orders reports equal the same reports computed on the shop's database after sluice replicates its workload",
           "[integration][cdc][orders]") {
   sluice_fixture fx;
-  shop_database shop(shop_name(fx));
+  source_db shop(source_name(fx, "shop_"));
   // Before sluice knows the shop: the schema, the publication, some orders
   // (the initial snapshot takes them).
   auto before = generate(fx, {"--dsn", shop.dsn(), "--rate", "100", "--seconds", "2", "--seed", "11"}, "gen-1.log");
   INFO(before.describe());
   REQUIRE(before.ok());
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('shop', $1, 'orders_pub')",
-                      {shop.dsn()});
+  add_source(fx, "shop", shop, "orders_pub");
   auto first = fx.run_once();
   INFO(first.describe());
   REQUIRE(first.ok());
@@ -135,13 +106,12 @@ TEST_CASE("the orders reports equal the same reports computed on the shop's data
 TEST_CASE("a change log of the orders pack whose columns differ from the shop's table stops the source naming the column",
           "[integration][cdc][orders]") {
   sluice_fixture fx;
-  shop_database shop(shop_name(fx));
+  source_db shop(source_name(fx, "shop_"));
   auto made = generate(fx, {"--dsn", shop.dsn(), "--rate", "50", "--seconds", "1"}, "gen.log");
   REQUIRE(made.ok());
   // As a pack written for another shop might have it: quantity is text.
   fx.db().exec("alter table staging.shop_order_lines alter column quantity type text");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('shop', $1, 'orders_pub')",
-                      {shop.dsn()});
+  add_source(fx, "shop", shop, "orders_pub");
   auto run = fx.run_once();
   INFO(run.describe());
   CHECK_FALSE(run.ok());
@@ -154,10 +124,9 @@ TEST_CASE("a change log of the orders pack whose columns differ from the shop's 
 TEST_CASE("a column added on the shop while sluice is stopped is added to the pack's change log and the mirror",
           "[integration][cdc][orders]") {
   sluice_fixture fx;
-  shop_database shop(shop_name(fx));
+  source_db shop(source_name(fx, "shop_"));
   REQUIRE(generate(fx, {"--dsn", shop.dsn(), "--rate", "50", "--seconds", "1"}, "gen.log").ok());
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('shop', $1, 'orders_pub')",
-                      {shop.dsn()});
+  add_source(fx, "shop", shop, "orders_pub");
   REQUIRE(fx.run_once().ok());
   warehouse::connection source(shop.dsn());
   source.exec("alter table orders add column note text; update orders set note = 'rush', updated_at = now()"

@@ -152,8 +152,8 @@ std::string schema_difference(sluice_fixture& fx, const std::string& got, const 
   if (got == want) return "";
   auto got_path = fx.work() / "schema-upgraded.sql";
   auto want_path = fx.work() / "schema-new.sql";
-  write_file(got_path, got);
-  write_file(want_path, want);
+  write_in_place(got_path, got);
+  write_in_place(want_path, want);
   return capture("diff -u '" + want_path.string() + "' '" + got_path.string() + "' || true");
 }
 

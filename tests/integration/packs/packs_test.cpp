@@ -49,7 +49,7 @@ const std::string shop_orders =
 fs::path write_pack_file(sluice_fixture& fx, const std::string& pack, const std::string& file,
                          const std::string& sql) {
   fs::path path = fx.work() / pack / file;
-  sluice::testing::write_file(path, sql);
+  sluice::testing::write_in_place(path, sql);
   return path;
 }
 

@@ -93,7 +93,7 @@ TEST_CASE("kill -9 of sluice during the initial snapshot commits none of it, and
   CHECK(copied_when_killed > 0);
   CHECK(copied_when_killed < rows);  // the kill landed mid-copy
   // Nothing of the snapshot committed.
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "new");
+  CHECK(source_state(fx, "app") == "new");
   CHECK(fx.scalar("select count(*) from staging.app_big") == 0);
   CHECK(fx.scalar("select count(*) from core.app_big") == 0);
 
@@ -106,7 +106,7 @@ TEST_CASE("kill -9 of sluice during the initial snapshot commits none of it, and
   CHECK(copied.int64(0, 0) == copied.int64(0, 1));
   CHECK(copied.int64(0, 0) + fx.scalar("select count(*) from staging.app_big where _op = 'i'") == rows + 1);
   CHECK(doubled_changes(fx, "staging.app_big") == 0);
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(source_state(fx, "app") == "streaming");
   // One slot, sluice's, and it is not held by anyone.
   CHECK(src.db().exec("select string_agg(slot_name || ':' || active, ',') from pg_replication_slots"
                       " where database = current_database()").text(0, 0) == slot_of(fx, "app") + ":false");
@@ -145,12 +145,12 @@ TEST_CASE("the source and then the warehouse crashed (pg_ctl restart -m immediat
     fx.reconnect();
     src.reconnect();
     CHECK(copied < rows);  // mid-copy
-    CHECK(fx.text("select state from sluice.sources where name = 'app'") == "new");  // none of it committed
+    CHECK(source_state(fx, "app") == "new");  // none of it committed
   }
   src.db().exec("insert into big values (0, 'after the crashes')");
   INFO(daemon->output());
   CHECK(mirror_catches_up(fx, src, "core.app_big", "public.big", 180s));
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(source_state(fx, "app") == "streaming");
   auto copied = fx.db().exec("select count(*), count(distinct id) from staging.app_big where _op = 'r'");
   CHECK(copied.int64(0, 0) == copied.int64(0, 1));
   CHECK(copied.int64(0, 0) + fx.scalar("select count(*) from staging.app_big where _op = 'i'") == rows + 1);
@@ -175,7 +175,7 @@ TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediat
       "create publication shop_pub for table items, events;");
   add_source(fx, "app", src, "shop_pub");
   auto daemon = start_daemon(fx);
-  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
 
   // Small source transactions, on and on; through the crash the workload
   // reconnects (a transaction whose commit it never heard of may or may not
@@ -237,7 +237,7 @@ TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediat
         src.db().exec("select sum(n) from items").int64(0, 0));
   CHECK(doubled_changes(fx, "staging.app_items") == 0);
   CHECK(doubled_changes(fx, "staging.app_events") == 0);
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(source_state(fx, "app") == "streaming");
   stop_daemon(*daemon, 60s);
 }
 
@@ -328,7 +328,7 @@ TEST_CASE("two daemons started at once on one new source: one copies and streams
       std::this_thread::sleep_for(2ms);
     }
   });
-  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 90s));
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 90s));
   auto target = committed.load() + 300;
   REQUIRE(wait_until([&] { return committed.load() >= target; }, 60s));
   REQUIRE(fx.wait_until_reconnecting([&] { return fx.scalar("select count(*) from staging.app_events") > 0; }, 60s,
@@ -359,7 +359,7 @@ TEST_CASE("two daemons started at once on one new source: one copies and streams
             fx.scalar("select sum(n) from staging.app_items where _op = 'r'"));
   CHECK(doubled_changes(fx, "staging.app_items") == 0);
   CHECK(doubled_changes(fx, "staging.app_events") == 0);
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(source_state(fx, "app") == "streaming");
   stop_daemon(survivor, 60s);
 }
 
@@ -372,7 +372,7 @@ TEST_CASE("run --once beside a daemon that replicates the source waits --give-up
   src.db().exec("create table items (id int primary key); create publication pub for table items;");
   add_source(fx, "app", src, "pub");
   auto daemon = start_daemon(fx);
-  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
   auto started = std::chrono::steady_clock::now();
   // 5 s, not the 30 s it waits by default.
   auto once = fx.run_once({"--give-up-after-s", "5"}, 90s);
@@ -383,7 +383,7 @@ TEST_CASE("run --once beside a daemon that replicates the source waits --give-up
   CHECK(took >= 5s);
   CHECK(took < 25s);
   CHECK(once.output.find("another sluice replicates it") != std::string::npos);
-  CHECK(fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'").empty());
+  CHECK(source_error(fx, "app").empty());
   // The daemon still streams it.
   src.db().exec("insert into items values (1)");
   CHECK(wait_for_text(fx, "select count(*) from core.app_items", "1", 30s));
@@ -398,7 +398,7 @@ TEST_CASE("a daemon whose claim on a source ended with its session (backend term
   src.db().exec("create table events (id bigserial primary key, item int); create publication pub for table events;");
   add_source(fx, "app", src, "pub");
   auto daemon = start_daemon(fx);
-  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
   std::atomic<int> committed{0};
   workload_thread workload([&](const std::atomic<bool>& running) {
     warehouse::connection w(src.dsn());
@@ -551,14 +551,14 @@ TEST_CASE("a slot dropped behind sluice's back stops that source with a clear er
   kept.db().exec("insert into items values (1, 'still flowing')");
   fx.write_file("hubdoc/after-drop.log", login_line(1) + "\n");
 
-  CHECK(wait_for_text(fx, "select state from sluice.sources where name = 'lost'", "stopped", 30s));
-  auto error = fx.text("select coalesce(last_error, '') from sluice.sources where name = 'lost'");
+  CHECK(wait_for_source_state(fx, "lost", "stopped", 30s));
+  auto error = source_error(fx, "lost");
   INFO("last_error: " << error);
   CHECK(error.find("sluice_lost") != std::string::npos);
   CHECK(error.find("gone") != std::string::npos);
   CHECK(wait_for_text(fx, "select count(*) from core.kept_items", "1", 30s));
   CHECK(wait_for_text(fx, "select count(*) from sluice.files where state = 'loaded'", "1", 30s));
-  CHECK(fx.text("select state from sluice.sources where name = 'kept'") == "streaming");
+  CHECK(source_state(fx, "kept") == "streaming");
   CHECK(fx.scalar("select count(*) from core.lost_items") == 1);
   // Stopped means stopped: no retry loop recreating anything on the source.
   std::this_thread::sleep_for(3s);
@@ -595,8 +595,8 @@ TEST_CASE("a slot dropped and recreated under the same name is detected, not str
   auto run = fx.run_once();
   INFO(run.describe());
   CHECK_FALSE(run.ok());
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "stopped");
-  auto error = fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'");
+  CHECK(source_state(fx, "app") == "stopped");
+  auto error = source_error(fx, "app");
   INFO("last_error: " << error);
   CHECK(error.find("sluice_app") != std::string::npos);
   CHECK(error.find("recreated") != std::string::npos);
@@ -621,7 +621,7 @@ TEST_CASE("a column added on the source while streaming is added to the change l
       "create publication pub for table items;");
   add_source(fx, "app", src, "pub");
   auto daemon = start_daemon(fx);
-  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
 
   std::atomic<bool> may_alter{false};
   std::atomic<int> step{0};
@@ -685,7 +685,7 @@ TEST_CASE("a column dropped or retyped on the source while streaming holds that 
       "create publication pub for table items;");
   add_source(fx, "app", src, "pub");
   auto daemon = start_daemon(fx);
-  REQUIRE(wait_for_text(fx, "select state from sluice.sources where name = 'app'", "streaming", 60s));
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
   src.db().exec("insert into items values (1001, 'before the drop', 1)");
   REQUIRE(wait_for_text(fx, "select count(*) from core.app_items where id = 1001", "1", 30s));
   auto applied_before = fx.text("select applied_lsn::text from sluice.sources where name = 'app'");
@@ -697,16 +697,16 @@ TEST_CASE("a column dropped or retyped on the source while streaming holds that 
   auto error_names = [&](const std::string& column) {
     return wait_until(
         [&] {
-          auto error = fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'");
+          auto error = source_error(fx, "app");
           return error.find("column " + column + " ") != std::string::npos;
         },
         30s, 100ms);
   };
   bool held = error_names("name");
   INFO(daemon->output());
-  INFO("last_error: " << fx.text("select coalesce(last_error, '') from sluice.sources where name = 'app'"));
+  INFO("last_error: " << source_error(fx, "app"));
   REQUIRE(held);
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(source_state(fx, "app") == "streaming");
   CHECK(fx.text("select applied_lsn::text from sluice.sources where name = 'app'") == applied_before);
   CHECK(fx.scalar("select count(*) from staging.app_items where id = 1002") == 0);
   CHECK(fx.scalar("select qty from core.app_items where id = 1") == 1);

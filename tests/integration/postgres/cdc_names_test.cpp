@@ -11,14 +11,6 @@
 #include "support/fixture.h"
 
 namespace sluice::testing {
-namespace {
-
-std::string last_error(sluice_fixture& fx, const std::string& source) {
-  return fx.text("select coalesce(last_error, '') from sluice.sources where name = $1", {source});
-}
-
-}  // namespace
-
 // Regression: S_<schema>_T and S_T of public meet: s.t and public.s_t both
 // became staging.app_s_t / core.app_s_t, rows of one overwriting the other's,
 // with rc 0, state streaming and no warning.
@@ -37,10 +29,10 @@ TEST_CASE("two source tables whose warehouse names meet (s.t and public.s_t) sto
   add_source(fx, "app", src, "pub");
   auto run = fx.run_once();
   INFO(run.describe());
-  auto error = last_error(fx, "app");
+  auto error = source_error(fx, "app");
   INFO("last_error: " << error);
   CHECK_FALSE(run.ok());
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "stopped");
+  CHECK(source_state(fx, "app") == "stopped");
   CHECK(error.find("tables public.s_t and s.t") != std::string::npos);
   CHECK(error.find("staging.app_s_t") != std::string::npos);
   CHECK(error.find("alter publication pub drop table") != std::string::npos);
@@ -75,10 +67,10 @@ TEST_CASE("two long table names that PostgreSQL's 63-byte limit would cut into o
   add_source(fx, "shop", src, "pub");
   auto run = fx.run_once();
   INFO(run.describe());
-  auto error = last_error(fx, "shop");
+  auto error = source_error(fx, "shop");
   INFO("last_error: " << error);
   CHECK_FALSE(run.ok());
-  CHECK(fx.text("select state from sluice.sources where name = 'shop'") == "stopped");
+  CHECK(source_state(fx, "shop") == "stopped");
   CHECK(error.find("public." + first + " and public." + second) != std::string::npos);
   CHECK(error.find("staging.shop_" + stem + " ") != std::string::npos);
   CHECK(error.find("63 bytes") != std::string::npos);
@@ -99,18 +91,15 @@ TEST_CASE("a table added to the publication while streaming whose warehouse name
       "insert into public.s_t select i, 'public ' || i from generate_series(1, 10) i;"
       "create publication pub for table public.s_t;");
   add_source(fx, "app", src, "pub");
-  std::filesystem::create_directories(fx.inbox());
   auto daemon = start_daemon(fx, "names-daemon.log");
-  REQUIRE(wait_until(
-      [&] { return fx.text("select state from sluice.sources where name = 'app'") == "streaming"; }, 60s, 100ms));
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
   src.db().exec(
       "create schema s; create table s.t (id int primary key, v text);"
       "alter publication pub add table s.t;"
       "insert into s.t values (1, 'from s.t'), (11, 'from s.t');"
       "insert into public.s_t values (12, 'public 12');");
-  CHECK(wait_until([&] { return fx.text("select state from sluice.sources where name = 'app'") == "stopped"; }, 30s,
-                   100ms));
-  auto error = last_error(fx, "app");
+  CHECK(wait_for_source_state(fx, "app", "stopped", 30s));
+  auto error = source_error(fx, "app");
   INFO("last_error: " << error);
   CHECK(error.find("public.s_t and s.t") != std::string::npos);
   CHECK(error.find("core.app_s_t") != std::string::npos);
@@ -167,9 +156,7 @@ TEST_CASE("a source whose recorded slot is sluice_<name> keeps streaming from it
       "create table items (id int primary key, note text);"
       "insert into items values (1, 'one');"
       "create publication pub for table items;");
-  fx.db().exec_params(
-      "insert into sluice.sources (name, conninfo, publication, slot_name) values ('app', $1, 'pub', 'sluice_app')",
-      {src.dsn()});
+  add_source(fx, "app", src, "pub", "sluice_app");
   REQUIRE(fx.run_once().ok());
   src.db().exec("insert into items values (2, 'two')");
   REQUIRE(fx.run_once().ok());
@@ -198,10 +185,8 @@ TEST_CASE("a table added to the publication while streaming is copied, then stre
       "insert into later select i, 'before it was published' from generate_series(1, 100) i;"
       "create publication pub for table items;");
   add_source(fx, "app", src, "pub");
-  std::filesystem::create_directories(fx.inbox());
   auto daemon = start_daemon(fx, "added-table-daemon.log");
-  REQUIRE(wait_until(
-      [&] { return fx.text("select state from sluice.sources where name = 'app'") == "streaming"; }, 60s, 100ms));
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
   src.db().exec("alter publication pub add table later");
   src.db().exec("insert into later values (101, 'after')");
   src.db().exec("update later set note = 'changed after' where id = 7");
@@ -216,7 +201,7 @@ TEST_CASE("a table added to the publication while streaming is copied, then stre
   };
   bool equal = wait_until(caught_up, 30s, 200ms);
   INFO("mirror: " << fx.text("select count(*) || ' rows' from core.app_later") << "; last_error: "
-                  << last_error(fx, "app"));
+                  << source_error(fx, "app"));
   CHECK(equal);
   // Every row once in the change log: the copy's, and the two changes after.
   CHECK(fx.scalar("select count(*) from staging.app_later where _op = 'r'") +

@@ -28,8 +28,7 @@ TEST_CASE("a source is copied from its snapshot and then streamed with every cha
       "update items set big = (select string_agg(md5(g::text), '') from generate_series(1, 100) g) where id = 1;"
       "insert into notes values ('a'), ('b');"
       "create publication shop_pub for table items, notes;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "shop_pub");
 
   auto first = fx.run_once();
   INFO(first.describe());
@@ -72,7 +71,7 @@ TEST_CASE("a source is copied from its snapshot and then streamed with every cha
   CHECK(fx.scalar("select count(*) from (select _lsn, _seq from staging.app_items where _op <> 'r' group by 1, 2 having count(*) > 1) d") ==
         0);
   CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'u' and _unchanged = 'big'") >= 1);
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(source_state(fx, "app") == "streaming");
 }
 
 // Regression: under REPLICA IDENTITY FULL a Relation message flags every
@@ -91,8 +90,7 @@ TEST_CASE("tables with REPLICA IDENTITY FULL, with and without a primary key, st
       "insert into history select i, i, 'h' from generate_series(1, 100) i;"
       "insert into accounts select i, 0 from generate_series(1, 100) i;"
       "create publication full_pub for table history, accounts;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'full_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "full_pub");
   auto first = fx.run_once();
   INFO(first.describe());
   REQUIRE(first.ok());
@@ -121,8 +119,7 @@ TEST_CASE("kill -9 of sluice while it streams a source loses and doubles no chan
   src.db().exec(
       "create table events (id bigint primary key, payload text);"
       "create publication ev_pub for table events;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'ev_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "ev_pub");
   REQUIRE(fx.run_once().ok());  // the snapshot (empty)
   // 30 source transactions of 10,000 rows, then 500 small ones.
   src.db().exec(
@@ -161,8 +158,7 @@ TEST_CASE("a change the warehouse refuses is a reject at its LSN, and the change
       "create table items (id int primary key, name text, price numeric(8,2));"
       "insert into items values (1, 'short', 1);"
       "create publication shop_pub for table items;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "shop_pub");
   REQUIRE(fx.run_once().ok());
   // A user narrows the change log: names longer than 8 no longer fit.
   fx.db().exec("alter table staging.app_items add constraint short_names check (length(name) <= 8)");
@@ -203,15 +199,10 @@ TEST_CASE("the daemon starts a source added while it runs, and stops one that is
       "create table items (id int primary key, name text);"
       "insert into items select i, 'item ' || i from generate_series(1, 100) i;"
       "create publication shop_pub for table items;");
-  std::filesystem::create_directories(fx.inbox());
   auto daemon = start_daemon(fx, "sources-daemon.log");
   // Added while the daemon runs: copied, then streamed, without a restart.
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
-                      {src.dsn()});
-  auto streaming = [&] {
-    return fx.scalar("select count(*) from sluice.sources where name = 'app' and state = 'streaming'") == 1;
-  };
-  REQUIRE(wait_until(streaming, 60s, 100ms));
+  add_source(fx, "app", src, "shop_pub");
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
   src.db().exec("insert into items values (101, 'new')");
   REQUIRE(wait_until([&] { return fx.scalar("select count(*) from core.app_items") == 101; }, 60s, 100ms));
   // Removed: its stream stops, and the slot is left inactive for the user to drop.
@@ -239,13 +230,9 @@ TEST_CASE("an idle publication's slot still moves while the source writes elsewh
       "create table elsewhere (id int, note text);"  // not published
       "insert into items select i, 'item ' || i from generate_series(1, 10) i;"
       "create publication shop_pub for table items;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
-                      {src.dsn()});
-  std::filesystem::create_directories(fx.inbox());
+  add_source(fx, "app", src, "shop_pub");
   auto daemon = start_daemon(fx, "heartbeat-daemon.log");
-  REQUIRE(wait_until(
-      [&] { return fx.scalar("select count(*) from sluice.sources where name = 'app' and state = 'streaming'") == 1; },
-      60s, 100ms));
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
   REQUIRE(fx.scalar("select count(*) from core.app_items") == 10);
   warehouse::connection source_admin(source_admin_dsn());
   const auto slot = slot_of(fx, "app");
@@ -294,13 +281,12 @@ TEST_CASE("a row the warehouse refuses during the initial copy is a reject at th
       "create table staging.app_items (_op text not null, _lsn pg_lsn not null, _seq integer not null,"
       " _commit_at timestamptz, _unchanged text, _old_id integer, id integer, qty integer,"
       " constraint no_negative_qty check (qty >= 0))");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'shop_pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "shop_pub");
   auto run = fx.run_once();
   INFO(run.describe());
   REQUIRE(run.ok());
   CHECK(run.output.find("refused a row of the initial copy") != std::string::npos);
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(source_state(fx, "app") == "streaming");
 
   // Each other row once, in the change log and the mirror; notes whole.
   CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'r'") == 4998);
@@ -343,8 +329,7 @@ TEST_CASE("a table outside public is S_<schema>_T in the warehouse, beside the p
       "insert into inv.stock select i, i * 10 from generate_series(1, 20) i;"
       "insert into public.stock select i, 'public ' || i from generate_series(1, 5) i;"
       "create publication pub for table inv.stock, public.stock;");
-  fx.db().exec_params("insert into sluice.sources (name, conninfo, publication) values ('app', $1, 'pub')",
-                      {src.dsn()});
+  add_source(fx, "app", src, "pub");
   auto first = fx.run_once();
   INFO(first.describe());
   REQUIRE(first.ok());

@@ -5,6 +5,7 @@
 
 #include <mutex>
 
+#include "support/cdc_source.h"
 #include "support/checks.h"
 #include "support/fixture.h"
 #include "loader/pipeline/batch.h"
@@ -64,9 +65,8 @@ struct outcomes {
 TEST_CASE("an LSN checkpoint commits through the committer with its rows exactly once",
           "[integration][committer]") {
   sluice_fixture fx;
-  fx.db().exec(
-      "create table staging.app_items (id integer not null, name text);"
-      "insert into sluice.sources (name, conninfo, publication) values ('app', 'host=localhost dbname=shop', 'shop_pub')");
+  fx.db().exec("create table staging.app_items (id integer not null, name text)");
+  add_source(fx, "app", "host=localhost dbname=shop", "shop_pub");
   outcomes done;
   {
     loader::committer committer(fx.dsn(), {1, 4, std::chrono::milliseconds(0)},

@@ -164,11 +164,11 @@ TEST_CASE("the ancestors of built-in migrations name files of this binary, and n
 TEST_CASE("a pack folder is read by its .sql files and named after the folder", "[warehouse][packs]") {
   sluice::testing::temp_dir tmp;
   auto dir = tmp.path() / "billing";
-  sluice::testing::write_file(dir / "0002_core.sql", "create table core.x ();");
-  sluice::testing::write_file(dir / "0001_staging.sql", "create table staging.x ();");
-  sluice::testing::write_file(dir / "README.md", "not a migration");
-  sluice::testing::write_file(dir / ".0003_hidden.sql", "ignored");
-  sluice::testing::write_file(dir / "old" / "0004_nested.sql", "ignored");
+  sluice::testing::write_in_place(dir / "0002_core.sql", "create table core.x ();");
+  sluice::testing::write_in_place(dir / "0001_staging.sql", "create table staging.x ();");
+  sluice::testing::write_in_place(dir / "README.md", "not a migration");
+  sluice::testing::write_in_place(dir / ".0003_hidden.sql", "ignored");
+  sluice::testing::write_in_place(dir / "old" / "0004_nested.sql", "ignored");
   auto p = read_pack_dir(dir.string() + "/");  // a trailing slash does not change the name
   CHECK(p.name == "billing");
   CHECK(p.source == pack_source::dir);

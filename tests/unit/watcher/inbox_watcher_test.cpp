@@ -33,7 +33,7 @@ constexpr std::chrono::milliseconds test_settle{50};
 constexpr std::chrono::milliseconds test_deadline{5000};
 
 using sluice::testing::temp_dir;
-using sluice::testing::write_file;
+using sluice::testing::write_in_place;
 
 inline void append_file(const fs::path& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::app);
@@ -111,7 +111,7 @@ TEST_CASE("a file written then closed is reported settled once", "[watcher]") {
   watched_inbox inbox;
   inbox.watcher.start();
 
-  write_file(inbox.at("events.ndjson"), "{\"a\":1}\n");
+  write_in_place(inbox.at("events.ndjson"), "{\"a\":1}\n");
   const auto closed_at = std::chrono::steady_clock::now();
   REQUIRE(run_until(inbox.io, [&] { return inbox.seen.has_settled("events.ndjson"); }));
   const auto settled_after = std::chrono::steady_clock::now() - closed_at;
@@ -150,7 +150,7 @@ TEST_CASE("an empty file that is only created and held open is never reported", 
 TEST_CASE("appending to a settled file reports grown then settled again", "[watcher]") {
   watched_inbox inbox;
   inbox.watcher.start();
-  write_file(inbox.at("app.log"), "line 1\n");
+  write_in_place(inbox.at("app.log"), "line 1\n");
   REQUIRE(run_until(inbox.io, [&] { return inbox.seen.has_settled("app.log"); }));
   inbox.seen.events.clear();
 
@@ -168,7 +168,7 @@ TEST_CASE("appending to a settled file reports grown then settled again", "[watc
 TEST_CASE("writes to a file still open keep it from settling", "[watcher]") {
   watched_inbox inbox(200ms);
   inbox.watcher.start();
-  write_file(inbox.at("busy.log"), "a\n");  // closed: settle timer armed
+  write_in_place(inbox.at("busy.log"), "a\n");  // closed: settle timer armed
 
   {
     std::ofstream writer(inbox.at("busy.log"), std::ios::binary | std::ios::app);
@@ -208,7 +208,7 @@ TEST_CASE("a finished .tmp file renamed to its final name is reported under that
           "[watcher]") {
   watched_inbox inbox;
   inbox.watcher.start();
-  write_file(inbox.at("feed/x.tmp"), "{}\n");
+  write_in_place(inbox.at("feed/x.tmp"), "{}\n");
   run_for(inbox.io, 3 * test_settle);
   CHECK(inbox.seen.events.empty());
 
@@ -221,7 +221,7 @@ TEST_CASE("a finished .tmp file renamed to its final name is reported under that
 
 TEST_CASE("a file moved in from outside the inbox is reported settled", "[watcher]") {
   temp_dir outside;
-  write_file(outside.path() / "moved.json", "{}");
+  write_in_place(outside.path() / "moved.json", "{}");
   watched_inbox inbox;
   inbox.watcher.start();
 
@@ -236,7 +236,7 @@ TEST_CASE("a file moved in from outside the inbox is reported settled", "[watche
 TEST_CASE("a file moved in whole is reported settled at once, before a copy of it begun right after",
           "[watcher][regression]") {
   temp_dir outside;
-  write_file(outside.path() / "big.log", std::string(100000, 'x') + "\n");
+  write_in_place(outside.path() / "big.log", std::string(100000, 'x') + "\n");
   constexpr auto long_settle = 1000ms;
   watched_inbox inbox(long_settle);
   inbox.watcher.start();
@@ -265,22 +265,22 @@ TEST_CASE("a file moved in whole is reported settled at once, before a copy of i
 TEST_CASE("a new subdirectory is watched and files that landed before its watch are reported",
           "[watcher]") {
   temp_dir outside;
-  write_file(outside.path() / "tree" / "deep" / "early.json", "{}");
+  write_in_place(outside.path() / "tree" / "deep" / "early.json", "{}");
   watched_inbox inbox;
   inbox.watcher.start();
 
   // These files exist before the watcher can possibly watch their directories.
   fs::rename(outside.path() / "tree", inbox.at("tree"));
   fs::create_directories(inbox.at("made/here"));
-  write_file(inbox.at("made/here/quick.csv"), "h\n1\n");
+  write_in_place(inbox.at("made/here/quick.csv"), "h\n1\n");
   REQUIRE(run_until(inbox.io, [&] {
     return inbox.seen.has_settled("tree/deep/early.json") &&
            inbox.seen.has_settled("made/here/quick.csv");
   }));
 
   // Now watched: a later file in a later, deeper directory is seen too.
-  write_file(inbox.at("made/here/later/late.json"), "{}");
-  write_file(inbox.at("tree/deep/after.json"), "{}");
+  write_in_place(inbox.at("made/here/later/late.json"), "{}");
+  write_in_place(inbox.at("tree/deep/after.json"), "{}");
   REQUIRE(run_until(inbox.io, [&] {
     return inbox.seen.has_settled("made/here/later/late.json") &&
            inbox.seen.has_settled("tree/deep/after.json");
@@ -292,13 +292,13 @@ TEST_CASE("a new subdirectory is watched and files that landed before its watch 
 TEST_CASE("a directory renamed inside the inbox reports later files under its new name",
           "[watcher]") {
   watched_inbox inbox;
-  write_file(inbox.at("old/one.json"), "{}");
+  write_in_place(inbox.at("old/one.json"), "{}");
   inbox.watcher.start();
   REQUIRE(run_until(inbox.io, [&] { return inbox.seen.has_settled("old/one.json"); }));
   inbox.seen.events.clear();
 
   fs::rename(inbox.at("old"), inbox.at("new"));
-  write_file(inbox.at("new/two.json"), "{}");
+  write_in_place(inbox.at("new/two.json"), "{}");
   REQUIRE(run_until(inbox.io, [&] { return inbox.seen.has_settled("new/two.json"); }));
   run_for(inbox.io, 2 * test_settle);
   for (const auto& event : inbox.seen.events) {
@@ -310,10 +310,10 @@ TEST_CASE("files present before start are reported settled, old ones without wai
           "[watcher]") {
   constexpr auto long_settle = 400ms;
   watched_inbox inbox(long_settle);
-  write_file(inbox.at("old.json"), "{}");
+  write_in_place(inbox.at("old.json"), "{}");
   fs::last_write_time(inbox.at("old.json"), fs::file_time_type::clock::now() - 1h);
-  write_file(inbox.at("feed/fresh.json"), "{}");
-  write_file(inbox.at(".hidden.json"), "{}");
+  write_in_place(inbox.at("feed/fresh.json"), "{}");
+  write_in_place(inbox.at(".hidden.json"), "{}");
 
   inbox.watcher.start();
   CHECK(inbox.seen.events.empty());  // reported through the io_context, not from start()
@@ -338,7 +338,7 @@ TEST_CASE("a quiet file found at start while a writer still holds it open settle
   auto writer = std::make_unique<std::ofstream>(inbox.at("half.json"), std::ios::binary);
   *writer << "{\n  \"id\": 1,\n" << std::flush;
   fs::last_write_time(inbox.at("half.json"), fs::file_time_type::clock::now() - 1h);
-  write_file(inbox.at("whole.json"), "{}");
+  write_in_place(inbox.at("whole.json"), "{}");
   fs::last_write_time(inbox.at("whole.json"), fs::file_time_type::clock::now() - 1h);
 
   inbox.watcher.start();
@@ -356,17 +356,17 @@ TEST_CASE("dotfiles, temporary files and non-regular files are never reported", 
   watched_inbox inbox;
   inbox.watcher.start();
 
-  write_file(inbox.at(".hidden.json"), "{}");
-  write_file(inbox.at(".staging/inner.json"), "{}");
-  write_file(inbox.at("feed/.partial.json"), "{}");
-  write_file(inbox.at("feed/upload.json.tmp"), "{}");
-  write_file(inbox.at("feed/upload.json.part"), "{}");
+  write_in_place(inbox.at(".hidden.json"), "{}");
+  write_in_place(inbox.at(".staging/inner.json"), "{}");
+  write_in_place(inbox.at("feed/.partial.json"), "{}");
+  write_in_place(inbox.at("feed/upload.json.tmp"), "{}");
+  write_in_place(inbox.at("feed/upload.json.part"), "{}");
   append_file(inbox.at("feed/upload.json.part"), "more");
   REQUIRE(::mkfifo(inbox.at("feed/pipe.log").c_str(), 0600) == 0);
   fs::create_symlink(inbox.at("feed/elsewhere.json"), inbox.at("feed/link.json"));
   fs::create_directories(inbox.at("feed/dir.json"));
   // Written last: once it has settled, everything above has been processed.
-  write_file(inbox.at("feed/marker.json"), "{}");
+  write_in_place(inbox.at("feed/marker.json"), "{}");
 
   REQUIRE(run_until(inbox.io, [&] { return inbox.seen.has_settled("feed/marker.json"); }));
   run_for(inbox.io, 2 * test_settle);
@@ -378,8 +378,8 @@ TEST_CASE("dotfiles, temporary files and non-regular files are never reported", 
 TEST_CASE("a file deleted before it settles is not reported settled", "[watcher]") {
   watched_inbox inbox;
   inbox.watcher.start();
-  write_file(inbox.at("short-lived.json"), "{}");
-  write_file(inbox.at("kept.json"), "{}");
+  write_in_place(inbox.at("short-lived.json"), "{}");
+  write_in_place(inbox.at("kept.json"), "{}");
   fs::remove(inbox.at("short-lived.json"));
 
   REQUIRE(run_until(inbox.io, [&] { return inbox.seen.has_settled("kept.json"); }));
@@ -390,15 +390,15 @@ TEST_CASE("a file deleted before it settles is not reported settled", "[watcher]
 TEST_CASE("stop prevents further callbacks, even for changes already queued", "[watcher]") {
   watched_inbox inbox;
   inbox.watcher.start();
-  write_file(inbox.at("before.json"), "{}");
+  write_in_place(inbox.at("before.json"), "{}");
   // Let the watcher read the events (the grown report arrives), so that a settle
   // timer is pending when stop() is called.
   REQUIRE(run_until(inbox.io, [&] { return inbox.seen.count("before.json", change::grown) > 0; }));
-  write_file(inbox.at("queued.json"), "{}");
+  write_in_place(inbox.at("queued.json"), "{}");
 
   inbox.watcher.stop();
   const auto seen_at_stop = inbox.seen.events.size();
-  write_file(inbox.at("after.json"), "{}");
+  write_in_place(inbox.at("after.json"), "{}");
   run_for(inbox.io, 4 * test_settle);
   CHECK(inbox.seen.events.size() == seen_at_stop);
 
@@ -421,7 +421,7 @@ TEST_CASE("a handler that stops the watcher receives no further calls", "[watche
   // completions are queued together when the first handler call runs.
   for (int file_idx = 0; file_idx < 5; ++file_idx) {
     const auto path = dir.path() / ("f" + std::to_string(file_idx) + ".json");
-    write_file(path, "{}");
+    write_in_place(path, "{}");
     fs::last_write_time(path, fs::file_time_type::clock::now() - 1h);
   }
   watcher->start();
@@ -443,7 +443,7 @@ TEST_CASE("a handler may destroy the watcher that called it", "[watcher]") {
   // completions are queued together when the first handler call runs.
   for (int file_idx = 0; file_idx < 5; ++file_idx) {
     const auto path = dir.path() / ("f" + std::to_string(file_idx) + ".json");
-    write_file(path, "{}");
+    write_in_place(path, "{}");
     fs::last_write_time(path, fs::file_time_type::clock::now() - 1h);
   }
   watcher->start();
@@ -485,7 +485,7 @@ TEST_CASE("an inotify queue overflow is recovered by a rescan", "[watcher]") {
   log->sinks().push_back(sink);
   inbox.watcher.start();
   for (int file_idx = 0; file_idx < file_count; ++file_idx) {
-    write_file(inbox.at("f" + std::to_string(file_idx) + ".json"), "{}");
+    write_in_place(inbox.at("f" + std::to_string(file_idx) + ".json"), "{}");
   }
   REQUIRE(run_until(inbox.io, [&] {
     return inbox.seen.count(change::settled) >= static_cast<std::size_t>(file_count);

@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 using sluice::testing::temp_dir;
-using sluice::testing::write_file;
+using sluice::testing::write_in_place;
 
 }  // namespace
 
@@ -60,13 +60,13 @@ TEST_CASE("scan_inbox lists candidate regular files recursively in sorted order"
           "[watcher][scan]") {
   temp_dir inbox;
   const auto& root = inbox.path();
-  write_file(root / "b.json", "{}");
-  write_file(root / "a" / "c.log", "x\n");
-  write_file(root / "a" / "b" / "d.csv", "h\n");
-  write_file(root / "a" / "b" / ".hidden.csv", "h\n");
-  write_file(root / ".staging" / "e.json", "{}");
-  write_file(root / "z.json.tmp", "{}");
-  write_file(root / "a" / "y.json.part", "{}");
+  write_in_place(root / "b.json", "{}");
+  write_in_place(root / "a" / "c.log", "x\n");
+  write_in_place(root / "a" / "b" / "d.csv", "h\n");
+  write_in_place(root / "a" / "b" / ".hidden.csv", "h\n");
+  write_in_place(root / ".staging" / "e.json", "{}");
+  write_in_place(root / "z.json.tmp", "{}");
+  write_in_place(root / "a" / "y.json.part", "{}");
   fs::create_directories(root / "empty");
   fs::create_symlink(root / "b.json", root / "link.json");
   REQUIRE(::mkfifo((root / "pipe.log").c_str(), 0600) == 0);

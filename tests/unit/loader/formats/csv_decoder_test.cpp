@@ -5,12 +5,15 @@
 #include "loader/pipeline/copy_encoder.h"
 #include "loader/contract/feed.h"
 #include "loader/formats/record_decoder.h"
+#include "support/decoder_plans.h"
 
 #include <optional>
 #include <string>
 #include <vector>
 
 using namespace sluice::loader;
+using sluice::testing::big_endian;
+using sluice::testing::generated_column;
 
 namespace {
 
@@ -34,16 +37,6 @@ column_plan from_header(std::string name, std::string type_name, column_type typ
   return column;
 }
 
-column_plan generated(std::string name, column_source source) {
-  column_plan column;
-  column.name = std::move(name);
-  column.type_name = "bigint";
-  column.type = column_type::int8;
-  column.not_null = true;
-  column.source = source;
-  return column;
-}
-
 feed_plan sales_feed() {
   feed_plan feed;
   feed.name = "sales";
@@ -56,8 +49,8 @@ feed_plan sales_feed() {
   auto small = from_header("small", "numeric(5,2)", column_type::numeric, false, "Small");
   small.numeric_precision = 5;
   small.numeric_scale = 2;
-  t.columns = {generated("_file_id", column_source::file_id),
-               generated("_record", column_source::record_ordinal),
+  t.columns = {generated_column("_file_id", column_source::file_id),
+               generated_column("_record", column_source::record_ordinal),
                from_header("sale_id", "integer", column_type::int4, true, "SaleID"),
                price,
                from_header("sold_on", "date", column_type::date, false, "Date"),
@@ -108,12 +101,6 @@ std::vector<std::optional<std::string>> last_row(copy_encoder& encoder) {
   return out;
 }
 
-std::string be_bytes(std::uint64_t value, int width) {
-  std::string out;
-  for (int i = width - 1; i >= 0; --i) out += static_cast<char>((value >> (8 * i)) & 0xff);
-  return out;
-}
-
 struct csv_fixture {
   feed_plan feed = sales_feed();
   record_decoder decoder{feed};
@@ -148,19 +135,19 @@ TEST_CASE("csv columns are taken by header name in any order, with NULL strings 
   REQUIRE(fx.decode("2024/02/28, None ,7,12.5,2024-07-01 12:00:00,1.005,x", why));
   auto row = last_row(fx.rows[0]);
   REQUIRE(row.size() == 8);
-  CHECK(row[0] == be_bytes(42, 8));
-  CHECK(row[1] == be_bytes(1, 8));
-  CHECK(row[2] == be_bytes(7, 4));
+  CHECK(row[0] == big_endian(42, 8));
+  CHECK(row[1] == big_endian(1, 8));
+  CHECK(row[2] == big_endian(7, 4));
   // numeric(10,2) 12.5 -> ndigits 2, weight 0, sign +, dscale 2, digits 12, 5000
-  CHECK(row[3] == be_bytes(2, 2) + be_bytes(0, 2) + be_bytes(0, 2) + be_bytes(2, 2) + be_bytes(12, 2) + be_bytes(5000, 2));
+  CHECK(row[3] == big_endian(2, 2) + big_endian(0, 2) + big_endian(0, 2) + big_endian(2, 2) + big_endian(12, 2) + big_endian(5000, 2));
   // 2024-02-28 is day 8824 since 2000-01-01.
-  CHECK(row[4] == be_bytes(8824, 4));
+  CHECK(row[4] == big_endian(8824, 4));
   CHECK_FALSE(row[5].has_value());  // " None " means NULL
   // 2024-07-01 12:00 in Oslo (summer, +02:00) is 10:00 UTC.
   std::int64_t micros = ((8948LL * 86400) + 10 * 3600) * 1'000'000;
-  CHECK(row[6] == be_bytes(static_cast<std::uint64_t>(micros), 8));
+  CHECK(row[6] == big_endian(static_cast<std::uint64_t>(micros), 8));
   // 1.005 rounds half away from zero to 1.01 in numeric(5,2).
-  CHECK(row[7] == be_bytes(2, 2) + be_bytes(0, 2) + be_bytes(0, 2) + be_bytes(2, 2) + be_bytes(1, 2) + be_bytes(100, 2));
+  CHECK(row[7] == big_endian(2, 2) + big_endian(0, 2) + big_endian(0, 2) + big_endian(2, 2) + big_endian(1, 2) + big_endian(100, 2));
 }
 
 TEST_CASE("a header without a declared column makes every row of the file a reject naming it",
@@ -230,9 +217,9 @@ TEST_CASE("bad csv rows are rejected with the header name, the value and what wa
   SECTION("a naive timestamp in a zone's skipped hour is read with the offset before, an offset is honoured") {
     reject_reason why;
     REQUIRE(fx.decode("2024-01-01,x,1,1,2024-03-31 02:30:00,1,e", why));
-    CHECK(last_row(fx.rows[0])[6] == be_bytes(static_cast<std::uint64_t>(((8856LL * 86400) + 1 * 3600 + 1800) * 1'000'000), 8));
+    CHECK(last_row(fx.rows[0])[6] == big_endian(static_cast<std::uint64_t>(((8856LL * 86400) + 1 * 3600 + 1800) * 1'000'000), 8));
     REQUIRE(fx.decode("2024-01-01,x,1,1,2024-03-31T02:30:00Z,1,e", why));
-    CHECK(last_row(fx.rows[0])[6] == be_bytes(static_cast<std::uint64_t>(((8856LL * 86400) + 2 * 3600 + 1800) * 1'000'000), 8));
+    CHECK(last_row(fx.rows[0])[6] == big_endian(static_cast<std::uint64_t>(((8856LL * 86400) + 2 * 3600 + 1800) * 1'000'000), 8));
   }
 }
 
@@ -275,7 +262,7 @@ TEST_CASE("csv columns by position, without a header", "[loader][csv_decoder]") 
   reject_reason why;
   REQUIRE(decoder.decode(good.rec, 1, rows, why));
   auto row = last_row(rows[0]);
-  CHECK(row[0] == be_bytes(5, 4));
+  CHECK(row[0] == big_endian(5, 4));
   CHECK(row[1] == "x");
   padded_record short_row("x,y");
   CHECK_FALSE(decoder.decode(short_row.rec, 1, rows, why));

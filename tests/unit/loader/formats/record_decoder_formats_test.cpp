@@ -5,11 +5,13 @@
 #include "loader/pipeline/copy_encoder.h"
 #include "loader/contract/feed.h"
 #include "loader/formats/record_decoder.h"
+#include "support/decoder_plans.h"
 
 #include <string>
 #include <vector>
 
 using namespace sluice::loader;
+using sluice::testing::big_endian;
 
 namespace {
 
@@ -66,12 +68,6 @@ struct json_fixture {
   }
 };
 
-std::string be(std::uint64_t value, int width) {
-  std::string out;
-  for (int i = width - 1; i >= 0; --i) out += static_cast<char>((value >> (8 * i)) & 0xff);
-  return out;
-}
-
 }  // namespace
 
 TEST_CASE("a JSON feed with a time_zone reads naive timestamps in that zone, and numerics exactly",
@@ -82,13 +78,13 @@ TEST_CASE("a JSON feed with a time_zone reads naive timestamps in that zone, and
                     R"("id":"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"})",
                     why));
   // 12:00 EST = 17:00 UTC on day 8780.
-  std::string want = be(4, 2) + be(8, 4) + be(static_cast<std::uint64_t>((8780LL * 86400 + 17 * 3600) * 1'000'000), 8);
+  std::string want = big_endian(4, 2) + big_endian(8, 4) + big_endian(static_cast<std::uint64_t>((8780LL * 86400 + 17 * 3600) * 1'000'000), 8);
   // numeric(12,2) 0.1 -> 0.10: one digit 1000 at weight -1, dscale 2
-  want += be(10, 4) + be(1, 2) + be(static_cast<std::uint16_t>(-1), 2) + be(0, 2) + be(2, 2) + be(1000, 2);
+  want += big_endian(10, 4) + big_endian(1, 2) + big_endian(static_cast<std::uint16_t>(-1), 2) + big_endian(0, 2) + big_endian(2, 2) + big_endian(1000, 2);
   // 0.30000000000000004 unconstrained: digits 3000 0000 0000 0000 4000 at weight -1, dscale 17
-  want += be(18, 4) + be(5, 2) + be(static_cast<std::uint16_t>(-1), 2) + be(0, 2) + be(17, 2) + be(3000, 2) +
-          be(0, 2) + be(0, 2) + be(0, 2) + be(4000, 2);
-  want += be(16, 4) + std::string("\xa0\xee\xbc\x99\x9c\x0b\x4e\xf8\xbb\x6d\x6b\xb9\xbd\x38\x0a\x11", 16);
+  want += big_endian(18, 4) + big_endian(5, 2) + big_endian(static_cast<std::uint16_t>(-1), 2) + big_endian(0, 2) + big_endian(17, 2) + big_endian(3000, 2) +
+          big_endian(0, 2) + big_endian(0, 2) + big_endian(0, 2) + big_endian(4000, 2);
+  want += big_endian(16, 4) + std::string("\xa0\xee\xbc\x99\x9c\x0b\x4e\xf8\xbb\x6d\x6b\xb9\xbd\x38\x0a\x11", 16);
   CHECK(fx.last_row() == want);
 }
 
@@ -102,7 +98,7 @@ TEST_CASE("a JSON number that a double cannot carry exactly is refused for numer
   CHECK_FALSE(fx.decode(R"({"amount":"12USD"})", why));
   CHECK(why.field == "/amount");
   REQUIRE(fx.decode(R"({"at":"N/A","amount":1234567890.5})", why));
-  CHECK(fx.last_row().substr(2, 4) == be(0xffffffff, 4));  // at is NULL
+  CHECK(fx.last_row().substr(2, 4) == big_endian(0xffffffff, 4));  // at is NULL
   CHECK_FALSE(fx.decode(R"({"amount":12345678901.5})", why));  // numeric(12,2) holds 10 digits before the point
   CHECK_FALSE(fx.decode(R"({"id":"not-a-uuid"})", why));
   CHECK(why.field == "/id");

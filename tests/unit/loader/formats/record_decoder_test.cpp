@@ -4,11 +4,13 @@
 #include "loader/pipeline/copy_encoder.h"
 #include "loader/contract/feed.h"
 #include "loader/formats/record_decoder.h"
+#include "support/decoder_plans.h"
 
 #include <string>
 #include <vector>
 
 using namespace sluice::loader;
+using sluice::testing::generated_column;
 using namespace std::string_literals;
 
 namespace {
@@ -25,16 +27,6 @@ column_plan from_pointer(std::string name, std::string type_name, column_type ty
   return column;
 }
 
-column_plan from_source(std::string name, column_source source) {
-  column_plan column;
-  column.name = std::move(name);
-  column.type_name = "bigint";
-  column.type = column_type::int8;
-  column.not_null = true;
-  column.source = source;
-  return column;
-}
-
 // LOGIN -> staging.logins (target 0), PAGE_ACCESS -> staging.page_access (target 1).
 feed_plan two_target_feed() {
   feed_plan feed;
@@ -46,8 +38,8 @@ feed_plan two_target_feed() {
   target_plan logins;
   logins.table = "staging.logins";
   logins.columns = {
-      from_source("file_id", column_source::file_id),
-      from_source("record", column_source::record_ordinal),
+      generated_column("file_id", column_source::file_id),
+      generated_column("record", column_source::record_ordinal),
       from_pointer("account", "integer", column_type::int4, true, "/account"),
       from_pointer("at", "timestamp with time zone", column_type::timestamptz, true, "/at"),
       from_pointer("ip", "text", column_type::text, false, "/ip"),

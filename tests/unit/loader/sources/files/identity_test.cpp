@@ -16,7 +16,7 @@ namespace sluice::loader {
 namespace {
 
 using testing::temp_dir;
-using testing::write_file;
+using testing::write_in_place;
 using warehouse::file_row;
 
 // sluice.files in memory, answering as file_ledger.cpp's statements do.
@@ -152,7 +152,7 @@ struct inbox {
   inbox() { feed.name = "events"; }
   ~inbox() { ::close(fd); }
 
-  void write(const std::string& path, const std::string& content) const { write_file(dir.path() / path, content); }
+  void write(const std::string& path, const std::string& content) const { write_in_place(dir.path() / path, content); }
 
   sighting see(const std::string& path, bool settled = true) const {
     auto opened = open_beneath(fd, path);

@@ -8,7 +8,7 @@
 #   * core and the report equal their full recompute from staging, with one
 #     current version per card.
 #
-#   SLUICE_TEST_DSN='host=... port=... user=...' tests/pleo_end_to_end.sh SLUICE_BINARY GEN_BINARY
+#   SLUICE_TEST_DSN='host=... port=... user=...' tests/pleo_end_to_end_test.sh SLUICE_BINARY GEN_BINARY
 #
 # SLUICE_TEST_DSN as for tests/sql/run_sql_test.sh.
 set -euo pipefail
