@@ -26,6 +26,9 @@ struct pg_cancel;
 
 namespace sluice::warehouse {
 
+class copy_in;
+class copy_out;
+
 // Rows of a completed command, in text format. Values are valid while the
 // result lives.
 class result {
@@ -72,17 +75,8 @@ class connection {
     return exec_params(sql, std::span<const param>(params.begin(), params.size()));
   }
 
-  // COPY ... FROM STDIN: begin, write any number of chunks, then end (which reads
-  // and checks the final result) or abort (which makes the COPY fail on purpose).
-  void copy_begin(std::string_view copy_statement);
-  void copy_write(std::span<const char> bytes);
-  void copy_end();
-  void copy_abort(std::string_view reason) noexcept;
-
-  // COPY ... TO STDOUT: begin, then read chunks until copy_read returns false
-  // (which also reads and checks the final result).
-  void copy_out_begin(std::string_view copy_statement);
-  bool copy_read(std::string& chunk);
+  // COPY goes through copy_in and copy_out (copy_stream.h), not through calls
+  // here: the raw steps below are theirs alone.
 
   // Quotes an identifier (schema.table is quoted part by part).
   [[nodiscard]] std::string quote_qualified(std::string_view qualified_name) const;
@@ -106,6 +100,19 @@ class connection {
   [[nodiscard]] const std::string& target() const noexcept { return target_; }
 
  private:
+  friend class copy_in;
+  friend class copy_out;
+  // COPY ... FROM STDIN: begin, write any number of chunks, then end (which reads
+  // and checks the final result) or abort (which makes the COPY fail on purpose).
+  void copy_begin(std::string_view copy_statement);
+  void copy_write(std::span<const char> bytes);
+  void copy_end();
+  void copy_abort(std::string_view reason) noexcept;
+  // COPY ... TO STDOUT: begin, then read chunks until copy_read returns false
+  // (which also reads and checks the final result).
+  void copy_out_begin(std::string_view copy_statement);
+  bool copy_read(std::string& chunk);
+
   [[noreturn]] void raise(std::string_view what, pg_result* failed = nullptr) const;
   result check(pg_result* r, std::string_view what);
 

@@ -1,6 +1,7 @@
 #include "loader/pipeline/batch.h"
 
 #include "loader/formats/record_decoder.h"
+#include "warehouse/copy_stream.h"
 
 namespace sluice::loader {
 
@@ -134,9 +135,9 @@ std::string refusal_reason(const warehouse::db_error& e) {
 }
 
 void copy_stream(warehouse::connection& conn, std::string_view statement, std::span<const char> data) {
-  conn.copy_begin(statement);
-  conn.copy_write(data);
-  conn.copy_end();
+  warehouse::copy_in copy(conn, statement);
+  copy.write(data);
+  copy.finish();
 }
 
 void copy_around_refused(warehouse::connection& conn, std::string_view statement, copy_encoder& rows,

@@ -19,6 +19,7 @@
 
 #include "loader/pipeline/pipeline_log.h"
 #include "loader/pipeline/order_book.h"
+#include "warehouse/copy_stream.h"
 #include "warehouse/log.h"
 
 namespace sluice::loader {
@@ -291,48 +292,43 @@ struct committer::impl {
   // were sent or stream_bytes / 8 of rejects wait.
   void send_run(connection& conn, std::vector<batch>& run) {
     const std::string statement = single_table(run.front());
-    conn.copy_begin(statement);
-    try {
-      conn.copy_write(copy_encoder::stream_header());
-      std::size_t sent = 0;
-      std::size_t rejects = 0;
-      for (std::size_t i = 0;; ++i) {
-        if (i == run.size()) {
-          // A COPY the server already refused says so before its end: stop
-          // joining batches that would only be read again.
-          if (run.back().continues.empty() || sent >= options.stream_bytes ||
-              rejects >= options.stream_bytes / 8 || stop || conn.has_pending_input()) {
-            break;
-          }
-          auto more = continuation(run.back(), statement);
-          if (!more) break;
-          run.push_back(std::move(*more));
+    warehouse::copy_in rows(conn, statement, "sluice: the streamed batch could not be sent");
+    rows.write(copy_encoder::stream_header());
+    std::size_t sent = 0;
+    std::size_t rejects = 0;
+    for (std::size_t i = 0;; ++i) {
+      if (i == run.size()) {
+        // A COPY the server already refused says so before its end: stop
+        // joining batches that would only be read again.
+        if (run.back().continues.empty() || sent >= options.stream_bytes ||
+            rejects >= options.stream_bytes / 8 || stop || conn.has_pending_input()) {
+          break;
         }
-        auto& b = run[i];
-        for (auto& t : b.tables) {
-          if (t.rows.empty()) continue;
-          conn.copy_write(t.rows.row_bytes());
-          sent += t.rows.size();
-          t.rows = copy_encoder();
-          t.origins = std::vector<std::uint32_t>();  // (= {} would keep the capacity)
-        }
-        b.origins = std::vector<row_origin>();
-        rejects += b.rejects.size();
+        auto more = continuation(run.back(), statement);
+        if (!more) break;
+        run.push_back(std::move(*more));
       }
-      conn.copy_write(copy_encoder::stream_trailer());
-    } catch (...) {
-      conn.copy_abort("sluice: the streamed batch could not be sent");
-      throw;
+      auto& b = run[i];
+      for (auto& t : b.tables) {
+        if (t.rows.empty()) continue;
+        rows.write(t.rows.row_bytes());
+        sent += t.rows.size();
+        t.rows = copy_encoder();
+        t.origins = std::vector<std::uint32_t>();  // (= {} would keep the capacity)
+      }
+      b.origins = std::vector<row_origin>();
+      rejects += b.rejects.size();
     }
-    conn.copy_end();
+    rows.write(copy_encoder::stream_trailer());
+    rows.finish();
     if (std::none_of(run.begin(), run.end(), [](const batch& b) { return !b.rejects.empty(); })) return;
-    conn.copy_begin(rejects_copy_statement());
-    conn.copy_write(copy_encoder::stream_header());
+    warehouse::copy_in refused(conn, rejects_copy_statement());
+    refused.write(copy_encoder::stream_header());
     for (const auto& b : run) {
-      if (!b.rejects.empty()) conn.copy_write(b.rejects.row_bytes());
+      if (!b.rejects.empty()) refused.write(b.rejects.row_bytes());
     }
-    conn.copy_write(copy_encoder::stream_trailer());
-    conn.copy_end();
+    refused.write(copy_encoder::stream_trailer());
+    refused.finish();
   }
 
   // Waits for the batch that continues `previous` (awaited since `previous`

@@ -119,9 +119,9 @@ void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change
       refused = std::current_exception();
     }
   };
-  from.copy_out_begin(copy_out);
+  warehouse::copy_out reading(from, copy_out);
   std::string chunk;
-  while (from.copy_read(chunk)) {
+  while (reading.read(chunk)) {
     rows.feed(chunk, [&](std::string_view fields, std::uint16_t count) {
       append_be(to_log, count + static_cast<std::uint16_t>(prefix_fields), 2);
       to_log += prefix;
@@ -180,9 +180,9 @@ std::uint64_t careful_copy(connection& from, const std::string& copy_out, connec
     raws.clear();
   };
   copy_row_splitter rows;
-  from.copy_out_begin(copy_out);
+  warehouse::copy_out reading(from, copy_out);
   std::string data;
-  while (from.copy_read(data)) {
+  while (reading.read(data)) {
     rows.feed(data, [&](std::string_view fields, std::uint16_t count) {
       // All but the last field go to the warehouse; the last is the row's text.
       std::size_t at = 0;

@@ -21,23 +21,22 @@
 #include "loader/sources/postgres/pgoutput.h"
 #include "loader/sources/postgres/source_tables.h"
 #include "warehouse/connection.h"
+#include "warehouse/copy_stream.h"
 
 namespace sluice::loader {
 
 // One COPY ... FROM STDIN fed from a thread of its own, so that two fed from
 // one reader (the change log's and the mirror's) both keep their server busy.
 // finish() ends the COPY and throws what writing it met; destroyed without
-// finish(), it makes the COPY fail.
+// finish(), it makes the COPY fail (its copy_in does, once the thread is gone).
 class copy_feeder {
  public:
-  copy_feeder(warehouse::connection& conn, const std::string& statement) : conn_(conn) {
-    conn_.copy_begin(statement);
+  copy_feeder(warehouse::connection& conn, const std::string& statement)
+      : copy_(conn, statement, "sluice: the initial copy failed") {
     thread_ = std::thread([this] { write(); });
   }
   ~copy_feeder() {
-    if (!thread_.joinable()) return;
-    stop(true);
-    conn_.copy_abort("sluice: the initial copy failed");
+    if (thread_.joinable()) stop(true);
   }
   copy_feeder(const copy_feeder&) = delete;
   copy_feeder& operator=(const copy_feeder&) = delete;
@@ -52,7 +51,7 @@ class copy_feeder {
   void finish() {
     stop(false);
     if (error_) std::rethrow_exception(error_);
-    conn_.copy_end();
+    copy_.finish();
   }
 
  private:
@@ -77,7 +76,7 @@ class copy_feeder {
         changed_.notify_all();
       }
       try {
-        conn_.copy_write(chunk);
+        copy_.write(chunk);
       } catch (...) {
         std::lock_guard lock(mutex_);
         error_ = std::current_exception();
@@ -86,7 +85,7 @@ class copy_feeder {
       }
     }
   }
-  warehouse::connection& conn_;
+  warehouse::copy_in copy_;  // written by thread_ alone while it runs
   std::mutex mutex_;
   std::condition_variable changed_;
   std::deque<std::string> chunks_;
