@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "loader/formats/csv.h"
+#include "loader/formats/csv/csv.h"
 #include "loader/contract/numeric.h"
 #include "loader/formats/record_reader.h"
 #include "loader/contract/value_formats.h"

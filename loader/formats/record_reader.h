@@ -56,7 +56,7 @@
 
 #include "loader/bytes/byte_source.h"
 #include "loader/bytes/content_hash.h"
-#include "loader/formats/csv.h"
+#include "loader/formats/csv/csv.h"
 
 namespace sluice::loader {
 

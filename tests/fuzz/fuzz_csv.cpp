@@ -32,7 +32,7 @@
 #include "loader/bytes/byte_source.h"
 #include "loader/bytes/content_hash.h"
 #include "loader/pipeline/copy_encoder.h"
-#include "loader/formats/csv.h"
+#include "loader/formats/csv/csv.h"
 #include "loader/contract/feed.h"
 #include "loader/formats/record_decoder.h"
 #include "loader/formats/record_reader.h"

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "loader/formats/csv_decoder.h"
+#include "loader/formats/csv/csv_decoder.h"
 #include "loader/formats/record_reader.h"
 #include "loader/contract/text_value.h"
 #include "loader/contract/time_parse.h"

@@ -1,4 +1,4 @@
-#include "loader/formats/csv_decoder.h"
+#include "loader/formats/csv/csv_decoder.h"
 
 #include <simdjson.h>
 

@@ -3,7 +3,7 @@
 // header read once (and again from the start when resuming), and the same checks
 // across buffer sizes; plus the field splitter.
 #include <catch2/catch.hpp>
-#include "loader/formats/csv.h"
+#include "loader/formats/csv/csv.h"
 #include "loader/formats/record_reader.h"
 
 #include <string>

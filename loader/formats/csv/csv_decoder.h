@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "loader/pipeline/copy_encoder.h"
-#include "loader/formats/csv.h"
+#include "loader/formats/csv/csv.h"
 #include "loader/contract/feed.h"
 #include "loader/formats/record_decoder.h"
 #include "loader/formats/record_reader.h"

@@ -1,4 +1,4 @@
-#include "loader/formats/csv.h"
+#include "loader/formats/csv/csv.h"
 
 #include <cstring>
 
