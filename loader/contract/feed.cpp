@@ -106,17 +106,6 @@ char single_char(const std::string& feed, const char* setting, std::string_view 
   return value.front();
 }
 
-}  // namespace
-
-framing feed_plan::framing_for(std::string_view head) const {
-  if (format == "ndjson") return framing::ndjson;
-  if (format == "json") return framing::json;
-  if (format == "csv") return framing::csv;
-  return detect_framing(head);
-}
-
-namespace {
-
 // A row of sluice.feeds, copied out of its result.
 struct declared_feed {
   std::string name;
