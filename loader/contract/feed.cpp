@@ -4,6 +4,7 @@
 #include <map>
 
 #include "loader/contract/glob.h"
+#include "loader/formats/registry.h"
 #include "warehouse/error.h"
 
 namespace sluice::loader {
@@ -106,17 +107,6 @@ char single_char(const std::string& feed, const char* setting, std::string_view 
   return value.front();
 }
 
-}  // namespace
-
-framing feed_plan::framing_for(std::string_view head) const {
-  if (format == "ndjson") return framing::ndjson;
-  if (format == "json") return framing::json;
-  if (format == "csv") return framing::csv;
-  return detect_framing(head);
-}
-
-namespace {
-
 // A row of sluice.feeds, copied out of its result.
 struct declared_feed {
   std::string name;
@@ -190,9 +180,9 @@ feed_plan feed_settings(const declared_feed& declared) {
     throw feed_error("feed " + feed.name + ": csv_delimiter and csv_quote must differ, and neither may be a"
                      " line break");
   }
-  if (feed.format == "csv" && feed.route_pointer) {
-    throw feed_error("feed " + feed.name + ": a csv feed routes nothing; set route_pointer to null and give"
-                     " it one target (route_value '')");
+  if (!declared_format(feed.format).routes && feed.route_pointer) {
+    throw feed_error("feed " + feed.name + ": a " + feed.format + " feed routes nothing; set route_pointer to null"
+                     " and give it one target (route_value '')");
   }
   return feed;
 }
@@ -263,29 +253,29 @@ catalog_tables add_targets(warehouse::connection& conn, feed_plan& feed) {
   if (feed.targets.empty()) {
     throw feed_error("feed " + feed.name + " has no rows in sluice.feed_targets");
   }
-  if (feed.format == "csv" && (feed.targets.size() != 1 || feed.routes.size() != 1)) {
-    throw feed_error("feed " + feed.name + ": a csv feed has exactly one target (one row in"
+  if (!declared_format(feed.format).routes && (feed.targets.size() != 1 || feed.routes.size() != 1)) {
+    throw feed_error("feed " + feed.name + ": a " + feed.format + " feed has exactly one target (one row in"
                      " sluice.feed_targets, route_value '')");
   }
   return catalog;
 }
 
 // Where a mapped column's value is read: a JSON pointer, a CSV header or a
-// CSV position, as the feed's format allows.
+// CSV position, as the feed's format allows (registry.h: its column_keys).
 void map_column_source(const warehouse::result& columns, int row, const feed_plan& feed, const std::string& where,
                        column_plan& column) {
-  bool csv = feed.format == "csv";
+  bool fields = declared_format(feed.format).keys == column_keys::fields;
   if (!columns.is_null(row, 3)) {
-    if (csv) {
-      throw feed_error(where + " has a json_pointer, but the feed is csv: map it with csv_header (or"
-                       " csv_position)");
+    if (fields) {
+      throw feed_error(where + " has a json_pointer, but the feed is " + feed.format + ": map it with csv_header"
+                       " (or csv_position)");
     }
     column.json_pointer = columns.text(row, 3);
     if (!column.json_pointer.empty() && column.json_pointer.front() != '/') {
       throw feed_error(where + " has json_pointer '" + column.json_pointer +
                        "', which is not a JSON pointer (it must start with /)");
     }
-  } else if (!csv) {
+  } else if (!fields) {
     throw feed_error(where + " is mapped by csv_header or csv_position, but the feed's format is " +
                      feed.format + ": map it with json_pointer");
   } else if (!columns.is_null(row, 8)) {

@@ -13,7 +13,6 @@
 
 #include "loader/formats/csv/csv.h"
 #include "loader/contract/numeric.h"
-#include "loader/formats/record_reader.h"
 #include "loader/contract/value_formats.h"
 #include "warehouse/connection.h"
 
@@ -65,15 +64,12 @@ struct target_plan {
 struct feed_plan {
   std::string name;
   std::vector<std::string> globs;
-  std::string format;  // auto | ndjson | json | csv
+  std::string format;  // auto, or a format's name (loader/formats/registry.h)
   csv_dialect csv;     // format csv
   std::optional<std::string> route_pointer;
   std::vector<target_plan> targets;
   std::unordered_map<std::string, std::size_t> routes;  // route value -> targets index
   std::string route_values;  // "LOGIN, PAGE_ACCESS, ..." for messages
-
-  // The framing for a file whose first bytes are `head`.
-  [[nodiscard]] framing framing_for(std::string_view head) const;
 };
 
 // A declaration that cannot work (unknown table or column, unsupported type,

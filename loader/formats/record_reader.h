@@ -1,18 +1,17 @@
-// Splits a file into records without knowing what they mean.
+// Splits a file into records without knowing what they mean. How records are
+// cut is the format's (registry.h: each format's folder has a record_framer):
 //
-// framing::ndjson   one record per line; blank lines are skipped (not records);
-//                   a trailing "\r" is dropped.
-// framing::json     one or more JSON documents (pretty-printed, concatenated),
-//                   or one top-level array whose elements are the records. Split
-//                   structurally (strings and escapes respected), so a record may
-//                   span lines.
-// framing::csv      one record per CSV row (csv.h: quoted fields may hold line
-//                   breaks); blank lines are skipped; a trailing "\r" is dropped.
-//                   With a header, the first non-blank row is the header, not a
-//                   record: it is read from the start of the content whatever
-//                   the start position (or taken from `known_header`), and
-//                   header() returns it once it is complete. Until then no
-//                   record is returned.
+// ndjson/  one record per line; blank lines are skipped (not records); a
+//          trailing "\r" is dropped.
+// json/    one or more JSON documents (pretty-printed, concatenated), or one
+//          top-level array whose elements are the records. Split structurally
+//          (strings and escapes respected), so a record may span lines.
+// csv/     one record per CSV row (csv.h: quoted fields may hold line breaks);
+//          blank lines are skipped; a trailing "\r" is dropped. With a header,
+//          the first non-blank row is the header, not a record: it is read from
+//          the start of the content whatever the start position (or taken from
+//          `known_header`), and header() returns it once it is complete. Until
+//          then no record is returned.
 //
 // Memory: one buffer, grown only while a single record does not fit, never past
 // max_record_bytes (+ padding). A longer record is returned with
@@ -47,12 +46,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <memory>
 
 #include "loader/bytes/byte_source.h"
 #include "loader/bytes/content_hash.h"
@@ -60,7 +59,7 @@
 
 namespace sluice::loader {
 
-enum class framing { ndjson, json, csv };
+struct input_format;  // registry.h
 
 // Where the reader stands: bytes consumed, newlines among them, records among them.
 struct position {
@@ -96,115 +95,125 @@ struct reader_options {
   bool complete_stream_is_final = false;
 };
 
-// A CSV file's header row: its text (without the line break) and the content
-// offset just after it.
-struct csv_header_row {
+// A header row (a format whose first row names the columns, e.g. CSV with
+// csv_header): its text (without the line break) and the content offset just
+// after it.
+struct header_row {
   std::string text;
   std::uint64_t end = 0;
   bool too_long = false;  // longer than max_record_bytes: `text` is its head only
 };
 
-// How a file's first line tells its framing when a feed says "auto": a first line
-// that is a lone "{" or starts with "[" is JSON (a pretty-printed document or an
-// array); anything else is NDJSON. Blank lines before it are passed over.
-[[nodiscard]] framing detect_framing(std::string_view first_bytes);
-
-// Finds where one JSON value ends, a byte at a time, without validating it:
-// strings and escapes are respected, so brackets inside strings do not count.
-class json_value_scanner {
- public:
-  // Feeds the next byte of the value; true once the value is complete (for a
-  // container or string: this byte closed it; for a bare scalar: this byte is
-  // the first one after it, and is not part of the value).
-  bool feed(char byte) noexcept;
-  // Inside a string or container that has not been closed.
-  [[nodiscard]] bool open() const noexcept { return depth_ > 0 || in_string_; }
-  // The value is a number or literal, whose end is seen one byte late.
-  [[nodiscard]] bool bare_scalar() const noexcept { return kind_ == kind::scalar; }
-
- private:
-  enum class kind { unknown, container, string, scalar };
-  kind kind_ = kind::unknown;
-  int depth_ = 0;
-  bool in_string_ = false;
-  bool escaped_ = false;
+// What a record_framer is made with (record_reader's arguments).
+struct framer_setup {
+  byte_source* source = nullptr;
+  position start;
+  content_hash hash;
+  bool final = false;
+  reader_options options;
+  csv_dialect dialect;  // the feed's delimited-text settings (sluice.feeds csv_*)
+  std::optional<header_row> known_header;
 };
 
-class record_reader {
+// One format's way of cutting content into records: a format's folder derives
+// from it and overrides next() (registry.h makes one per reader). The base is
+// the machinery every framing shares: one buffer over the byte source, the
+// position and hash of what was consumed, lost parts, the unreadable rest of a
+// broken source, and skipping a record longer than max_record_bytes.
+class record_framer {
  public:
-  // `source` is borrowed and must outlive the reader. `start` must be a record
-  // boundary previously reported by consumed(); `hash` covers content
-  // [0, start.bytes). Throws std::system_error when the file cannot be read.
-  record_reader(byte_source& source, framing kind, position start, content_hash hash, bool final,
-                reader_options options = {}, csv_dialect dialect = {},
-                std::optional<csv_header_row> known_header = std::nullopt);
-  // A plain file: fd is borrowed and read with pread up to `limit`.
-  record_reader(int fd, framing kind, position start, content_hash hash, std::uint64_t limit,
-                bool final, reader_options options = {}, csv_dialect dialect = {});
+  // How many of `size` bytes that follow still belong to a record being
+  // skipped (skip_too_long); sets `found` when its end is among them.
+  using end_scan = std::function<std::size_t(const char* data, std::size_t size, bool& found)>;
 
-  [[nodiscard]] std::optional<record> next();
+  explicit record_framer(const framer_setup& setup);
+  virtual ~record_framer() = default;
+  record_framer(const record_framer&) = delete;
+  record_framer& operator=(const record_framer&) = delete;
 
-  // After the last record returned, with the whitespace and separators after it.
+  // As record_reader::next().
+  [[nodiscard]] virtual std::optional<record> next() = 0;
+  // A format with a header row: the header once it is complete.
+  [[nodiscard]] virtual const std::optional<header_row>& header() const noexcept { return no_header_; }
+
   [[nodiscard]] const position& consumed() const noexcept { return consumed_; }
-  // Hash of bytes [0, consumed().bytes).
   [[nodiscard]] const content_hash& hash() const noexcept { return hash_; }
-  // framing::csv with a header: the header row once it is complete.
-  [[nodiscard]] const std::optional<csv_header_row>& header() const noexcept { return header_; }
-  // After next() returned nothing: every byte the source had was consumed and
-  // it had no more (a compressed file read to the end of what is there).
   [[nodiscard]] bool exhausted() const noexcept { return source_dry_ && begin_ == end_; }
-  // After a flaw::unreadable or flaw::lost record: what is wrong with the source.
   [[nodiscard]] const std::string& source_problem() const noexcept { return source_problem_; }
 
- private:
-  void start_reading();
+ protected:
   bool fill();  // reads more; false at the end of what the source has
   void consume_to(std::uint64_t file_offset);
-  std::optional<record> next_line();
-  std::optional<record> next_json();
-  std::optional<record> next_csv();
   // The source has nothing more: whether that ends the content for good.
   [[nodiscard]] bool content_final() const noexcept;
   // Whether the source is broken (or cut, when final): the rest is unreadable.
   [[nodiscard]] bool source_failed() const noexcept;
   std::optional<record> unreadable_rest();
-  // At a lost part: what precedes it as one flaw::lost record, then past it.
-  std::optional<record> lost_rest();
-  // source_->read(), never across a lost part; at one, sets at_lost_.
-  std::size_t read_source(char* out, std::size_t size, std::uint64_t offset);
-  void find_csv_header();
   // The current record is longer than max_record_bytes: keep its head, stream
-  // past the rest (to the newline, or with a scanner to the value's or row's end).
+  // past the rest (its first `seen` bytes were scanned already) to the end
+  // `scan_end` finds. `separator_ends` when the byte that ends it (a line
+  // break) is not part of the record.
   std::optional<record> skip_too_long(std::uint64_t start, std::uint64_t line, std::size_t seen,
-                                      json_value_scanner* scanner, csv_row_scanner* csv = nullptr);
+                                      const end_scan& scan_end, bool separator_ends);
   [[nodiscard]] std::uint64_t file_offset_of(std::size_t buffer_index) const noexcept {
     return base_offset_ + buffer_index;
   }
 
-  std::unique_ptr<byte_source> owned_source_;  // the plain-file constructor's
   byte_source* source_;
-  framing kind_;
   position consumed_;
   content_hash hash_;
   bool final_;
   reader_options options_;
-  csv_dialect dialect_;
-  std::optional<csv_header_row> header_;
-  bool ended_ = false;  // an unreadable rest was returned
   bool source_dry_ = false;  // the last read found no more content
-  bool at_lost_ = false;     // the next byte to read is a lost part's "\n"
-  std::string source_problem_;
-
   std::vector<char> buffer_;
   std::uint64_t base_offset_;  // file offset of buffer_[0]
   std::size_t begin_ = 0;      // buffer_[begin_] is file offset consumed_.bytes
   std::size_t end_ = 0;        // valid data ends here
-  std::uint64_t read_offset_;  // next file offset to read
+  std::string kept_;           // first bytes of a too_long record
 
-  // json framing: position in the top-level structure.
-  enum class array_state { unknown, none, before_open, expect_value, after_value, closed };
-  array_state array_ = array_state::unknown;
-  std::string kept_;  // first bytes of a too_long record
+ private:
+  // At a lost part: what precedes it as one flaw::lost record, then past it.
+  std::optional<record> lost_rest();
+  // source_->read(), never across a lost part; at one, sets at_lost_.
+  std::size_t read_source(char* out, std::size_t size, std::uint64_t offset);
+
+  static const std::optional<header_row> no_header_;
+  bool ended_ = false;     // an unreadable rest was returned
+  bool at_lost_ = false;   // the next byte to read is a lost part's "\n"
+  std::string source_problem_;
+  std::uint64_t read_offset_;  // next file offset to read
+};
+
+class record_reader {
+ public:
+  // `source` is borrowed and must outlive the reader; `format` says how records
+  // are cut (registry.h). `start` must be a record boundary previously reported
+  // by consumed(); `hash` covers content [0, start.bytes). Throws
+  // std::system_error when the file cannot be read.
+  record_reader(byte_source& source, const input_format& format, position start, content_hash hash, bool final,
+                reader_options options = {}, csv_dialect dialect = {},
+                std::optional<header_row> known_header = std::nullopt);
+  // A plain file: fd is borrowed and read with pread up to `limit`.
+  record_reader(int fd, const input_format& format, position start, content_hash hash, std::uint64_t limit,
+                bool final, reader_options options = {}, csv_dialect dialect = {});
+
+  [[nodiscard]] std::optional<record> next() { return framer_->next(); }
+
+  // After the last record returned, with the whitespace and separators after it.
+  [[nodiscard]] const position& consumed() const noexcept { return framer_->consumed(); }
+  // Hash of bytes [0, consumed().bytes).
+  [[nodiscard]] const content_hash& hash() const noexcept { return framer_->hash(); }
+  // A format with a header row (csv with a header): the header once it is complete.
+  [[nodiscard]] const std::optional<header_row>& header() const noexcept { return framer_->header(); }
+  // After next() returned nothing: every byte the source had was consumed and
+  // it had no more (a compressed file read to the end of what is there).
+  [[nodiscard]] bool exhausted() const noexcept { return framer_->exhausted(); }
+  // After a flaw::unreadable or flaw::lost record: what is wrong with the source.
+  [[nodiscard]] const std::string& source_problem() const noexcept { return framer_->source_problem(); }
+
+ private:
+  std::unique_ptr<byte_source> owned_source_;  // the plain-file constructor's
+  std::unique_ptr<record_framer> framer_;
 };
 
 }  // namespace sluice::loader

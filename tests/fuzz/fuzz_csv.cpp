@@ -35,6 +35,7 @@
 #include "loader/formats/csv/csv.h"
 #include "loader/contract/feed.h"
 #include "loader/formats/record_decoder.h"
+#include "loader/formats/csv/csv_format.h"
 #include "loader/formats/record_reader.h"
 
 using namespace sluice::loader;
@@ -98,12 +99,12 @@ std::vector<seen_row> read_checked(int fd, std::string_view input, const csv_dia
                                    const content_hash& hash, bool final, const reader_options& options,
                                    std::size_t stop_after, record_decoder* decoder, position* stopped_at,
                                    content_hash* stopped_hash) {
-  record_reader reader(fd, framing::csv, start, hash, input.size(), final, options, dialect);
+  record_reader reader(fd, csv_format(), start, hash, input.size(), final, options, dialect);
   std::vector<seen_row> out;
   std::uint64_t last = start.bytes;
   std::uint64_t next_ordinal = start.records + 1;
   std::vector<copy_encoder> rows(1);
-  if (decoder != nullptr) decoder->bind_csv_header(reader.header());
+  if (decoder != nullptr) decoder->bind_header(reader.header());
   while (out.size() < stop_after) {
     auto rec = reader.next();
     if (!rec) break;

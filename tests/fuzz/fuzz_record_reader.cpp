@@ -30,6 +30,8 @@
 #include "loader/pipeline/copy_encoder.h"
 #include "loader/contract/feed.h"
 #include "loader/formats/record_decoder.h"
+#include "loader/formats/json/json_format.h"
+#include "loader/formats/ndjson/ndjson_format.h"
 #include "loader/formats/record_reader.h"
 
 using namespace sluice::loader;
@@ -130,7 +132,7 @@ void check_decode(record_decoder& decoder, const record& rec, std::vector<copy_e
 }
 
 // Reads every record of [0, limit) and checks each against the input.
-std::vector<seen_record> read_checked(int fd, std::string_view input, framing kind, position start,
+std::vector<seen_record> read_checked(int fd, std::string_view input, const input_format& kind, position start,
                                       const content_hash& hash, std::uint64_t limit, bool final,
                                       const reader_options& options, std::size_t stop_after,
                                       record_decoder* decoder, std::vector<copy_encoder>* rows,
@@ -157,7 +159,7 @@ std::vector<seen_record> read_checked(int fd, std::string_view input, framing ki
       FUZZ_CHECK(rec->size == rec->text.size());
       FUZZ_CHECK(!rec->text.empty());
     }
-    if (rec->defect == flaw::truncated) FUZZ_CHECK(kind == framing::json && final);
+    if (rec->defect == flaw::truncated) FUZZ_CHECK(&kind == &json_format() && final);
     FUZZ_CHECK(reader.consumed().bytes >= rec->offset + rec->text.size());
     FUZZ_CHECK(reader.consumed().bytes <= limit, reader.consumed().bytes, limit);
     FUZZ_CHECK(reader.consumed().records == rec->ordinal);
@@ -214,14 +216,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // A limit short of the end, as for a file still being written.
   std::uint64_t short_limit = input.size() - std::min<std::size_t>(input.size(), config % 7);
 
-  for (framing kind : {framing::ndjson, framing::json}) {
+  for (const input_format* format : {&ndjson_format(), &json_format()}) {
+    const auto& kind = *format;
     for (bool final : {true, false}) {
       for (std::uint64_t limit : {static_cast<std::uint64_t>(input.size()), short_limit}) {
         std::vector<copy_encoder> rows(2);
         bool decode = final && limit == input.size();
         auto all = read_checked(fd, input, kind, {}, {}, limit, final, options, SIZE_MAX,
                                 decode ? &decoder : nullptr, &rows, nullptr, nullptr);
-        if (kind == framing::json) continue;  // resume is only exact for well-formed JSON files
+        if (&kind == &json_format()) continue;  // resume is only exact for well-formed JSON files
 
         position stopped;
         content_hash stopped_hash;

@@ -11,14 +11,14 @@ namespace {
 constexpr std::size_t generated = std::numeric_limits<std::size_t>::max();
 }  // namespace
 
-csv_decoder::csv_decoder(const feed_plan& feed) : feed_(feed), splitter_(feed.csv) { bind(std::nullopt); }
+csv_decoder::csv_decoder(const feed_plan& feed) : feed_(feed), splitter_(feed.csv) { bind_header(std::nullopt); }
 
 std::string csv_decoder::field_name(std::size_t field_index) const {
   if (field_index < header_names_.size() && !header_names_[field_index].empty()) return header_names_[field_index];
   return "field " + std::to_string(field_index + 1);
 }
 
-std::string csv_decoder::bind(const std::optional<csv_header_row>& header) {
+std::string csv_decoder::bind_header(const std::optional<header_row>& header) {
   file_problem_ = {};
   header_names_.clear();
   field_of_.clear();
@@ -76,7 +76,7 @@ std::string csv_decoder::bind(const std::optional<csv_header_row>& header) {
 }
 
 bool csv_decoder::decode(const record& rec, std::int64_t file_id, std::vector<copy_encoder>& rows,
-                         reject_reason& why) {
+                         reject_reason& why, std::size_t& target_used) {
   if (rec.defect == flaw::too_long) {
     why = {"", "row is " + std::to_string(rec.size) +
                    " bytes, more than the limit (--max-record-mb); raw keeps its first " +
@@ -145,6 +145,7 @@ bool csv_decoder::decode(const record& rec, std::int64_t file_id, std::vector<co
     }
   }
   out.end_row();
+  target_used = 0;
   return true;
 }
 

@@ -1,7 +1,7 @@
-// One CSV row -> one staging row, or a reject (record_decoder's CSV half).
+// One CSV row -> one staging row, or a reject (the decoder of csv/, registry.h).
 //
 // Columns come from fields by header name (order-independent) or by 1-based
-// position. Each file's header is bound once (bind()); a header that lacks a
+// position. Each file's header is bound once (bind_header()); a header that lacks a
 // declared column makes every row of that file a reject naming the column: the
 // file-level reject keeps every record accounted for (loaded + rejected ==
 // records) and keeps each row's raw text, so nothing is lost when the
@@ -22,27 +22,30 @@
 #include <string>
 #include <vector>
 
-#include "loader/pipeline/copy_encoder.h"
-#include "loader/formats/csv/csv.h"
 #include "loader/contract/feed.h"
+#include "loader/contract/text_value.h"
+#include "loader/formats/csv/csv.h"
 #include "loader/formats/record_decoder.h"
 #include "loader/formats/record_reader.h"
-#include "loader/contract/text_value.h"
+#include "loader/pipeline/copy_encoder.h"
 
 namespace sluice::loader {
 
-class csv_decoder {
+class csv_decoder final : public format_decoder {
  public:
+  // `feed` is borrowed and must outlive the decoder.
   explicit csv_decoder(const feed_plan& feed);
 
   // Binds the header of the file about to be decoded (nullopt for a feed
   // without header rows). Returns "" when every declared column was found, else
   // the reason every row of the file will be rejected with.
-  std::string bind(const std::optional<csv_header_row>& header);
+  std::string bind_header(const std::optional<header_row>& header) override;
+  // The feed's csv_header.
+  [[nodiscard]] bool expects_header() const override { return feed_.csv.header; }
 
-  // As record_decoder::decode, for the feed's one target.
+  // As record_decoder::decode, for the feed's one target (target_used is 0).
   [[nodiscard]] bool decode(const record& rec, std::int64_t file_id, std::vector<copy_encoder>& rows,
-                            reject_reason& why);
+                            reject_reason& why, std::size_t& target_used) override;
 
  private:
   [[nodiscard]] std::string field_name(std::size_t field_index) const;

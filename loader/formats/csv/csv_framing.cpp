@@ -1,6 +1,6 @@
-// record_reader's CSV framing (record_reader.h): the header row, then a
-// record per row, rows found by csv_row_scanner.
-#include "loader/formats/record_reader.h"
+// CSV framing (record_reader.h): the header row, then a record per row, rows
+// found by csv_row_scanner.
+#include "loader/formats/csv/csv_framing.h"
 
 #include <algorithm>
 #include <cstring>
@@ -19,9 +19,34 @@ bool is_blank(std::string_view text) noexcept {
 
 constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
 
-}  // namespace
+// A row too long to keep ends at the "\n" `scanner` (fed its first bytes) finds.
+record_framer::end_scan row_end_after(csv_row_scanner& scanner) {
+  return [&scanner](const char* data, std::size_t size, bool& found) {
+    auto at = scanner.scan(data, size);
+    if (at == size) return size;
+    found = true;
+    return at + 1;
+  };
+}
 
-void record_reader::find_csv_header() {
+class csv_framer final : public record_framer {
+ public:
+  explicit csv_framer(const framer_setup& setup)
+      : record_framer(setup), dialect_(setup.dialect), header_(setup.known_header) {
+    if (dialect_.header && !header_) find_header();
+  }
+  [[nodiscard]] std::optional<record> next() override;
+  [[nodiscard]] const std::optional<header_row>& header() const noexcept override { return header_; }
+
+ private:
+  void find_header();
+  std::optional<record> next_row();
+
+  csv_dialect dialect_;
+  std::optional<header_row> header_;
+};
+
+void csv_framer::find_header() {
   // The header is the first non-blank row of the content (after a BOM): read it
   // from the start, whatever the start position, in chunks. One longer than
   // max_record_bytes is kept only in part (the decoder rejects the file's rows
@@ -49,7 +74,7 @@ void record_reader::find_csv_header() {
       // the file is all header and the decoder says so).
       if (content_final() && (too_long || !is_blank(row))) {
         if (!too_long && !row.empty() && row.back() == '\r') row.pop_back();
-        header_ = csv_header_row{std::move(row), at, too_long};
+        header_ = header_row{std::move(row), at, too_long};
       }
       return;
     }
@@ -62,7 +87,7 @@ void record_reader::find_csv_header() {
         row.clear();
         continue;
       }
-      header_ = csv_header_row{std::move(row), at, too_long};
+      header_ = header_row{std::move(row), at, too_long};
       return;
     }
     keep(bytes.data(), bytes.size());
@@ -70,7 +95,7 @@ void record_reader::find_csv_header() {
   }
 }
 
-std::optional<record> record_reader::next_csv() {
+std::optional<record> csv_framer::next() {
   if (dialect_.header) {
     if (!header_) {
       // Not complete yet (or none): nothing can be read before it, unless the
@@ -80,7 +105,7 @@ std::optional<record> record_reader::next_csv() {
       if (source_failed()) return unreadable_rest();
       if (content_final()) {
         // Final without a header: the content is blank lines only
-        // (find_csv_header read it to its end), consumed a buffer at a time.
+        // (find_header read it to its end), consumed a buffer at a time.
         // (Only once the buffer held all of it, before: a final reader of more
         // blank lines than max_record_bytes consumed nothing. fuzz_csv.)
         while (true) {
@@ -102,6 +127,11 @@ std::optional<record> record_reader::next_csv() {
       consume_to(stop);
     }
   }
+  return next_row();
+}
+
+// The next row after the header.
+std::optional<record> csv_framer::next_row() {
   while (true) {
     csv_row_scanner scanner(dialect_);
     std::size_t scanned = 0;
@@ -117,7 +147,7 @@ std::optional<record> record_reader::next_csv() {
       }
       scanned = end_ - begin_;
       if (scanned > options_.max_record_bytes) {
-        return skip_too_long(file_offset_of(begin_), consumed_.lines + 1, scanned, nullptr, &scanner);
+        return skip_too_long(file_offset_of(begin_), consumed_.lines + 1, scanned, row_end_after(scanner), true);
       }
       if (!fill()) {
         if (source_failed()) return unreadable_rest();
@@ -149,6 +179,12 @@ std::optional<record> record_reader::next_csv() {
     consumed_.records += 1;
     return out;
   }
+}
+
+}  // namespace
+
+std::unique_ptr<record_framer> make_csv_framer(const framer_setup& setup) {
+  return std::make_unique<csv_framer>(setup);
 }
 
 }  // namespace sluice::loader

@@ -1,4 +1,4 @@
-#include "loader/formats/record_decoder.h"
+#include "loader/formats/json/json_decoder.h"
 
 #include <simdjson.h>
 
@@ -7,8 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "loader/formats/csv/csv_decoder.h"
-#include "loader/formats/record_reader.h"
+#include "loader/formats/json/json_framing.h"
 #include "loader/contract/text_value.h"
 #include "loader/contract/time_parse.h"
 
@@ -55,27 +54,6 @@ std::size_t significant_digits(std::string_view number) {
 }
 
 }  // namespace
-
-std::size_t first_invalid_utf8(std::string_view bytes) {
-  std::size_t i = 0;
-  while (i < bytes.size()) {
-    auto c = static_cast<unsigned char>(bytes[i]);
-    std::size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (length == 0 || i + length > bytes.size()) return i;
-    for (std::size_t k = 1; k < length; ++k) {
-      if ((static_cast<unsigned char>(bytes[i + k]) & 0xc0) != 0x80) return i;
-    }
-    std::uint32_t code = length == 1 ? c : c & (0xff >> (length + 1));
-    for (std::size_t k = 1; k < length; ++k) {
-      code = (code << 6) | (static_cast<unsigned char>(bytes[i + k]) & 0x3f);
-    }
-    bool overlong = (length == 2 && code < 0x80) || (length == 3 && code < 0x800) ||
-                    (length == 4 && code < 0x10000);
-    if (overlong || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return i;
-    i += length;
-  }
-  return bytes.size();
-}
 
 namespace {
 
@@ -228,38 +206,11 @@ bool route_record(const feed_plan& feed, element doc, std::size_t& target_index,
 
 }  // namespace
 
-raw_text printable_raw(std::string_view bytes) {
-  raw_text out;
-  bool clean = bytes.find('\0') == std::string_view::npos &&
-               simdjson::validate_utf8(bytes.data(), bytes.size());
-  if (clean) {
-    out.text.assign(bytes);
-    return out;
-  }
-  out.lossy = true;
-  out.text.reserve(bytes.size());
-  while (!bytes.empty()) {
-    auto bad = first_invalid_utf8(bytes);
-    auto good = bytes.substr(0, bad);
-    for (char c : good) {
-      if (c == '\0') out.text += "\xef\xbf\xbd";
-      else out.text += c;
-    }
-    if (bad == bytes.size()) break;
-    out.text += "\xef\xbf\xbd";
-    bytes.remove_prefix(bad + 1);
-  }
-  return out;
-}
-
-struct record_decoder::impl {
+struct json_decoder::impl {
   const feed_plan& feed;
   simdjson::dom::parser parser;
   text_value_writer values;
-  std::unique_ptr<csv_decoder> csv;
-  explicit impl(const feed_plan& f) : feed(f) {
-    if (f.format == "csv") csv = std::make_unique<csv_decoder>(f);
-  }
+  explicit impl(const feed_plan& f) : feed(f) {}
 
   // A value read from its text (a JSON string, or a number's digits for numeric).
   std::string put_text(const column_plan& column, std::string_view text, copy_encoder& rows) {
@@ -354,22 +305,12 @@ struct record_decoder::impl {
   }
 };
 
-record_decoder::record_decoder(const feed_plan& feed) : impl_(std::make_unique<impl>(feed)) {}
-record_decoder::~record_decoder() = default;
+json_decoder::json_decoder(const feed_plan& feed) : impl_(std::make_unique<impl>(feed)) {}
+json_decoder::~json_decoder() = default;
 
-std::string record_decoder::bind_csv_header(const std::optional<csv_header_row>& header) {
-  if (!impl_->csv) return {};
-  return impl_->csv->bind(header);
-}
-
-bool record_decoder::decode(const record& rec, std::int64_t file_id, std::vector<copy_encoder>& rows,
-                            reject_reason& why, std::size_t* target_used) {
+bool json_decoder::decode(const record& rec, std::int64_t file_id, std::vector<copy_encoder>& rows,
+                          reject_reason& why, std::size_t& target_used) {
   const auto& feed = impl_->feed;
-  if (impl_->csv) {
-    if (!impl_->csv->decode(rec, file_id, rows, why)) return false;
-    if (target_used != nullptr) *target_used = 0;
-    return true;
-  }
   if (rec.defect == flaw::too_long) {
     why = {"", "record is " + std::to_string(rec.size) +
                    " bytes, more than the limit (--max-record-mb); raw keeps its first " +
@@ -428,7 +369,7 @@ bool record_decoder::decode(const record& rec, std::int64_t file_id, std::vector
     }
   }
   out.end_row();
-  if (target_used != nullptr) *target_used = target_index;
+  target_used = target_index;
   return true;
 }
 

@@ -243,8 +243,9 @@ struct loader::impl {
   // complete; `force_final`: the end of the file ends the last record whatever
   // the framing (a file that can grow no more).
   void read_file(tracked_file& t, std::uint64_t size, bool settled, bool force_final);
-  // A CSV file's header, read once, bound to its feed's columns (a header
-  // that does not fit is said once: every row of the file is then a reject).
+  // A file's header row (a format with one: csv), read once, bound to its
+  // feed's columns (a header that does not fit is said once: every row of the
+  // file is then a reject).
   void bind_header(tracked_file& t, const record_reader& reader, record_decoder& decoder);
   // A record lost to a damaged gzip member, or the unreadable rest of the
   // file: a reject that says so.

@@ -16,10 +16,10 @@ using warehouse::db_error;
 using warehouse::file_stat;
 
 void loader::impl::bind_header(tracked_file& t, const record_reader& reader, record_decoder& decoder) {
-  if (!t.csv_header) t.csv_header = reader.header();
-  auto problem = decoder.bind_csv_header(t.csv_header);
-  if (!problem.empty() && (t.csv_header || !t.feed->csv.header) && !t.csv_problem_told) {
-    t.csv_problem_told = true;
+  if (!t.header) t.header = reader.header();
+  auto problem = decoder.bind_header(t.header);
+  if (!problem.empty() && (t.header || !decoder.expects_header()) && !t.header_problem_told) {
+    t.header_problem_told = true;
     files_log()->warn("{} {}: every row of this file is rejected: {}", t.feed->name, t.path, problem);
   }
 }
@@ -44,8 +44,9 @@ void loader::impl::reject_unread(tracked_file& t, const record_reader& reader, c
 
 void loader::impl::read_file(tracked_file& t, std::uint64_t size, bool settled, bool force_final) {
   if (t.failed || stop) return;
-  if (t.kind == framing::json && !settled && !force_final) return;  // a document is read once complete
-  bool final = force_final || (settled && (t.kind == framing::json || options.read_unterminated_tail));
+  const auto& format = *t.format;
+  if (format.settled_files_only && !settled && !force_final) return;  // a document is read once complete
+  bool final = force_final || (settled && (format.settled_files_only || options.read_unterminated_tail));
   bool nothing_new = t.compressed ? size == t.raw_read : t.at.bytes >= size;
   if (nothing_new && (t.complete || !settled)) return;
   t.source->set_limit(size);
@@ -56,20 +57,18 @@ void loader::impl::read_file(tracked_file& t, std::uint64_t size, bool settled, 
     t.checked_size = size;
   }
   std::size_t left = t.compressed || size < t.at.bytes ? std::size_t{1} << 20 : static_cast<std::size_t>(size - t.at.bytes);
-  record_reader reader(*t.source, t.kind, t.at, t.hash, final,
+  record_reader reader(*t.source, format, t.at, t.hash, final,
                        {.initial_buffer_bytes = std::min<std::size_t>(1 << 20, std::max<std::size_t>(left + 64, 4096)),
                         .max_record_bytes = options.max_record_bytes,
                         .raw_keep_bytes = reject_raw_bytes,
                         .padding = 64,
                         // A settled .csv.gz whose stream ended cleanly is complete (its
                         // writer wrote the end marker): its last row counts, also in the
-                        // daemon. Not a .log.gz: a log grows by members that may end mid-line
-                        // (the next one finishes it), so, as for a plain log, the daemon
-                        // waits for a last line's newline.
-                        .complete_stream_is_final = t.compressed && settled && t.kind != framing::ndjson},
-                       t.feed->csv, t.csv_header);
+                        // daemon. Not a .log.gz (registry.h: complete_stream_ends_record).
+                        .complete_stream_is_final = t.compressed && settled && format.complete_stream_ends_record},
+                       t.feed->csv, t.header);
   auto& decoder = *decoders.at(t.feed->name);
-  if (t.kind == framing::csv) bind_header(t, reader, decoder);
+  bind_header(t, reader, decoder);  // (a format without a header row binds nothing)
   current.open(t);
   bool read_failed = false;
   reject_reason why;

@@ -13,6 +13,7 @@
 #include "loader/bytes/content_hash.h"
 #include "loader/contract/feed.h"
 #include "loader/formats/record_reader.h"
+#include "loader/formats/registry.h"
 #include "loader/sources/files/file_access.h"
 #include "warehouse/file_ledger.h"
 
@@ -32,8 +33,8 @@ struct tracked_file {
   std::uint64_t checked_size = 0;  // compressed: the size check_integrity() last saw
   std::string content_head;  // compressed: the first (at most) 4 KiB of content, for head_hash
   std::string damage;        // read to its end, but parts of it were lost (a damaged .gz): which
-  std::optional<csv_header_row> csv_header;  // csv with a header: once read
-  bool csv_problem_told = false;
+  std::optional<header_row> header;  // a format with a header row (csv): once read
+  bool header_problem_told = false;
   warehouse::file_stat stat;
   position at;  // after the last batch handed to the committer
   content_hash hash;
@@ -42,7 +43,7 @@ struct tracked_file {
   std::uint64_t ledger_bytes = 0;
   std::string ledger_hash;
   std::string guard;  // guard hash at ledger_bytes
-  framing kind = framing::ndjson;
+  const input_format* format = nullptr;  // told by the feed, or by the file's head for "auto"
   bool whole = true;  // `hash` covers the file from byte 0 (not a chain from a resumed digest)
   bool settled = false;
   bool complete = false;  // read to its end once settled (as far as queued batches go)

@@ -318,7 +318,7 @@ void loader::impl::start_tracking(sighting& f, std::int64_t id, const std::optio
     release_now(id);
     return;
   }
-  t.kind = f.feed->framing_for(view);
+  t.format = &format_for(*f.feed, view);
   t.first_record = t.at.records + 1;
   auto [it, fresh] = tracked.emplace(id, std::move(t));
   auto& held = it->second;

@@ -239,4 +239,50 @@ TEST_CASE("a migration with its own COMMIT is refused before it runs, nothing of
   CHECK(applied_count(fx, "tx") == 1);
 }
 
+TEST_CASE("what a format imposes on a feed is said with the format's name, and a format no registry has is refused",
+          "[integration][feeds][csv]") {
+  // The rules live in the format registry (loader/formats/registry.h); these
+  // are their words as they were when feed.cpp compared format names by hand.
+  sluice_fixture fx(sluice_only);
+  fx.db().exec(
+      "create table staging.fmt_rule (_file_id bigint, _record bigint, x text);"
+      "create table staging.fmt_rule_b (_file_id bigint, _record bigint, x text);"
+      "insert into sluice.feeds (name, file_globs, format, route_pointer) values"
+      "  ('c_route', '{c_route/*}', 'csv', '/kind');"
+      "insert into sluice.feed_targets (feed, target_table) values ('c_route', 'staging.fmt_rule');"
+      "insert into sluice.feeds (name, file_globs, format) values ('c_two', '{c_two/*}', 'csv');"
+      "insert into sluice.feed_targets (feed, route_value, target_table) values"
+      "  ('c_two', 'a', 'staging.fmt_rule'), ('c_two', 'b', 'staging.fmt_rule_b');"
+      "insert into sluice.feeds (name, file_globs, format) values ('c_pointer', '{c_pointer/*}', 'csv');"
+      "insert into sluice.feed_targets (feed, target_table) values ('c_pointer', 'staging.fmt_rule');"
+      "insert into sluice.feed_columns (feed, target_table, column_name, json_pointer) values"
+      "  ('c_pointer', 'staging.fmt_rule', 'x', '/x');"
+      "insert into sluice.feeds (name, file_globs, format) values ('j_header', '{j_header/*}', 'ndjson');"
+      "insert into sluice.feed_targets (feed, target_table) values ('j_header', 'staging.fmt_rule');"
+      "insert into sluice.feed_columns (feed, target_table, column_name, csv_header) values"
+      "  ('j_header', 'staging.fmt_rule', 'x', 'X');"
+      "insert into sluice.feeds (name, file_globs, format, csv_header) values ('c_nohdr', '{c_nohdr/*}', 'csv', false);"
+      "insert into sluice.feed_targets (feed, target_table) values ('c_nohdr', 'staging.fmt_rule');"
+      "insert into sluice.feed_columns (feed, target_table, column_name, csv_header) values"
+      "  ('c_nohdr', 'staging.fmt_rule', 'x', 'X');");
+  auto once = fx.run_once();
+  INFO(once.describe());
+  CHECK(once.code == 1);
+  CHECK_THAT(once.output,
+             Catch::Contains("feed c_route: a csv feed routes nothing; set route_pointer to null and give it one"
+                             " target (route_value '')") &&
+                 Catch::Contains("feed c_two: a csv feed has exactly one target (one row in sluice.feed_targets,"
+                                 " route_value '')") &&
+                 Catch::Contains("feed c_pointer: column staging.fmt_rule.x has a json_pointer, but the feed is csv:"
+                                 " map it with csv_header (or csv_position)") &&
+                 Catch::Contains("feed j_header: column staging.fmt_rule.x is mapped by csv_header or csv_position,"
+                                 " but the feed's format is ndjson: map it with json_pointer") &&
+                 Catch::Contains("feed c_nohdr: column staging.fmt_rule.x is mapped by csv_header, but the feed has"
+                                 " csv_header = false (no header row): map it with csv_position"));
+
+  // A name no format has never reaches the loader: the catalog refuses it.
+  CHECK_THROWS_WITH(fx.db().exec("insert into sluice.feeds (name, file_globs, format) values ('t', '{t/*}', 'tsv')"),
+                    Catch::Contains("feeds_format_check"));
+}
+
 }  // namespace sluice::testing

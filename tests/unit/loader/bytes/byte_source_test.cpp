@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include "loader/bytes/byte_source.h"
 #include "loader/formats/record_reader.h"
+#include "loader/formats/ndjson/ndjson_format.h"
 
 #include <random>
 #include <string>
@@ -194,7 +195,7 @@ TEST_CASE("a record reader over a gzip file holds back a cut line, and ends a br
   SECTION("cut, not final (still being written): the records before the cut, none half") {
     temp_file file(compressed.substr(0, compressed.size() / 2));
     auto source = make_gzip_source(file.fd(), file.size());
-    record_reader reader(*source, framing::ndjson, {}, {}, false);
+    record_reader reader(*source, ndjson_format(), {}, {}, false);
     auto got = read_all(reader);
     REQUIRE_FALSE(got.empty());
     for (const auto& r : got) CHECK(r.defect == flaw::none);
@@ -205,7 +206,7 @@ TEST_CASE("a record reader over a gzip file holds back a cut line, and ends a br
   SECTION("cut and final (a truncated file in --once): one unreadable rest") {
     temp_file file(compressed.substr(0, compressed.size() / 2));
     auto source = make_gzip_source(file.fd(), file.size());
-    record_reader reader(*source, framing::ndjson, {}, {}, true);
+    record_reader reader(*source, ndjson_format(), {}, {}, true);
     auto got = read_all(reader);
     REQUIRE_FALSE(got.empty());
     CHECK(got.back().defect == flaw::unreadable);
@@ -215,7 +216,7 @@ TEST_CASE("a record reader over a gzip file holds back a cut line, and ends a br
   SECTION("whole: every record, the last one without its newline too") {
     temp_file file(gzip_of(content + "{\"tail\":1}"));
     auto source = make_gzip_source(file.fd(), file.size());
-    record_reader reader(*source, framing::ndjson, {}, {}, true);
+    record_reader reader(*source, ndjson_format(), {}, {}, true);
     auto got = read_all(reader);
     REQUIRE(got.size() == 101);
     CHECK(got.back().text == "{\"tail\":1}");
@@ -267,7 +268,7 @@ TEST_CASE("a record cut by a lost gzip member is a reject, never glued to the re
   auto source = make_gzip_source(file.fd(), file.size());
   source->check_integrity();
   auto buffer = GENERATE(as<std::size_t>{}, 64, 4096, 1 << 20);
-  record_reader reader(*source, framing::ndjson, {}, {}, true, small_buffers(buffer, 1 << 20));
+  record_reader reader(*source, ndjson_format(), {}, {}, true, small_buffers(buffer, 1 << 20));
   auto got = read_all(reader);
   REQUIRE(got.size() == 2000 + 1 + 1 + 2000);
   for (std::size_t i = 0; i < 2000; ++i) CHECK(got[i].defect == flaw::none);

@@ -107,7 +107,7 @@ struct csv_fixture {
   std::vector<copy_encoder> rows = std::vector<copy_encoder>(1);
 
   explicit csv_fixture(const std::string& header = "Date,Location,SaleID,Price,At,Small,Extra") {
-    CHECK(decoder.bind_csv_header(csv_header_row{header, header.size() + 1}).empty());
+    CHECK(decoder.bind_header(header_row{header, header.size() + 1}).empty());
   }
   bool decode(std::string_view text, reject_reason& why, flaw defect = flaw::none) {
     padded_record padded(text, 1, defect);
@@ -155,7 +155,7 @@ TEST_CASE("a header without a declared column makes every row of the file a reje
   feed_plan feed = sales_feed();
   record_decoder decoder{feed};
   std::vector<copy_encoder> rows(1);
-  auto problem = decoder.bind_csv_header(csv_header_row{"Date,Location,SaleID,At,Small", 30});
+  auto problem = decoder.bind_header(header_row{"Date,Location,SaleID,At,Small", 30});
   CHECK(contains(problem, "no column Price"));
   for (int attempt = 0; attempt < 3; ++attempt) {
     padded_record rec("2024-01-01,x,1,2024-01-01T00:00:00Z,1");
@@ -166,7 +166,7 @@ TEST_CASE("a header without a declared column makes every row of the file a reje
   }
   CHECK(rows[0].rows() == 0);
   // The next file's header binds again.
-  CHECK(decoder.bind_csv_header(csv_header_row{"SaleID,Price,Date,Location,At,Small", 40}).empty());
+  CHECK(decoder.bind_header(header_row{"SaleID,Price,Date,Location,At,Small", 40}).empty());
 }
 
 TEST_CASE("bad csv rows are rejected with the header name, the value and what was expected",
@@ -227,7 +227,7 @@ TEST_CASE("a header row too long to read rejects every row of its file", "[loade
   feed_plan feed = sales_feed();
   record_decoder decoder{feed};
   std::vector<copy_encoder> rows(1);
-  auto problem = decoder.bind_csv_header(csv_header_row{"Date,Locat", 99, true});
+  auto problem = decoder.bind_header(header_row{"Date,Locat", 99, true});
   CHECK(contains(problem, "longer than the limit"));
   padded_record rec("2024-01-01,x,1,1,,1,e");
   reject_reason why;
@@ -257,7 +257,7 @@ TEST_CASE("csv columns by position, without a header", "[loader][csv_decoder]") 
   feed.targets = {t};
   record_decoder decoder{feed};
   std::vector<copy_encoder> rows(1);
-  CHECK(decoder.bind_csv_header(std::nullopt).empty());
+  CHECK(decoder.bind_header(std::nullopt).empty());
   padded_record good("x,y,5,extra");
   reject_reason why;
   REQUIRE(decoder.decode(good.rec, 1, rows, why));

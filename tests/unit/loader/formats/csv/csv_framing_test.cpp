@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include "loader/formats/csv/csv.h"
 #include "loader/formats/record_reader.h"
+#include "loader/formats/csv/csv_format.h"
 
 #include <string>
 #include <vector>
@@ -61,7 +62,7 @@ TEST_CASE("csv rows come back whole, with quoted line breaks, 1-based lines, bla
   INFO("initial " << options.initial_buffer_bytes << ", max " << options.max_record_bytes);
   temp_file file(tricky);
   // The loader starts after a BOM; the header is found past it.
-  record_reader reader(file.fd(), framing::csv, {3, 0, 0}, content_hash{}, file.size(), true, options);
+  record_reader reader(file.fd(), csv_format(), {3, 0, 0}, content_hash{}, file.size(), true, options);
   REQUIRE(reader.header().has_value());
   CHECK(reader.header()->text == "id,name,note");
   CHECK(reader.header()->end == 3 + 14);
@@ -83,7 +84,7 @@ TEST_CASE("csv rows come back whole, with quoted line breaks, 1-based lines, bla
 TEST_CASE("a last csv row without its line break waits until the file is final", "[loader][record_reader][csv]") {
   auto options = generated_options();
   temp_file file(tricky);
-  record_reader reader(file.fd(), framing::csv, {3, 0, 0}, content_hash{}, file.size(), false, options);
+  record_reader reader(file.fd(), csv_format(), {3, 0, 0}, content_hash{}, file.size(), false, options);
   auto got = read_all(reader);
   CHECK(got.size() == 4);
   CHECK(reader.consumed().bytes == tricky.find("5,\"crlf"));
@@ -95,13 +96,13 @@ TEST_CASE("resuming a csv file re-reads its header from the start and numbers on
   position stopped;
   content_hash stopped_hash;
   {
-    record_reader reader(file.fd(), framing::csv, {3, 0, 0}, content_hash{}, file.size(), true, options);
+    record_reader reader(file.fd(), csv_format(), {3, 0, 0}, content_hash{}, file.size(), true, options);
     REQUIRE(reader.next().has_value());
     REQUIRE(reader.next().has_value());
     stopped = reader.consumed();
     stopped_hash = reader.hash();
   }
-  record_reader resumed(file.fd(), framing::csv, stopped, stopped_hash, file.size(), true, options);
+  record_reader resumed(file.fd(), csv_format(), stopped, stopped_hash, file.size(), true, options);
   REQUIRE(resumed.header().has_value());
   CHECK(resumed.header()->text == "id,name,note");
   auto rest = read_all(resumed);
@@ -117,13 +118,13 @@ TEST_CASE("a growing csv file: no rows before its header is complete, then rows 
           "[loader][record_reader][csv]") {
   temp_file file("SaleID,Pri");
   {
-    record_reader reader(file.fd(), framing::csv, {}, content_hash{}, file.size(), false);
+    record_reader reader(file.fd(), csv_format(), {}, content_hash{}, file.size(), false);
     CHECK_FALSE(reader.header().has_value());
     CHECK(read_all(reader).empty());
     CHECK(reader.consumed().bytes == 0);
   }
   file.append("ce\n1,2\n2,");
-  record_reader reader(file.fd(), framing::csv, {}, content_hash{}, file.size(), false);
+  record_reader reader(file.fd(), csv_format(), {}, content_hash{}, file.size(), false);
   REQUIRE(reader.header().has_value());
   CHECK(reader.header()->text == "SaleID,Price");
   auto got = read_all(reader);
@@ -136,7 +137,7 @@ TEST_CASE("an unterminated quote at the end of a final file is one truncated row
   auto options = generated_options();
   const std::string content = "a,b\n1,2\n3,\"never closed\n4,5\n";
   temp_file file(content);
-  record_reader reader(file.fd(), framing::csv, {}, content_hash{}, file.size(), true, options);
+  record_reader reader(file.fd(), csv_format(), {}, content_hash{}, file.size(), true, options);
   auto got = read_all(reader);
   REQUIRE(got.size() == 2);
   CHECK(got[0].text == "1,2");
@@ -155,7 +156,7 @@ TEST_CASE("a header longer than the record limit is skipped whole and marked, an
   // consumed, not even when final), so it stayed loading without a word.
   const std::string content = "a_very_long_column_name,another_long_one\n1,2\n3,4\n";
   temp_file file(content);
-  record_reader reader(file.fd(), framing::csv, {}, content_hash{}, file.size(), true, small_buffers(8, 16));
+  record_reader reader(file.fd(), csv_format(), {}, content_hash{}, file.size(), true, small_buffers(8, 16));
   REQUIRE(reader.header().has_value());
   CHECK(reader.header()->too_long);
   CHECK(reader.header()->end == content.find('\n') + 1);
@@ -169,7 +170,7 @@ TEST_CASE("a final csv file of blank lines only is consumed, with no records", "
   // Regression: found by fuzz_csv; without a header nothing was consumed.
   const std::string content = "\n  \r\n\n";
   temp_file file(content);
-  record_reader reader(file.fd(), framing::csv, {}, content_hash{}, file.size(), true);
+  record_reader reader(file.fd(), csv_format(), {}, content_hash{}, file.size(), true);
   CHECK(read_all(reader).empty());
   CHECK(reader.consumed().bytes == content.size());
   CHECK(reader.consumed().lines == 3);
@@ -179,7 +180,7 @@ TEST_CASE("a csv file without a header row starts with its first record", "[load
   temp_file file("\n1,2\n3,4\n");
   csv_dialect no_header;
   no_header.header = false;
-  record_reader reader(file.fd(), framing::csv, {}, content_hash{}, file.size(), true, {}, no_header);
+  record_reader reader(file.fd(), csv_format(), {}, content_hash{}, file.size(), true, {}, no_header);
   auto got = read_all(reader);
   REQUIRE(got.size() == 2);
   CHECK(got[0].line == 2);
@@ -238,7 +239,7 @@ TEST_CASE("a final csv of blank lines longer than the longest record is consumed
   temp_file file(blank);
   csv_dialect dialect;
   dialect.header = true;
-  record_reader reader(file.fd(), framing::csv, {0, 0, 0}, content_hash{}, file.size(), true, options, dialect);
+  record_reader reader(file.fd(), csv_format(), {0, 0, 0}, content_hash{}, file.size(), true, options, dialect);
   CHECK(read_all(reader).empty());
   CHECK(reader.consumed().bytes == blank.size());
   CHECK(reader.consumed().lines == 201);

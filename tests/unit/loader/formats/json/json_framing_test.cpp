@@ -1,7 +1,8 @@
-// record_reader with framing::json: pretty-printed and concatenated documents,
+// record_reader with json_format(): pretty-printed and concatenated documents,
 // top-level arrays, resume, truncation, across buffer sizes.
 #include <catch2/catch.hpp>
 #include "loader/formats/record_reader.h"
+#include "loader/formats/json/json_format.h"
 
 #include <algorithm>
 #include <string>
@@ -47,7 +48,7 @@ TEST_CASE("a pretty-printed single object is one record starting on line 1",
   const std::string object = "{\n  \"a\": 1,\n  \"b\": \"x}\",\n  \"c\": [1, 2]\n}";
   const std::string content = object + "\n";
   temp_file file(content);
-  record_reader reader(file.fd(), framing::json, {}, {}, file.size(), true, options);
+  record_reader reader(file.fd(), json_format(), {}, {}, file.size(), true, options);
   auto got = read_all(reader);
   REQUIRE(got.size() == 1);
   CHECK(got[0].text == object);
@@ -65,7 +66,7 @@ TEST_CASE("concatenated JSON objects are one record each, with their lines and o
   auto options = generated_options();
   const std::string content = "{\"a\":1}{\"b\":\"}{\"}\n\n{\n  \"c\": 3\n}\n  {\"d\":[{}]}";
   temp_file file(content);
-  record_reader reader(file.fd(), framing::json, {}, {}, file.size(), true, options);
+  record_reader reader(file.fd(), json_format(), {}, {}, file.size(), true, options);
   auto got = read_all(reader);
   REQUIRE(got.size() == 4);
   CHECK(got[0].text == "{\"a\":1}");
@@ -91,7 +92,7 @@ TEST_CASE("the elements of a top-level array are the records, and brackets in st
           "[loader][record_reader][json][array]") {
   auto options = generated_options();
   temp_file file(array_file);
-  record_reader reader(file.fd(), framing::json, {}, {}, file.size(), true, options);
+  record_reader reader(file.fd(), json_format(), {}, {}, file.size(), true, options);
   auto got = read_all(reader);
   REQUIRE(got.size() == array_elements.size());
   for (std::size_t record_idx = 0; record_idx < got.size(); ++record_idx) {
@@ -110,7 +111,7 @@ TEST_CASE("the elements of a top-level array are the records, and brackets in st
 TEST_CASE("an empty top-level array has no records", "[loader][record_reader][json][array]") {
   const std::string content = GENERATE(std::string("[]\n"), std::string(" [ \n ]"));
   temp_file file(content);
-  record_reader reader(file.fd(), framing::json, {}, {}, file.size(), true, small_buffers(16, 64));
+  record_reader reader(file.fd(), json_format(), {}, {}, file.size(), true, small_buffers(16, 64));
   CHECK_FALSE(reader.next().has_value());
   CHECK(reader.consumed().bytes == content.size());
   CHECK(reader.hash().hex() == hash_of(content));
@@ -122,12 +123,12 @@ TEST_CASE("resuming in the middle of a top-level array gives the remaining eleme
   temp_file file(array_file);
   for (std::size_t stop_after = 0; stop_after <= array_elements.size(); ++stop_after) {
     INFO("stopping after " << stop_after << " records");
-    record_reader first(file.fd(), framing::json, {}, {}, file.size(), true, options);
+    record_reader first(file.fd(), json_format(), {}, {}, file.size(), true, options);
     for (std::size_t record_idx = 0; record_idx < stop_after; ++record_idx) {
       REQUIRE(first.next().has_value());
     }
     CHECK(first.hash().hex() == hash_of(array_file.substr(0, first.consumed().bytes)));
-    record_reader second(file.fd(), framing::json, first.consumed(), first.hash(), file.size(),
+    record_reader second(file.fd(), json_format(), first.consumed(), first.hash(), file.size(),
                          true, options);
     auto rest = read_all(second);
     REQUIRE(rest.size() == array_elements.size() - stop_after);
@@ -147,13 +148,13 @@ TEST_CASE("an array still being written is read element by element as it grows",
           "[loader][record_reader][json][array]") {
   auto options = generated_options();
   temp_file file("[{\"a\":1},\n{\"b\"");
-  record_reader growing(file.fd(), framing::json, {}, {}, file.size(), false, options);
+  record_reader growing(file.fd(), json_format(), {}, {}, file.size(), false, options);
   auto got = read_all(growing);
   REQUIRE(got.size() == 1);
   CHECK(got[0].text == "{\"a\":1}");
   CHECK(growing.consumed().records == 1);
   file.append(":2},\n{\"c\":3}]\n");
-  record_reader resumed(file.fd(), framing::json, growing.consumed(), growing.hash(), file.size(),
+  record_reader resumed(file.fd(), json_format(), growing.consumed(), growing.hash(), file.size(),
                         false, options);
   auto rest = read_all(resumed);
   REQUIRE(rest.size() == 2);
@@ -176,7 +177,7 @@ TEST_CASE("a document cut off by the end of the file is truncated when final and
   const auto cut_at = content.find("{\"b\"");
 
   SECTION("final: the cut document comes back flawed, with the rest of the file") {
-    record_reader reader(file.fd(), framing::json, {}, {}, file.size(), true, options);
+    record_reader reader(file.fd(), json_format(), {}, {}, file.size(), true, options);
     auto got = read_all(reader);
     REQUIRE(got.size() == 2);
     CHECK(got[0].defect == flaw::none);
@@ -188,7 +189,7 @@ TEST_CASE("a document cut off by the end of the file is truncated when final and
     CHECK(reader.hash().hex() == hash_of(content));
   }
   SECTION("not final: nothing after the last complete document") {
-    record_reader reader(file.fd(), framing::json, {}, {}, file.size(), false, options);
+    record_reader reader(file.fd(), json_format(), {}, {}, file.size(), false, options);
     auto got = read_all(reader);
     REQUIRE(got.size() == 1);
     CHECK(got[0].text == "{\"a\":1}");
@@ -205,7 +206,7 @@ TEST_CASE("a JSON document longer than max_record_bytes comes back too_long with
   const std::string big = "{\"big\":\"" + std::string(200, 'x') + "\"}";
   const std::string content = "{\"a\":1}\n" + big;
   temp_file file(content);
-  record_reader reader(file.fd(), framing::json, {}, {}, file.size(), true,
+  record_reader reader(file.fd(), json_format(), {}, {}, file.size(), true,
                        small_buffers(initial, max, 6));
   auto got = read_all(reader);
   REQUIRE(got.size() == 2);
@@ -226,7 +227,7 @@ TEST_CASE("a JSON document longer than max_record_bytes does not swallow the doc
   const std::string big = "{\"big\":\"" + std::string(200, 'x') + "\"}";
   const std::string content = "[{\"a\":1},\n" + big + ",\n{\"c\":3}]\n";
   temp_file file(content);
-  record_reader reader(file.fd(), framing::json, {}, {}, file.size(), true,
+  record_reader reader(file.fd(), json_format(), {}, {}, file.size(), true,
                        small_buffers(initial, 32, 6));
   auto got = read_all(reader);
   REQUIRE(got.size() == 3);
@@ -246,7 +247,7 @@ TEST_CASE("a JSON document one byte over max_record_bytes is too_long",
   std::string over = "{\"s\":\"" + std::string(max + 1 - 8, 'o') + "\"}";
   REQUIRE(over.size() == max + 1);
   temp_file file(over + "\n");
-  record_reader reader(file.fd(), framing::json, {}, {}, file.size(), true,
+  record_reader reader(file.fd(), json_format(), {}, {}, file.size(), true,
                        small_buffers(16, max, 4));
   auto got = read_all(reader);
   REQUIRE(got.size() == 1);
@@ -260,7 +261,7 @@ TEST_CASE("a string element containing a comma or space is one record",
           "[loader][record_reader][json][array]") {
   const std::string content = "[\"a, b\", {\"c\":1}]";
   temp_file file(content);
-  record_reader reader(file.fd(), framing::json, {}, {}, file.size(), true, small_buffers(16, 64));
+  record_reader reader(file.fd(), json_format(), {}, {}, file.size(), true, small_buffers(16, 64));
   auto got = read_all(reader);
   REQUIRE(got.size() == 2);
   CHECK(got[0].text == "\"a, b\"");
@@ -274,11 +275,11 @@ TEST_CASE("a string element containing a comma or space is one record",
 TEST_CASE("resuming after leading whitespace still splits a top-level array into elements",
           "[loader][record_reader][json][array]") {
   temp_file file("  \n");
-  record_reader early(file.fd(), framing::json, {}, {}, file.size(), false, small_buffers(16, 64));
+  record_reader early(file.fd(), json_format(), {}, {}, file.size(), false, small_buffers(16, 64));
   CHECK_FALSE(early.next().has_value());
   REQUIRE(early.consumed().bytes == 3);
   file.append("[{\"a\":1},{\"b\":2}]\n");
-  record_reader resumed(file.fd(), framing::json, early.consumed(), early.hash(), file.size(),
+  record_reader resumed(file.fd(), json_format(), early.consumed(), early.hash(), file.size(),
                         true, small_buffers(16, 64));
   auto got = read_all(resumed);
   REQUIRE(got.size() == 2);

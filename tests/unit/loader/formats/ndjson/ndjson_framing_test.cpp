@@ -1,7 +1,8 @@
-// record_reader with framing::ndjson: positions, held-back lines, resume, hashes,
+// record_reader with ndjson_format(): positions, held-back lines, resume, hashes,
 // over-long lines, and the same checks across buffer sizes.
 #include <catch2/catch.hpp>
 #include "loader/formats/record_reader.h"
+#include "loader/formats/ndjson/ndjson_format.h"
 
 #include <algorithm>
 #include <string>
@@ -62,7 +63,7 @@ TEST_CASE("ndjson records come back with ordinals, 1-based lines and byte offset
   INFO("initial_buffer_bytes " << options.initial_buffer_bytes << ", max_record_bytes "
                                << options.max_record_bytes);
   temp_file file(mixed);
-  record_reader reader(file.fd(), framing::ndjson, {}, {}, file.size(), true, options);
+  record_reader reader(file.fd(), ndjson_format(), {}, {}, file.size(), true, options);
   auto got = read_all(reader);
   check_mixed(got, 4);
   CHECK(reader.consumed().bytes == mixed.size());
@@ -75,7 +76,7 @@ TEST_CASE("a line without its newline is held back until the file settles",
           "[loader][record_reader][ndjson]") {
   auto options = generated_options();
   temp_file file(mixed);
-  record_reader reader(file.fd(), framing::ndjson, {}, {}, file.size(), false, options);
+  record_reader reader(file.fd(), ndjson_format(), {}, {}, file.size(), false, options);
   auto got = read_all(reader);
   check_mixed(got, 3);
   auto held_at = mixed.find("{\"d\"");
@@ -89,7 +90,7 @@ TEST_CASE("a line without its newline is held back until the file settles",
 
   SECTION("and returned once its newline is written") {
     file.append("\n");
-    record_reader resumed(file.fd(), framing::ndjson, reader.consumed(), reader.hash(),
+    record_reader resumed(file.fd(), ndjson_format(), reader.consumed(), reader.hash(),
                           file.size(), false, options);
     auto rest = read_all(resumed);
     REQUIRE(rest.size() == 1);
@@ -101,7 +102,7 @@ TEST_CASE("a line without its newline is held back until the file settles",
     CHECK(resumed.hash().hex() == hash_of(mixed + "\n"));
   }
   SECTION("and returned without a newline when the reader is final") {
-    record_reader settled(file.fd(), framing::ndjson, reader.consumed(), reader.hash(),
+    record_reader settled(file.fd(), ndjson_format(), reader.consumed(), reader.hash(),
                           file.size(), true, options);
     auto rest = read_all(settled);
     REQUIRE(rest.size() == 1);
@@ -116,18 +117,18 @@ TEST_CASE("resuming from any consumed() position gives the same remaining record
           "[loader][record_reader][ndjson]") {
   auto options = generated_options();
   temp_file file(mixed);
-  record_reader whole(file.fd(), framing::ndjson, {}, {}, file.size(), true, options);
+  record_reader whole(file.fd(), ndjson_format(), {}, {}, file.size(), true, options);
   auto all = read_all(whole);
   REQUIRE(all.size() == 4);
 
   for (std::size_t stop_after = 0; stop_after <= all.size(); ++stop_after) {
     INFO("stopping after " << stop_after << " records");
-    record_reader first(file.fd(), framing::ndjson, {}, {}, file.size(), true, options);
+    record_reader first(file.fd(), ndjson_format(), {}, {}, file.size(), true, options);
     for (std::size_t record_idx = 0; record_idx < stop_after; ++record_idx) {
       REQUIRE(first.next().has_value());
     }
     CHECK(first.hash().hex() == hash_of(mixed.substr(0, first.consumed().bytes)));
-    record_reader second(file.fd(), framing::ndjson, first.consumed(), first.hash(), file.size(),
+    record_reader second(file.fd(), ndjson_format(), first.consumed(), first.hash(), file.size(),
                          true, options);
     auto rest = read_all(second);
     REQUIRE(rest.size() == all.size() - stop_after);
@@ -149,7 +150,7 @@ TEST_CASE("an empty file or one of only blank lines has no records and hashes wh
           "[loader][record_reader][ndjson]") {
   auto content = GENERATE(std::string(), std::string("\n\n  \n\r\n"));
   temp_file file(content);
-  record_reader reader(file.fd(), framing::ndjson, {}, {}, file.size(), true, small_buffers(16, 64));
+  record_reader reader(file.fd(), ndjson_format(), {}, {}, file.size(), true, small_buffers(16, 64));
   CHECK_FALSE(reader.next().has_value());
   CHECK(reader.consumed().bytes == content.size());
   CHECK(reader.consumed().records == 0);
@@ -167,7 +168,7 @@ TEST_CASE("a line longer than max_record_bytes comes back too_long with its head
   for (int digit_idx = 0; digit_idx < 300; ++digit_idx) long_line += static_cast<char>('0' + digit_idx % 10);
   const std::string content = "{\"a\":1}\n\n" + long_line + "\n{\"b\":2}\n";
   temp_file file(content);
-  record_reader reader(file.fd(), framing::ndjson, {}, {}, file.size(), true,
+  record_reader reader(file.fd(), ndjson_format(), {}, {}, file.size(), true,
                        small_buffers(initial, max, keep));
   auto got = read_all(reader);
   REQUIRE(got.size() == 3);
@@ -196,7 +197,7 @@ TEST_CASE("a line of exactly max_record_bytes is a normal record, one byte more 
   const std::string over(max + 1, 'o');
   const std::string content = fits + "\n" + over + "\n" + fits;
   temp_file file(content);
-  record_reader reader(file.fd(), framing::ndjson, {}, {}, file.size(), true,
+  record_reader reader(file.fd(), ndjson_format(), {}, {}, file.size(), true,
                        small_buffers(initial, max, 4));
   auto got = read_all(reader);
   REQUIRE(got.size() == 3);
@@ -219,7 +220,7 @@ TEST_CASE("an over-long last line is held back until final, then returned too_lo
   temp_file file(content);
   auto options = small_buffers(initial, 32, 8);
 
-  record_reader growing(file.fd(), framing::ndjson, {}, {}, file.size(), false, options);
+  record_reader growing(file.fd(), ndjson_format(), {}, {}, file.size(), false, options);
   auto got = read_all(growing);
   REQUIRE(got.size() == 1);
   CHECK(growing.consumed().bytes == 8);
@@ -227,7 +228,7 @@ TEST_CASE("an over-long last line is held back until final, then returned too_lo
   CHECK_FALSE(growing.next().has_value());  // asking again is harmless
   CHECK(growing.consumed().bytes == 8);
 
-  record_reader settled(file.fd(), framing::ndjson, growing.consumed(), growing.hash(),
+  record_reader settled(file.fd(), ndjson_format(), growing.consumed(), growing.hash(),
                         file.size(), true, options);
   auto rest = read_all(settled);
   REQUIRE(rest.size() == 1);
@@ -249,7 +250,7 @@ TEST_CASE("a 1 MB valid line is returned whole", "[loader][record_reader][ndjson
   REQUIRE(big.size() == (1u << 20));
   const std::string content = "{\"a\":1}\n" + big + "\n{\"c\":3}\n";
   temp_file file(content);
-  record_reader reader(file.fd(), framing::ndjson, {}, {}, file.size(), true, options);
+  record_reader reader(file.fd(), ndjson_format(), {}, {}, file.size(), true, options);
   auto got = read_all(reader);
   REQUIRE(got.size() == 3);
   CHECK(got[1].defect == flaw::none);
@@ -265,7 +266,7 @@ TEST_CASE("record views are followed by at least `padding` readable bytes",
           "[loader][record_reader][ndjson]") {
   auto options = generated_options();
   temp_file file(mixed);
-  record_reader reader(file.fd(), framing::ndjson, {}, {}, file.size(), true, options);
+  record_reader reader(file.fd(), ndjson_format(), {}, {}, file.size(), true, options);
   while (auto rec = reader.next()) {
     // Under ASan, reading past the buffer would fail here.
     volatile char sink = 0;
@@ -284,14 +285,14 @@ TEST_CASE("the reader never reads past its limit", "[loader][record_reader][ndjs
   auto options = small_buffers(initial, 100);
 
   SECTION("when not final, the cut line is held back") {
-    record_reader reader(file.fd(), framing::ndjson, {}, {}, limit, false, options);
+    record_reader reader(file.fd(), ndjson_format(), {}, {}, limit, false, options);
     auto got = read_all(reader);
     REQUIRE(got.size() == 1);
     CHECK(got[0].text == "aaa");
     CHECK(reader.consumed().bytes == 4);
   }
   SECTION("when final, the bytes up to the limit are the last line") {
-    record_reader reader(file.fd(), framing::ndjson, {}, {}, limit, true, options);
+    record_reader reader(file.fd(), ndjson_format(), {}, {}, limit, true, options);
     auto got = read_all(reader);
     REQUIRE(got.size() == 2);
     CHECK(got[1].text == "bbb");
@@ -300,7 +301,7 @@ TEST_CASE("the reader never reads past its limit", "[loader][record_reader][ndjs
     CHECK(reader.hash().hex() == hash_of(content.substr(0, limit)));
   }
   SECTION("a limit on a line boundary ends exactly there") {
-    record_reader reader(file.fd(), framing::ndjson, {}, {}, 11, false, options);
+    record_reader reader(file.fd(), ndjson_format(), {}, {}, 11, false, options);
     auto got = read_all(reader);
     REQUIRE(got.size() == 2);
     CHECK(got[1].text == "bbbbbb");
@@ -317,7 +318,7 @@ TEST_CASE("a file shorter than its limit (it shrank) is read to its end without 
   const std::uint64_t stale_limit = 1000;
 
   SECTION("final: every record, the last one without its newline") {
-    record_reader reader(file.fd(), framing::ndjson, {}, {}, stale_limit, true, options);
+    record_reader reader(file.fd(), ndjson_format(), {}, {}, stale_limit, true, options);
     auto got = read_all(reader);
     REQUIRE(got.size() == 3);
     CHECK(got[2].text == "{\"c\":3}");
@@ -325,13 +326,13 @@ TEST_CASE("a file shorter than its limit (it shrank) is read to its end without 
     CHECK(reader.hash().hex() == hash_of(content));
   }
   SECTION("not final: the unterminated last line is held back") {
-    record_reader reader(file.fd(), framing::ndjson, {}, {}, stale_limit, false, options);
+    record_reader reader(file.fd(), ndjson_format(), {}, {}, stale_limit, false, options);
     auto got = read_all(reader);
     REQUIRE(got.size() == 2);
     CHECK(reader.consumed().bytes == 16);
   }
   SECTION("truncated while being read: every record is bytes the file held") {
-    record_reader reader(file.fd(), framing::ndjson, {}, {}, content.size(), true,
+    record_reader reader(file.fd(), ndjson_format(), {}, {}, content.size(), true,
                          small_buffers(16, 100));
     auto first = reader.next();
     REQUIRE(first.has_value());
@@ -344,23 +345,4 @@ TEST_CASE("a file shorter than its limit (it shrank) is read to its end without 
       CHECK(content.substr(rec.offset, rec.text.size()) == rec.text);
     }
   }
-}
-
-TEST_CASE("detect_framing calls a first line that is a lone brace or starts with a bracket JSON, anything else NDJSON",
-          "[loader][record_reader][framing]") {
-  CHECK(detect_framing("{\n  \"a\": 1\n}\n") == framing::json);
-  CHECK(detect_framing("  {  \r\n\"a\": 1}") == framing::json);
-  CHECK(detect_framing("{") == framing::json);
-  CHECK(detect_framing("[{\"a\":1},\n{\"a\":2}]") == framing::json);
-  CHECK(detect_framing("[\n") == framing::json);
-  CHECK(detect_framing("  [1, 2]") == framing::json);
-  CHECK(detect_framing("{\"a\":1}\n{\"a\":2}\n") == framing::ndjson);
-  CHECK(detect_framing("{\"a\":\n1}") == framing::ndjson);
-  CHECK(detect_framing("") == framing::ndjson);
-  // Blank lines before the first line with content are passed over (a
-  // document written after an empty line is still a document).
-  CHECK(detect_framing("\n{\n") == framing::json);
-  CHECK(detect_framing("\r\n  \n[1]") == framing::json);
-  CHECK(detect_framing("\n{\"a\":1}\n") == framing::ndjson);
-  CHECK(detect_framing("hello") == framing::ndjson);
 }
