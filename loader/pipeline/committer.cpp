@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "loader/pipeline/pipeline_log.h"
+#include "loader/log.h"
 #include "loader/pipeline/order_book.h"
 #include "warehouse/copy_stream.h"
 #include "warehouse/log.h"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "loader/sources/files/files_log.h"
+#include "loader/log.h"
 #include "warehouse/log.h"
 
 namespace sluice::loader {

@@ -7,7 +7,7 @@
 #include <tuple>
 #include <utility>
 
-#include "loader/sources/files/files_log.h"
+#include "loader/log.h"
 #include "loader/bytes/content_hash.h"
 #include "loader/formats/record_reader.h"
 #include "warehouse/log.h"

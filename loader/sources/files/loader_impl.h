@@ -28,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-#include "loader/sources/files/files_log.h"
+#include "loader/log.h"
 #include "loader/contract/feed.h"
 #include "loader/formats/record_decoder.h"
 #include "loader/formats/record_reader.h"

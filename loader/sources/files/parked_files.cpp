@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "loader/sources/files/files_log.h"
+#include "loader/log.h"
 #include "warehouse/log.h"
 
 namespace sluice::loader {

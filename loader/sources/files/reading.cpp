@@ -6,7 +6,7 @@
 #include <cstring>
 #include <thread>
 
-#include "loader/sources/files/files_log.h"
+#include "loader/log.h"
 #include "loader/sources/files/file_checkpoints.h"
 #include "loader/sources/files/loader_impl.h"
 

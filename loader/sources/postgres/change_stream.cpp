@@ -5,7 +5,7 @@
 #include <variant>
 #include <vector>
 
-#include "loader/sources/postgres/postgres_log.h"
+#include "loader/log.h"
 #include "loader/sources/postgres/source_checkpoints.h"
 #include "warehouse/log.h"
 

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <thread>
 
-#include "loader/sources/postgres/postgres_log.h"
+#include "loader/log.h"
 #include "warehouse/log.h"
 
 namespace sluice::loader {

@@ -4,7 +4,7 @@
 #include <functional>
 #include <thread>
 
-#include "loader/sources/postgres/postgres_log.h"
+#include "loader/log.h"
 #include "loader/sources/postgres/change_stream.h"
 #include "loader/sources/postgres/replication.h"
 #include "loader/sources/postgres/source_run.h"

@@ -3,7 +3,7 @@
 #include <memory>
 #include <thread>
 
-#include "loader/sources/postgres/postgres_log.h"
+#include "loader/log.h"
 #include "loader/sources/postgres/snapshot_copy.h"
 #include "warehouse/log.h"
 #include "warehouse/source_ledger.h"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "loader/sources/postgres/postgres_log.h"
+#include "loader/log.h"
 #include "loader/sources/postgres/replication.h"
 #include "loader/sources/postgres/replicator.h"
 #include "warehouse/log.h"
