@@ -1,9 +1,12 @@
 // Infrastructure errors, mapped from SQLSTATE in one place (error.cpp).
 // Bad input records are never db_errors: they are rejects (see loader/).
+// db_error is a sluice::fault (fault.h): retryable for kinds connection and
+// transient.
 #pragma once
 
-#include <stdexcept>
 #include <string>
+
+#include "warehouse/fault.h"
 
 namespace sluice::warehouse {
 
@@ -19,11 +22,11 @@ enum class error_kind {
 
 [[nodiscard]] const char* to_string(error_kind kind) noexcept;
 
-class db_error : public std::runtime_error {
+class db_error : public sluice::fault {
  public:
   db_error(error_kind kind, std::string sqlstate, const std::string& message,
            std::string server_message = {})
-      : std::runtime_error(message),
+      : sluice::fault(message),
         kind_(kind),
         sqlstate_(std::move(sqlstate)),
         server_message_(std::move(server_message)) {}
@@ -33,7 +36,7 @@ class db_error : public std::runtime_error {
   // The server's own words (primary message and detail), "" when the error
   // did not come from the server. What a reject for a refused row quotes.
   [[nodiscard]] const std::string& server_message() const noexcept { return server_message_; }
-  [[nodiscard]] bool is_retryable() const noexcept {
+  [[nodiscard]] bool is_retryable() const noexcept override {
     return kind_ == error_kind::connection || kind_ == error_kind::transient;
   }
 

@@ -10,7 +10,8 @@
 //
 // Errors: pack_error for everything a person fixes in a pack folder or on the
 // command line (an unknown pack, a badly named file, an applied migration that
-// was edited); its message names the file or pack and says what to do.
+// was edited); its message names the file or pack and says what to do. A
+// sluice::fault that is not retryable: the same packs fail the same way.
 // std::logic_error only for a build mistake in the embedded sql/ (a unit test
 // catches it before it ships).
 //
@@ -26,11 +27,14 @@
 #include <utility>
 #include <vector>
 
+#include "warehouse/fault.h"
+
 namespace sluice::warehouse {
 
-class pack_error : public std::runtime_error {
+class pack_error : public sluice::fault {
  public:
-  using std::runtime_error::runtime_error;
+  using sluice::fault::fault;
+  [[nodiscard]] bool is_retryable() const noexcept override { return false; }
 };
 
 // The pack every warehouse has, installed first.

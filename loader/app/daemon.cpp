@@ -145,6 +145,10 @@ class source_supervisor {
         loader::replicator(dsn_, r.config, {}, options_).run(false, r.stop);
       } catch (const loader::source_stopped& e) {
         // Retrying cannot help; sluice.sources says why (state, last_error).
+        // (Caught by its type, not by is_retryable(): a source retries every
+        // other fault, also one that cannot succeed as it is (a schema error,
+        // a table of the wrong shape), because a person fixes that while it
+        // waits and the next try then goes on from the stored position.)
         log()->error("{}; source {} stopped until its state is changed in sluice.sources", e.what(), r.config.name);
         break;
       } catch (const std::exception& e) {

@@ -71,7 +71,8 @@ int run_command(const run_settings& settings) {
   options.copy_streams = settings.copy_streams;
   // The daemon starts again while the warehouse cannot be reached (it
   // crashed while the daemon started: the soak found it exiting 1 then);
-  // --once says so and exits 1.
+  // --once says so and exits 1. Any retryable fault (warehouse/fault.h) starts
+  // it again; the ones that reach here are the warehouse's db_errors.
   for (auto backoff = std::chrono::seconds(1);; backoff = std::min(backoff * 2, std::chrono::seconds(30))) {
     try {
       warehouse::connection check(resolved);
@@ -81,7 +82,7 @@ int run_command(const run_settings& settings) {
       log()->info("warehouse {} has packs {}", check.target(), packs);
       return settings.once ? run_once(settings, resolved, options, check)
                            : run_daemon(settings, resolved, options);
-    } catch (const warehouse::db_error& e) {
+    } catch (const sluice::fault& e) {
       if (settings.once || !e.is_retryable()) throw;
       log()->warn("{}; starting again in {} s", e.what(), backoff.count());
       std::this_thread::sleep_for(backoff);

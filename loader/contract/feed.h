@@ -15,6 +15,7 @@
 #include "loader/contract/numeric.h"
 #include "loader/contract/value_formats.h"
 #include "warehouse/connection.h"
+#include "warehouse/fault.h"
 
 namespace sluice::loader {
 
@@ -74,10 +75,12 @@ struct feed_plan {
 
 // A declaration that cannot work (unknown table or column, unsupported type,
 // bad pointer). The message names the feed, table and column and what to change.
-// compile_feeds() turns it into a skipped_feed.
-class feed_error : public std::runtime_error {
+// compile_feeds() turns it into a skipped_feed. Not retryable: the declaration
+// stays wrong until a person changes it.
+class feed_error : public sluice::fault {
  public:
-  using std::runtime_error::runtime_error;
+  using sluice::fault::fault;
+  [[nodiscard]] bool is_retryable() const noexcept override { return false; }
 };
 
 // A feed declared (enabled) that cannot work, and why: `reason` names the

@@ -31,13 +31,17 @@ using warehouse::db_error;
 using warehouse::error_kind;
 
 
-// Thrown inside a commit attempt when the batch cannot take its turn.
+// Thrown inside a commit attempt when the batch cannot take its turn. Not a
+// fault (nothing failed: the batch is abandoned), so no catch of
+// sluice::fault takes it for one.
 struct lost_turn {};
 
 // Thrown when the checkpoints are neither where the batch starts nor where it
-// ends although it is the batch's turn: another process moved them.
-struct moved_elsewhere : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// ends although it is the batch's turn: another process moved them. Not
+// retryable: the batch fails, and its source looks at its checkpoint again.
+struct moved_elsewhere : sluice::fault {
+  using sluice::fault::fault;
+  [[nodiscard]] bool is_retryable() const noexcept override { return false; }
 };
 
 }  // namespace

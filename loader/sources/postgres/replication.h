@@ -10,7 +10,7 @@
 // send_status() in a loop. The server sends keepalives; when one asks for a
 // reply, answer at once with send_status().
 //
-// Threading: one thread at a time. Errors: replication_error (a runtime_error
+// Threading: one thread at a time. Errors: replication_error (a sluice::fault
 // whose message names the source and says what to do); a lost connection is
 // one too, and the caller opens a new connection and starts again from its
 // stored LSN.
@@ -24,14 +24,21 @@
 #include <string>
 
 #include "loader/sources/postgres/pgoutput.h"
+#include "warehouse/fault.h"
 
 struct pg_conn;
 
 namespace sluice::loader {
 
-class replication_error : public std::runtime_error {
+// Retryable: a run that meets one starts again from the stored position (the
+// daemon, after a backoff), which is what a lost connection, a batch not
+// committed or a message cut short need; a warehouse table of the wrong shape
+// is retried the same way until a person makes it match (the message says
+// so). What retrying cannot help is a source_stopped (replicator.h).
+class replication_error : public sluice::fault {
  public:
-  using std::runtime_error::runtime_error;
+  using sluice::fault::fault;
+  [[nodiscard]] bool is_retryable() const noexcept override { return true; }
 };
 
 class replication_connection {

@@ -62,19 +62,26 @@
 #include <stdexcept>
 #include <string>
 
+#include "warehouse/fault.h"
+
 namespace sluice::loader {
 
-// A source stopped until a person acts; what() says what to do.
-class source_stopped : public std::runtime_error {
+// A source stopped until a person acts; what() says what to do. Not
+// retryable.
+class source_stopped : public sluice::fault {
  public:
-  using std::runtime_error::runtime_error;
+  using sluice::fault::fault;
+  [[nodiscard]] bool is_retryable() const noexcept override { return false; }
 };
 
 // Another sluice replicates the source (a daemon, while --once asks for it):
-// nothing was done, and nothing is recorded in sluice.sources.
-class source_busy : public std::runtime_error {
+// nothing was done, and nothing is recorded in sluice.sources. Retryable: the
+// other one may let go (the daemon asks again after a backoff; --once reports
+// it).
+class source_busy : public sluice::fault {
  public:
-  using std::runtime_error::runtime_error;
+  using sluice::fault::fault;
+  [[nodiscard]] bool is_retryable() const noexcept override { return true; }
 };
 
 struct source_config {

@@ -1,10 +1,10 @@
 #include "loader/sources/postgres/snapshot_copy.h"
 
 #include <algorithm>
-#include <stdexcept>
 
 #include "loader/pipeline/batch.h"
 #include "loader/pipeline/copy_encoder.h"
+#include "loader/sources/postgres/replication.h"
 #include "loader/sources/postgres/source_checkpoints.h"
 
 namespace sluice::loader {
@@ -49,7 +49,7 @@ class copy_row_splitter {
     if (!header_read_) {
       if (pending_.size() < 19) return;
       if (pending_.compare(0, 11, std::string_view("PGCOPY\n\xff\r\n\0", 11)) != 0) {
-        throw std::runtime_error("the source's COPY is not binary COPY data");
+        throw replication_error("the source's COPY is not binary COPY data");
       }
       std::size_t extension = be(15, 4);
       if (pending_.size() < 19 + extension) return;
@@ -133,7 +133,7 @@ void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change
     if (to_mirror.size() >= chunk_bytes) push(mirror, to_mirror);
   }
   if (refused) std::rethrow_exception(refused);
-  if (!rows.ended()) throw std::runtime_error("the source's COPY ended before its trailer");
+  if (!rows.ended()) throw replication_error("the source's COPY ended before its trailer");
   auto trailer = copy_encoder::stream_trailer();
   to_log.append(trailer.data(), trailer.size());
   to_mirror.append(trailer.data(), trailer.size());
@@ -200,7 +200,7 @@ std::uint64_t careful_copy(connection& from, const std::string& copy_out, connec
     });
     if (chunk.size() >= chunk_bytes) flush();
   }
-  if (!rows.ended()) throw std::runtime_error("the source's COPY ended before its trailer");
+  if (!rows.ended()) throw replication_error("the source's COPY ended before its trailer");
   flush();
   return refused;
 }

@@ -4,8 +4,9 @@
 // in chunks under savepoints that set refused rows aside (careful_copy).
 //
 // Threading: a copy_feeder writes from a thread of its own; the functions
-// run on the caller's. Errors: db_error from either server; copy_feeder's
-// finish() throws what writing met.
+// run on the caller's. Errors: db_error from either server;
+// replication_error when the source's COPY is not binary COPY data or ends
+// before its trailer; copy_feeder's finish() throws what writing met.
 #pragma once
 
 #include <condition_variable>

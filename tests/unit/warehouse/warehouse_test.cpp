@@ -4,6 +4,7 @@
 
 #include "warehouse/connection.h"
 #include "warehouse/error.h"
+#include "warehouse/packs.h"
 
 using namespace sluice::warehouse;
 
@@ -44,4 +45,20 @@ TEST_CASE("the DSN comes from the flag, else SLUICE_DSN", "[warehouse]") {
   CHECK(resolve_dsn(std::nullopt) == "dbname=b");
   ::unsetenv("SLUICE_DSN");
   CHECK(resolve_dsn(std::nullopt).empty());
+}
+
+TEST_CASE("warehouse errors are sluice faults: a db_error answers by its kind, a pack_error never retries",
+          "[warehouse][fault]") {
+  auto answer = [](const sluice::fault& e) { return e.is_retryable(); };
+  CHECK(answer(db_error(error_kind::connection, "08006", "x")));
+  CHECK(answer(db_error(error_kind::transient, "53100", "x")));
+  CHECK_FALSE(answer(db_error(error_kind::data, "23505", "x")));
+  CHECK_FALSE(answer(db_error(error_kind::schema, "42P01", "x")));
+  CHECK_FALSE(answer(db_error(error_kind::internal, "XX000", "x")));
+  CHECK_FALSE(answer(pack_error("--packs nope: no such pack")));
+  try {
+    throw pack_error("--packs nope: no such pack");
+  } catch (const sluice::fault& e) {
+    CHECK(std::string(e.what()) == "--packs nope: no such pack");
+  }
 }
