@@ -2,15 +2,10 @@
 
 namespace sluice::loader {
 
+using json_whitespace::is_space;
+using json_whitespace::trim;
+
 namespace {
-
-bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return text;
-}
 
 // A value too long to keep ends where `scanner` (fed its first bytes) says.
 record_framer::end_scan value_end(json_value_scanner& scanner) {

@@ -10,6 +10,16 @@
 
 namespace sluice::loader {
 
+// JSON's whitespace (space, tab, CR, LF), for the JSON and NDJSON framers.
+namespace json_whitespace {
+inline bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+inline std::string_view trim(std::string_view text) {
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+}  // namespace json_whitespace
+
 // Finds where one JSON value ends, a byte at a time, without validating it:
 // strings and escapes are respected, so brackets inside strings do not count.
 class json_value_scanner {

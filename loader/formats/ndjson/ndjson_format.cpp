@@ -5,18 +5,14 @@
 #include <cstring>
 
 #include "loader/formats/json/json_decoder.h"
+#include "loader/formats/json/json_framing.h"
 
 namespace sluice::loader {
 
+using json_whitespace::is_space;
+using json_whitespace::trim;
+
 namespace {
-
-bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return text;
-}
 
 // A line too long to keep ends at its "\n".
 std::size_t to_line_end(const char* data, std::size_t size, bool& found) {
