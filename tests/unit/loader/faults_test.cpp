@@ -21,7 +21,7 @@ bool retryable_as_fault(const std::string& message) {
 
 }  // namespace
 
-TEST_CASE("a lost replication connection or a busy source is worth retrying; a stopped source or a bad feed is not",
+TEST_CASE("a lost replication connection or a busy source is worth retrying, and a stopped source or a bad feed is not",
           "[loader][fault]") {
   CHECK(retryable_as_fault<replication_error>("source app: cannot open a replication connection: refused"));
   CHECK(retryable_as_fault<source_busy>("source app: another sluice replicates it"));
