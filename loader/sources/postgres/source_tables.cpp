@@ -58,28 +58,24 @@ std::string as_postgres_keeps(const std::string& identifier) {
 // and PostgreSQL cuts names past 63 bytes, so two long names that differ
 // only past that are one table. Refused rather than renamed: the warehouse's
 // names follow one rule people, packs and dashboards rely on, and a way out
-// is one statement on the source. The mirror's function (S_T_apply) is
-// checked too: shared, one table's trigger would apply the other's changes.
+// is one statement on the source.
 void refuse_shared_names(const std::string& source, const std::string& publication,
                          const std::vector<source_table>& tables) {
   std::map<std::string, const source_table*> owner;
   for (const auto& t : tables) {
     auto base = warehouse_name(source, t.schema, t.name);
     auto tables_name = as_postgres_keeps(base);
-    auto function_name = as_postgres_keeps(base + "_apply");
-    for (const auto& kept : {"the warehouse tables staging." + tables_name + " and core." + tables_name,
-                             "the mirror function core." + function_name}) {
-      auto [there, fresh] = owner.emplace(kept, &t);
-      if (fresh || there->second->qualified() == t.qualified()) continue;
-      const auto& first = *there->second;
-      throw source_stopped(
-          "source " + source + ": tables " + first.qualified() + " and " + t.qualified() + " of publication " +
-          publication + " would share " + kept + " (a table's name there is " + source + "_<schema>_<table>, " +
-          source + "_<table> for public, cut by PostgreSQL to 63 bytes), one overwriting the other's rows; the"
-          " source stops before they mix. Rename one of them on the source, or leave one out of the publication (alter"
-          " publication " + publication + " drop table " + t.qualified() +
-          "), then set state = 'new', last_error = null in sluice.sources to copy the source afresh");
-    }
+    auto kept = "the warehouse tables staging." + tables_name + " and core." + tables_name;
+    auto [there, fresh] = owner.emplace(kept, &t);
+    if (fresh || there->second->qualified() == t.qualified()) continue;
+    const auto& first = *there->second;
+    throw source_stopped(
+        "source " + source + ": tables " + first.qualified() + " and " + t.qualified() + " of publication " +
+        publication + " would share " + kept + " (a table's name there is " + source + "_<schema>_<table>, " +
+        source + "_<table> for public, cut by PostgreSQL to 63 bytes), one overwriting the other's rows; the"
+        " source stops before they mix. Rename one of them on the source, or leave one out of the publication (alter"
+        " publication " + publication + " drop table " + t.qualified() +
+        "), then set state = 'new', last_error = null in sluice.sources to copy the source afresh");
   }
 }
 
@@ -253,82 +249,13 @@ std::string mirror_ddl(const table_info& t, const std::string& from, const std::
   return ddl;
 }
 
-// The body of the function that applies a statement's rows of the change
-// log to the mirror (`keys`: the key columns, quoted, comma-separated),
-// written for the table's own columns.
-std::string mirror_function_body(const table_info& t, const std::string& keys) {
-  std::string col_list;
-  for (const auto& c : t.columns) col_list += std::string(col_list.empty() ? "" : ", ") + quote(c.name);
-  std::string body = "declare cut_lsn pg_lsn := '0/0'; cut_seq integer := -1;\nbegin\n";
-  if (t.has_key) {
-    // The initial copy into an empty mirror: its rows come from a table with
-    // this key, one per key, so there is nothing to fold (the general path
-    // below would sort the whole table to find the last change per key).
-    body += "  if not exists (select 1 from new_rows where _op <> 'r') and not exists (select 1 from " + t.core +
-            ") then\n    insert into " + t.core + " (" + col_list + ") select " + col_list +
-            " from new_rows;\n    return null;\n  end if;\n";
-  }
-  body += "  select _lsn, _seq into cut_lsn, cut_seq from new_rows where _op = 't'"
-          " order by _lsn desc, _seq desc limit 1;\n"
-          "  if found then delete from " + t.core + "; else cut_lsn := '0/0'; cut_seq := -1; end if;\n";
-  if (!t.has_key) {
-    body += "  insert into " + t.core + " (" + col_list + ") select " + col_list + " from new_rows"
-            " where _op in ('r', 'i') and (_lsn, _seq) > (cut_lsn, cut_seq);\n";
-  } else {
-    std::string key_match;
-    for (const auto& c : t.columns) {
-      if (!c.key) continue;
-      auto q = quote(c.name);
-      key_match += std::string(key_match.empty() ? "" : " and ") + "c." + q + " = l." + q;
-    }
-    std::string sets;
-    for (const auto& c : t.columns) {
-      if (c.key) continue;
-      auto q = quote(c.name);
-      sets += std::string(sets.empty() ? "" : ", ") + q + " = case when l._unchanged is not null and " +
-              literal(c.name) + " = any(string_to_array(l._unchanged, ',')) then c." + q + " else l." + q + " end";
-    }
-    // An update that changed the key is also the last change of its old key:
-    // a delete of it, at the update's place in the order.
-    std::string old_key_rows = "select 'd'::text, _lsn, _seq, _commit_at, null::text";
-    std::string first_key;
-    for (const auto& c : t.columns) {
-      if (c.key) old_key_rows += ", " + quote("_old_" + c.name);
-    }
-    for (const auto& c : t.columns) {
-      old_key_rows += c.key ? ", " + quote("_old_" + c.name) : ", null::" + c.type;
-      if (c.key && first_key.empty()) first_key = quote("_old_" + c.name);
-    }
-    old_key_rows += " from new_rows where _op = 'u' and " + first_key + " is not null";
-    body += "  with changes as (select * from new_rows union all " + old_key_rows + "),\n"
-            "  last as (select distinct on (" + keys + ") * from changes where _op in ('r', 'i', 'u', 'd')"
-            " and (_lsn, _seq) > (cut_lsn, cut_seq) order by " + keys + ", _lsn desc, _seq desc),\n"
-            "  gone as (delete from " + t.core + " c using last l where l._op = 'd' and " + key_match + " returning 1),\n";
-    if (!sets.empty()) {
-      body += "  kept as (update " + t.core + " c set " + sets + " from last l where l._op <> 'd' and " + key_match +
-              " returning c.*)\n";
-    } else {
-      body += "  kept as (select c.* from " + t.core + " c join last l on l._op <> 'd' and " + key_match + ")\n";
-    }
-    // Every statement of a WITH sees the mirror as it was before it: a key
-    // that `kept` updated is one the mirror had, so the insert only needs to
-    // look there (by its index). Looking in `kept` too was a nested loop over
-    // it per row, the batch size squared: 0.9 s of a 2,500-row batch.
-    body += "  insert into " + t.core + " (" + col_list + ") select " + col_list + " from last l"
-            " where l._op <> 'd' and not exists (select 1 from " + t.core + " c where " + key_match + ");\n";
-  }
-  body += "  return null;\nend";
-  return body;
-}
-
 }  // namespace
 
-// Makes sure staging.S_T, core.S_T, the function that keeps the mirror and its
-// trigger exist, piece by piece: a pack may create the change log itself (so
-// that its own triggers are there before the first change), and the rest is
-// added here. Existing tables must have the expected columns (missing
-// trailing source columns are added); the function is replaced when its body
-// differs from the one for the current columns.
+// Makes sure staging.S_T, core.S_T and the trigger that keeps the mirror
+// exist, piece by piece: a pack may create the change log itself (so that its
+// own triggers are there before the first change), and the rest is added
+// here. Existing tables must have the expected columns (missing trailing
+// source columns are added).
 void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   auto base = warehouse_name(source, t.schema, t.name);
   t.staging = "staging." + quote(base);
@@ -381,21 +308,14 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
     ddl += mirror_ddl(t, from, core_cols, keys);
   }
 
-  // The trigger: per statement, the last change per key wins (a truncate cuts
-  // everything before it); unchanged TOAST values keep the mirror's.
-  auto fn = "core." + quote(base + "_apply");
-  auto body = mirror_function_body(t, keys);
-  auto current_body = wh.exec_params("select prosrc from pg_proc where oid = to_regprocedure($1)", {fn + "()"});
-  if (current_body.rows() == 0 || current_body.text(0, 0) != "\n" + body + "\n") {
-    made.push_back(fn + "()");
-    ddl += "create or replace function " + fn + "() returns trigger language plpgsql as $sluice$\n" + body + "\n$sluice$;\n";
-    ddl += "comment on function " + fn + "() is " + literal("Applies a batch of " + t.staging + " to " + t.core + ".") + ";\n";
-  }
+  // The mirror is kept by sluice.apply_to_mirror (sql/sluice), a statement
+  // trigger given the mirror's name.
   if (wh.exec_params("select 1 from pg_trigger where tgrelid = to_regclass($1) and tgname = 'apply_to_mirror'",
                      {t.staging}).rows() == 0) {
     made.push_back("trigger apply_to_mirror");
     ddl += "create trigger apply_to_mirror after insert on " + t.staging +
-           " referencing new table as new_rows for each statement execute function " + fn + "();\n";
+           " referencing new table as new_rows for each statement execute function sluice.apply_to_mirror(" +
+           literal(t.core) + ");\n";
   }
   if (ddl.empty()) return;
   warehouse::transaction tx(wh);
