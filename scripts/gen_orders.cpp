@@ -125,15 +125,16 @@ std::string money(long cents) {
 
 // --- the workload against a database -------------------------------------------------------
 
-int run_database(const std::string& dsn, double rate, std::uint64_t seconds, std::uint64_t seed) {
-  using sluice::warehouse::connection;
-  using sluice::warehouse::transaction;
-  connection db(dsn);
+using sluice::warehouse::connection;
+using sluice::warehouse::transaction;
+
+// Creates what is missing: the tables, the publication, and on an empty shop
+// the catalogue and 50 customers.
+void prepare_shop(connection& db) {
   db.exec(schema_sql);
   if (db.exec("select 1 from pg_publication where pubname = 'orders_pub'").rows() == 0) {
     db.exec("create publication orders_pub for table customers, products, orders, order_lines");
   }
-  random_source rng(seed);
   if (db.exec("select count(*) from products").text(0, 0) == "0") {
     transaction tx(db);
     for (const auto& p : catalogue) {
@@ -146,31 +147,157 @@ int run_database(const std::string& dsn, double rate, std::uint64_t seconds, std
     }
     tx.commit();
   }
-  auto product_ids_r = db.exec("select product_id from products order by product_id");
-  std::vector<std::int64_t> products;
-  for (int r = 0; r < product_ids_r.rows(); ++r) products.push_back(product_ids_r.int64(r, 0));
-  auto max_customer = db.exec("select coalesce(max(customer_id), 1) from customers").int64(0, 0);
-  // Orders still moving, and cancelled ones (a delete may take those).
-  std::vector<std::int64_t> open;
-  std::vector<std::int64_t> cancelled;
-  auto moving = db.exec("select order_id, status from orders where status <> 'shipped' order by order_id");
-  for (int r = 0; r < moving.rows(); ++r) {
-    (moving.text(r, 1) == "cancelled" ? cancelled : open).push_back(moving.int64(r, 0));
+}
+
+// The shop's transactions, one at a time. Knows the ids it may touch: read
+// from the database at the start (a run may continue an earlier one's shop),
+// then kept up to date by the transactions themselves.
+class shop_workload {
+ public:
+  // db must outlive the workload.
+  shop_workload(connection& db, std::uint64_t seed) : db_(db), rng_(seed) {
+    auto product_ids_r = db_.exec("select product_id from products order by product_id");
+    for (int r = 0; r < product_ids_r.rows(); ++r) products_.push_back(product_ids_r.int64(r, 0));
+    max_customer_ = db_.exec("select coalesce(max(customer_id), 1) from customers").int64(0, 0);
+    auto moving = db_.exec("select order_id, status from orders where status <> 'shipped' order by order_id");
+    for (int r = 0; r < moving.rows(); ++r) {
+      (moving.text(r, 1) == "cancelled" ? cancelled_ : open_).push_back(moving.int64(r, 0));
+    }
   }
 
-  std::uint64_t counts[7] = {};
-  const char* names[7] = {"new_orders", "status_changes", "cancellations", "price_changes", "new_customers",
-                          "deletes", "transactions"};
-  auto start = std::chrono::steady_clock::now();
-  auto period = std::chrono::duration<double>(1.0 / std::max(rate, 0.001));
-  auto next = start;
-  auto pick = [&](std::vector<std::int64_t>& from) {
-    auto idx = rng.below(from.size());
+  // One transaction, its kind drawn with the odds in the usage text.
+  void run_transaction() {
+    double dice = rng_.uniform();
+    transaction tx(db_);
+    if (dice < 0.50 || open_.empty()) {
+      new_order();
+    } else if (dice < 0.75) {
+      advance_order();
+    } else if (dice < 0.83) {
+      cancel_order();
+    } else if (dice < 0.93) {
+      change_price();
+    } else if (dice < 0.97) {
+      new_customer();
+    } else {
+      delete_some();
+    }
+    tx.commit();
+    ++counts_[transactions];
+  }
+
+  // "new_orders=.. status_changes=.. ... transactions=..", for stderr.
+  std::string summary() const {
+    std::string text;
+    for (int i = 0; i < counter_kinds; ++i) {
+      text += std::string(i ? " " : "") + counter_names[i] + "=" + std::to_string(counts_[i]);
+    }
+    return text;
+  }
+
+ private:
+  enum counter { new_orders, status_changes, cancellations, price_changes, new_customers, deletes, transactions,
+                 counter_kinds };
+  static constexpr const char* counter_names[counter_kinds] = {
+      "new_orders", "status_changes", "cancellations", "price_changes", "new_customers", "deletes", "transactions"};
+
+  void new_order() {
+    auto customer = rng_.between(1, max_customer_);
+    auto id = db_.exec_params("insert into orders (customer_id) values ($1) returning order_id",
+                              {std::to_string(customer)}).int64(0, 0);
+    auto lines = rng_.between(1, 4);
+    std::vector<std::int64_t> chosen;
+    while (static_cast<std::int64_t>(chosen.size()) < lines) {
+      auto p = products_[rng_.below(products_.size())];
+      if (std::find(chosen.begin(), chosen.end(), p) == chosen.end()) chosen.push_back(p);
+    }
+    for (auto p : chosen) {
+      db_.exec_params(
+          "insert into order_lines (order_id, product_id, quantity, unit_price)"
+          " select $1, $2, $3, price from products where product_id = $2",
+          {std::to_string(id), std::to_string(p), std::to_string(rng_.between(1, 5))});
+    }
+    open_.push_back(id);
+    ++counts_[new_orders];
+  }
+
+  // placed -> paid -> shipped; a shipped order no longer moves.
+  void advance_order() {
+    auto idx = rng_.below(open_.size());
+    auto id = open_[idx];
+    auto status = std::string(db_.exec_params(
+        "update orders set status = case status when 'placed' then 'paid' else 'shipped' end, updated_at = now()"
+        " where order_id = $1 returning status", {std::to_string(id)}).text(0, 0));
+    if (status != "paid") {
+      open_[idx] = open_.back();
+      open_.pop_back();
+    }
+    ++counts_[status_changes];
+  }
+
+  void cancel_order() {
+    auto id = take(open_);
+    db_.exec_params("update orders set status = 'cancelled', updated_at = now() where order_id = $1",
+                    {std::to_string(id)});
+    cancelled_.push_back(id);
+    ++counts_[cancellations];
+  }
+
+  void change_price() {
+    auto p = products_[rng_.below(products_.size())];
+    // Up or down by up to 10%, never below 1.00.
+    auto percent = rng_.between(-10, 10);
+    db_.exec_params("update products set price = greatest(1, round(price * (100 + $2) / 100, 2)), updated_at = now()"
+                    " where product_id = $1", {std::to_string(p), std::to_string(percent)});
+    ++counts_[price_changes];
+  }
+
+  void new_customer() {
+    max_customer_ = db_.exec("insert into customers (name) values ('New customer') returning customer_id").int64(0, 0);
+    ++counts_[new_customers];
+  }
+
+  // A cancelled order with its lines, or a line of an open order (never its last).
+  void delete_some() {
+    if (!cancelled_.empty() && rng_.chance(0.5)) {
+      db_.exec_params("delete from orders where order_id = $1", {std::to_string(take(cancelled_))});
+    } else {
+      auto id = open_[rng_.below(open_.size())];
+      db_.exec_params(
+          "delete from order_lines where (order_id, product_id) in (select order_id, product_id from order_lines"
+          " where order_id = $1 order by product_id limit 1)"
+          " and (select count(*) from order_lines where order_id = $1) > 1",
+          {std::to_string(id)});
+    }
+    ++counts_[deletes];
+  }
+
+  // Removes a random id from `from` and returns it.
+  std::int64_t take(std::vector<std::int64_t>& from) {
+    auto idx = rng_.below(from.size());
     auto id = from[idx];
     from[idx] = from.back();
     from.pop_back();
     return id;
-  };
+  }
+
+  connection& db_;
+  random_source rng_;
+  std::vector<std::int64_t> products_;
+  std::int64_t max_customer_ = 1;
+  // Orders still moving, and cancelled ones (a delete may take those).
+  std::vector<std::int64_t> open_;
+  std::vector<std::int64_t> cancelled_;
+  std::uint64_t counts_[counter_kinds] = {};
+};
+
+int run_database(const std::string& dsn, double rate, std::uint64_t seconds, std::uint64_t seed) {
+  connection db(dsn);
+  prepare_shop(db);
+  shop_workload workload(db, seed);
+  auto start = std::chrono::steady_clock::now();
+  auto period = std::chrono::duration<double>(1.0 / std::max(rate, 0.001));
+  auto next = start;
   while (!stop_requested) {
     auto now = std::chrono::steady_clock::now();
     if (seconds > 0 && now - start >= std::chrono::seconds(seconds)) break;
@@ -180,72 +307,9 @@ int run_database(const std::string& dsn, double rate, std::uint64_t seconds, std
       continue;
     }
     next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(period);
-    double dice = rng.uniform();
-    transaction tx(db);
-    if (dice < 0.50 || open.empty()) {
-      auto customer = rng.between(1, max_customer);
-      auto id = db.exec_params("insert into orders (customer_id) values ($1) returning order_id",
-                               {std::to_string(customer)}).int64(0, 0);
-      auto lines = rng.between(1, 4);
-      std::vector<std::int64_t> chosen;
-      while (static_cast<std::int64_t>(chosen.size()) < lines) {
-        auto p = products[rng.below(products.size())];
-        if (std::find(chosen.begin(), chosen.end(), p) == chosen.end()) chosen.push_back(p);
-      }
-      for (auto p : chosen) {
-        db.exec_params(
-            "insert into order_lines (order_id, product_id, quantity, unit_price)"
-            " select $1, $2, $3, price from products where product_id = $2",
-            {std::to_string(id), std::to_string(p), std::to_string(rng.between(1, 5))});
-      }
-      open.push_back(id);
-      ++counts[0];
-    } else if (dice < 0.75) {
-      auto idx = rng.below(open.size());
-      auto id = open[idx];
-      auto status = std::string(db.exec_params(
-          "update orders set status = case status when 'placed' then 'paid' else 'shipped' end, updated_at = now()"
-          " where order_id = $1 returning status", {std::to_string(id)}).text(0, 0));
-      if (status != "paid") {
-        open[idx] = open.back();
-        open.pop_back();
-      }
-      ++counts[1];
-    } else if (dice < 0.83) {
-      auto id = pick(open);
-      db.exec_params("update orders set status = 'cancelled', updated_at = now() where order_id = $1",
-                     {std::to_string(id)});
-      cancelled.push_back(id);
-      ++counts[2];
-    } else if (dice < 0.93) {
-      auto p = products[rng.below(products.size())];
-      // Up or down by up to 10%, never below 1.00.
-      auto percent = rng.between(-10, 10);
-      db.exec_params("update products set price = greatest(1, round(price * (100 + $2) / 100, 2)), updated_at = now()"
-                     " where product_id = $1", {std::to_string(p), std::to_string(percent)});
-      ++counts[3];
-    } else if (dice < 0.97) {
-      max_customer = db.exec("insert into customers (name) values ('New customer') returning customer_id").int64(0, 0);
-      ++counts[4];
-    } else {
-      if (!cancelled.empty() && rng.chance(0.5)) {
-        db.exec_params("delete from orders where order_id = $1", {std::to_string(pick(cancelled))});
-      } else {
-        auto id = open[rng.below(open.size())];
-        db.exec_params(
-            "delete from order_lines where (order_id, product_id) in (select order_id, product_id from order_lines"
-            " where order_id = $1 order by product_id limit 1)"
-            " and (select count(*) from order_lines where order_id = $1) > 1",
-            {std::to_string(id)});
-      }
-      ++counts[5];
-    }
-    tx.commit();
-    ++counts[6];
+    workload.run_transaction();
   }
-  std::string summary;
-  for (int i = 0; i < 7; ++i) summary += std::string(i ? " " : "") + names[i] + "=" + std::to_string(counts[i]);
-  std::fprintf(stderr, "%s\n", summary.c_str());
+  std::fprintf(stderr, "%s\n", workload.summary().c_str());
   return 0;
 }
 

@@ -137,6 +137,60 @@ int usage_error(const std::string& what) {
   return 2;
 }
 
+// One sale as a CSV row without its line break, with the trap `kind` built in
+// (trap_kinds: a clean row; never duplicate, which repeats a row instead).
+std::string sale_row(random_source& rng, const options& opts, int month_days, std::uint64_t sale_id, trap kind) {
+  const auto& p = products[rng.below(products.size())];
+  const auto& r = retailers[rng.below(retailers.size())];
+  std::int64_t quantity = 1 + static_cast<std::int64_t>(rng.below(5));
+  if (kind == negative_qty) quantity = -quantity;
+  int day = 1 + static_cast<int>(rng.below(static_cast<std::uint64_t>(month_days)));
+  std::string row;
+  put_uint(row, sale_id);
+  row += ',';
+  if (kind != blank_product) put_uint(row, static_cast<std::uint64_t>(p.id));
+  row += ',';
+  row += p.name;
+  row += ',';
+  row += p.brand;
+  row += ',';
+  row += p.category;
+  row += ',';
+  put_uint(row, static_cast<std::uint64_t>(r.id));
+  row += ',';
+  row += r.name;
+  row += ',';
+  row += r.channel;
+  row += ',';
+  row += kind == none_location ? std::string_view("None") : r.location;
+  row += ',';
+  if (quantity < 0) row += '-';
+  put_uint(row, static_cast<std::uint64_t>(quantity < 0 ? -quantity : quantity));
+  row += ',';
+  if (kind == bad_price) {
+    row += "100USD";
+  } else {
+    if (quantity < 0) row += '-';
+    put_uint(row, static_cast<std::uint64_t>((quantity < 0 ? -quantity : quantity) * p.unit_price));
+  }
+  row += ',';
+  char date[16];
+  std::snprintf(date, sizeof date, kind == slash_date ? "%04d/%02d/%02d" : "%04d-%02d-%02d", opts.year,
+                opts.month, day);
+  row += date;
+  return row;
+}
+
+// The one stderr line, so a test knows how many of each trap to expect.
+void print_summary(std::uint64_t rows, const std::array<std::uint64_t, trap_kinds>& traps) {
+  std::fprintf(stderr, "rows=%llu", static_cast<unsigned long long>(rows));
+  for (int kind = 0; kind < trap_kinds; ++kind) {
+    std::fprintf(stderr, " %s=%llu", trap_names[static_cast<std::size_t>(kind)].data(),
+                 static_cast<unsigned long long>(traps[static_cast<std::size_t>(kind)]));
+  }
+  std::fprintf(stderr, "\n");
+}
+
 int run(const options& opts) {
   std::FILE* out = opts.out.empty() ? stdout : std::fopen(opts.out.c_str(), "wb");
   if (out == nullptr) {
@@ -155,48 +209,7 @@ int run(const options& opts) {
     bool trapped = opts.traps_every > 0 && (row_idx + 1) % opts.traps_every == 0;
     trap kind = trapped ? static_cast<trap>(trap_turn++ % trap_kinds) : trap_kinds;
     if (kind == duplicate && previous.empty()) kind = blank_product;
-    std::string row;
-    if (kind == duplicate) {
-      row = previous;
-    } else {
-      const auto& p = products[rng.below(products.size())];
-      const auto& r = retailers[rng.below(retailers.size())];
-      std::int64_t quantity = 1 + static_cast<std::int64_t>(rng.below(5));
-      if (kind == negative_qty) quantity = -quantity;
-      int day = 1 + static_cast<int>(rng.below(static_cast<std::uint64_t>(month_days)));
-      put_uint(row, next_id++);
-      row += ',';
-      if (kind != blank_product) put_uint(row, static_cast<std::uint64_t>(p.id));
-      row += ',';
-      row += p.name;
-      row += ',';
-      row += p.brand;
-      row += ',';
-      row += p.category;
-      row += ',';
-      put_uint(row, static_cast<std::uint64_t>(r.id));
-      row += ',';
-      row += r.name;
-      row += ',';
-      row += r.channel;
-      row += ',';
-      row += kind == none_location ? std::string_view("None") : r.location;
-      row += ',';
-      if (quantity < 0) row += '-';
-      put_uint(row, static_cast<std::uint64_t>(quantity < 0 ? -quantity : quantity));
-      row += ',';
-      if (kind == bad_price) {
-        row += "100USD";
-      } else {
-        if (quantity < 0) row += '-';
-        put_uint(row, static_cast<std::uint64_t>((quantity < 0 ? -quantity : quantity) * p.unit_price));
-      }
-      row += ',';
-      char date[16];
-      std::snprintf(date, sizeof date, kind == slash_date ? "%04d/%02d/%02d" : "%04d-%02d-%02d", opts.year,
-                    opts.month, day);
-      row += date;
-    }
+    std::string row = kind == duplicate ? previous : sale_row(rng, opts, month_days, next_id++, kind);
     if (kind < trap_kinds) ++traps[kind];
     buffer += row;
     if (row_idx + 1 < opts.rows || opts.final_newline) buffer += '\n';
@@ -213,12 +226,7 @@ int run(const options& opts) {
     std::fprintf(stderr, "sluice-gen-sales: writing failed\n");
     return 1;
   }
-  std::fprintf(stderr, "rows=%llu", static_cast<unsigned long long>(opts.rows));
-  for (int kind = 0; kind < trap_kinds; ++kind) {
-    std::fprintf(stderr, " %s=%llu", trap_names[static_cast<std::size_t>(kind)].data(),
-                 static_cast<unsigned long long>(traps[static_cast<std::size_t>(kind)]));
-  }
-  std::fprintf(stderr, "\n");
+  print_summary(opts.rows, traps);
   return 0;
 }
 
