@@ -36,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "civil_date.h"
 #include "random_source.h"
 
 namespace {
@@ -63,12 +64,13 @@ events lack user_id (the loader rejects them). Files are written in place, as
 the Pleo services do; the loader reads a JSON file once it has settled.
 )";
 
+using sluice::gen::civil_from_days;
 using sluice::gen::random_source;
+using sluice::gen::seconds_per_day;
 
 // ---------------------------------------------------------------------------
 // Formatting.
 
-constexpr std::int64_t seconds_per_day = 86400;
 // 2026-01-05 09:00:00 UTC: the services' clocks start here.
 constexpr std::int64_t start_time = 1767603600;
 // Each event moves its service's clock on by one second with this chance: a
@@ -82,22 +84,13 @@ constexpr double new_card_without_user_chance = 0.05;
 // some.
 constexpr double unknown_user_chance = 0.02;
 
-// "YYYY-MM-DD HH:MM:SS" of seconds since 1970-01-01 UTC (Howard Hinnant's
-// civil_from_days).
+// "YYYY-MM-DD HH:MM:SS" of seconds since 1970-01-01 UTC.
 void put_timestamp(std::string& out, std::int64_t utc) {
   const std::int64_t days = utc / seconds_per_day;  // utc is after 1970
   const auto second_of_day = static_cast<unsigned>(utc - days * seconds_per_day);
-  const std::int64_t z = days + 719468;
-  const std::int64_t era = z / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned day = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned month = mp < 10 ? mp + 3 : mp - 9;
-  const auto year = static_cast<unsigned>(static_cast<std::int64_t>(yoe) + era * 400 + (month <= 2 ? 1 : 0));
+  const auto [year, month, day] = civil_from_days(days);
   std::array<char, 64> text{};
-  std::snprintf(text.data(), text.size(), "%04u-%02u-%02u %02u:%02u:%02u", year, month, day,
+  std::snprintf(text.data(), text.size(), "%04d-%02u-%02u %02u:%02u:%02u", year, month, day,
                 second_of_day / 3600, second_of_day / 60 % 60, second_of_day % 60);
   out.append(text.data(), 19);
 }
