@@ -38,8 +38,9 @@
 //   public are S_<schema>_T. Both are created when the publication names a
 //   table the warehouse lacks, piece by piece: a pack may create the change
 //   log itself (so its own triggers are in place before the first change; the
-//   orders pack does), and the mirror and the trigger apply_to_mirror (the
-//   function sluice.apply_to_mirror of sql/sluice) are added when missing.
+//   orders pack does), and the mirror, its function and the trigger
+//   apply_to_mirror (written by sluice.keep_mirror, sql/sluice) are added
+//   when missing.
 //   An existing table must have the expected columns in order (missing
 //   trailing source columns are added); otherwise the source stops with a
 //   replication_error naming the column.

@@ -58,24 +58,29 @@ std::string as_postgres_keeps(const std::string& identifier) {
 // and PostgreSQL cuts names past 63 bytes, so two long names that differ
 // only past that are one table. Refused rather than renamed: the warehouse's
 // names follow one rule people, packs and dashboards rely on, and a way out
-// is one statement on the source.
+// is one statement on the source. The mirror's function (S_T_apply, written
+// by sluice.keep_mirror) is checked too: shared, one table's trigger would
+// apply the other's changes.
 void refuse_shared_names(const std::string& source, const std::string& publication,
                          const std::vector<source_table>& tables) {
   std::map<std::string, const source_table*> owner;
   for (const auto& t : tables) {
     auto base = warehouse_name(source, t.schema, t.name);
     auto tables_name = as_postgres_keeps(base);
-    auto kept = "the warehouse tables staging." + tables_name + " and core." + tables_name;
-    auto [there, fresh] = owner.emplace(kept, &t);
-    if (fresh || there->second->qualified() == t.qualified()) continue;
-    const auto& first = *there->second;
-    throw source_stopped(
-        "source " + source + ": tables " + first.qualified() + " and " + t.qualified() + " of publication " +
-        publication + " would share " + kept + " (a table's name there is " + source + "_<schema>_<table>, " +
-        source + "_<table> for public, cut by PostgreSQL to 63 bytes), one overwriting the other's rows; the"
-        " source stops before they mix. Rename one of them on the source, or leave one out of the publication (alter"
-        " publication " + publication + " drop table " + t.qualified() +
-        "), then set state = 'new', last_error = null in sluice.sources to copy the source afresh");
+    auto function_name = as_postgres_keeps(base + "_apply");
+    for (const auto& kept : {"the warehouse tables staging." + tables_name + " and core." + tables_name,
+                             "the mirror function core." + function_name}) {
+      auto [there, fresh] = owner.emplace(kept, &t);
+      if (fresh || there->second->qualified() == t.qualified()) continue;
+      const auto& first = *there->second;
+      throw source_stopped(
+          "source " + source + ": tables " + first.qualified() + " and " + t.qualified() + " of publication " +
+          publication + " would share " + kept + " (a table's name there is " + source + "_<schema>_<table>, " +
+          source + "_<table> for public, cut by PostgreSQL to 63 bytes), one overwriting the other's rows; the"
+          " source stops before they mix. Rename one of them on the source, or leave one out of the publication (alter"
+          " publication " + publication + " drop table " + t.qualified() +
+          "), then set state = 'new', last_error = null in sluice.sources to copy the source afresh");
+    }
   }
 }
 
@@ -251,11 +256,12 @@ std::string mirror_ddl(const table_info& t, const std::string& from, const std::
 
 }  // namespace
 
-// Makes sure staging.S_T, core.S_T and the trigger that keeps the mirror
-// exist, piece by piece: a pack may create the change log itself (so that its
-// own triggers are there before the first change), and the rest is added
-// here. Existing tables must have the expected columns (missing trailing
-// source columns are added).
+// Makes sure staging.S_T, core.S_T, the function that keeps the mirror and its
+// trigger exist, piece by piece: a pack may create the change log itself (so
+// that its own triggers are there before the first change), and the rest is
+// added here. Existing tables must have the expected columns (missing
+// trailing source columns are added); the function is rewritten (by
+// sluice.keep_mirror) when its body is not the one for the mirror's columns.
 void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   auto base = warehouse_name(source, t.schema, t.name);
   t.staging = "staging." + quote(base);
@@ -308,19 +314,14 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
     ddl += mirror_ddl(t, from, core_cols, keys);
   }
 
-  // The mirror is kept by sluice.apply_to_mirror (sql/sluice), a statement
-  // trigger given the mirror's name.
-  if (wh.exec_params("select 1 from pg_trigger where tgrelid = to_regclass($1) and tgname = 'apply_to_mirror'",
-                     {t.staging}).rows() == 0) {
-    made.push_back("trigger apply_to_mirror");
-    ddl += "create trigger apply_to_mirror after insert on " + t.staging +
-           " referencing new table as new_rows for each statement execute function sluice.apply_to_mirror(" +
-           literal(t.core) + ");\n";
-  }
-  if (ddl.empty()) return;
+  // The mirror's trigger function, written for its columns now, and the
+  // trigger: sluice.keep_mirror (sql/sluice/0015_mirror_trigger.sql).
   warehouse::transaction tx(wh);
-  wh.exec(ddl);
+  if (!ddl.empty()) wh.exec(ddl);
+  auto kept = wh.exec_params("select unnest(sluice.keep_mirror($1::regclass, $2::regclass))", {t.staging, t.core});
+  for (int row = 0; row < kept.rows(); ++row) made.emplace_back(kept.text(row, 0));
   tx.commit();
+  if (ddl.empty() && made.empty()) return;
   std::string list;
   for (const auto& m : made) list += (list.empty() ? "" : ", ") + m;
   postgres_log()->info("source {}: {}.{}: {}", source, t.schema, t.name,

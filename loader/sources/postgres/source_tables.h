@@ -80,7 +80,9 @@ struct source_table {
 // and PostgreSQL cuts names past 63 bytes, so two long names that differ
 // only past that are one table. Refused rather than renamed: the warehouse's
 // names follow one rule people, packs and dashboards rely on, and a way out
-// is one statement on the source.
+// is one statement on the source. The mirror's function (S_T_apply, written
+// by sluice.keep_mirror) is checked too: shared, one table's trigger would
+// apply the other's changes.
 void refuse_shared_names(const std::string& source, const std::string& publication,
                          const std::vector<source_table>& tables);
 
@@ -91,11 +93,13 @@ void refuse_shared_names(const std::string& source, const std::string& publicati
 // format_type() spells them; empty when the table does not exist.
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> warehouse_columns(warehouse::connection& wh, const std::string& table);
 
-// Makes sure staging.S_T, core.S_T and the trigger apply_to_mirror that keeps
-// the mirror (sluice.apply_to_mirror, sql/sluice) exist, piece by piece: a
+// Makes sure staging.S_T, core.S_T, the function that keeps the mirror
+// (core.S_T_apply) and its trigger apply_to_mirror exist, piece by piece: a
 // pack may create the change log itself (so that its own triggers are there
 // before the first change), and the rest is added here. Existing tables must
-// have the expected columns (missing trailing source columns are added).
+// have the expected columns (missing trailing source columns are added); the
+// function and trigger are sluice.keep_mirror's (sql/sluice), which rewrites
+// the function when the mirror's columns changed.
 void ensure_tables(warehouse::connection& wh, const std::string& source, table_info& t);
 
 // What the source's existing rows hold for `added` columns of the table

@@ -475,6 +475,44 @@ TEST_CASE("the warehouse's disk full while the daemon streams holds the source w
   stop_daemon(*daemon, 60s);
 }
 
+// --give-up-after-s reaches a source as it reaches files: a --once run whose
+// commits keep failing gives up after it, not after the default minute.
+TEST_CASE("the warehouse's disk full under run --once makes it give up on the source after --give-up-after-s, and a"
+          " later run goes on from the applied position, losing and doubling no change",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table events (id bigserial primary key, payload text); create publication pub for table events;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());  // the snapshot (empty): the tables exist
+  small_disk disk(fx, "staging.app_events", "3M");
+  // ~20,000 changes of ~330 bytes in 10 transactions: about 7 MB.
+  for (int i = 0; i < 10; ++i) {
+    src.db().exec("insert into events (payload) select repeat('q', 300) from generate_series(1, 2000)");
+  }
+
+  auto started = std::chrono::steady_clock::now();
+  auto once = fx.run_once({"--give-up-after-s", "3", "--batch-mb", "1"}, 120s);
+  auto took = std::chrono::steady_clock::now() - started;
+  INFO(once.describe());
+  REQUIRE(once.exited);
+  CHECK(once.code == 1);
+  CHECK(took < 30s);
+  CHECK(once.output.find("No space left on device") != std::string::npos);
+  CHECK(once.output.find("source app") != std::string::npos);
+  auto streamed = fx.scalar("select count(*) from staging.app_events");
+  INFO("changes in the warehouse when it gave up: " << streamed);
+  CHECK(streamed < 20'000);  // the disk filled mid-stream
+
+  disk.grow("64M");
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_events") == source_db::digest(src.db(), "public.events"));
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'i'") == 20'000);
+  CHECK(doubled_changes(fx, "staging.app_events") == 0);
+}
+
 TEST_CASE("a slot another process still holds (a killed run's walsender) is waited for, and --once then loads what"
           " waited",
           "[integration][cdc]") {
