@@ -1,5 +1,6 @@
 // What the change-data-capture tests share: a source database, the digest
-// both sides are compared by, and crashing a server.
+// both sides are compared by, crashing a server, and the checks on a change
+// log and a mirror.
 //
 // The source lives on the cluster SLUICE_TEST_SOURCE_DSN names (scripts/test.sh
 // starts a second throwaway cluster for it), else on the warehouse's cluster
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <optional>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -172,5 +174,47 @@ class workload_thread {
   std::atomic<bool> running_{true};
   std::thread thread_;
 };
+
+// Rows of (_lsn, _seq) that appear more than once in a change log (the
+// snapshot's rows all share the consistent point and seq 0).
+inline std::int64_t doubled_changes(sluice_fixture& fx, const std::string& staging) {
+  return fx.scalar("select count(*) from (select _lsn, _seq from " + staging +
+                   " where _op <> 'r' group by 1, 2 having count(*) > 1) d");
+}
+
+// Polls `sql` on the warehouse (reconnecting after a server restart) until it
+// returns `want`.
+inline bool wait_for_text(sluice_fixture& fx, const std::string& sql, const std::string& want,
+                   std::chrono::milliseconds timeout) {
+  return fx.wait_until_reconnecting([&] { return fx.text(sql) == want; }, timeout, 200ms);
+}
+
+// Waits until the mirror `core` equals the source's `table` (row-for-row
+// digest), through the warehouse's failures and restarts.
+inline bool mirror_catches_up(sluice_fixture& fx, source_db& src, const std::string& core, const std::string& table,
+                       std::chrono::milliseconds timeout) {
+  auto want = source_db::digest(src.db(), table);
+  return wait_until(
+      [&] {
+        try {
+          return source_db::digest(fx.db(), core) == want;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      timeout, 200ms);
+}
+
+// A COPY into `table` under way in the warehouse, with rows in already, by a
+// backend other than `other_than`: {its pid, rows copied}, or {0, 0}.
+inline std::pair<std::int64_t, std::int64_t> copy_progress(sluice_fixture& fx, const std::string& table,
+                                                           std::int64_t other_than = 0) {
+  auto progress = fx.db().exec(
+      "select p.pid, p.tuples_processed from pg_stat_progress_copy p where p.datname = current_database()"
+      " and p.relid = to_regclass('" + table + "') and p.tuples_processed > 0 and p.pid <> " +
+      std::to_string(other_than));
+  if (progress.rows() == 0) return {0, 0};
+  return {progress.int64(0, 0), progress.int64(0, 1)};
+}
 
 }  // namespace sluice::testing

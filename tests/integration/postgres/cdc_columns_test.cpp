@@ -1,0 +1,223 @@
+// Change data capture when a source table changes shape while sluice streams
+// it: columns added (with and without defaults, also in the middle of a large
+// transaction with sluice killed), dropped or retyped. The change log and the
+// mirror follow, or the source is held with the reason; every change is kept
+// once.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+
+#include <atomic>
+
+#include "support/cdc_source.h"
+#include "support/checks.h"
+#include "support/fixture.h"
+
+namespace sluice::testing {
+
+TEST_CASE("a column added on the source while streaming is added to the change log and the mirror, with its values",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text);"
+      "insert into items select i, 'item ' || i from generate_series(1, 100) i;"
+      "create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
+
+  std::atomic<bool> may_alter{false};
+  std::atomic<int> step{0};
+  std::atomic<int> altered_at{0};
+  workload_thread workload([&](const std::atomic<bool>& running) {
+    warehouse::connection w(src.dsn());
+    bool added = false;
+    while (running) {
+      int i = ++step;
+      if (!added && i >= 200 && may_alter) {
+        w.exec("alter table items add column color text");
+        added = true;
+        altered_at = i;
+      }
+      w.exec("insert into items values (" + std::to_string(1000 + i) + ", 'new'" + (added ? ", 'c" + std::to_string(i) + "'" : std::string()) + ")");
+      if (added) w.exec("update items set color = 'u" + std::to_string(i) + "' where id = " + std::to_string(i % 100 + 1));
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  // The ALTER happens while changes stream: once some have arrived.
+  std::int64_t streamed_before_alter = 0;
+  REQUIRE(wait_until(
+      [&] {
+        streamed_before_alter = fx.scalar("select count(*) from staging.app_items where _op = 'i'");
+        return streamed_before_alter > 0;
+      },
+      30s));
+  may_alter = true;
+  REQUIRE(wait_until([&] { return altered_at.load() > 0; }, 30s));
+  REQUIRE(wait_until([&] { return step.load() >= altered_at.load() + 300; }, 60s));
+  workload.stop();
+  INFO("inserts streamed before the ALTER: " << streamed_before_alter);
+  CHECK(streamed_before_alter > 0);
+
+  bool caught_up = mirror_catches_up(fx, src, "core.app_items", "public.items", 60s);
+  INFO(daemon->output());
+  CHECK(caught_up);
+  CHECK(fx.scalar("select count(*) from staging.app_items where color is not null") > 0);
+  CHECK(fx.scalar("select count(*) from core.app_items where color like 'u%'") > 0);
+  stop_daemon(*daemon, 60s);
+
+  // Added while sluice is not running: the next run adds it too.
+  src.db().exec("alter table items add column size int; insert into items values (5000, 'later', 'red', 42);"
+                "update items set size = 7 where id = 1");
+  auto once = fx.run_once();
+  INFO(once.describe());
+  REQUIRE(once.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+  CHECK(fx.scalar("select size from staging.app_items where id = 5000") == 42);
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+}
+
+TEST_CASE("a column dropped or retyped on the source while streaming holds that source with the reason in "
+          "sluice.sources, and once the warehouse's tables match it resumes with nothing lost or doubled",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text, qty int);"
+      "insert into items select i, 'item ' || i, i from generate_series(1, 100) i;"
+      "create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
+  src.db().exec("insert into items values (1001, 'before the drop', 1)");
+  REQUIRE(wait_for_text(fx, "select count(*) from core.app_items where id = 1001", "1", 30s));
+  auto applied_before = fx.text("select applied_lsn::text from sluice.sources where name = 'app'");
+
+  // Dropped: the change after it cannot go into tables that still have the
+  // column. The source waits, saying which column; nothing after it lands.
+  src.db().exec("alter table items drop column name; insert into items values (1002, 2);"
+                "update items set qty = 9 where id = 1");
+  auto error_names = [&](const std::string& column) {
+    return wait_until(
+        [&] {
+          auto error = source_error(fx, "app");
+          return error.find("column " + column + " ") != std::string::npos;
+        },
+        30s, 100ms);
+  };
+  bool held = error_names("name");
+  INFO(daemon->output());
+  INFO("last_error: " << source_error(fx, "app"));
+  REQUIRE(held);
+  CHECK(source_state(fx, "app") == "streaming");
+  CHECK(fx.text("select applied_lsn::text from sluice.sources where name = 'app'") == applied_before);
+  CHECK(fx.scalar("select count(*) from staging.app_items where id = 1002") == 0);
+  CHECK(fx.scalar("select qty from core.app_items where id = 1") == 1);
+  // Held, not given up: the daemon keeps trying while another change waits.
+  src.db().exec("insert into items values (1003, 3)");
+  std::this_thread::sleep_for(3s);
+  CHECK(daemon->running());
+  CHECK(fx.scalar("select count(*) from staging.app_items where id in (1002, 1003)") == 0);
+
+  // Fixed as the message says: the same column dropped in the warehouse.
+  fx.db().exec("alter table staging.app_items drop column name; alter table core.app_items drop column name");
+  auto caught_up = [&] { return mirror_catches_up(fx, src, "core.app_items", "public.items", 90s); };
+  CHECK(caught_up());
+  CHECK(fx.scalar("select count(*) from staging.app_items where id in (1002, 1003) and _op = 'i'") == 2);
+  CHECK(fx.text("select coalesce(last_error, 'none') from sluice.sources where name = 'app'") == "none");
+
+  // Retyped: the same, for a column whose values no longer fit.
+  src.db().exec("alter table items alter column qty type bigint; insert into items values (1004, 5000000000)");
+  REQUIRE(error_names("qty"));
+  CHECK(fx.scalar("select count(*) from staging.app_items where id = 1004") == 0);
+  fx.db().exec("alter table staging.app_items alter column qty type bigint;"
+               "alter table core.app_items alter column qty type bigint");
+  CHECK(caught_up());
+  CHECK(fx.scalar("select qty from core.app_items where id = 1004") == 5000000000LL);
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op <> 'r'") == 5);  // 1001, 1002, the update, 1003, 1004
+  CHECK(daemon->output().find("no longer on the source") != std::string::npos);
+  CHECK(daemon->output().find("retyped") != std::string::npos);
+  stop_daemon(*daemon, 60s);
+}
+
+TEST_CASE("columns added on the source with a default give the mirror's rows from before that default, as the "
+          "source's rows have it, and a volatile one is warned about",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table items (id int primary key, name text);"
+      "insert into items select i, 'item ' || i from generate_series(1, 50) i;"
+      "create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());
+  // No row is rewritten on the source, and no change is streamed for them.
+  src.db().exec(
+      "alter table items add column color text default 'red, or ''so''', add column n int default 7,"
+      " add column note text;"
+      "insert into items (id, name) values (100, 'new'); update items set n = 8 where id = 1");
+  auto run = fx.run_once();
+  INFO(run.describe());
+  REQUIRE(run.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+  CHECK(fx.scalar("select count(*) from core.app_items where n = 7 and color = 'red, or ''so'''") == 50);  // 2..50 and 100
+  // The change log keeps history as it came: rows from before have no value.
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'r' and color is not null") == 0);
+  CHECK(fx.text("select column_default is null from information_schema.columns"
+                " where table_schema = 'core' and table_name = 'app_items' and column_name = 'n'") == "t");
+
+  // A volatile default rewrites the source's table: its values cannot be told.
+  src.db().exec("alter table items add column r float8 default random(); update items set name = 'x' where id = 2");
+  auto volatile_run = fx.run_once();
+  INFO(volatile_run.describe());
+  REQUIRE(volatile_run.ok());
+  CHECK(volatile_run.output.find("column r of public.items was added with a default") != std::string::npos);
+  CHECK(fx.scalar("select count(*) from core.app_items where r is null") == 50);
+  CHECK(fx.scalar("select count(*) from core.app_items where id = 2 and r is not null") == 1);
+}
+
+TEST_CASE("a column added in the middle of a large source transaction, sluice killed after its part past the ALTER "
+          "committed: the restart skips the part before it under the old shape and loads the rest once",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key, name text); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());  // the snapshot (empty)
+  constexpr int half = 150'000;
+  // One transaction: rows, the ALTER, rows with the new column.
+  src.db().exec("begin;"
+                "insert into items select i, 'before ' || i from generate_series(1, " + std::to_string(half) + ") i;"
+                "alter table items add column color text;"
+                "insert into items select i, 'after ' || i, 'c' || i from generate_series(" +
+                std::to_string(half + 1) + ", " + std::to_string(2 * half) + ") i;"
+                "commit");
+
+  // Killed once a batch past the ALTER committed, before the transaction's end.
+  auto first = fx.start_sluice({"--once", "--batch-mb", "1"}, "killed.log");
+  bool past_alter = wait_until(
+      [&] {
+        return fx.scalar("select coalesce(max(partial_seq), 0) from sluice.sources where name = 'app'") > half + 1 ||
+               !first->running();
+      },
+      120s, 5ms);
+  first->kill();
+  INFO(first->output());
+  REQUIRE(past_alter);
+  auto partial = fx.scalar("select coalesce(max(partial_seq), 0) from sluice.sources where name = 'app'");
+  INFO("changes of the transaction committed when killed: " << partial);
+  REQUIRE(partial > half + 1);  // past the ALTER (the inserts before it are seq 1..half)
+  REQUIRE(partial < 2 * half);  // and before the transaction's end: the kill landed mid-transaction
+  CHECK(fx.scalar("select count(*) from staging.app_items where color is not null") > 0);
+
+  auto rest = fx.run_once();
+  INFO(rest.describe());
+  REQUIRE(rest.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'i'") == 2 * half);
+  CHECK(doubled_changes(fx, "staging.app_items") == 0);
+}
+
+}  // namespace sluice::testing

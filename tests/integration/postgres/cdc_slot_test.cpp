@@ -1,0 +1,151 @@
+// Change data capture when a source's replication slot is not as sluice left
+// it: still held by another process, dropped, or dropped and made again under
+// the same name. sluice waits, or stops that source with a clear error, and
+// nothing else stops with it.
+#include <catch2/catch.hpp>
+
+#include "support/cdc_source.h"
+#include "support/checks.h"
+#include "support/fixture.h"
+#include "support/hubdoc_input.h"
+#include "loader/sources/postgres/replication.h"
+
+namespace sluice::testing {
+
+TEST_CASE("a slot another process still holds (a killed run's walsender) is waited for, and --once then loads what"
+          " waited",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());  // the snapshot (empty), and the slot
+  const auto slot = slot_of(fx, "app");
+  src.db().exec("insert into items select i, 'after the snapshot' from generate_series(1, 100) i");
+
+  // Someone else streams from the slot, as the walsender of a run killed a
+  // moment ago does until it notices.
+  std::optional<loader::replication_connection> holder;
+  holder.emplace(src.dsn(), "holder");
+  holder->start(slot, 0, "pub", 0ms);
+  auto run = fx.start_sluice({"--once"}, "waits.log");
+  bool waiting = wait_until([&] { return run->output().find("held by another process") != std::string::npos; }, 30s);
+  INFO(run->output());
+  REQUIRE(waiting);
+  std::this_thread::sleep_for(1s);
+  CHECK(run->running());  // still waiting, not failed
+  holder.reset();         // lets go of the slot
+
+  auto ended = run->wait_for(60s);
+  REQUIRE(ended);
+  INFO(ended->describe());
+  CHECK(ended->ok());
+  CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'i'") == 100);
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+
+  // A daemon told to stop while it waits stops at once, not after the wait.
+  holder.emplace(src.dsn(), "holder");
+  holder->start(slot, 0, "pub", 0ms);
+  auto daemon = start_daemon(fx, "waiting-daemon.log");
+  REQUIRE(wait_until([&] { return daemon->output().find("held by another process") != std::string::npos; }, 30s));
+  auto asked = std::chrono::steady_clock::now();
+  stop_daemon(*daemon, 25s);
+  CHECK(std::chrono::steady_clock::now() - asked < 10s);
+}
+
+TEST_CASE("a slot dropped behind sluice's back stops that source with a clear error, while other sources and the inbox go on",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db lost(source_name(fx, "lost_"));
+  source_db kept(source_name(fx, "kept_"));
+  for (auto* src : {&lost, &kept}) {
+    src->db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  }
+  add_source(fx, "lost", lost, "pub");
+  add_source(fx, "kept", kept, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_text(fx, "select string_agg(state, ',' order by name) from sluice.sources", "streaming,streaming",
+                        60s));
+  lost.db().exec("insert into items values (1, 'before')");
+  REQUIRE(wait_for_text(fx, "select count(*) from core.lost_items", "1", 30s));
+
+  // Dropped while sluice streams from it: its walsender is ended first.
+  const auto lost_slot = slot_of(fx, "lost");
+  bool dropped = wait_until(
+      [&] {
+        try {
+          lost.db().exec("select pg_terminate_backend(active_pid) from pg_replication_slots"
+                         " where slot_name = '" + lost_slot + "' and active_pid is not null;"
+                         "select pg_drop_replication_slot('" + lost_slot + "')");
+          return true;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      20s, 50ms);
+  REQUIRE(dropped);
+  lost.db().exec("insert into items values (2, 'after the drop')");
+  kept.db().exec("insert into items values (1, 'still flowing')");
+  fx.write_file("hubdoc/after-drop.log", login_line(1) + "\n");
+
+  CHECK(wait_for_source_state(fx, "lost", "stopped", 30s));
+  auto error = source_error(fx, "lost");
+  INFO("last_error: " << error);
+  CHECK(error.find("sluice_lost") != std::string::npos);
+  CHECK(error.find("gone") != std::string::npos);
+  CHECK(wait_for_text(fx, "select count(*) from core.kept_items", "1", 30s));
+  CHECK(wait_for_text(fx, "select count(*) from sluice.files where state = 'loaded'", "1", 30s));
+  CHECK(source_state(fx, "kept") == "streaming");
+  CHECK(fx.scalar("select count(*) from core.lost_items") == 1);
+  // Stopped means stopped: no retry loop recreating anything on the source.
+  std::this_thread::sleep_for(3s);
+  CHECK(lost.db().exec("select count(*) from pg_replication_slots where slot_name = '" + lost_slot + "'").int64(0, 0) ==
+        0);
+  INFO(daemon->output());
+  CHECK(daemon->output().find("sluice_lost") != std::string::npos);
+  CHECK(daemon->running());
+  stop_daemon(*daemon, 60s);
+
+  // --once says so too, and exits non-zero.
+  auto once = fx.run_once();
+  INFO(once.describe());
+  CHECK_FALSE(once.ok());
+  CHECK(once.output.find("sluice_lost") != std::string::npos);
+}
+
+TEST_CASE("a slot dropped and recreated under the same name is detected, not streamed from as if nothing happened",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());
+  src.db().exec("insert into items values (1, 'streamed')");
+  REQUIRE(fx.run_once().ok());
+  // Behind sluice's back: dropped, a change nobody will send, then recreated.
+  const auto slot = slot_of(fx, "app");
+  src.db().exec("select pg_drop_replication_slot('" + slot + "')");
+  src.db().exec("insert into items values (2, 'lost with the old slot')");
+  src.db().exec("select pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
+  src.db().exec("insert into items values (3, 'after the new slot')");
+
+  auto run = fx.run_once();
+  INFO(run.describe());
+  CHECK_FALSE(run.ok());
+  CHECK(source_state(fx, "app") == "stopped");
+  auto error = source_error(fx, "app");
+  INFO("last_error: " << error);
+  CHECK(error.find("sluice_app") != std::string::npos);
+  CHECK(error.find("recreated") != std::string::npos);
+  // Nothing of the new slot's stream was taken for the old one's.
+  CHECK(fx.scalar("select count(*) from staging.app_items where id = 3") == 0);
+
+  // Copying afresh, as the message says, brings it back in step.
+  fx.db().exec("update sluice.sources set state = 'new', last_error = null where name = 'app'");
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+}
+
+}  // namespace sluice::testing
