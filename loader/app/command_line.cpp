@@ -6,6 +6,8 @@
 
 namespace sluice::app {
 
+// One declaration of every subcommand and option, in the order --help prints
+// them: longer than ~80 lines because it is that list, read top to bottom.
 command_line::command_line()
     : app{
           "sluice: loads files dropped into an inbox folder into PostgreSQL staging tables exactly\n"

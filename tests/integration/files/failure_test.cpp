@@ -259,6 +259,8 @@ std::vector<std::string> warehouse_crash_restart() {
   return crash_restart_command(admin_dsn());
 }
 
+// Three variants of one crash (below), each checked to land mid-stream: a
+// little over ~80 lines, kept whole so the variants read side by side.
 TEST_CASE("warehouse crash while a large CSV streams: loaded exactly once, also when the file is deleted meanwhile",
           "[integration][failure][streaming]") {
   // 0: left alone. 1: deleted as the server crashes: its streamed

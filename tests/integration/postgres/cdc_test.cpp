@@ -1,5 +1,6 @@
-// Change data capture against a real source: a second database on the test
-// server (the test clusters run with wal_level = logical). The invariants:
+// Change data capture against a real source: a database on the second test
+// cluster, SLUICE_TEST_SOURCE_DSN (support/cdc_source.h; the test clusters
+// run with wal_level = logical). The invariants:
 // every mirror equals its source table row for row, and the change log holds
 // each source change exactly once.
 #include <catch2/catch.hpp>

@@ -177,6 +177,8 @@ TEST_CASE("integers in range for int2 and int8 are accepted at their limits", "[
   CHECK(fixture.rows[0].rows() == 2);
 }
 
+// One SECTION per kind of bad record over one decoder with rows in it: a
+// table of cases, longer than ~80 lines because the cases are many.
 TEST_CASE("bad records are rejected with the field at fault and a reason a person can act on",
           "[loader][record_decoder][reject]") {
   decoder_fixture fixture;
