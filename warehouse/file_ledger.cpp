@@ -98,9 +98,15 @@ std::vector<file_matches> lookup_files(connection& conn, std::span<const file_si
           "          and c.content_size = s.size and c.state in ('loading', 'loaded'))"
           " from unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bool[])"
           "      with ordinality as s(feed, path, device, inode, size, check_size, idx)"
+          // The row of the file that holds the inode now: a live one before
+          // a retired one, then the newest. Not the newest alone: a row
+          // moved onto the inode (a log going on in its copytruncate copy)
+          // can be older than the retired row of a file that had the inode
+          // before (deleted, the inode reused by the copy).
           " left join lateral (select * from sluice.files f where f.device = s.device"
           "   and f.inode = s.inode and f.feed = s.feed"
-          "   and f.state in ('loading', 'loaded', 'duplicate', 'replaced') order by f.id desc limit 1) i on true"
+          "   and f.state in ('loading', 'loaded', 'duplicate', 'replaced')"
+          "   order by f.state = 'replaced', f.id desc limit 1) i on true"
           " left join lateral (select * from sluice.files f where f.path = s.path"
           "   and f.state in ('loading', 'loaded', 'duplicate') order by f.id desc limit 1) p on true"
           " order by s.idx",

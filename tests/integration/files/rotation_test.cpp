@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -377,6 +378,51 @@ TEST_CASE("a daemon started after a copytruncate sees the log and its copy in on
                                    std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
   auto output = restart_expecting(fx, 1200 + after_truncation);
   CHECK(output.find("(copytruncate)") != std::string::npos);
+}
+
+// BUG (CI soak, seed 703686577, 2026-12-06): a log went on in its
+// copytruncate copy, whose inode had been an older file's (deleted, its row
+// retired as 'replaced' when the copy reused the inode, so with a higher id).
+// Looked at again, the copy's inode found that retired row first (the newest
+// id), not the log's row that had moved onto the inode since: the log's row
+// was retired as "the path now holds another file" and the copy loaded again
+// from byte 0 (743 lines doubled). The retired row is made here by hand.
+TEST_CASE("a copytruncate copy on an inode a retired row once had is still the log's: looked at again, nothing"
+          " loads twice",
+          "[integration][rotation][regression]") {
+  sluice_fixture fx;
+  auto dir = fx.inbox() / "hubdoc";
+  std::filesystem::create_directories(dir);
+  appender writer(dir / "app.log");
+  writer.lines(1, 1000);
+  auto first = fx.run_once();
+  INFO(first.describe());
+  REQUIRE(first.ok());
+  REQUIRE(logins(fx) == 1000);
+
+  std::filesystem::copy_file(dir / "app.log", dir / "app-20261206.log");
+  std::filesystem::last_write_time(dir / "app-20261206.log",
+                                   std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
+  struct stat copy {};
+  REQUIRE(::stat((dir / "app-20261206.log").c_str(), &copy) == 0);
+  // The older file the copy's inode belonged to: retired after the log's row was made.
+  fx.db().exec_params(
+      "insert into sluice.files (feed, path, state, device, inode, size_seen, mtime_ns, bytes_done, reason)"
+      " select feed, 'hubdoc/deleted-long-ago.log', 'replaced', $1::bigint, $2::bigint, 10, 0, 10,"
+      " 'rewritten in place: the file no longer starts with what was loaded' from sluice.files where path = 'hubdoc/app.log'",
+      {std::to_string(copy.st_dev), std::to_string(copy.st_ino)});
+  ::truncate((dir / "app.log").c_str(), 0);
+  writer.lines(1001, 100);
+
+  auto rotated = fx.run_once();
+  INFO(rotated.describe());
+  REQUIRE(rotated.ok());
+  CHECK(rotated.output.find("(copytruncate)") != std::string::npos);
+  auto again = fx.run_once();
+  INFO(again.describe());
+  REQUIRE(again.ok());
+  check_accounts_once(fx, 1100);
+  CHECK(fx.scalar("select count(*) from sluice.files where path = 'hubdoc/app-20261206.log' and state <> 'replaced'") == 1);
 }
 
 // BUG (CI soak, seed 20261206, 2026-12-06): a log whose row had nothing
