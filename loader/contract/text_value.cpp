@@ -89,12 +89,7 @@ result<std::int64_t> read_timestamp(const column_plan& column, std::string_view 
 
 // An int2, int4 or int8 column: an integer within the type's range.
 result<ok_t> put_integer(const column_plan& column, std::string_view text, copy_encoder& rows) {
-  std::int64_t low = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::min()
-                     : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::min()
-                                                        : std::numeric_limits<std::int64_t>::min();
-  std::int64_t high = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::max()
-                      : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::max()
-                                                         : std::numeric_limits<std::int64_t>::max();
+  auto [low, high] = integer_range(column.type);
   auto value = parse_integer(text, low, high);
   if (!value) return failure{value.error()};
   if (column.type == column_type::int2) rows.put_int2(static_cast<std::int16_t>(value.value()));
@@ -210,6 +205,26 @@ std::string value_failure(const column_plan& column, std::string_view text, cons
     out += " (accepted formats: " + formats_of(column).timestamp_format_list() + ")";
   }
   return out;
+}
+
+std::pair<std::int64_t, std::int64_t> integer_range(column_type type) {
+  switch (type) {
+    case column_type::int2: return {std::numeric_limits<std::int16_t>::min(), std::numeric_limits<std::int16_t>::max()};
+    case column_type::int4: return {std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max()};
+    default: return {std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max()};
+  }
+}
+
+bool put_record_place(const column_plan& column, std::int64_t file_id, std::uint64_t ordinal, copy_encoder& rows) {
+  if (column.source == column_source::file_id) {
+    rows.put_int8(file_id);
+    return true;
+  }
+  if (column.source == column_source::record_ordinal) {
+    rows.put_int8(static_cast<std::int64_t>(ordinal));
+    return true;
+  }
+  return false;
 }
 
 }  // namespace sluice::loader

@@ -9,8 +9,10 @@
 // Threading: one writer per thread (it keeps scratch buffers).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "loader/pipeline/copy_encoder.h"
 #include "loader/contract/feed.h"
@@ -28,6 +30,13 @@ class text_value_writer {
  private:
   numeric_value numeric_;
 };
+
+// The values an int2, int4 or int8 column holds: {lowest, highest}.
+[[nodiscard]] std::pair<std::int64_t, std::int64_t> integer_range(column_type type);
+
+// Writes `column`'s value when it comes from the record's place, not its
+// content (column_source::file_id, record_ordinal); false for any other column.
+bool put_record_place(const column_plan& column, std::int64_t file_id, std::uint64_t ordinal, copy_encoder& rows);
 
 // The reject reason for a value that failed: names the column's origin, the
 // value, the column's type, the reason, and the accepted formats where they

@@ -118,14 +118,7 @@ bool csv_decoder::decode(const record& rec, std::int64_t file_id, std::vector<co
   out.begin_row(static_cast<std::int16_t>(target.columns.size()));
   for (std::size_t column_idx = 0; column_idx < target.columns.size(); ++column_idx) {
     const auto& column = target.columns[column_idx];
-    if (column.source == column_source::file_id) {
-      out.put_int8(file_id);
-      continue;
-    }
-    if (column.source == column_source::record_ordinal) {
-      out.put_int8(static_cast<std::int64_t>(rec.ordinal));
-      continue;
-    }
+    if (put_record_place(column, file_id, rec.ordinal, out)) continue;
     std::string_view text = fields[field_of_[column_idx]].text;
     const auto& formats = column.formats ? *column.formats : default_value_formats();
     if (formats.is_null(text)) {

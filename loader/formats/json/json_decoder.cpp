@@ -124,12 +124,7 @@ std::string put_integer(const column_plan& column, element value, copy_encoder& 
   } else {
     return type_mismatch(column, value, "an integer");
   }
-  std::int64_t low = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::min()
-                     : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::min()
-                                                        : std::numeric_limits<std::int64_t>::min();
-  std::int64_t high = column.type == column_type::int2   ? std::numeric_limits<std::int16_t>::max()
-                      : column.type == column_type::int4 ? std::numeric_limits<std::int32_t>::max()
-                                                         : std::numeric_limits<std::int64_t>::max();
+  auto [low, high] = integer_range(column.type);
   if (number < low || number > high) {
     return column.json_pointer + ": " + std::to_string(number) + " is out of range for " +
            column.type_name + " column " + column.name + " (" + std::to_string(low) +
@@ -339,14 +334,7 @@ bool json_decoder::decode(const record& rec, std::int64_t file_id, std::vector<c
   auto& out = rows[target_index];
   out.begin_row(static_cast<std::int16_t>(target.columns.size()));
   for (const auto& column : target.columns) {
-    if (column.source == column_source::file_id) {
-      out.put_int8(file_id);
-      continue;
-    }
-    if (column.source == column_source::record_ordinal) {
-      out.put_int8(static_cast<std::int64_t>(rec.ordinal));
-      continue;
-    }
+    if (put_record_place(column, file_id, rec.ordinal, out)) continue;
     element value;
     auto missing = doc.at_pointer(column.json_pointer).get(value);
     bool null_string = !missing && value.type() == element_type::STRING && column.formats &&
@@ -371,6 +359,10 @@ bool json_decoder::decode(const record& rec, std::int64_t file_id, std::vector<c
   out.end_row();
   target_used = target_index;
   return true;
+}
+
+std::unique_ptr<format_decoder> make_json_decoder(const feed_plan& feed) {
+  return std::make_unique<json_decoder>(feed);
 }
 
 }  // namespace sluice::loader

@@ -32,4 +32,8 @@ class json_decoder final : public format_decoder {
   std::unique_ptr<impl> impl_;
 };
 
+// A json_decoder for `feed`, as an input_format's make_decoder (json and
+// ndjson decode alike).
+[[nodiscard]] std::unique_ptr<format_decoder> make_json_decoder(const feed_plan& feed);
+
 }  // namespace sluice::loader

@@ -13,9 +13,7 @@ const input_format& json_format() {
       // pauses inside one is never read half written.
       .settled_files_only = true,
       .complete_stream_ends_record = true,
-      .make_decoder = [](const feed_plan& feed) -> std::unique_ptr<format_decoder> {
-        return std::make_unique<json_decoder>(feed);
-      },
+      .make_decoder = make_json_decoder,
       .routes = true,
       .keys = column_keys::json_pointers,
   };

@@ -81,9 +81,7 @@ const input_format& ndjson_format() {
       },
       .settled_files_only = false,
       .complete_stream_ends_record = false,
-      .make_decoder = [](const feed_plan& feed) -> std::unique_ptr<format_decoder> {
-        return std::make_unique<json_decoder>(feed);
-      },
+      .make_decoder = make_json_decoder,
       .routes = true,
       .keys = column_keys::json_pointers,
   };
