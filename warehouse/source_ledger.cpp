@@ -138,6 +138,13 @@ void note_source_error(connection& conn, const std::string& name, const std::str
                    {name, error});
 }
 
+void note_heartbeat(connection& conn, const std::string& name, std::uint64_t wal_end) {
+  conn.exec_params("update sluice.sources set applied_end_lsn = $2::pg_lsn, updated_at = now(),"
+                   " last_error = case when state = 'stopped' then last_error end"
+                   " where name = $1 and applied_end_lsn < $2::pg_lsn",
+                   {name, lsn_text(wal_end)});
+}
+
 std::optional<std::string> recorded_slot(connection& conn, const std::string& name) {
   auto r = conn.exec_params("select slot_name from sluice.sources where name = $1", {name});
   if (r.rows() == 0) throw db_error(error_kind::schema, "", "no source named '" + name + "' in sluice.sources");

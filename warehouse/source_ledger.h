@@ -72,6 +72,11 @@ void stop_source(connection& conn, const std::string& name, const std::string& e
 // heartbeat clears it. A stopped source keeps its own last_error.
 void note_source_error(connection& conn, const std::string& name, const std::string& error);
 
+// A heartbeat of an idle source: nothing of its WAL up to `wal_end` is ours to
+// apply, so the source stands there (applied_end_lsn), and a last_error from
+// a retried run is over. Outside any batch.
+void note_heartbeat(connection& conn, const std::string& name, std::uint64_t wal_end);
+
 // The replication slot this warehouse made for the source (sluice.sources.
 // slot_name), or nullopt when it has made none yet. Throws db_error when there
 // is no such source.

@@ -20,8 +20,8 @@ using warehouse::connection;
 // change waits for no one, or when it holds options_.batch_bytes. While the
 // committer is busy a batch grows instead: handed over, it would only wait in
 // the queue, and one large batch commits faster than several small ones.
-constexpr auto status_every = std::chrono::seconds(10);      // unasked standby status updates
-constexpr auto heartbeat_every = std::chrono::seconds(5);    // an idle source's slot moves at most this often
+constexpr auto status_every = std::chrono::seconds(10);      // unasked standby status updates with nothing new
+constexpr auto heartbeat_every = std::chrono::seconds(1);    // an idle source's slot moves at most this often
 constexpr auto publication_every = std::chrono::seconds(30);  // the publication is looked at for tables added
 
 
@@ -93,9 +93,7 @@ template <typename Wait>
 void change_stream::keep_source_waiting(const Wait& done_within) {
   while (!done_within(std::chrono::milliseconds(500))) {
     if (run_.stop) commits_->request_stop();
-    std::lock_guard lock(confirmed_mutex_);
-    repl_.send_status(confirmed_, confirmed_, false);
-    last_status_ = std::chrono::steady_clock::now();
+    send_status(false, std::chrono::steady_clock::now());
   }
 }
 
@@ -263,8 +261,7 @@ bool change_stream::step() {
   if (once_ && !in_transaction_ && server_end_ >= *until_) {
     hand_over();
     wait_idle();
-    std::lock_guard lock(confirmed_mutex_);
-    repl_.send_status(confirmed_, confirmed_, false);
+    send_status(false, std::chrono::steady_clock::now());
     return false;
   }
   return true;
@@ -275,10 +272,7 @@ void change_stream::on_idle() {
   hand_over();
   // Ask where the server is: its keepalive answers at once, so --once
   // need not wait for one.
-  if (once_) {
-    std::lock_guard lock(confirmed_mutex_);
-    repl_.send_status(confirmed_, confirmed_, true);
-  }
+  if (once_) send_status(true, std::chrono::steady_clock::now());
 }
 
 void change_stream::on_keepalive(const pg::keepalive& alive, std::chrono::steady_clock::time_point now) {
@@ -298,21 +292,14 @@ void change_stream::on_keepalive(const pg::keepalive& alive, std::chrono::steady
       idle_since = alive.wal_end > confirmed_;
     }
     if (idle_since) {
-      run_.wh.exec_params("update sluice.sources set applied_end_lsn = $2::pg_lsn, updated_at = now(),"
-                          " last_error = case when state = 'stopped' then last_error end"
-                          " where name = $1 and applied_end_lsn < $2::pg_lsn",
-                          {run_.source.name, pg::format_lsn(alive.wal_end)});
+      warehouse::note_heartbeat(run_.wh, run_.source.name, alive.wal_end);
       std::lock_guard lock(confirmed_mutex_);
       confirmed_ = std::max(confirmed_, alive.wal_end);
       beat = true;
     }
     last_heartbeat_ = now;
   }
-  if (alive.reply_requested || beat) {
-    std::lock_guard lock(confirmed_mutex_);
-    repl_.send_status(confirmed_, confirmed_, false);
-    last_status_ = now;
-  }
+  if (alive.reply_requested || beat) send_status(false, now);
 }
 
 void change_stream::on_message(const pg::xlog_data& data) {
@@ -395,6 +382,18 @@ void change_stream::on_change(const pg::message& m) {
   }
 }
 
+void change_stream::send_status(bool reply, std::chrono::steady_clock::time_point now) {
+  std::lock_guard lock(confirmed_mutex_);
+  repl_.send_status(confirmed_, confirmed_, reply);
+  sent_confirmed_ = confirmed_;
+  last_status_ = now;
+}
+
+bool change_stream::confirmed_news() {
+  std::lock_guard lock(confirmed_mutex_);
+  return confirmed_ > sent_confirmed_;
+}
+
 void change_stream::keep_up(std::chrono::steady_clock::time_point now) {
   if (now - last_status_ > status_every) {
     // The claim holds while wh's session does: one that ended (a server
@@ -402,9 +401,11 @@ void change_stream::keep_up(std::chrono::steady_clock::time_point now) {
     // take the source over while this one streams on.
     run_.wh.exec("select 1");
     // Idle, the server's answer is the next heartbeat's position.
-    std::lock_guard lock(confirmed_mutex_);
-    repl_.send_status(confirmed_, confirmed_, !in_transaction_);
-    last_status_ = now;
+    send_status(!in_transaction_, now);
+  } else if (confirmed_news()) {
+    // Committed in the warehouse: the source may let go of that WAL now,
+    // and whoever watches its slot sees no lag that is not there.
+    send_status(false, now);
   }
   if (!in_transaction_ && now - last_publication_check_ > publication_every) {
     // A table added to the publication whose changes are not streamed yet

@@ -46,8 +46,13 @@ class change_stream {
   void on_message(const pgoutput::xlog_data& data);
   void on_relation(const pgoutput::relation_message& r);
   void on_change(const pgoutput::message& m);
-  // The status, the claim and the publication, as often as they are due.
+  // The status, the claim and the publication, as often as they are due; the
+  // status at once when more is confirmed than the source was told.
   void keep_up(std::chrono::steady_clock::time_point now);
+  // Tells the source how far the warehouse holds its changes (and asks for
+  // its position with `reply`).
+  void send_status(bool reply, std::chrono::steady_clock::time_point now);
+  [[nodiscard]] bool confirmed_news();
 
   void on_batch_done(const batch& b, batch_outcome result, const std::string& error);
   void stop_if_failed();
@@ -72,6 +77,7 @@ class change_stream {
 
   std::mutex confirmed_mutex_;
   pgoutput::lsn confirmed_ = 0;
+  pgoutput::lsn sent_confirmed_ = 0;  // the last confirmed_ the source was sent
   std::uint64_t committed_transactions_ = 0;
   std::string failure_;  // why a batch was not committed: every later one is abandoned
   std::atomic<std::size_t> in_flight_{0};  // batches submitted and not yet done

@@ -53,6 +53,40 @@ TEST_CASE("a slot another process still holds (a killed run's walsender) is wait
   CHECK(std::chrono::steady_clock::now() - asked < 10s);
 }
 
+TEST_CASE("a streaming source's slot is confirmed within a second of its changes' commit in the warehouse",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
+  const auto slot = slot_of(fx, "app");
+  auto confirmed_past = [&](const std::string& lsn) {
+    return src.db().exec("select coalesce(confirmed_flush_lsn > '" + lsn + "'::pg_lsn, false) from pg_replication_slots"
+                         " where slot_name = '" + slot + "'").text(0, 0) == "t";
+  };
+  // Several transactions, each waited for: the status timer (10 s) must not
+  // be what confirms them, nor the idle heartbeat.
+  std::chrono::steady_clock::duration slowest{};
+  for (int i = 1; i <= 5; ++i) {
+    src.db().exec("begin");
+    src.db().exec("insert into items values (" + std::to_string(i) + ", 'confirmed soon')");
+    // Before the commit record: confirmed_flush_lsn passes it once the commit is confirmed.
+    auto lsn = std::string(src.db().exec("select pg_current_wal_insert_lsn()::text").text(0, 0));
+    src.db().exec("commit");
+    REQUIRE(wait_for_text(fx, "select count(*) from core.app_items where id = " + std::to_string(i), "1", 30s));
+    auto in_warehouse = std::chrono::steady_clock::now();
+    REQUIRE(wait_until([&] { return confirmed_past(lsn); }, 20s, 10ms));
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - in_warehouse);
+    std::this_thread::sleep_for(300ms);
+  }
+  INFO("slowest confirmation after the warehouse had the row: "
+       << std::chrono::duration_cast<std::chrono::milliseconds>(slowest).count() << " ms");
+  CHECK(slowest < 1s);
+  stop_daemon(*daemon, 60s);
+}
+
 TEST_CASE("a slot dropped behind sluice's back stops that source with a clear error, while other sources and the inbox go on",
           "[integration][cdc]") {
   sluice_fixture fx;
