@@ -11,6 +11,7 @@
 #        scripts/bench.sh --cdc [--runs R] [--cdc-seconds T] [--cdc-scale S]
 #                               [--snapshot-scale S] [--lag-rate N] [--lag-seconds T]
 #                               [--cdc-clients C] [--cdc-parts LIST]
+#        scripts/bench.sh --freshness [--freshness-files N]
 #
 #   --events N       events to generate (default 1000000), as monthly files
 #   --runs R         runs (default 3); the median of each figure is reported
@@ -65,6 +66,17 @@
 #                    And sluice's peak RSS in each part. pgbench_history has no
 #                    primary key: the source gets REPLICA IDENTITY FULL on it.
 #                    pgbench runs with -c C (--cdc-clients, default 4) -j 2.
+#   --freshness      how soon a dropped file reaches its pack's report, with the
+#                    daemon running (`sluice run`, default settings) on a
+#                    throwaway warehouse (fsync on, track_commit_timestamp on):
+#                    N files (--freshness-files, default 200) per pack, written
+#                    one at a time into the inbox and closed; per file, the
+#                    commit time of the report row it changed
+#                    (pg_xact_commit_timestamp of its xmin) minus the time the
+#                    file was closed; p50, p99 and max per pack. hubdoc: a
+#                    SIGN_UP each, seen in reports.hubdoc_signup_plans (a report
+#                    job's work); orders: a one-line CSV export each, seen in
+#                    reports.orders_daily (statement triggers). Target: p99 < 1 s.
 #
 # Per run: (a) a fresh database, `sluice migrate`, then `sluice run --once` over
 # the generated files, timed (wall clock) with its peak RSS (/usr/bin/time);
@@ -104,6 +116,8 @@ cdc_lag_rate=1000
 cdc_lag_seconds=30
 cdc_clients=4
 cdc_parts=backlog,snapshot,lag
+freshness_case=false
+freshness_files=200
 while (($#)); do
   case "$1" in
     --events) events=${2:?--events needs a number}; shift ;;
@@ -127,6 +141,8 @@ while (($#)); do
     --lag-seconds) cdc_lag_seconds=${2:?--lag-seconds needs a number}; shift ;;
     --cdc-clients) cdc_clients=${2:?--cdc-clients needs a number}; shift ;;
     --cdc-parts) cdc_parts=${2:?--cdc-parts needs a list}; shift ;;
+    --freshness) freshness_case=true ;;
+    --freshness-files) freshness_files=${2:?--freshness-files needs a number}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; sluice_die "unknown argument '$1'" ;;
   esac
@@ -134,7 +150,7 @@ while (($#)); do
 done
 [[ "$events" =~ ^[0-9]+$ && "$events" -gt 0 ]] || sluice_die "--events takes a positive number"
 [[ "$runs" =~ ^[0-9]+$ && "$runs" -gt 0 ]] || sluice_die "--runs takes a positive number"
-for n in "$cdc_seconds" "$cdc_scale" "$cdc_snapshot_scale" "$cdc_lag_rate" "$cdc_lag_seconds" "$cdc_clients"; do
+for n in "$freshness_files" "$cdc_seconds" "$cdc_scale" "$cdc_snapshot_scale" "$cdc_lag_rate" "$cdc_lag_seconds" "$cdc_clients"; do
   [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || sluice_die "the --cdc numbers must be positive integers (got '$n')"
 done
 [[ "$cdc_parts" =~ ^(backlog|snapshot|lag)(,(backlog|snapshot|lag))*$ ]] ||
@@ -144,7 +160,7 @@ done
 # --- build --------------------------------------------------------------------
 echo "building ..." >&2
 generators=(sluice-gen-hubdoc sluice-gen-pleo sluice-gen-sales)
-if $cdc_case; then generators=(); fi  # pgbench makes the work
+if $cdc_case || $freshness_case; then generators=(); fi  # pgbench, or the bench itself, makes the work
 if [[ -n "$sluice" ]]; then
   [[ -x "$sluice" ]] || sluice_die "--sluice $sluice is not an executable"
   if ((${#generators[@]})); then sluice_build "$root" quiet "${generators[@]}" || sluice_die "the build failed"; fi
@@ -161,6 +177,7 @@ cleanup() {
   local status=$?
   trap '' INT TERM
   if declare -F cdc_teardown >/dev/null; then cdc_teardown; fi
+  if declare -F freshness_teardown >/dev/null; then freshness_teardown; fi
   if ! $keep; then
     for db in "${databases[@]}"; do
       [[ -n "$db" ]] || continue
@@ -179,6 +196,23 @@ trap 'exit 130' INT TERM
 q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 now() { date +%s.%N; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# A throwaway cluster with commit timestamps (the lag and freshness figures
+# read them); sets SLUICE_THROWAWAY_DIR.
+commit_ts_cluster() {
+  local profile=$1 extra=${2:-}
+  sluice_throwaway_cluster "$profile"
+  printf 'track_commit_timestamp = on\n%s\n' "$extra" | sluice_as_pg tee -a "$SLUICE_THROWAWAY_DIR/data/postgresql.conf" >/dev/null
+  sluice_cluster_stop "$SLUICE_THROWAWAY_DIR"
+  sluice_cluster_start "$SLUICE_THROWAWAY_DIR" || sluice_die "the cluster in $SLUICE_THROWAWAY_DIR did not restart"
+}
+secs_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+if $freshness_case; then
+  # shellcheck source=scripts/bench_freshness.sh
+  source "$root/scripts/bench_freshness.sh"
+  exit 0
+fi
 
 if $cdc_case; then
   # shellcheck source=scripts/bench_cdc.sh

@@ -59,15 +59,6 @@ cdc_teardown() {
   return 0
 }
 
-# A throwaway cluster with commit timestamps (the lag figures read them); prints its dir.
-cdc_cluster() {
-  local profile=$1 extra=${2:-}
-  sluice_throwaway_cluster "$profile"
-  printf 'track_commit_timestamp = on\n%s\n' "$extra" | sluice_as_pg tee -a "$SLUICE_THROWAWAY_DIR/data/postgresql.conf" >/dev/null
-  sluice_cluster_stop "$SLUICE_THROWAWAY_DIR"
-  sluice_cluster_start "$SLUICE_THROWAWAY_DIR" || sluice_die "the cluster in $SLUICE_THROWAWAY_DIR did not restart"
-}
-
 src() { sluice_cluster_dsn "$cdc_src_dir" "$1"; }
 wh() { sluice_cluster_dsn "$cdc_wh_dir" "$1"; }
 # pgb DIR DB ARGS...: pgbench against database DB of the cluster in DIR.
@@ -78,7 +69,6 @@ pgb() {
 }
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 secs_since() { secs_between "$1" "$(now)"; }
-secs_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 # wait_until DSN CONDITION [TIMEOUT_S]: returns once the SQL boolean CONDITION
 # holds, polled every 10 ms inside one session (a psql per poll would cost
@@ -181,9 +171,9 @@ echo "starting two throwaway PostgreSQL clusters (source: fsync off; warehouse: 
 # synchronous_commit on (fsync stays off): a walsender sends only flushed WAL,
 # and an asynchronous commit waits up to wal_writer_delay (200 ms) for its
 # flush, which would be counted as lag of either consumer.
-cdc_cluster throwaway "synchronous_commit = on"
+commit_ts_cluster throwaway "synchronous_commit = on"
 cdc_src_dir=$SLUICE_THROWAWAY_DIR
-cdc_cluster durable
+commit_ts_cluster durable
 cdc_wh_dir=$SLUICE_THROWAWAY_DIR
 SLUICE_THROWAWAY_DIR=  # both are cdc_teardown's now
 

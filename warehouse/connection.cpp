@@ -313,6 +313,20 @@ bool conninfo_holds_password(const std::string& conninfo) {
   return holds;
 }
 
+std::string text_array(std::span<const std::string> values) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 std::string resolve_dsn(const std::optional<std::string>& flag) {
   if (flag) return *flag;
   if (const char* env = std::getenv("SLUICE_DSN"); env != nullptr) return env;

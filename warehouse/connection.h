@@ -145,6 +145,10 @@ class transaction {
   bool open_ = true;
 };
 
+// A text[] parameter's literal: {"a","b"} (quotes and backslashes escaped),
+// for a statement to take a list as one parameter ($1::text[]).
+[[nodiscard]] std::string text_array(std::span<const std::string> values);
+
 // The DSN to use: the flag if given, else $SLUICE_DSN, else "" (libpq then
 // reads PGHOST, PGPORT, PGDATABASE, PGUSER, ...).
 [[nodiscard]] std::string resolve_dsn(const std::optional<std::string>& flag);

@@ -8,11 +8,13 @@
 
 namespace sluice::warehouse {
 
-jobs_outcome run_jobs(connection& conn, bool all_due) {
+jobs_outcome run_jobs(connection& conn, bool all_due, std::span<const std::string> woken) {
   auto log = logger();
-  auto due = conn.exec(all_due ? "select name, command from sluice.jobs where enabled order by name"
-                               : "select name, command from sluice.jobs where enabled and "
-                                 "(last_run_at is null or last_run_at + every <= now()) order by name");
+  auto due = all_due ? conn.exec("select name, command from sluice.jobs where enabled order by name")
+                     : conn.exec_params("select name, command from sluice.jobs where enabled and"
+                                        " (last_run_at is null or last_run_at + every <= now()"
+                                        " or inputs && $1::text[]) order by name",
+                                        {text_array(woken)});
   jobs_outcome outcome;
   for (int row = 0; row < due.rows(); ++row) {
     std::string name(due.text(row, 0));
@@ -34,7 +36,8 @@ jobs_outcome run_jobs(connection& conn, bool all_due) {
       std::string to(locked.text(0, 2));
       conn.exec_params(command, {from, to});
       conn.exec_params(
-          "update sluice.jobs set watermark = $2::xid8, last_run_at = now(), last_error = null"
+          "update sluice.jobs set watermark = $2::xid8, last_run_at = now(), last_error = null,"
+          " last_started_at = transaction_timestamp(), last_seconds = extract(epoch from clock_timestamp() - now())"
           " where name = $1",
           {name, to});
       tx.commit();

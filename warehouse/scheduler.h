@@ -1,7 +1,8 @@
 // Scheduled SQL jobs (rows of sluice.jobs, declared in sql/).
 //
-// run_jobs() runs each enabled job that is due (or every enabled job when
-// `all_due` is set), each in its own REPEATABLE READ transaction under a
+// run_jobs() runs each enabled job that is due by its timer or has one of the
+// `woken` tables among its inputs (or every enabled job when `all_due` is
+// set), each in its own REPEATABLE READ transaction under a
 // transaction-level advisory lock keyed by the job's name, so that several
 // daemons sharing one warehouse never run the same job at once (a job locked
 // elsewhere is skipped). The job's command gets $1 = its stored watermark and
@@ -13,6 +14,9 @@
 // for the caller to retry later.
 #pragma once
 
+#include <span>
+#include <string>
+
 #include "warehouse/connection.h"
 
 namespace sluice::warehouse {
@@ -23,6 +27,6 @@ struct jobs_outcome {
   int skipped_locked = 0;
 };
 
-jobs_outcome run_jobs(connection& conn, bool all_due);
+jobs_outcome run_jobs(connection& conn, bool all_due, std::span<const std::string> woken = {});
 
 }  // namespace sluice::warehouse

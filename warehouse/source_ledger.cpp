@@ -28,20 +28,6 @@ std::uint64_t lsn_value(std::string_view text) {
   return (static_cast<std::uint64_t>(high) << 32) | low;
 }
 
-std::string text_array(std::span<const std::string> values) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : values[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 // A text[] literal whose "NULL" elements are SQL NULLs.
 std::string null_array(std::span<const std::string> values) {
   std::string out = "{";

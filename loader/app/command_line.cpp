@@ -72,7 +72,7 @@ command_line::command_line()
                   "Quiet time after a write before a file counts as complete")
       ->check(CLI::Range(0, 3'600'000))
       ->capture_default_str();
-  run->add_option("--jobs-every-ms", settings.jobs_every_ms, "How often due jobs are checked")
+  run->add_option("--jobs-every-ms", settings.jobs_every_ms, "How often jobs are checked for a due timer (a commit into a job's inputs runs it at once)")
       ->check(CLI::Range(10, 3'600'000))
       ->capture_default_str();
   run->add_option("--batch-mb", settings.batch_mb, "COPY megabytes per batch (files share batches; a replication source's batch ends at a commit once it holds this)")

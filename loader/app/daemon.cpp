@@ -1,6 +1,7 @@
 // `sluice run` without --once: the daemon's wiring. The watcher's events go
 // to the files source through a queue, replication sources run under a
-// supervisor, due jobs run between batches, and a signal stops all of it.
+// supervisor, report jobs run on a scheduler of their own (woken by commits),
+// and a signal stops all of it.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -18,7 +19,7 @@
 
 #include "loader/app/run.h"
 #include "loader/sources/postgres/replicator.h"
-#include "warehouse/scheduler.h"
+#include "warehouse/job_scheduler.h"
 #include "watcher/inbox_watcher.h"
 
 namespace sluice::app {
@@ -175,12 +176,16 @@ class source_supervisor {
 }  // namespace
 
 int run_daemon(const run_settings& settings, const std::string& dsn, const loader::loader_options& options) {
-  loader::loader loader(dsn, options);
-  warehouse::connection jobs(dsn);
+  // Report jobs run on their own thread, right after a commit into one of
+  // their inputs and on their timers; loading never waits for them.
+  warehouse::job_scheduler jobs(warehouse::job_scheduler::on_warehouse(dsn),
+                                std::chrono::milliseconds(settings.jobs_every_ms));
+  auto wake_jobs = [&jobs](const loader::commit_note& note) { jobs.wake(note.tables); };
+  auto file_options = options;
+  file_options.on_commit = wake_jobs;
+  loader::loader loader(dsn, file_options);
   work_queue queue;
   std::thread worker([&] {
-    auto jobs_every = std::chrono::milliseconds(settings.jobs_every_ms);
-    auto next_jobs = std::chrono::steady_clock::now();
     while (!queue.stopped()) {
       try {
         // Take what is waiting together: many small files share a lookup and a
@@ -191,14 +196,8 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
           loader.load(next->first, next->second);
         }
         loader.tick();
-        if (std::chrono::steady_clock::now() >= next_jobs && !queue.stopped()) {
-          if (!jobs.is_open()) jobs = warehouse::connection(dsn);
-          warehouse::run_jobs(jobs, false);
-          next_jobs = std::chrono::steady_clock::now() + jobs_every;
-        }
       } catch (const std::exception& e) {
         log()->error("{}; retrying in a second", e.what());
-        next_jobs = std::chrono::steady_clock::now() + std::chrono::seconds(1);
         std::this_thread::sleep_for(std::chrono::seconds(1));
       }
     }
@@ -209,7 +208,9 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
   // every few seconds: a source added, enabled, set back to 'new' after it
   // stopped, or changed starts without a restart; one removed or disabled stops.
   std::atomic<bool> sources_stop{false};
-  source_supervisor sources(dsn, replicator_options_of(settings), sources_stop);
+  auto source_options = replicator_options_of(settings);
+  source_options.on_commit = wake_jobs;
+  source_supervisor sources(dsn, source_options, sources_stop);
 
   boost::asio::io_context io;
   watcher::inbox_watcher watch(
@@ -224,7 +225,7 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
     watch.stop();
     loader.request_stop();
     sources_stop = true;
-    jobs.request_cancel();  // a report job over a large load must not hold the stop up
+    jobs.request_stop();
     queue.stop();
     io.stop();
   });

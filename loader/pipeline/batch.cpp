@@ -24,7 +24,19 @@ std::uint16_t batch::feed_index(const std::string& feed) {
     if (feed_names[i] == feed) return static_cast<std::uint16_t>(i);
   }
   feed_names.push_back(feed);
+  feed_tallies.emplace_back();
   return static_cast<std::uint16_t>(feed_names.size() - 1);
+}
+
+std::string copied_table(std::string_view copy_statement) {
+  auto from = copy_statement.find(' ');
+  auto to = copy_statement.find(" (", from);
+  if (from == std::string_view::npos || to == std::string_view::npos) return {};
+  std::string out;
+  for (char c : copy_statement.substr(from + 1, to - from - 1)) {
+    if (c != '"') out += c;
+  }
+  return out;
 }
 
 std::string_view rejects_copy_statement() {

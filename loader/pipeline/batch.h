@@ -104,12 +104,20 @@ struct source_turn {
   std::uint64_t seq = 0;
 };
 
+// One feed's records in a batch. The committer moves rows the server refused
+// from loaded to rejected.
+struct feed_tally {
+  std::uint64_t loaded = 0;
+  std::uint64_t rejected = 0;
+};
+
 struct batch {
   std::vector<table_rows> tables;
   copy_encoder rejects;  // rows of sluice.rejects (see reject_columns in batch.cpp)
   std::vector<row_origin> origins;
   std::shared_ptr<const provenance> from;  // what the origins point at, read on demand
   std::vector<std::string> feed_names;
+  std::vector<feed_tally> feed_tallies;  // per feed_names entry, counted by the producer
   std::vector<std::unique_ptr<checkpoint_set>> checkpoints;
   std::vector<source_turn> turns;
   // The key of a source (one of `turns`) whose next batch follows at once: a
@@ -127,6 +135,8 @@ struct batch {
   std::uint16_t feed_index(const std::string& feed);
 };
 
+// The table a COPY statement writes, as "schema.name" (quotes taken off).
+[[nodiscard]] std::string copied_table(std::string_view copy_statement);
 // The COPY of sluice.rejects that batch::rejects holds rows for.
 [[nodiscard]] std::string_view rejects_copy_statement();
 // A refused change of a replication source, as a person reads it: each

@@ -177,6 +177,7 @@ struct committer::impl {
   void process(connection& conn, batch& b) {
     batch_outcome outcome = batch_outcome::abandoned;
     std::string error;
+    auto started = std::chrono::steady_clock::now();
     if (!order.any_failed(b.turns)) {
       try {
         outcome = commit_with_retry(conn, b);
@@ -188,16 +189,34 @@ struct committer::impl {
         error = e.what();
       }
     }
-    done(b, outcome, error);
+    done(b, outcome, error, seconds_since(started));
   }
 
-  void done(const batch& b, batch_outcome outcome, const std::string& error) {
+  static double seconds_since(std::chrono::steady_clock::time_point started) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  }
+
+  void tell_committed(const batch& b, std::optional<double> transaction_seconds) const {
+    if (!options.on_commit) return;
+    commit_note note;
+    // (A streamed batch's rows are freed by now; its tables are still named.)
+    for (const auto& t : b.tables) note.tables.push_back(copied_table(t.copy_statement));
+    for (std::size_t i = 0; i < b.feed_names.size() && i < b.feed_tallies.size(); ++i) {
+      note.feeds.emplace_back(b.feed_names[i], b.feed_tallies[i]);
+    }
+    note.transaction_seconds = transaction_seconds;
+    options.on_commit(note);
+  }
+
+  void done(const batch& b, batch_outcome outcome, const std::string& error,
+            std::optional<double> transaction_seconds) {
     if (outcome == batch_outcome::committed || outcome == batch_outcome::already_applied) {
       order.committed(b.turns);
     } else {
       order.failed(b.turns);
     }
     try {
+      if (outcome == batch_outcome::committed) tell_committed(b, transaction_seconds);
       on_done(b, outcome, error);
     } catch (const std::exception& e) {
       pipeline_log()->error("after a batch: {}", e.what());
@@ -241,6 +260,7 @@ struct committer::impl {
     } release{*this, run};
     batch_outcome outcome = batch_outcome::abandoned;
     std::string error;
+    auto started = std::chrono::steady_clock::now();
     if (!order.any_failed(run.front().turns)) {
       try {
         outcome = commit_run(conn, run);
@@ -262,7 +282,10 @@ struct committer::impl {
         }
       }
     }
-    for (auto& b : run) done(b, outcome, error);
+    auto seconds = seconds_since(started);
+    for (std::size_t i = 0; i < run.size(); ++i) {
+      done(run[i], outcome, error, i + 1 == run.size() ? std::optional<double>(seconds) : std::nullopt);
+    }
   }
 
   batch_outcome commit_run(connection& conn, std::vector<batch>& run) {
@@ -491,6 +514,12 @@ struct committer::impl {
         tx.commit();
         order.committed(b.turns);  // before the guard unmarks the rows as streamed
         b.refused = refused.size();
+        for (auto origin : refused) {
+          auto feed = b.origins[origin].feed;
+          if (feed >= b.feed_tallies.size()) continue;
+          --b.feed_tallies[feed].loaded;
+          ++b.feed_tallies[feed].rejected;
+        }
         return batch_outcome::committed;
       }
       if (!mixed && overall == advance_result::already_applied) {

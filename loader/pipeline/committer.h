@@ -50,11 +50,24 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "loader/pipeline/batch.h"
 
 namespace sluice::loader {
+
+// What a committed batch changed, told to whoever watches commits (report
+// jobs waiting for input, metrics).
+struct commit_note {
+  std::vector<std::string> tables;  // tables that got rows, "schema.name"
+  std::vector<std::pair<std::string, feed_tally>> feeds;
+  // Seconds from the first try of the batch's transaction to its commit; set
+  // on the batch that ended it (a streamed run's last).
+  std::optional<double> transaction_seconds;
+};
 
 struct committer_options {
   std::size_t connections = 2;
@@ -64,6 +77,9 @@ struct committer_options {
   std::chrono::milliseconds give_up_after{0};
   // COPY bytes one streamed transaction may send (see Streaming); 0: off.
   std::size_t stream_bytes = std::size_t{256} << 20;
+  // Called on a committer thread after each batch that committed (not one
+  // found already applied), before on_done; must not block for long.
+  std::function<void(const commit_note&)> on_commit = nullptr;
 };
 
 enum class batch_outcome {

@@ -113,6 +113,7 @@ void file_batch::add(tracked_file& t, record_decoder& decoder, const record& rec
     current_.origins.push_back(origin);
     targets.origins[target].push_back(static_cast<std::uint32_t>(current_.origins.size() - 1));
     ++current_.loaded;
+    ++current_.feed_tallies[origin.feed].loaded;
     ++a.loaded;
     return;
   }
@@ -135,6 +136,7 @@ void file_batch::reject(tracked_file& t, const record& rec, const reject_reason&
   append_reject(current_.rejects, file_provenance::place_of(origin), origin, t.feed->name, why.field, why.reason, raw);
   bytes_ += current_.rejects.size() - before;
   ++current_.rejected;
+  ++current_.feed_tallies[origin.feed].rejected;
   ++a.rejected;
   files_log()->debug("{} {}: record {} (line {}) rejected: {}", t.feed->name, t.path, rec.ordinal, rec.line,
                      why.reason);

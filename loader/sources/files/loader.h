@@ -42,9 +42,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "loader/pipeline/committer.h"
 
 namespace sluice::loader {
 
@@ -67,6 +70,8 @@ struct loader_options {
   // 0: retry database faults until stopped; else give up on a batch after this
   // long (--once must end, also on a full disk).
   std::chrono::milliseconds give_up_after{0};
+  // Told of every committed batch, on a committer thread (committer.h).
+  std::function<void(const commit_note&)> on_commit = nullptr;
 };
 
 struct load_totals {

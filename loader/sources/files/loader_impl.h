@@ -120,7 +120,8 @@ struct loader::impl {
         committing(std::async(std::launch::async,
                               [this] {
                                 return std::make_unique<committer>(
-                                    dsn, committer_options{options.copy_streams, 4, options.give_up_after, options.stream_bytes},
+                                    dsn, committer_options{options.copy_streams, 4, options.give_up_after, options.stream_bytes,
+                                                      options.on_commit},
                                     [this](const batch& b, batch_outcome outcome, const std::string& error) {
                                       on_batch_done(b, outcome, error);
                                     });

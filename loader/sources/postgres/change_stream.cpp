@@ -51,7 +51,8 @@ change_stream::change_stream(source_run& run, replication_connection& repl, bool
   repl_.start(run_.slot, resumed_.applied_lsn, run_.source.publication, held_slot_patience,
               [this] { return run_.stop.load(); });
   commits_.emplace(run_.dsn,
-                   committer_options{1, 4, once_ ? options_.give_up_after : std::chrono::milliseconds(0)},
+                   committer_options{1, 4, once_ ? options_.give_up_after : std::chrono::milliseconds(0),
+                                     committer_options{}.stream_bytes, options_.on_commit},
                    [this](const batch& b, batch_outcome result, const std::string& error) {
                      on_batch_done(b, result, error);
                    });
@@ -212,6 +213,7 @@ void change_stream::put_change(table_info& t, char op, const pg::tuple& row, con
   origin.offset = begin_.final_lsn;
   origin.record = static_cast<std::uint64_t>(change_seq_);
   origin.feed = current_.feed_index(t.staging_name);
+  ++current_.feed_tallies[origin.feed].loaded;
   target.origins.push_back(static_cast<std::uint32_t>(current_.origins.size()));
   current_.origins.push_back(origin);
   current_bytes_ += out.size() - before;

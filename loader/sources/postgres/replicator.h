@@ -60,10 +60,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
+#include "loader/pipeline/committer.h"
 #include "warehouse/fault.h"
 
 namespace sluice::loader {
@@ -102,6 +104,8 @@ struct replicator_options {
   // disk full) is retried before the run gives up. The daemon retries for
   // ever (the source waits; nothing is lost).
   std::chrono::milliseconds give_up_after{60'000};
+  // Told of every committed batch, on a committer thread (committer.h).
+  std::function<void(const commit_note&)> on_commit = nullptr;
 };
 
 struct replicate_outcome {

@@ -1,0 +1,71 @@
+#include "warehouse/job_scheduler.h"
+
+#include <memory>
+
+#include "warehouse/log.h"
+
+namespace sluice::warehouse {
+
+job_scheduler::hooks job_scheduler::on_warehouse(const std::string& dsn) {
+  auto conn = std::make_shared<connection>(dsn);
+  return {[conn, dsn](const std::vector<std::string>& woken) {
+            if (!conn->is_open()) *conn = connection(dsn);
+            return run_jobs(*conn, false, woken);
+          },
+          [conn] { conn->request_cancel(); }};
+}
+
+job_scheduler::job_scheduler(hooks h, std::chrono::milliseconds tick)
+    : hooks_(std::move(h)), tick_(tick), thread_([this] { loop(); }) {}
+
+job_scheduler::~job_scheduler() {
+  request_stop();
+  thread_.join();
+}
+
+void job_scheduler::wake(const std::vector<std::string>& tables) {
+  if (tables.empty()) return;
+  {
+    std::lock_guard lock(mutex_);
+    woken_.insert(tables.begin(), tables.end());
+  }
+  changed_.notify_one();
+}
+
+void job_scheduler::request_stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  changed_.notify_one();
+  if (hooks_.cancel) hooks_.cancel();  // a report over a large load must not hold the stop up
+}
+
+void job_scheduler::loop() {
+  auto next_tick = std::chrono::steady_clock::now();
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    changed_.wait_until(lock, next_tick, [this] { return stopping_ || !woken_.empty(); });
+    if (stopping_) break;
+    std::vector<std::string> woken(woken_.begin(), woken_.end());
+    woken_.clear();
+    lock.unlock();
+    auto pause = tick_;
+    try {
+      hooks_.round(woken);
+    } catch (const std::exception& e) {
+      logger()->error("report jobs: {}; trying again in a second", e.what());
+      pause = std::chrono::seconds(1);
+      lock.lock();
+      if (!stopping_) woken_.insert(woken.begin(), woken.end());
+      changed_.wait_for(lock, pause, [this] { return stopping_; });
+      next_tick = std::chrono::steady_clock::now();
+      continue;
+    }
+    lock.lock();
+    next_tick = std::chrono::steady_clock::now() + pause;
+  }
+}
+
+}  // namespace sluice::warehouse
