@@ -177,7 +177,7 @@ fi
 # 7. Load and watch.
 if $detach; then
   # setsid: the loader outlives this script and the terminal; ./clean.sh stops it.
-  PGAPPNAME=sluice-run setsid "$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" \
+  setsid "$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" \
     >data/sluice.log 2>&1 </dev/null &
   pid=$!
   echo "$pid" >data/sluice.pid

@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 #include <poll.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <cstdlib>
@@ -87,7 +88,7 @@ connection::connection(const std::string& dsn) {
   // is UTF-8, whatever the database's encoding (the server converts, or refuses
   // a character the database cannot hold, which makes that record a reject).
   const char* keys[] = {"dbname", "fallback_application_name", "client_encoding", nullptr};
-  const char* values[] = {dsn.c_str(), "sluice", "UTF8", nullptr};
+  const char* values[] = {dsn.c_str(), application_name().c_str(), "UTF8", nullptr};
   handle_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
   if (!handle_) throw db_error(error_kind::connection, "", "out of memory connecting to PostgreSQL");
   if (PQstatus(handle_.get()) != CONNECTION_OK) {
@@ -311,6 +312,23 @@ bool conninfo_holds_password(const std::string& conninfo) {
   }
   PQconninfoFree(options);
   return holds;
+}
+
+const process_label& this_process() {
+  static const process_label self = [] {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    // (Cut so that "sluice PID@HOST" fits application_name's 63 bytes.)
+    return process_label{static_cast<int>(::getpid()), std::string(host).substr(0, 40)};
+  }();
+  return self;
+}
+
+const std::string& application_name() {
+  // application_name holds 63 bytes.
+  static const std::string name =
+      ("sluice " + std::to_string(this_process().pid) + "@" + this_process().host).substr(0, 63);
+  return name;
 }
 
 std::string text_array(std::span<const std::string> values) {

@@ -145,6 +145,18 @@ class transaction {
   bool open_ = true;
 };
 
+// This process, as sluice.daemons and connection names know it.
+struct process_label {
+  int pid = 0;
+  std::string host;
+};
+[[nodiscard]] const process_label& this_process();
+
+// What sluice's connections call themselves (fallback_application_name, so
+// PGAPPNAME or the conninfo's application_name still win): "sluice PID@HOST",
+// which sluice.status() and pg_stat_activity show.
+[[nodiscard]] const std::string& application_name();
+
 // A text[] parameter's literal: {"a","b"} (quotes and backslashes escaped),
 // for a statement to take a list as one parameter ($1::text[]).
 [[nodiscard]] std::string text_array(std::span<const std::string> values);

@@ -1,5 +1,6 @@
 #include "warehouse/job_scheduler.h"
 
+#include <algorithm>
 #include <memory>
 
 #include "warehouse/log.h"
@@ -44,27 +45,36 @@ void job_scheduler::request_stop() {
 
 void job_scheduler::loop() {
   auto next_tick = std::chrono::steady_clock::now();
+  auto rest_until = next_tick;
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    // A round rests twice its own length (at most a tick) before the next:
+    // during a large load, commits wake the jobs all the time, and the
+    // reports must not take the cores the load needs.
+    changed_.wait_until(lock, rest_until, [this] { return stopping_; });
     changed_.wait_until(lock, next_tick, [this] { return stopping_ || !woken_.empty(); });
     if (stopping_) break;
     std::vector<std::string> woken(woken_.begin(), woken_.end());
     woken_.clear();
     lock.unlock();
-    auto pause = tick_;
+    auto started = std::chrono::steady_clock::now();
+    bool failed = false;
     try {
       hooks_.round(woken);
     } catch (const std::exception& e) {
       logger()->error("report jobs: {}; trying again in a second", e.what());
-      pause = std::chrono::seconds(1);
-      lock.lock();
-      if (!stopping_) woken_.insert(woken.begin(), woken.end());
-      changed_.wait_for(lock, pause, [this] { return stopping_; });
-      next_tick = std::chrono::steady_clock::now();
-      continue;
+      failed = true;
     }
+    auto now = std::chrono::steady_clock::now();
     lock.lock();
-    next_tick = std::chrono::steady_clock::now() + pause;
+    if (failed) {
+      if (!stopping_) woken_.insert(woken.begin(), woken.end());
+      rest_until = now + std::chrono::seconds(1);
+      next_tick = rest_until;
+    } else {
+      rest_until = now + std::min<std::chrono::steady_clock::duration>(2 * (now - started), tick_);
+      next_tick = now + tick_;
+    }
   }
 }
 

@@ -3,7 +3,9 @@
 // (wake()), and every `tick` for the jobs whose timer is due. Wakes that come
 // while jobs run are kept and coalesce into one more round after it, so a
 // burst of a thousand small commits costs a round or two, not a thousand;
-// and loading never waits for a report.
+// and loading never waits for a report. After a round the scheduler rests
+// twice as long as the round took (at most a tick), so that reports over a
+// large load take at most a third of a core.
 //
 // Threading: wake() and request_stop() from any thread. Errors: a round that throws
 // (the warehouse unreachable) is logged and tried again a second later; the

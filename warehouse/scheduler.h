@@ -9,8 +9,11 @@
 // $2 = pg_snapshot_xmin(pg_current_snapshot()) of the run's snapshot, both xid8;
 // $2 is stored as the new watermark in the same transaction.
 //
-// Errors: a failing job is rolled back, its error kept in sluice.jobs.last_error
-// and logged; the other jobs still run. Connection errors are thrown (db_error)
+// Errors: a serialization failure or deadlock (error_kind::transient) is
+// tried again, transient_attempts times in all, then left for the next
+// round (deferred, logged, not an error of the job); a job that fails
+// otherwise is rolled back, its error kept in sluice.jobs.last_error and logged; the other
+// jobs still run. Connection errors are thrown (db_error)
 // for the caller to retry later.
 #pragma once
 
@@ -25,7 +28,10 @@ struct jobs_outcome {
   int ran = 0;
   int failed = 0;
   int skipped_locked = 0;
+  int deferred = 0;  // met concurrent loads on every try
 };
+
+inline constexpr int transient_attempts = 5;
 
 jobs_outcome run_jobs(connection& conn, bool all_due, std::span<const std::string> woken = {});
 

@@ -68,6 +68,7 @@ std::vector<advance_outcome> advance_sources(connection& conn, std::span<const s
   std::vector<std::string> due_ends;
   std::vector<std::string> due_partial_lsns;
   std::vector<std::string> due_partial_seqs;
+  std::vector<std::string> due_commit_times;
   for (std::size_t i = 0; i < advances.size(); ++i) {
     auto it = at.find(advances[i].name);
     if (it == at.end()) continue;
@@ -79,6 +80,7 @@ std::vector<advance_outcome> advance_sources(connection& conn, std::span<const s
       due_ends.push_back(to.applied_end_lsn == 0 ? "NULL" : lsn_text(to.applied_end_lsn));
       due_partial_lsns.push_back(to.partial_lsn == 0 ? "NULL" : lsn_text(to.partial_lsn));
       due_partial_seqs.push_back(to.partial_lsn == 0 ? "NULL" : std::to_string(to.partial_seq));
+      due_commit_times.push_back(advances[i].commit_time == 0 ? "NULL" : std::to_string(advances[i].commit_time));
     } else if (it->second.same_changes(to)) {
       out[i] = advance_outcome::already_applied;
     }
@@ -90,11 +92,13 @@ std::vector<advance_outcome> advance_sources(connection& conn, std::span<const s
     conn.exec_params(
         "update sluice.sources s set applied_lsn = c.lsn, applied_end_lsn = greatest(c.end_lsn, s.applied_end_lsn),"
         " partial_lsn = c.partial_lsn, partial_seq = c.partial_seq, updated_at = now(),"
-        " last_error = case when s.state = 'stopped' then s.last_error end"
-        " from unnest($1::text[], $2::pg_lsn[], $3::pg_lsn[], $4::pg_lsn[], $5::int[])"
-        " as c(name, lsn, end_lsn, partial_lsn, partial_seq) where s.name = c.name",
+        " last_error = case when s.state = 'stopped' then s.last_error end,"
+        " applied_commit_at = coalesce(timestamptz '2000-01-01 00:00:00+00' + c.commit_us * interval '1 microsecond',"
+        " s.applied_commit_at)"
+        " from unnest($1::text[], $2::pg_lsn[], $3::pg_lsn[], $4::pg_lsn[], $5::int[], $6::bigint[])"
+        " as c(name, lsn, end_lsn, partial_lsn, partial_seq, commit_us) where s.name = c.name",
         {text_array(due_names), text_array(due_lsns), null_array(due_ends), null_array(due_partial_lsns),
-         null_array(due_partial_seqs)});
+         null_array(due_partial_seqs), null_array(due_commit_times)});
   }
   return out;
 }
@@ -129,6 +133,12 @@ void note_heartbeat(connection& conn, const std::string& name, std::uint64_t wal
                    " last_error = case when state = 'stopped' then last_error end"
                    " where name = $1 and applied_end_lsn < $2::pg_lsn",
                    {name, lsn_text(wal_end)});
+}
+
+void note_source_progress(connection& conn, const std::string& name, std::uint64_t wal_end, double lag_seconds) {
+  conn.exec_params("update sluice.sources set wal_end = $2::pg_lsn, wal_end_at = now(), lag_seconds = $3::float8"
+                   " where name = $1",
+                   {name, lsn_text(wal_end), std::to_string(lag_seconds)});
 }
 
 std::optional<std::string> recorded_slot(connection& conn, const std::string& name) {

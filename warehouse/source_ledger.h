@@ -39,6 +39,9 @@ struct source_advance {
   std::string name;
   source_position from;
   source_position to;
+  // Commit time on the source of to.applied_lsn's transaction, microseconds
+  // since 2000-01-01 UTC (pgoutput's); 0: not known (it is left as it was).
+  std::int64_t commit_time = 0;
 };
 
 // Locks the sources' rows (by name) and advances each that stands at `from`;
@@ -76,6 +79,11 @@ void note_source_error(connection& conn, const std::string& name, const std::str
 // apply, so the source stands there (applied_end_lsn), and a last_error from
 // a retried run is over. Outside any batch.
 void note_heartbeat(connection& conn, const std::string& name, std::uint64_t wal_end);
+
+// While a source streams, every few seconds: its WAL end as its walsender
+// last said, and how old the oldest of its transactions is that the daemon
+// holds and the warehouse has not committed (0: none). Outside any batch.
+void note_source_progress(connection& conn, const std::string& name, std::uint64_t wal_end, double lag_seconds);
 
 // The replication slot this warehouse made for the source (sluice.sources.
 // slot_name), or nullopt when it has made none yet. Throws db_error when there

@@ -62,6 +62,15 @@ command_line::command_line()
         "  sluice migrate --dsn DSN --packs hubdoc --pack-dir ./mypack");
   }
 
+  status = app.add_subcommand(
+      "status",
+      "What the warehouse says: per feed, files by state, rows and rejects in the last hour, the\n"
+      "oldest file still loading; per source, state, lag, last commit and error; per job, last run,\n"
+      "duration and error; the daemons, their queues and the large files they load. Exits 1 when\n"
+      "something needs a person (a source stopped, a feed skipped, a job failing, a daemon gone)");
+  status->add_option("--dsn", status_dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
+  status->add_flag("--json", status_json, "Print sluice.status()'s JSON document instead of tables");
+
   run = app.add_subcommand("run", "Load the inbox: watch until SIGINT/SIGTERM, or --once");
   run->add_option("--dsn", settings.dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
   run->add_option("--inbox", settings.inbox, "Folder to load, watched recursively")

@@ -32,6 +32,10 @@ struct command_line {
 
   CLI::App* run = nullptr;
   run_settings settings;
+
+  CLI::App* status = nullptr;
+  std::optional<std::string> status_dsn;
+  bool status_json = false;
 };
 
 }  // namespace sluice::app

@@ -17,6 +17,7 @@
 #include <string>
 #include <thread>
 
+#include "loader/app/daemon_report.h"
 #include "loader/app/run.h"
 #include "loader/sources/postgres/replicator.h"
 #include "warehouse/job_scheduler.h"
@@ -26,14 +27,15 @@ namespace sluice::app {
 
 namespace {
 
-// Paths waiting for the loader, each once, remembering whether it has settled.
+// Paths waiting for the loader, each once, remembering whether it has settled
+// and since when it waits.
 class work_queue {
  public:
   void push(const std::string& path, bool settled) {
     std::lock_guard lock(mutex_);
-    auto [it, fresh] = pending_.try_emplace(path, settled);
+    auto [it, fresh] = pending_.try_emplace(path, waiting_path{settled, std::chrono::system_clock::now()});
     if (fresh) order_.push_back(path);
-    else it->second = it->second || settled;
+    else it->second.settled = it->second.settled || settled;
     ready_.notify_one();
   }
   // The next path, or nullopt after `wait` with nothing to do (or when stopped).
@@ -43,9 +45,15 @@ class work_queue {
     if (stopped_ || order_.empty()) return std::nullopt;
     std::string path = std::move(order_.front());
     order_.pop_front();
-    bool settled = pending_[path];
+    bool settled = pending_[path].settled;
     pending_.erase(path);
     return std::pair{std::move(path), settled};
+  }
+  // How many paths wait, and since when the first of them does.
+  std::pair<std::size_t, std::optional<std::chrono::system_clock::time_point>> waiting() {
+    std::lock_guard lock(mutex_);
+    if (order_.empty()) return {0, std::nullopt};
+    return {order_.size(), pending_.at(order_.front()).since};
   }
   void stop() {
     std::lock_guard lock(mutex_);
@@ -58,10 +66,14 @@ class work_queue {
   }
 
  private:
+  struct waiting_path {
+    bool settled = false;
+    std::chrono::system_clock::time_point since;
+  };
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::string> order_;
-  std::map<std::string, bool> pending_;
+  std::map<std::string, waiting_path> pending_;
   bool stopped_ = false;
 };
 
@@ -185,6 +197,18 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
   file_options.on_commit = wake_jobs;
   loader::loader loader(dsn, file_options);
   work_queue queue;
+  daemon_report report(dsn, [&] {
+    warehouse::daemon_state state;
+    auto [queued, oldest] = queue.waiting();
+    state.queued = queued;
+    state.oldest_queued_at = oldest;
+    for (const auto& p : loader.progress()) {
+      state.loading.push_back({p.file_id, p.feed, p.path, p.bytes_read, p.bytes, p.percent(), p.rows_per_second,
+                               p.eta_seconds});
+    }
+    for (const auto& s : loader.skipped_feeds()) state.skipped_feeds.emplace_back(s.name, s.reason);
+    return state;
+  });
   std::thread worker([&] {
     while (!queue.stopped()) {
       try {

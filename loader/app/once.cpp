@@ -128,7 +128,7 @@ int run_once(const run_settings& settings, const std::string& dsn, loader::loade
   auto add = [&](const std::string& what) { problems += (problems.empty() ? "" : "; ") + what; };
   if (stopped) add("stopped by a signal before everything was loaded");
   auto skipped = loader.skipped_feeds();
-  for (const auto& why : skipped) log()->warn("not loaded: {}", why);
+  for (const auto& s : skipped) log()->warn("not loaded: {}", s.reason);
   if (!skipped.empty()) {
     add(std::to_string(skipped.size()) + (skipped.size() == 1 ? " feed" : " feeds") +
         " not loaded: the declaration cannot work (see above; `sluice migrate` refuses such a declaration)");

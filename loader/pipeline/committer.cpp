@@ -14,6 +14,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -302,6 +303,7 @@ struct committer::impl {
     send_run(conn, run);
     for (const auto& b : run) turns.insert(turns.end(), b.turns.begin(), b.turns.end());
     order.streamed(turns);
+    log_load(conn, run, {});
     for (auto& b : run) {
       for (auto& c : b.checkpoints) {
         if (c->advance(conn, {}) != advance_result::advanced) {
@@ -312,6 +314,41 @@ struct committer::impl {
     tx.commit();
     order.committed(turns);
     return batch_outcome::committed;
+  }
+
+  // Rows of sluice.load_log, one per feed, for what `batches` load: the
+  // rows the server `refused` (origins of a single batch) count as rejects.
+  static void log_load(connection& conn, std::span<const batch> batches, const std::vector<std::uint32_t>& refused) {
+    std::map<std::string, feed_tally> sums;
+    for (const auto& b : batches) {
+      for (std::size_t i = 0; i < b.feed_names.size() && i < b.feed_tallies.size(); ++i) {
+        auto& sum = sums[b.feed_names[i]];
+        sum.loaded += b.feed_tallies[i].loaded;
+        sum.rejected += b.feed_tallies[i].rejected;
+      }
+    }
+    for (auto origin : refused) {
+      const auto& b = batches.front();
+      auto& sum = sums[b.feed_names.at(b.origins[origin].feed)];
+      --sum.loaded;
+      ++sum.rejected;
+    }
+    if (sums.empty()) return;
+    std::vector<std::string> feeds;
+    std::string rows = "{";
+    std::string rejects = "{";
+    for (const auto& [feed, sum] : sums) {
+      if (!feeds.empty()) {
+        rows += ',';
+        rejects += ',';
+      }
+      feeds.push_back(feed);
+      rows += std::to_string(sum.loaded);
+      rejects += std::to_string(sum.rejected);
+    }
+    conn.exec_params("insert into sluice.load_log (feed, rows, rejects)"
+                     " select * from unnest($1::text[], $2::bigint[], $3::bigint[])",
+                     {warehouse::text_array(feeds), rows + "}", rejects + "}"});
   }
 
   // Sends the run's rows (one COPY) and then its rejects (one COPY). The
@@ -503,6 +540,7 @@ struct committer::impl {
       // Counts move with the refused rows before the checkpoints record them.
       std::map<std::int64_t, std::uint64_t> refused_per_source;
       for (auto origin : refused) ++refused_per_source[b.origins[origin].source_id];
+      log_load(conn, std::span<const batch>(&b, 1), refused);
       advance_result overall = advance_result::advanced;
       bool mixed = false;
       for (std::size_t i = 0; i < b.checkpoints.size(); ++i) {

@@ -293,6 +293,12 @@ exit_status sluice_fixture::migrate(const std::vector<std::string>& extra,
   return run_process(argv, work_ / ("migrate-" + std::to_string(++migrations_) + ".log"), timeout);
 }
 
+exit_status sluice_fixture::status(const std::vector<std::string>& extra, std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv{SLUICE_BINARY, "status", "--dsn", dsn_};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return run_process(argv, work_ / ("status-" + std::to_string(++statuses_) + ".log"), timeout);
+}
+
 exit_status sluice_fixture::run_once(const std::vector<std::string>& extra,
                                      std::chrono::milliseconds timeout) {
   std::vector<std::string> argv{SLUICE_BINARY, "run", "--dsn", dsn_, "--inbox", inbox_.string(), "--once"};

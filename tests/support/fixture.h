@@ -134,6 +134,8 @@ class sluice_fixture {
   // `sluice run --dsn D --inbox I --once <extra>`, to completion.
   exit_status run_once(const std::vector<std::string>& extra = {},
                        std::chrono::milliseconds timeout = 180s);
+  // `sluice status --dsn D <extra>`, to completion (stdout and stderr together).
+  exit_status status(const std::vector<std::string>& extra = {}, std::chrono::milliseconds timeout = 60s);
   // `sluice run --dsn D --inbox I <extra>` in the background (add "--once" to
   // get a one-shot load that can be killed halfway).
   std::unique_ptr<child_process> start_sluice(const std::vector<std::string>& extra,
@@ -175,6 +177,7 @@ class sluice_fixture {
   std::string staging_union_;
   int runs_ = 0;
   int migrations_ = 0;
+  int statuses_ = 0;
 };
 
 }  // namespace sluice::testing

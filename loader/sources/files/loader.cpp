@@ -40,6 +40,10 @@ feed_set loader::impl::read_feeds() {
 void loader::impl::use_feeds(feed_set fresh) {
   feeds = std::move(fresh.feeds);
   skipped = std::move(fresh.skipped);
+  {
+    std::lock_guard lock(skipped_mutex);
+    skipped_shown = skipped;
+  }
   permanent.clear();
   decoders.clear();
   for (const auto& f : feeds) decoders[f.name] = std::make_unique<record_decoder>(f);
@@ -296,11 +300,12 @@ load_totals loader::totals() const {
   return out;
 }
 
-std::vector<std::string> loader::skipped_feeds() const {
-  std::vector<std::string> out;
-  for (const auto& s : impl_->skipped) out.push_back(s.reason);
-  return out;
+std::vector<skipped_feed> loader::skipped_feeds() const {
+  std::lock_guard lock(impl_->skipped_mutex);
+  return impl_->skipped_shown;
 }
+
+std::vector<file_progress> loader::progress() const { return impl_->progress.snapshot(); }
 
 void loader::request_stop() noexcept {
   impl_->stop = true;

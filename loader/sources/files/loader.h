@@ -47,7 +47,9 @@
 #include <string>
 #include <vector>
 
+#include "loader/contract/feed.h"
 #include "loader/pipeline/committer.h"
+#include "loader/sources/files/progress_board.h"
 
 namespace sluice::loader {
 
@@ -109,9 +111,11 @@ class loader {
   // what could not be loaded completely (empty: everything was).
   [[nodiscard]] std::vector<unfinished_file> finish(std::chrono::milliseconds limit);
   [[nodiscard]] load_totals totals() const;
-  // The declared feeds skipped at the last reading of the declarations: one
-  // line each, why (empty: every feed loads).
-  [[nodiscard]] std::vector<std::string> skipped_feeds() const;
+  // The declared feeds skipped at the last reading of the declarations, and
+  // why (empty: every feed loads). From any thread.
+  [[nodiscard]] std::vector<skipped_feed> skipped_feeds() const;
+  // Files of more than a batch being read now. From any thread.
+  [[nodiscard]] std::vector<file_progress> progress() const;
 
   void request_stop() noexcept;
 

@@ -39,6 +39,7 @@
 #include "loader/sources/files/identity.h"
 #include "loader/sources/files/loader.h"
 #include "loader/sources/files/parked_files.h"
+#include "loader/sources/files/progress_board.h"
 #include "loader/sources/files/retry_book.h"
 #include "loader/sources/files/tracked_file.h"
 #include "warehouse/connection.h"
@@ -77,6 +78,9 @@ struct loader::impl {
   // Declared feeds that cannot work (compile_feeds): their files are not
   // loaded, and --once says so.
   std::vector<skipped_feed> skipped;
+  progress_board progress;  // large files being read
+  mutable std::mutex skipped_mutex;  // skipped_shown, read by other threads
+  std::vector<skipped_feed> skipped_shown;
   clock_type::time_point feeds_loaded_at;
   // Paths that more than one feed takes, already told in a WARN.
   std::set<std::string> overlap_logged;

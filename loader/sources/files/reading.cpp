@@ -79,16 +79,34 @@ void loader::impl::read_file(tracked_file& t, std::uint64_t size, bool settled, 
   std::uint64_t unread = t.compressed ? (size - std::min(size, t.raw_read)) * 4 : size - std::min(size, t.at.bytes);
   bool streams = options.stream_bytes > 0 && !unstreamed.count(t.id) && unread > options.batch_bytes;
   std::size_t cut = streams ? std::min(options.batch_bytes, first_streamed_batch_bytes) : options.batch_bytes;
+  // A file of more than a batch shows its progress (status, and the log every few seconds).
+  bool shown = unread > options.batch_bytes;
+  if (shown) progress.begin(t.id, t.feed->name, t.path, t.at.bytes, t.compressed ? 0 : size);
+  struct end_shown {
+    progress_board& board;
+    std::int64_t id;
+    bool shown;
+    ~end_shown() {
+      if (shown) board.end(id);
+    }
+  } ended{progress, t.id, shown};
+  std::uint64_t records = 0;
   try {
     while (true) {
       auto rec = reader.next();
       if (!rec) break;
+      ++records;
       if (rec->defect == flaw::lost || rec->defect == flaw::unreadable) {
         reject_unread(t, reader, *rec);
       } else {
         current.add(t, decoder, *rec, why);
       }
       if (current.bytes() >= cut || stop) {
+        if (shown) {
+          if (auto p = progress.advance(t.id, reader.consumed().bytes, records)) {
+            files_log()->info("{} {}: {}", t.feed->name, t.path, p->describe());
+          }
+        }
         current.close(t, reader, false);
         // (Its next batch comes at once only while there is more to read.)
         if (!stop && streams && (t.compressed || reader.consumed().bytes < size)) current.continues_with(t.key);

@@ -23,6 +23,7 @@ using warehouse::connection;
 constexpr auto status_every = std::chrono::seconds(10);      // unasked standby status updates with nothing new
 constexpr auto heartbeat_every = std::chrono::seconds(1);    // an idle source's slot moves at most this often
 constexpr auto publication_every = std::chrono::seconds(30);  // the publication is looked at for tables added
+constexpr auto progress_every = std::chrono::seconds(2);      // WAL end and lag recorded in sluice.sources
 
 
 }  // namespace
@@ -66,6 +67,12 @@ void change_stream::on_batch_done(const batch& b, batch_outcome result, const st
   if (result == batch_outcome::committed && b.refused > 0) {
     postgres_log()->warn("source {}: the warehouse refused {} changes of {}; they are in sluice.rejects (source {}, with"
                          " their LSN)", run_.source.name, b.refused, cp.describe(), run_.source.name);
+  }
+  {
+    std::lock_guard lock(confirmed_mutex_);
+    for (const auto& turn : b.turns) {
+      if (turn.key == key_) unconfirmed_.erase(turn.seq);
+    }
   }
   if (result == batch_outcome::committed || result == batch_outcome::already_applied) {
     std::lock_guard lock(confirmed_mutex_);
@@ -117,13 +124,18 @@ void change_stream::hand_over() {
   auto to = position_now();
   if (to.same_changes(batch_from_)) return;
   auto cp = std::make_unique<source_checkpoints>();
-  cp->advance_ = {run_.source.name, batch_from_, to};
+  cp->advance_ = {run_.source.name, batch_from_, to, to.applied_lsn == batch_from_.applied_lsn ? 0 : whole_commit_time_};
   cp->end_lsn = to.applied_end_lsn;
   cp->transactions = transactions_in_batch_;
   current_.checkpoints.push_back(std::move(cp));
   current_.turns.push_back({key_, seq_++});
   current_.from = std::make_shared<change_provenance>(run_.source.name);
   keep_source_waiting([this](auto patience) { return commits_->wait_for_room(patience); });
+  if (batch_first_commit_ != 0) {
+    std::lock_guard lock(confirmed_mutex_);
+    unconfirmed_[seq_ - 1] = batch_first_commit_;
+  }
+  batch_first_commit_ = 0;
   ++in_flight_;
   commits_->submit(std::move(current_));
   current_ = batch{};
@@ -316,12 +328,14 @@ void change_stream::on_message(const pg::xlog_data& data) {
     begin_ = *b;
     in_transaction_ = true;
     skipping_ = b->final_lsn <= whole_.applied_lsn;
+    if (!skipping_ && batch_first_commit_ == 0) batch_first_commit_ = b->commit_time;
     change_seq_ = 0;
     skip_through_ = b->final_lsn == whole_.partial_lsn ? whole_.partial_seq : 0;
   } else if (const auto* c = std::get_if<pg::commit_message>(&m)) {
     in_transaction_ = false;
     if (!skipping_) {
       whole_ = {c->commit_lsn, c->end_lsn, 0, 0};
+      whole_commit_time_ = c->commit_time;
       ++transactions_in_batch_;
     }
     if (in_flight_ == 0 || current_bytes_ >= options_.batch_bytes) hand_over();
@@ -396,6 +410,16 @@ bool change_stream::confirmed_news() {
   return confirmed_ > sent_confirmed_;
 }
 
+double change_stream::lag_seconds() {
+  pgoutput::pg_timestamp oldest = batch_first_commit_;
+  {
+    std::lock_guard lock(confirmed_mutex_);
+    if (!unconfirmed_.empty()) oldest = unconfirmed_.begin()->second;
+  }
+  if (oldest == 0) return 0;
+  return std::max(0.0, static_cast<double>(pg_now() - oldest) / 1e6);
+}
+
 void change_stream::keep_up(std::chrono::steady_clock::time_point now) {
   if (now - last_status_ > status_every) {
     // The claim holds while wh's session does: one that ended (a server
@@ -408,6 +432,10 @@ void change_stream::keep_up(std::chrono::steady_clock::time_point now) {
     // Committed in the warehouse: the source may let go of that WAL now,
     // and whoever watches its slot sees no lag that is not there.
     send_status(false, now);
+  }
+  if (now - last_progress_ >= progress_every) {
+    warehouse::note_source_progress(run_.wh, run_.source.name, server_end_, lag_seconds());
+    last_progress_ = now;
   }
   if (!in_transaction_ && now - last_publication_check_ > publication_every) {
     // A table added to the publication whose changes are not streamed yet

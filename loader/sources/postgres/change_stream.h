@@ -53,6 +53,9 @@ class change_stream {
   // its position with `reply`).
   void send_status(bool reply, std::chrono::steady_clock::time_point now);
   [[nodiscard]] bool confirmed_news();
+  // Seconds since the commit of the oldest source transaction received and
+  // not committed in the warehouse; 0 when there is none.
+  [[nodiscard]] double lag_seconds();
 
   void on_batch_done(const batch& b, batch_outcome result, const std::string& error);
   void stop_if_failed();
@@ -78,6 +81,9 @@ class change_stream {
   std::mutex confirmed_mutex_;
   pgoutput::lsn confirmed_ = 0;
   pgoutput::lsn sent_confirmed_ = 0;  // the last confirmed_ the source was sent
+  // Batches handed over and not done, by seq: the commit time of the first
+  // source transaction each holds (the lag is the oldest's age).
+  std::map<std::uint64_t, pgoutput::pg_timestamp> unconfirmed_;
   std::uint64_t committed_transactions_ = 0;
   std::string failure_;  // why a batch was not committed: every later one is abandoned
   std::atomic<std::size_t> in_flight_{0};  // batches submitted and not yet done
@@ -101,6 +107,9 @@ class change_stream {
   std::chrono::steady_clock::time_point last_status_;
   std::chrono::steady_clock::time_point last_heartbeat_;
   std::chrono::steady_clock::time_point last_publication_check_;
+  std::chrono::steady_clock::time_point last_progress_;
+  pgoutput::pg_timestamp whole_commit_time_ = 0;  // commit time of whole_'s transaction
+  pgoutput::pg_timestamp batch_first_commit_ = 0;  // of the first transaction in current_ (0: none)
   pgoutput::lsn server_end_ = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "loader/log.h"
+#include "warehouse/connection.h"
 #include "warehouse/log.h"
 
 namespace sluice::loader {
@@ -37,7 +38,7 @@ void replication_connection::finish_conn::operator()(pg_conn* c) const noexcept 
 replication_connection::replication_connection(const std::string& conninfo, std::string label)
     : label_(std::move(label)) {
   const char* keys[] = {"dbname", "replication", "fallback_application_name", "client_encoding", nullptr};
-  const char* values[] = {conninfo.c_str(), "database", "sluice", "UTF8", nullptr};
+  const char* values[] = {conninfo.c_str(), "database", warehouse::application_name().c_str(), "UTF8", nullptr};
   conn_.reset(PQconnectdbParams(keys, values, 1));
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     throw replication_error("source " + label_ + ": cannot open a replication connection: " +

@@ -1,0 +1,39 @@
+// The daemon's report to the warehouse: every 2 s, on a thread and
+// connection of its own, its row of sluice.daemons (queue, files being
+// loaded with their progress, feeds skipped); its row is deleted when it
+// stops. Every 10 minutes it also prunes sluice.load_log. What `sluice
+// status` and sluice.status() show of a daemon comes from here.
+//
+// Threading: `gather` runs on the report's thread. Errors: a report that
+// fails (the warehouse restarting) is logged once and tried again 2 s later.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "warehouse/status.h"
+
+namespace sluice::app {
+
+class daemon_report {
+ public:
+  daemon_report(std::string dsn, std::function<warehouse::daemon_state()> gather);
+  ~daemon_report();
+  daemon_report(const daemon_report&) = delete;
+  daemon_report& operator=(const daemon_report&) = delete;
+
+ private:
+  void loop();
+
+  std::string dsn_;
+  std::function<warehouse::daemon_state()> gather_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace sluice::app
