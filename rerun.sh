@@ -33,6 +33,8 @@
 # Files in data/inbox/ are kept (the packs' folders, e.g. data/inbox/hubdoc/, are created if missing);
 # everything else under data/ is wiped. scripts/psql opens psql on the warehouse.
 # SLUICE_START_TIMEOUT (seconds, default 60) bounds how long -d waits.
+# The daemon serves /metrics, /healthz, /readyz, /status.json and a status page
+# on http://127.0.0.1:${SLUICE_HTTP_PORT:-9187}/ (SLUICE_HTTP_PORT=off: none).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 # shellcheck source=scripts/lib.sh
@@ -175,9 +177,12 @@ SQL
 fi
 
 # 7. Load and watch.
+http_args=()
+http_port=${SLUICE_HTTP_PORT:-9187}
+[[ "$http_port" == off ]] || http_args=(--http "127.0.0.1:$http_port")
 if $detach; then
   # setsid: the loader outlives this script and the terminal; ./clean.sh stops it.
-  setsid "$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" \
+  setsid "$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" "${http_args[@]}" \
     >data/sluice.log 2>&1 </dev/null &
   pid=$!
   echo "$pid" >data/sluice.pid
@@ -195,6 +200,7 @@ if $detach; then
       echo "sluice is watching data/inbox (pid $pid, log data/sluice.log)"
       echo "query:  scripts/psql -c 'table reports.hubdoc_signup_plans'"
       if $demo_source; then echo "        scripts/psql -c 'table reports.orders_daily'"; fi
+      if ((${#http_args[@]})); then echo "look:   build/app/sluice status, or http://127.0.0.1:$http_port/ (metrics: /metrics)"; fi
       echo "stop:   ./clean.sh"
       exit 0
     fi
@@ -208,7 +214,7 @@ fi
 echo "sluice is loading and watching data/inbox; Ctrl-C stops it"
 # In the background so that the trap can run: background jobs of a script
 # ignore SIGINT, so `stopping` forwards Ctrl-C to the loader as SIGTERM.
-"$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" &
+"$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" "${http_args[@]}" &
 pid=$!
 echo "$pid" >data/sluice.pid
 status=0

@@ -13,6 +13,7 @@ packages=(
   postgresql                                                   # server + psql for tests, rerun.sh
   docker-compose                                               # validates docker-compose.yml
   time                                                         # /usr/bin/time -v for bench.sh
+  prometheus chromium                                          # the daemon's /metrics and page, tested for real
 )
 
 packages+=("$@")

@@ -7,11 +7,14 @@
 
 namespace sluice::warehouse {
 
-job_scheduler::hooks job_scheduler::on_warehouse(const std::string& dsn) {
+job_scheduler::hooks job_scheduler::on_warehouse(const std::string& dsn,
+                                                 std::function<void(const jobs_outcome&)> ran) {
   auto conn = std::make_shared<connection>(dsn);
-  return {[conn, dsn](const std::vector<std::string>& woken) {
+  return {[conn, dsn, ran](const std::vector<std::string>& woken) {
             if (!conn->is_open()) *conn = connection(dsn);
-            return run_jobs(*conn, false, woken);
+            auto outcome = run_jobs(*conn, false, woken);
+            if (ran) ran(outcome);
+            return outcome;
           },
           [conn] { conn->request_cancel(); }};
 }

@@ -33,8 +33,10 @@ class job_scheduler {
     std::function<jobs_outcome(const std::vector<std::string>& woken)> round;
     std::function<void()> cancel;
   };
-  // Rounds on a connection of their own to `dsn`, opened again after it is lost.
-  [[nodiscard]] static hooks on_warehouse(const std::string& dsn);
+  // Rounds on a connection of their own to `dsn`, opened again after it is
+  // lost; `ran` (if set) is told each round's outcome.
+  [[nodiscard]] static hooks on_warehouse(const std::string& dsn,
+                                          std::function<void(const jobs_outcome&)> ran = nullptr);
 
   job_scheduler(hooks h, std::chrono::milliseconds tick);
   ~job_scheduler();

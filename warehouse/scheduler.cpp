@@ -53,12 +53,19 @@ jobs_outcome run_jobs(connection& conn, bool all_due, std::span<const std::strin
     // A job runs beside the batches that feed it: a serialization failure or
     // a deadlock with one of them is tried again, a few times, before it
     // counts as the job's failure.
+    auto started = std::chrono::steady_clock::now();
+    auto record = [&](const char* what) {
+      outcome.runs.push_back(
+          {name, what, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()});
+    };
     for (int attempt = 1;; ++attempt) {
       try {
         if (run_job(conn, name, command) == job_result::ran) {
           ++outcome.ran;
+          record("ok");
         } else {
           ++outcome.skipped_locked;
+          record("locked");
           log->debug("job {}: running elsewhere, skipped", name);
         }
         break;
@@ -73,11 +80,13 @@ jobs_outcome run_jobs(connection& conn, bool all_due, std::span<const std::strin
           // Not the job's fault: the loads beside it kept changing what it
           // reads. It stays due and runs at the next wake or tick.
           ++outcome.deferred;
+          record("deferred");
           log->warn("job {}: {} tries met concurrent loads ({}); it runs again at the next commit or tick", name,
                     transient_attempts, e.server_message());
           break;
         }
         ++outcome.failed;
+        record("failed");
         log->error("job {} failed: {} (the job stays due; see sluice.jobs.last_error)", name, e.what());
         try {
           conn.exec_params("update sluice.jobs set last_error = $2 where name = $1", {name, e.what()});

@@ -19,16 +19,26 @@
 
 #include <span>
 #include <string>
+#include <vector>
 
 #include "warehouse/connection.h"
 
 namespace sluice::warehouse {
+
+// One job's turn in a round: ran, failed, deferred (met concurrent loads on
+// every try) or locked (running elsewhere); seconds it took.
+struct job_run {
+  std::string name;
+  std::string outcome;
+  double seconds = 0;
+};
 
 struct jobs_outcome {
   int ran = 0;
   int failed = 0;
   int skipped_locked = 0;
   int deferred = 0;  // met concurrent loads on every try
+  std::vector<job_run> runs;
 };
 
 inline constexpr int transient_attempts = 5;

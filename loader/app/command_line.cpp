@@ -77,6 +77,10 @@ command_line::command_line()
       ->required()
       ->check(CLI::ExistingDirectory);
   run->add_flag("--once", settings.once, "Load every file present, run every job, exit");
+  run->add_option("--http", settings.http,
+                  "The daemon serves /metrics (Prometheus), /healthz, /readyz, /status.json and a status\n"
+                  "page on ADDRESS:PORT, e.g. 127.0.0.1:9187 (off unless given)")
+      ->type_name("ADDRESS:PORT");
   run->add_option("--settle-ms", settings.settle_ms,
                   "Quiet time after a write before a file counts as complete")
       ->check(CLI::Range(0, 3'600'000))

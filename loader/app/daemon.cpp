@@ -18,6 +18,8 @@
 #include <thread>
 
 #include "loader/app/daemon_report.h"
+#include "loader/app/http_server.h"
+#include "loader/app/metrics.h"
 #include "loader/app/run.h"
 #include "loader/sources/postgres/replicator.h"
 #include "warehouse/job_scheduler.h"
@@ -188,16 +190,32 @@ class source_supervisor {
 }  // namespace
 
 int run_daemon(const run_settings& settings, const std::string& dsn, const loader::loader_options& options) {
+  // What --http serves, from memory: fed by commits, job rounds and the report.
+  // The endpoint listens before any thread starts: a port in use fails here.
+  metrics figures;
+  boost::asio::io_context io;
+  std::optional<http_server> http;
+  if (!settings.http.empty()) {
+    http.emplace(io, settings.http, [&figures](const std::string& path) { return daemon_answer(figures, path); });
+    auto at = http->endpoint();
+    log()->info("serving /metrics, /healthz, /readyz, /status.json and a status page on http://{}:{}/",
+                at.address().is_v6() ? "[" + at.address().to_string() + "]" : at.address().to_string(), at.port());
+  }
+
   // Report jobs run on their own thread, right after a commit into one of
   // their inputs and on their timers; loading never waits for them.
-  warehouse::job_scheduler jobs(warehouse::job_scheduler::on_warehouse(dsn),
-                                std::chrono::milliseconds(settings.jobs_every_ms));
-  auto wake_jobs = [&jobs](const loader::commit_note& note) { jobs.wake(note.tables); };
+  warehouse::job_scheduler jobs(
+      warehouse::job_scheduler::on_warehouse(dsn, [&figures](const auto& ran) { figures.on_jobs(ran); }),
+      std::chrono::milliseconds(settings.jobs_every_ms));
+  auto wake_jobs = [&jobs, &figures](const loader::commit_note& note) {
+    jobs.wake(note.tables);
+    figures.on_commit(note);
+  };
   auto file_options = options;
   file_options.on_commit = wake_jobs;
   loader::loader loader(dsn, file_options);
   work_queue queue;
-  daemon_report report(dsn, [&] {
+  daemon_report report(dsn, figures, [&] {
     warehouse::daemon_state state;
     auto [queued, oldest] = queue.waiting();
     state.queued = queued;
@@ -236,7 +254,6 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
   source_options.on_commit = wake_jobs;
   source_supervisor sources(dsn, source_options, sources_stop);
 
-  boost::asio::io_context io;
   watcher::inbox_watcher watch(
       io, {settings.inbox, std::chrono::milliseconds(settings.settle_ms)},
       [&](const watcher::file_event& event) {
@@ -250,6 +267,7 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
     loader.request_stop();
     sources_stop = true;
     jobs.request_stop();
+    if (http) http->close();
     queue.stop();
     io.stop();
   });

@@ -1,8 +1,10 @@
 // The daemon's report to the warehouse: every 2 s, on a thread and
 // connection of its own, its row of sluice.daemons (queue, files being
 // loaded with their progress, feeds skipped); its row is deleted when it
-// stops. Every 10 minutes it also prunes sluice.load_log. What `sluice
-// status` and sluice.status() show of a daemon comes from here.
+// stops. Then it fetches sluice.status() for the HTTP endpoint (metrics.h),
+// so that no request waits on the warehouse. Every 10 minutes it also prunes
+// sluice.load_log. What `sluice status` and sluice.status() show of a daemon
+// comes from here.
 //
 // Threading: `gather` runs on the report's thread. Errors: a report that
 // fails (the warehouse restarting) is logged once and tried again 2 s later.
@@ -14,13 +16,14 @@
 #include <string>
 #include <thread>
 
+#include "loader/app/metrics.h"
 #include "warehouse/status.h"
 
 namespace sluice::app {
 
 class daemon_report {
  public:
-  daemon_report(std::string dsn, std::function<warehouse::daemon_state()> gather);
+  daemon_report(std::string dsn, metrics& figures, std::function<warehouse::daemon_state()> gather);
   ~daemon_report();
   daemon_report(const daemon_report&) = delete;
   daemon_report& operator=(const daemon_report&) = delete;
@@ -29,6 +32,7 @@ class daemon_report {
   void loop();
 
   std::string dsn_;
+  metrics& figures_;
   std::function<warehouse::daemon_state()> gather_;
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -29,6 +29,7 @@ struct run_settings {
   std::size_t max_record_mb = 64;
   std::size_t copy_streams = 2;
   int give_up_after_s = 60;
+  std::string http;  // ADDRESS:PORT of /metrics and the rest; "" for none
 };
 
 // What --batch-mb and --give-up-after-s mean for a replication source, as

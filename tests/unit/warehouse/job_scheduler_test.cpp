@@ -40,7 +40,7 @@ struct fake_rounds {
                 --fail_next;
                 throw std::runtime_error("the warehouse is down");
               }
-              return jobs_outcome{1, 0, 0};
+              return jobs_outcome{1, 0, 0, 0, {}};
             },
             [this] {
               std::lock_guard lock(mutex);
