@@ -141,6 +141,14 @@ void note_source_progress(connection& conn, const std::string& name, std::uint64
                    {name, lsn_text(wal_end), std::to_string(lag_seconds)});
 }
 
+std::optional<forgotten_source> forget_source(connection& conn, const std::string& name) {
+  auto r = conn.exec_params("delete from sluice.sources where name = $1 returning conninfo, slot_name", {name});
+  if (r.rows() == 0) return std::nullopt;
+  forgotten_source out{std::string(r.text(0, 0)), std::nullopt};
+  if (!r.is_null(0, 1)) out.slot = std::string(r.text(0, 1));
+  return out;
+}
+
 std::optional<std::string> recorded_slot(connection& conn, const std::string& name) {
   auto r = conn.exec_params("select slot_name from sluice.sources where name = $1", {name});
   if (r.rows() == 0) throw db_error(error_kind::schema, "", "no source named '" + name + "' in sluice.sources");

@@ -85,6 +85,18 @@ void note_heartbeat(connection& conn, const std::string& name, std::uint64_t wal
 // holds and the warehouse has not committed (0: none). Outside any batch.
 void note_source_progress(connection& conn, const std::string& name, std::uint64_t wal_end, double lag_seconds);
 
+// A source removed from the warehouse: where it was and the slot this
+// warehouse made on it (nullopt: none yet).
+struct forgotten_source {
+  std::string conninfo;
+  std::optional<std::string> slot;
+};
+
+// Deletes a source's row (and its table copies) and returns what it held;
+// nullopt when there is no such source. Its staging and core tables stay. A
+// daemon streaming it stops within seconds (it reads sluice.sources again).
+[[nodiscard]] std::optional<forgotten_source> forget_source(connection& conn, const std::string& name);
+
 // The replication slot this warehouse made for the source (sluice.sources.
 // slot_name), or nullopt when it has made none yet. Throws db_error when there
 // is no such source.

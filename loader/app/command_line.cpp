@@ -62,13 +62,23 @@ command_line::command_line()
         "  sluice migrate --dsn DSN --packs hubdoc --pack-dir ./mypack");
   }
 
+  source = app.add_subcommand("source", "Replication sources (rows of sluice.sources; README \"Change data capture\")");
+  source->require_subcommand(1);
+  source_drop = source->add_subcommand(
+      "drop",
+      "Remove a source: delete its row from sluice.sources (its staging and core tables stay) and\n"
+      "drop the replication slot this warehouse made on it, so that it stops keeping WAL. When the\n"
+      "source cannot be reached, prints the SQL to run there and exits 1");
+  source_drop->add_option("NAME", source_name, "The source's name")->required();
+  source_drop->add_option("--dsn", dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
+
   status = app.add_subcommand(
       "status",
       "What the warehouse says: per feed, files by state, rows and rejects in the last hour, the\n"
       "oldest file still loading; per source, state, lag, last commit and error; per job, last run,\n"
       "duration and error; the daemons, their queues and the large files they load. Exits 1 when\n"
       "something needs a person (a source stopped, a feed skipped, a job failing, a daemon gone)");
-  status->add_option("--dsn", status_dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
+  status->add_option("--dsn", dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
   status->add_flag("--json", status_json, "Print sluice.status()'s JSON document instead of tables");
 
   run = app.add_subcommand("run", "Load the inbox: watch until SIGINT/SIGTERM, or --once");

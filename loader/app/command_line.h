@@ -25,7 +25,7 @@ struct command_line {
   std::string level = "info";
 
   CLI::App* migrate = nullptr;
-  std::optional<std::string> dsn;
+  std::optional<std::string> dsn;  // --dsn of migrate, status and source (run's is settings.dsn)
   std::vector<std::string> pack_names;
   CLI::Option* packs_option = nullptr;  // set: --packs was given (even as "")
   std::vector<std::string> pack_dirs;
@@ -33,8 +33,11 @@ struct command_line {
   CLI::App* run = nullptr;
   run_settings settings;
 
+  CLI::App* source = nullptr;
+  CLI::App* source_drop = nullptr;
+  std::string source_name;
+
   CLI::App* status = nullptr;
-  std::optional<std::string> status_dsn;
   bool status_json = false;
 };
 

@@ -16,6 +16,7 @@
 
 #include "loader/app/command_line.h"
 #include "loader/app/run.h"
+#include "loader/app/source_command.h"
 #include "loader/app/status.h"
 #include "loader/contract/feed.h"
 #include "loader/sources/files/loader.h"
@@ -107,15 +108,15 @@ int main(int argc, char** argv) {
   CLI11_PARSE(command.app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(command.level));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
-  sluice::app::hide_dsn_password(argc, argv,
-                                  *command.migrate  ? command.dsn
-                                  : *command.status ? command.status_dsn
-                                                    : command.settings.dsn);
+  sluice::app::hide_dsn_password(argc, argv, *command.run ? command.settings.dsn : command.dsn);
 
   try {
     if (*command.migrate) return sluice::app::migrate_command(command);
+    if (*command.source_drop) {
+      return sluice::app::drop_source(sluice::warehouse::resolve_dsn(command.dsn), command.source_name);
+    }
     if (*command.status) {
-      return sluice::app::run_status(sluice::warehouse::resolve_dsn(command.status_dsn), command.status_json);
+      return sluice::app::run_status(sluice::warehouse::resolve_dsn(command.dsn), command.status_json);
     }
     return sluice::app::run_command(command.settings);
   } catch (const std::exception& e) {

@@ -294,9 +294,15 @@ exit_status sluice_fixture::migrate(const std::vector<std::string>& extra,
 }
 
 exit_status sluice_fixture::status(const std::vector<std::string>& extra, std::chrono::milliseconds timeout) {
-  std::vector<std::string> argv{SLUICE_BINARY, "status", "--dsn", dsn_};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return run_process(argv, work_ / ("status-" + std::to_string(++statuses_) + ".log"), timeout);
+  std::vector<std::string> args{"status", "--dsn", dsn_};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return command(args, timeout);
+}
+
+exit_status sluice_fixture::command(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv{SLUICE_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, work_ / ("command-" + std::to_string(++commands_) + ".log"), timeout);
 }
 
 exit_status sluice_fixture::run_once(const std::vector<std::string>& extra,

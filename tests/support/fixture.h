@@ -136,6 +136,8 @@ class sluice_fixture {
                        std::chrono::milliseconds timeout = 180s);
   // `sluice status --dsn D <extra>`, to completion (stdout and stderr together).
   exit_status status(const std::vector<std::string>& extra = {}, std::chrono::milliseconds timeout = 60s);
+  // `sluice <args>` (give --dsn yourself), to completion.
+  exit_status command(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 120s);
   // `sluice run --dsn D --inbox I <extra>` in the background (add "--once" to
   // get a one-shot load that can be killed halfway).
   std::unique_ptr<child_process> start_sluice(const std::vector<std::string>& extra,
@@ -177,7 +179,7 @@ class sluice_fixture {
   std::string staging_union_;
   int runs_ = 0;
   int migrations_ = 0;
-  int statuses_ = 0;
+  int commands_ = 0;
 };
 
 }  // namespace sluice::testing

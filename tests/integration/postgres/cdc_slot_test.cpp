@@ -87,6 +87,40 @@ TEST_CASE("a streaming source's slot is confirmed within a second of its changes
   stop_daemon(*daemon, 60s);
 }
 
+TEST_CASE("sluice source drop removes a source a daemon streams and drops its slot: the source keeps no WAL for it",
+          "[integration][cdc][lifecycle]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  add_source(fx, "app", src, "pub");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
+  src.db().exec("insert into items values (1, 'kept in the warehouse')");
+  REQUIRE(wait_for_text(fx, "select count(*) from core.app_items", "1", 30s));
+  const auto slot = slot_of(fx, "app");
+  REQUIRE(src.db().exec("select count(*) from pg_replication_slots where slot_name = '" + slot + "'").int64(0, 0) == 1);
+
+  auto dropped = fx.command({"source", "drop", "app", "--dsn", fx.dsn()});
+  INFO(dropped.describe());
+  CHECK(dropped.ok());
+  CHECK_THAT(dropped.output, Catch::Contains("dropped its replication slot " + slot));
+  CHECK(src.db().exec("select count(*) from pg_replication_slots where slot_name = '" + slot + "'").int64(0, 0) == 0);
+  CHECK(fx.scalar("select count(*) from sluice.sources") == 0);
+  CHECK(fx.scalar("select count(*) from core.app_items") == 1);  // the data stays
+  CHECK(daemon->running());
+  stop_daemon(*daemon, 60s);
+
+  // A source that cannot be reached: the row goes, and the SQL for its slot is printed.
+  fx.db().exec("insert into sluice.sources (name, conninfo, publication, slot_name)"
+               " values ('gone', 'host=127.0.0.1 port=1 dbname=nowhere connect_timeout=2', 'pub', 'sluice_gone_0000')");
+  auto unreachable = fx.command({"source", "drop", "gone", "--dsn", fx.dsn()});
+  INFO(unreachable.describe());
+  CHECK(unreachable.code == 1);
+  CHECK_THAT(unreachable.output, Catch::Contains("select pg_drop_replication_slot('sluice_gone_0000');"));
+  CHECK(fx.scalar("select count(*) from sluice.sources") == 0);
+  CHECK(fx.command({"source", "drop", "nosuch", "--dsn", fx.dsn()}).code == 1);
+}
+
 TEST_CASE("a slot dropped behind sluice's back stops that source with a clear error, while other sources and the inbox go on",
           "[integration][cdc]") {
   sluice_fixture fx;
