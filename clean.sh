@@ -9,6 +9,11 @@
 #                data/: the embedded warehouse, logs, pid files
 #   --all        removes data/inbox/ too, i.e. all of data/
 #
+# Before the embedded warehouse is removed, every sluice daemon of this machine
+# that uses it is stopped (also one started by hand: its connections are named
+# "sluice PID@HOST"; one on another machine is named), and each replication
+# source's slot is dropped on its source (`sluice source drop`), or the SQL to
+# drop it is printed when the source cannot be reached.
 # A server named by a DSN (--dsn, SLUICE_DSN, PG*) is never touched; only the
 # embedded one under data/pg is removed. The build/ directory is kept.
 set -euo pipefail
@@ -28,6 +33,14 @@ esac
 [[ -d data ]] || exit 0
 sluice_stop_pidfile data/rerun.pid 40 rerun.sh
 sluice_stop_pidfile data/sluice.pid 30
+# Before the embedded warehouse goes: every other sluice using it stops (or is
+# named), and its sources' replication slots are dropped (or the SQL printed).
+# A warehouse stopped by ./rerun.sh --stop is started to be asked.
+if scripts/pg.sh status >/dev/null 2>&1 || scripts/pg.sh start >/dev/null 2>&1; then
+  env -u SLUICE_PG_PORT SLUICE_PG_NAME=pg-source scripts/pg.sh start >/dev/null 2>&1 || true
+  sluice_release_warehouse "$root/build/app/sluice" "$(scripts/pg.sh dsn)" ||
+    echo "(what is said above is left to you)" >&2
+fi
 sluice_stop_pidfile data/gen-orders.pid 10 sluice-gen-orders
 env -u SLUICE_PG_PORT SLUICE_PG_NAME=pg-source scripts/pg.sh destroy
 scripts/pg.sh destroy

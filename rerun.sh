@@ -3,14 +3,22 @@
 # the state, build, start the warehouse, migrate, load everything in
 # data/inbox/ and keep watching it.
 #
-# usage: ./rerun.sh [-d] [--dsn DSN] [--packs NAME,...] [--pack-dir DIR]... [--log-level LEVEL]
+# usage: ./rerun.sh [-d] [--keep] [--dsn DSN] [--packs NAME,...] [--pack-dir DIR]... [--log-level LEVEL]
 #                   [--demo-source]
+#        ./rerun.sh --stop
 #
 #   (no option)        run sluice in the foreground; Ctrl-C stops sluice and the
 #                      embedded PostgreSQL this script started
 #   -d, --detach       start sluice in the background and return once it is
 #                      watching (log: data/sluice.log, pid: data/sluice.pid);
 #                      ./clean.sh stops it
+#   --keep             restart keeping everything: the embedded warehouse (and
+#                      the demo shop) come back with the data they had, the
+#                      daemon goes on from its ledger; nothing is wiped
+#   --stop             stop what ./rerun.sh started (sluice, the embedded
+#                      PostgreSQL, the demo shop) and any other sluice of this
+#                      machine using the embedded warehouse; keep all data.
+#                      `./rerun.sh --keep` starts it all again
 #   --dsn DSN          use this PostgreSQL instead of the embedded one
 #   --packs NAME,...   built-in packs to install (default: all on a new warehouse)
 #   --pack-dir DIR     also install (or upgrade) your own pack from DIR; repeatable
@@ -28,7 +36,9 @@
 #
 # Warehouse: with no DSN configured (no --dsn, SLUICE_DSN, PGHOST, PGHOSTADDR,
 # PGPORT, PGDATABASE or PGSERVICE) a private PostgreSQL cluster runs under
-# data/pg; it is wiped and created afresh each time. With a DSN that server is
+# data/pg; it is wiped and created afresh each time (unless --keep). Before it
+# is wiped, every sluice of this machine using it is stopped and each
+# replication source's slot is dropped on its source (as ./clean.sh does). With a DSN that server is
 # used as it is: nothing is wiped there, the schemas are migrated.
 # Files in data/inbox/ are kept (the packs' folders, e.g. data/inbox/hubdoc/, are created if missing);
 # everything else under data/ is wiped. scripts/psql opens psql on the warehouse.
@@ -51,9 +61,13 @@ dsn_given=false
 log_level=()
 pack_args=()
 demo_source=false
+keep=false
+stop_only=false
 while (($#)); do
   case "$1" in
     -d|--detach) detach=true ;;
+    --keep) keep=true ;;
+    --stop) stop_only=true ;;
     --dsn) (($# >= 2)) || sluice_die "--dsn needs a value"; dsn=$2; dsn_given=true; shift ;;
     --dsn=*) dsn=${1#--dsn=}; dsn_given=true ;;
     --packs) (($# >= 2)) || sluice_die "--packs needs a value"; pack_args+=(--packs "$2"); shift ;;
@@ -111,16 +125,33 @@ trap stopping INT TERM HUP
 #    cluster we are about to start.
 sluice_stop_pidfile data/rerun.pid 40 rerun.sh
 sluice_stop_pidfile data/sluice.pid 30
+if $embedded && scripts/pg.sh status >/dev/null 2>&1; then
+  if $keep || $stop_only; then
+    sluice_stop_daemons "$(scripts/pg.sh dsn)" || true
+  else
+    # About to be wiped: its sources' slots go too (or their SQL is printed).
+    source_pg status >/dev/null 2>&1 || source_pg start >/dev/null 2>&1 || true
+    sluice_release_warehouse "$root/build/app/sluice" "$(scripts/pg.sh dsn)" ||
+      echo "(what is said above is left to you)" >&2
+  fi
+fi
 stop_demo_source
 scripts/pg.sh stop
+if $stop_only; then
+  rm -f data/rerun.pid
+  echo "stopped; everything under data/ is kept (./rerun.sh --keep starts it again, ./clean.sh removes it)"
+  exit 0
+fi
 mkdir -p data
 echo "$$" >data/rerun.pid
 
-# 2. Wipe: everything under data/ but the inbox.
-scripts/pg.sh destroy
-source_pg destroy
+# 2. Wipe: everything under data/ but the inbox (not with --keep).
+if ! $keep; then
+  scripts/pg.sh destroy
+  source_pg destroy
+  find data -mindepth 1 -maxdepth 1 ! -name inbox ! -name rerun.pid -exec rm -rf {} +
+fi
 mkdir -p data/inbox/hubdoc data/inbox/pleo/users data/inbox/pleo/cards data/inbox/orders
-find data -mindepth 1 -maxdepth 1 ! -name inbox ! -name rerun.pid -exec rm -rf {} +
 
 # 3. Build (quiet unless it fails); the generator too, for trying things out.
 echo "building sluice ..."
@@ -130,7 +161,8 @@ sluice=$root/build/app/sluice
 # 4. The warehouse.
 if $embedded; then
   echo "starting the embedded PostgreSQL (data/pg) ..."
-  scripts/pg.sh init 2>/dev/null
+  # (--keep: the cluster there is started as it is; init only makes a missing one.)
+  if ! $keep || [[ $(scripts/pg.sh status >/dev/null 2>&1; echo $?) == 4 ]]; then scripts/pg.sh init 2>/dev/null; fi
   scripts/pg.sh start
   dsn=$(scripts/pg.sh dsn)
 fi
@@ -149,20 +181,25 @@ fi
 
 # 6. The demo shop: schema, publication and a first few orders (the initial
 #    snapshot takes them), then a steady workload in the background.
+#    With --keep, a demo shop that exists goes on as it was (its source row too).
+demo_kept=false
+if $demo_source && $keep && [[ $(source_pg status >/dev/null 2>&1; echo $?) != 4 ]]; then demo_kept=true; fi
 if $demo_source; then
   echo "starting the demo shop (data/pg-source, database shop) ..."
-  source_pg init 2>/dev/null
+  $demo_kept || source_pg init 2>/dev/null
   source_pg start
   source_dsn=$(source_pg dsn)
   gen_orders=$root/build/scripts/sluice-gen-orders
-  "$gen_orders" --dsn "$source_dsn" --rate 50 --seconds 2 --seed 1 >data/gen-orders.log 2>&1 ||
-    { cat data/gen-orders.log >&2; sluice_die "sluice-gen-orders could not set up the demo shop"; }
+  if ! $demo_kept; then
+    "$gen_orders" --dsn "$source_dsn" --rate 50 --seconds 2 --seed 1 >data/gen-orders.log 2>&1 ||
+      { cat data/gen-orders.log >&2; sluice_die "sluice-gen-orders could not set up the demo shop"; }
+  fi
   setsid "$gen_orders" --dsn "$source_dsn" --rate "${SLUICE_DEMO_RATE:-2}" --seconds 0 --seed 2 \
     >>data/gen-orders.log 2>&1 </dev/null &
   echo "$!" >data/gen-orders.pid
   psql_target=()
   [[ -n "$dsn" ]] && psql_target=(-d "$dsn")
-  if ! psql -X -q -v ON_ERROR_STOP=1 "${psql_target[@]}" -v conninfo="$source_dsn" >/dev/null <<'SQL'
+  if ! $demo_kept && ! psql -X -q -v ON_ERROR_STOP=1 "${psql_target[@]}" -v conninfo="$source_dsn" >/dev/null <<'SQL'
 insert into sluice.sources (name, conninfo, publication) values ('shop', :'conninfo', 'orders_pub')
 on conflict (name) do update set conninfo = excluded.conninfo, publication = excluded.publication,
   state = 'new', applied_lsn = '0/0', last_error = null, updated_at = now();

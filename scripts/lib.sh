@@ -198,7 +198,8 @@ sluice_repo_root() { (cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P); }
 # Configure (once) and build targets into build/ with Ninja, RelWithDebInfo.
 # sluice_build ROOT [quiet] [targets...]
 # SLUICE_BUILD_DIR names another folder (a sanitizer build's), SLUICE_SANITIZE
-# the sanitizers it is built with, SLUICE_WERROR=ON makes warnings errors.
+# the sanitizers it is built with, SLUICE_WERROR=ON makes warnings errors,
+# SLUICE_PREBUILT=1 builds nothing.
 sluice_build() {
   local root=$1 quiet=${2:-} build=${SLUICE_BUILD_DIR:-$1/build} log
   shift 2 || shift $#
@@ -207,6 +208,16 @@ sluice_build() {
   if [[ -f "$build/CMakeCache.txt" ]] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$build/CMakeCache.txt"; then
     sluice_log "build/ was configured with another generator; reconfiguring"
     rm -rf "$build/CMakeCache.txt" "$build/CMakeFiles"
+  fi
+  # SLUICE_PREBUILT=1: the binaries already in the build folder are used as
+  # they are (the tests of rerun.sh and clean.sh run a copy of the scripts).
+  if [[ "${SLUICE_PREBUILT:-}" == 1 ]]; then
+    local t
+    for t in "$@"; do
+      [[ -n $(find "$build/" -name "$t" -type f -perm -u+x -print -quit) ]] ||
+        { sluice_log "SLUICE_PREBUILT: $t is not built in $build"; return 1; }
+    done
+    return 0
   fi
   local targets=()
   for t in "$@"; do targets+=(--target "$t"); done
@@ -230,21 +241,77 @@ sluice_build() {
 # FILE. Only acts on a live process whose command line contains PATTERN
 # (default "sluice"), so a stale file whose pid was reused harms nothing.
 sluice_stop_pidfile() {
-  local file=$1 timeout=${2:-30} pattern=${3:-sluice} pid waited=0
+  local file=$1 timeout=${2:-30} pattern=${3:-sluice} pid
   [[ -f "$file" ]] || return 0
   pid=$(head -1 "$file" 2>/dev/null || true)
   if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
      tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$pattern"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null && ((waited < timeout * 10)); do
-      sleep 0.1; waited=$((waited + 1))
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      sluice_log "pid $pid (from $file) did not stop within ${timeout}s; killing it"
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
+    sluice_stop_pid "$pid" "$timeout"
   fi
   rm -f "$file"
+}
+
+# sluice_stop_pid PID TIMEOUT: SIGTERM, then SIGKILL after TIMEOUT seconds.
+sluice_stop_pid() {
+  local pid=$1 timeout=$2 waited=0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  while kill -0 "$pid" 2>/dev/null && ((waited < timeout * 10)); do
+    sleep 0.1; waited=$((waited + 1))
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    sluice_log "pid $pid did not stop within ${timeout}s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+}
+
+# sluice_stop_daemons DSN
+# Stops every sluice daemon of this machine that uses the warehouse DSN (their
+# connections are named "sluice PID@HOST", also those of one started by hand)
+# and names those of other machines on stderr (then returns 1).
+sluice_stop_daemons() {
+  local dsn=$1 host label pid left=0 labels=()
+  host=$(hostname | cut -c1-40)
+  mapfile -t labels < <(psql -X -At -d "$dsn" -c "select distinct substring(application_name from '^sluice ([0-9]+@.*)$')
+      from pg_stat_activity where application_name ~ '^sluice [0-9]+@' and pid <> pg_backend_pid()" 2>/dev/null || true)
+  for label in "${labels[@]}"; do
+    [[ -n "$label" ]] || continue
+    pid=${label%%@*}
+    if [[ "${label#*@}" == "$host" ]]; then
+      if kill -0 "$pid" 2>/dev/null; then
+        sluice_stop_pid "$pid" 30
+        echo "stopped sluice $label, which was using this warehouse"
+      fi
+    else
+      echo "sluice $label, on another machine, uses this warehouse: stop it there" >&2
+      left=1
+    fi
+  done
+  return "$left"
+}
+
+# sluice_release_warehouse SLUICE DSN
+# What must happen before a warehouse is wiped: sluice_stop_daemons, then each
+# source's replication slot dropped on its source (`sluice source drop`), or
+# the SQL to drop it printed. Returns 1 when something is left to a person
+# (said on stderr).
+sluice_release_warehouse() {
+  local sluice=$1 dsn=$2 entry name slot left=0 sources=()
+  sluice_stop_daemons "$dsn" || left=1
+  mapfile -t sources < <(psql -X -At -d "$dsn" -c "select name || ' ' || coalesce(slot_name, '')
+      from sluice.sources order by name" 2>/dev/null || true)
+  for entry in "${sources[@]}"; do
+    [[ -n "$entry" ]] || continue
+    name=${entry%% *}
+    slot=${entry#* }
+    if [[ -x "$sluice" ]]; then
+      "$sluice" source drop "$name" --dsn "$dsn" || left=1
+    elif [[ -n "$slot" ]]; then
+      echo "source $name: its replication slot $slot stays on the source; run there:" \
+        "select pg_drop_replication_slot('$slot');" >&2
+      left=1
+    fi
+  done
+  return "$left"
 }
 
 # True when a DSN is configured in the environment: SLUICE_DSN or the libpq
