@@ -125,15 +125,14 @@ trap stopping INT TERM HUP
 #    cluster we are about to start.
 sluice_stop_pidfile data/rerun.pid 40 rerun.sh
 sluice_stop_pidfile data/sluice.pid 30
-if $embedded && scripts/pg.sh status >/dev/null 2>&1; then
-  if $keep || $stop_only; then
-    sluice_stop_daemons "$(scripts/pg.sh dsn)" || true
-  else
-    # About to be wiped: its sources' slots go too (or their SQL is printed).
-    source_pg status >/dev/null 2>&1 || source_pg start >/dev/null 2>&1 || true
-    sluice_release_warehouse "$root/build/app/sluice" "$(scripts/pg.sh dsn)" ||
-      echo "(what is said above is left to you)" >&2
-  fi
+if $embedded && ($keep || $stop_only); then
+  if scripts/pg.sh status >/dev/null 2>&1; then sluice_stop_daemons "$(scripts/pg.sh dsn)" || true; fi
+elif $embedded && { scripts/pg.sh status >/dev/null 2>&1 || scripts/pg.sh start >/dev/null 2>&1; }; then
+  # About to be wiped (a stopped warehouse is started to be asked): every
+  # sluice using it stops, and its sources' slots go too (or their SQL is printed).
+  source_pg status >/dev/null 2>&1 || source_pg start >/dev/null 2>&1 || true
+  sluice_release_warehouse "$root/build/app/sluice" "$(scripts/pg.sh dsn)" ||
+    echo "(what is said above is left to you)" >&2
 fi
 stop_demo_source
 scripts/pg.sh stop

@@ -224,9 +224,23 @@ sluice_build() {
   local configure=(cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
                    "-DSLUICE_SANITIZE=${SLUICE_SANITIZE:-}" "-DSLUICE_WERROR=${SLUICE_WERROR:-OFF}")
   if [[ "$quiet" == quiet ]]; then
+    # Quiet, but not silent: a first build takes minutes, so every 5 s the
+    # step it is at ("[57/109]") goes to stderr, on a terminal on one line.
     log=$(mktemp)
-    if ! { "${configure[@]}" &&
-           cmake --build "$build" -j "$jobs" "${targets[@]}"; } >"$log" 2>&1; then
+    { "${configure[@]}" && cmake --build "$build" -j "$jobs" "${targets[@]}"; } >"$log" 2>&1 &
+    local builder=$! status=0 shown= step ticks=0
+    while kill -0 "$builder" 2>/dev/null; do
+      sleep 0.2
+      ((++ticks % 25 == 0)) || continue
+      step=$(grep -oE '^\[[0-9]+/[0-9]+\]' "$log" | tail -1)
+      if [[ -n "$step" && "$step" != "$shown" ]]; then
+        if [[ -t 2 ]]; then printf '\rbuilding %s ' "$step" >&2; else echo "building $step" >&2; fi
+        shown=$step
+      fi
+    done
+    wait "$builder" || status=$?
+    if [[ -n "$shown" && -t 2 ]]; then echo >&2; fi
+    if ((status != 0)); then
       cat "$log" >&2; rm -f "$log"; return 1
     fi
     rm -f "$log"
@@ -267,17 +281,22 @@ sluice_stop_pid() {
 # sluice_stop_daemons DSN
 # Stops every sluice daemon of this machine that uses the warehouse DSN (their
 # connections are named "sluice PID@HOST", also those of one started by hand)
-# and names those of other machines on stderr (then returns 1).
+# and names those of other machines on stderr (then returns 1, as when the
+# warehouse cannot be asked).
 sluice_stop_daemons() {
-  local dsn=$1 host label pid left=0 labels=()
+  local dsn=$1 host label pid left=0 out labels=()
   host=$(hostname | cut -c1-40)
-  mapfile -t labels < <(psql -X -At -d "$dsn" -c "select distinct substring(application_name from '^sluice ([0-9]+@.*)$')
-      from pg_stat_activity where application_name ~ '^sluice [0-9]+@' and pid <> pg_backend_pid()" 2>/dev/null || true)
+  out=$(psql -X -At -d "$dsn" -c "select distinct substring(application_name from '^sluice ([0-9]+@.*)$')
+      from pg_stat_activity where application_name ~ '^sluice [0-9]+@' and pid <> pg_backend_pid()" 2>&1) ||
+    { echo "cannot ask the warehouse which sluice daemons use it: $out" >&2; return 1; }
+  [[ -n "$out" ]] && mapfile -t labels <<<"$out"
   for label in "${labels[@]}"; do
     [[ -n "$label" ]] || continue
     pid=${label%%@*}
     if [[ "${label#*@}" == "$host" ]]; then
-      if kill -0 "$pid" 2>/dev/null; then
+      # (A pid of this machine's that is not sluice's, e.g. a container's
+      # sharing the host name, is left alone.)
+      if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q sluice; then
         sluice_stop_pid "$pid" 30
         echo "stopped sluice $label, which was using this warehouse"
       fi
@@ -295,20 +314,22 @@ sluice_stop_daemons() {
 # the SQL to drop it printed. Returns 1 when something is left to a person
 # (said on stderr).
 sluice_release_warehouse() {
-  local sluice=$1 dsn=$2 entry name slot left=0 sources=()
+  local sluice=$1 dsn=$2 entry name slot left=0 out sources=()
   sluice_stop_daemons "$dsn" || left=1
-  mapfile -t sources < <(psql -X -At -d "$dsn" -c "select name || ' ' || coalesce(slot_name, '')
-      from sluice.sources order by name" 2>/dev/null || true)
+  out=$(psql -X -At -d "$dsn" -c "select name || ' ' || coalesce(slot_name, '') from sluice.sources order by name" 2>&1) ||
+    { echo "cannot read the warehouse's sources (their slots stay on the sources): $out" >&2; return 1; }
+  [[ -n "$out" ]] && mapfile -t sources <<<"$out"
   for entry in "${sources[@]}"; do
     [[ -n "$entry" ]] || continue
     name=${entry%% *}
     slot=${entry#* }
-    if [[ -x "$sluice" ]]; then
-      "$sluice" source drop "$name" --dsn "$dsn" || left=1
-    elif [[ -n "$slot" ]]; then
-      echo "source $name: its replication slot $slot stays on the source; run there:" \
+    if [[ -x "$sluice" ]] && "$sluice" source drop "$name" --dsn "$dsn"; then continue; fi
+    left=1
+    # (sluice source drop prints this itself when it reached the warehouse;
+    # said again for a missing or failing binary.)
+    if [[ -n "$slot" ]]; then
+      echo "source $name: if its replication slot $slot is still on the source, run there:" \
         "select pg_drop_replication_slot('$slot');" >&2
-      left=1
     fi
   done
   return "$left"

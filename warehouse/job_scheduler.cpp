@@ -10,13 +10,17 @@ namespace sluice::warehouse {
 job_scheduler::hooks job_scheduler::on_warehouse(const std::string& dsn,
                                                  std::function<void(const jobs_outcome&)> ran) {
   auto conn = std::make_shared<connection>(dsn);
-  return {[conn, dsn, ran](const std::vector<std::string>& woken) {
+  auto stopping = std::make_shared<std::atomic<bool>>(false);
+  return {[conn, dsn, ran, stopping](const std::vector<std::string>& woken) {
             if (!conn->is_open()) *conn = connection(dsn);
-            auto outcome = run_jobs(*conn, false, woken);
+            auto outcome = run_jobs(*conn, false, woken, stopping.get());
             if (ran) ran(outcome);
             return outcome;
           },
-          [conn] { conn->request_cancel(); }};
+          [conn, stopping] {
+            *stopping = true;
+            conn->request_cancel();
+          }};
 }
 
 job_scheduler::job_scheduler(hooks h, std::chrono::milliseconds tick)

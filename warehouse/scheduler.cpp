@@ -39,7 +39,9 @@ job_result run_job(connection& conn, const std::string& name, const std::string&
 
 }  // namespace
 
-jobs_outcome run_jobs(connection& conn, bool all_due, std::span<const std::string> woken) {
+jobs_outcome run_jobs(connection& conn, bool all_due, std::span<const std::string> woken,
+                      const std::atomic<bool>* stopping) {
+  auto stopped = [stopping] { return stopping != nullptr && stopping->load(); };
   auto log = logger();
   auto due = all_due ? conn.exec("select name, command from sluice.jobs where enabled order by name")
                      : conn.exec_params("select name, command from sluice.jobs where enabled and"
@@ -58,7 +60,7 @@ jobs_outcome run_jobs(connection& conn, bool all_due, std::span<const std::strin
       outcome.runs.push_back(
           {name, what, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()});
     };
-    for (int attempt = 1;; ++attempt) {
+    for (int attempt = 1; !stopped(); ++attempt) {
       try {
         if (run_job(conn, name, command) == job_result::ran) {
           ++outcome.ran;
@@ -71,6 +73,10 @@ jobs_outcome run_jobs(connection& conn, bool all_due, std::span<const std::strin
         break;
       } catch (const db_error& e) {
         if (e.kind() == error_kind::connection) throw;
+        if (stopped()) {
+          log->info("job {}: cancelled by the stop; it runs again at the next start", name);
+          break;
+        }
         if (e.kind() == error_kind::transient) {
           if (attempt < transient_attempts) {
             log->debug("job {}: {}; trying again", name, e.what());

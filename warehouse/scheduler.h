@@ -17,6 +17,7 @@
 // for the caller to retry later.
 #pragma once
 
+#include <atomic>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,6 +44,9 @@ struct jobs_outcome {
 
 inline constexpr int transient_attempts = 5;
 
-jobs_outcome run_jobs(connection& conn, bool all_due, std::span<const std::string> woken = {});
+// `stopping` (if given) set: no further job or retry starts, and a job the
+// stop cancelled is not recorded as failed.
+jobs_outcome run_jobs(connection& conn, bool all_due, std::span<const std::string> woken = {},
+                      const std::atomic<bool>* stopping = nullptr);
 
 }  // namespace sluice::warehouse

@@ -47,7 +47,10 @@ void report_daemon(connection& conn, const daemon_state& state) {
       "               $12::text[]) as f(id, feed, path, done, size, pct, rate, eta)), '[]'),"
       "  coalesce((select jsonb_agg(jsonb_build_object('feed', s.feed, 'reason', s.why) order by s.feed)"
       "   from unnest($13::text[], $14::text[]) as s(feed, why)), '[]'))"
+      // (A row not seen for 10 s was another process with the same pid: a
+      // restarted container.)
       " on conflict (host, pid) do update set seen_at = now(), queued = excluded.queued,"
+      " started_at = case when d.seen_at < now() - interval '10 seconds' then now() else d.started_at end,"
       " oldest_queued_at = excluded.oldest_queued_at, loading = excluded.loading,"
       " skipped_feeds = excluded.skipped_feeds",
       {self.host, std::to_string(self.pid), std::to_string(state.queued),

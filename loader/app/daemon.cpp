@@ -244,6 +244,16 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
       }
     }
   });
+  // Whatever throws from here on (the watcher's inotify, a signal set) ends
+  // the worker first, so that the error is reported rather than aborting.
+  struct join_worker {
+    work_queue& queue;
+    std::thread& worker;
+    ~join_worker() {
+      queue.stop();
+      if (worker.joinable()) worker.join();
+    }
+  } worker_ends{queue, worker};
 
   // Each enabled source replicates on a thread of its own; a fault is retried
   // with backoff from the stored applied LSN. sluice.sources is read again
@@ -271,13 +281,7 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
     queue.stop();
     io.stop();
   });
-  try {
-    watch.start();
-  } catch (...) {
-    queue.stop();
-    worker.join();
-    throw;
-  }
+  watch.start();
   log()->info("watching {} (settle {} ms); Ctrl-C to stop", settings.inbox, settings.settle_ms);
   io.run();
   worker.join();

@@ -43,7 +43,8 @@ tcp::endpoint parse_endpoint(const std::string& address_port) {
 // One connection: a request read, its answer written, closed.
 class session : public std::enable_shared_from_this<session> {
  public:
-  session(tcp::socket socket, const http_server::handler& answer) : stream_(std::move(socket)), answer_(answer) {}
+  session(tcp::socket socket, std::shared_ptr<const http_server::handler> answer)
+      : stream_(std::move(socket)), answer_(std::move(answer)) {}
 
   void start() {
     stream_.expires_after(std::chrono::seconds(10));
@@ -60,7 +61,7 @@ class session : public std::enable_shared_from_this<session> {
     } else {
       std::string path(request_.target());
       path = path.substr(0, path.find('?'));
-      a = answer_(path);
+      a = (*answer_)(path);
     }
     response_.version(request_.version());
     response_.result(a.status);
@@ -68,7 +69,7 @@ class session : public std::enable_shared_from_this<session> {
     response_.set(http::field::content_type, a.content_type);
     response_.set(http::field::cache_control, "no-store");
     response_.keep_alive(false);
-    if (request_.method() != http::verb::head) response_.body() = std::move(a.body);
+    response_.body() = std::move(a.body);  // (HEAD too: its headers then say the GET's length)
     response_.prepare_payload();
     http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code, std::size_t) {
       beast::error_code ignored;
@@ -80,13 +81,13 @@ class session : public std::enable_shared_from_this<session> {
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
-  const http_server::handler& answer_;
+  std::shared_ptr<const http_server::handler> answer_;
 };
 
 }  // namespace
 
 http_server::http_server(boost::asio::io_context& io, const std::string& address_port, handler answer)
-    : acceptor_(io), answer_(std::move(answer)) {
+    : acceptor_(io), answer_(std::make_shared<const handler>(std::move(answer))) {
   auto at = parse_endpoint(address_port);
   boost::system::error_code ec;
   acceptor_.open(at.protocol(), ec);

@@ -12,6 +12,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace sluice::app {
@@ -38,7 +39,7 @@ class http_server {
   void accept();
 
   boost::asio::ip::tcp::acceptor acceptor_;
-  handler answer_;
+  std::shared_ptr<const handler> answer_;  // shared with the connections in flight
 };
 
 // The endpoints' answers for a daemon's metrics (GET only).

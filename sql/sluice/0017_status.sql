@@ -114,8 +114,6 @@ create function sluice.status() returns jsonb
                                else greatest(s.wal_end - greatest(s.applied_lsn, coalesce(s.applied_end_lsn, s.applied_lsn)), 0)::bigint end,
              'lag_seconds', s.lag_seconds, 'lag_at', s.wal_end_at,
              'last_commit_at', s.applied_commit_at, 'last_error', s.last_error,
-             'changes_last_hour', (select coalesce(sum(g.rows), 0)::bigint from sluice.load_log g
-                                    where g.at > now() - interval '1 hour' and g.feed like 'staging.' || s.name || '\_%'),
              'held_by', (select jsonb_agg(c.daemon) from claims c
                           where c.objsubid = 1
                             and (c.k1 << 32) | c.k2 = hashtextextended('sluice.source:' || s.name, 0))

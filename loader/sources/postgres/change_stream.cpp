@@ -135,7 +135,9 @@ void change_stream::hand_over() {
     std::lock_guard lock(confirmed_mutex_);
     unconfirmed_[seq_ - 1] = batch_first_commit_;
   }
-  batch_first_commit_ = 0;
+  // (A batch cut inside a transaction is followed by more of it: the next
+  // batch holds that transaction from its start.)
+  batch_first_commit_ = in_transaction_ && !skipping_ ? begin_.commit_time : 0;
   ++in_flight_;
   commits_->submit(std::move(current_));
   current_ = batch{};

@@ -52,3 +52,24 @@ TEST_CASE("a dropped file reaches the Hubdoc reports at once although the job's 
 }
 
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+
+TEST_CASE("a stop cancels the report job in flight without calling it failed, and runs no other",
+          "[integration][packs][freshness]") {
+  sluice_fixture fx;
+  fx.db().exec("insert into sluice.jobs (name, command, every) values"
+               " ('a_slow', 'select pg_sleep(60) from (select $1::xid8, $2::xid8) x', '1 second'),"
+               " ('b_after', 'select 1 from (select $1::xid8, $2::xid8) x', '1 second')");
+  fx.db().exec("update sluice.jobs set enabled = false where name = 'hubdoc_reports'");
+  auto daemon = start_daemon(fx);
+  REQUIRE(wait_until([&] { return fx.scalar("select count(*) from pg_stat_activity where query like '%pg_sleep(60)%'"
+                                            " and pid <> pg_backend_pid()") == 1; }, 20s));
+  auto asked = std::chrono::steady_clock::now();
+  stop_daemon(*daemon, 30s);
+  CHECK(std::chrono::steady_clock::now() - asked < 10s);
+  CHECK(fx.scalar("select count(*) from sluice.jobs where last_error is not null") == 0);
+  CHECK(fx.scalar("select count(*) from sluice.jobs where name = 'b_after' and last_run_at is not null") == 0);
+}
+
+}  // namespace sluice::testing
