@@ -141,6 +141,14 @@ void note_source_progress(connection& conn, const std::string& name, std::uint64
                    {name, lsn_text(wal_end), std::to_string(lag_seconds)});
 }
 
+void register_source_table(connection& conn, const std::string& source, const std::string& source_table,
+                           const std::string& change_log, const std::string& mirror) {
+  conn.exec_params("insert into sluice.source_tables (source, source_table, change_log, mirror)"
+                   " values ($1, $2, $3, $4) on conflict (source, source_table) do update"
+                   " set change_log = excluded.change_log, mirror = excluded.mirror",
+                   {source, source_table, change_log, mirror});
+}
+
 std::optional<forgotten_source> forget_source(connection& conn, const std::string& name) {
   auto r = conn.exec_params("delete from sluice.sources where name = $1 returning conninfo, slot_name", {name});
   if (r.rows() == 0) return std::nullopt;

@@ -85,6 +85,11 @@ void note_heartbeat(connection& conn, const std::string& name, std::uint64_t wal
 // holds and the warehouse has not committed (0: none). Outside any batch.
 void note_source_progress(connection& conn, const std::string& name, std::uint64_t wal_end, double lag_seconds);
 
+// Records the tables made for a source table ("schema.name"): its change log
+// and mirror (sluice.source_tables, which sluice.prune_changes reads).
+void register_source_table(connection& conn, const std::string& source, const std::string& source_table,
+                           const std::string& change_log, const std::string& mirror);
+
 // A source removed from the warehouse: where it was and the slot this
 // warehouse made on it (nullopt: none yet).
 struct forgotten_source {

@@ -68,6 +68,8 @@ void prune_load_log(connection& conn) {
   conn.exec("delete from sluice.load_log where at < now() - interval '2 days'");
 }
 
+void prune_changes(connection& conn) { conn.exec("call sluice.prune_changes(10000)"); }
+
 std::string status_json(connection& conn) { return std::string(conn.exec("select sluice.status()::text").text(0, 0)); }
 
 }  // namespace sluice::warehouse

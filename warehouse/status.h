@@ -39,6 +39,10 @@ void report_daemon(connection& conn, const daemon_state& state);
 void forget_daemon(connection& conn);
 // Deletes sluice.load_log rows older than two days.
 void prune_load_log(connection& conn);
+// Deletes changes past their keep from the change logs (CALL
+// sluice.prune_changes: batches of their own transactions; `conn` must not
+// be in one).
+void prune_changes(connection& conn);
 // sluice.status() as JSON text.
 [[nodiscard]] std::string status_json(connection& conn);
 

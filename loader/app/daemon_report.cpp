@@ -37,6 +37,7 @@ void daemon_report::loop() {
       figures_.set_status(warehouse::status_json(*conn));
       if (std::chrono::steady_clock::now() >= next_prune) {
         warehouse::prune_load_log(*conn);
+        warehouse::prune_changes(*conn);
         next_prune = std::chrono::steady_clock::now() + prune_every;
       }
       failing = false;

@@ -2,9 +2,9 @@
 // connection of its own, its row of sluice.daemons (queue, files being
 // loaded with their progress, feeds skipped); its row is deleted when it
 // stops. Then it fetches sluice.status() for the HTTP endpoint (metrics.h),
-// so that no request waits on the warehouse. Every 10 minutes it also prunes
-// sluice.load_log. What `sluice status` and sluice.status() show of a daemon
-// comes from here.
+// so that no request waits on the warehouse. At start and every 10 minutes
+// it also prunes sluice.load_log and the change logs (sluice.prune_changes).
+// What `sluice status` and sluice.status() show of a daemon comes from here.
 //
 // Threading: `gather` runs on the report's thread. Errors: a report that
 // fails (the warehouse restarting) is logged once and tried again 2 s later.

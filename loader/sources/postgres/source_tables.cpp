@@ -7,6 +7,7 @@
 #include "loader/sources/postgres/replication.h"
 #include "loader/sources/postgres/replicator.h"
 #include "warehouse/log.h"
+#include "warehouse/source_ledger.h"
 
 namespace sluice::loader {
 
@@ -320,6 +321,7 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   if (!ddl.empty()) wh.exec(ddl);
   auto kept = wh.exec_params("select unnest(sluice.keep_mirror($1::regclass, $2::regclass))", {t.staging, t.core});
   for (int row = 0; row < kept.rows(); ++row) made.emplace_back(kept.text(row, 0));
+  warehouse::register_source_table(wh, source, t.schema + "." + t.name, t.staging, t.core);
   tx.commit();
   if (ddl.empty() && made.empty()) return;
   std::string list;

@@ -217,3 +217,49 @@ TEST_CASE("a slot dropped and recreated under the same name is detected, not str
 }
 
 }  // namespace sluice::testing
+
+namespace sluice::testing {
+
+TEST_CASE("changes past their source's keep_changes are pruned from the change log in batches, the mirror untouched,"
+          " and a change log a pack keeps is left whole",
+          "[integration][cdc][retention]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec("create table items (id int primary key, note text); create table notes (id int primary key);"
+                " create publication pub for table items, notes;");
+  src.db().exec("insert into items select i, 'first' from generate_series(1, 300) i");
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());  // the snapshot
+  src.db().exec("update items set note = 'second'");
+  src.db().exec("insert into notes select generate_series(1, 50)");
+  REQUIRE(fx.run_once().ok());
+  REQUIRE(fx.scalar("select count(*) from staging.app_items") == 600);
+  CHECK(fx.text("select string_agg(source_table || '=' || change_log || '/' || mirror, ',' order by source_table)"
+                " from sluice.source_tables") == "public.items=staging.\"app_items\"/core.\"app_items\","
+                                                 "public.notes=staging.\"app_notes\"/core.\"app_notes\"");
+  // Within keep_changes nothing goes.
+  fx.db().exec("call sluice.prune_changes(100)");
+  CHECK(fx.scalar("select count(*) from staging.app_items") == 600);
+
+  // Kept for a moment only: every change older goes, 100 per transaction.
+  fx.db().exec("update sluice.sources set keep_changes = '1 millisecond'");
+  fx.db().exec("insert into sluice.change_retention (change_log, keep, pack, reason)"
+               " values ('staging.app_notes', null, 'test', 'a test reads them all')");
+  std::this_thread::sleep_for(50ms);
+  fx.db().exec("call sluice.prune_changes(100)");
+  CHECK(fx.scalar("select count(*) from staging.app_items") == 0);
+  CHECK(fx.scalar("select count(*) from staging.app_notes") == 50);  // the pack's keep wins
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+
+  // The daemon prunes when it starts (then every 10 minutes).
+  src.db().exec("update items set note = 'third' where id <= 10");
+  REQUIRE(fx.run_once().ok());
+  REQUIRE(fx.scalar("select count(*) from staging.app_items") == 10);
+  std::this_thread::sleep_for(50ms);
+  auto daemon = start_daemon(fx);
+  CHECK(wait_until([&] { return fx.scalar("select count(*) from staging.app_items") == 0; }, 20s));
+  CHECK(source_db::digest(fx.db(), "core.app_items") == source_db::digest(src.db(), "public.items"));
+  stop_daemon(*daemon, 60s);
+}
+
+}  // namespace sluice::testing
