@@ -105,6 +105,13 @@ inline void add_source(sluice_fixture& fx, const std::string& name, const source
 
 // The replication slot the warehouse of `fx` uses for the source `name`, as
 // sluice.sources records it.
+// The simplest source: public.items (id key, note) in publication pub, added
+// to the warehouse as `name`.
+inline void add_items_source(sluice_fixture& fx, source_db& src, const std::string& name = "app") {
+  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
+  add_source(fx, name, src, "pub");
+}
+
 inline std::string slot_of(sluice_fixture& fx, const std::string& name) {
   return fx.text("select coalesce(slot_name, '') from sluice.sources where name = $1", {name});
 }

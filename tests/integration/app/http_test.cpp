@@ -96,8 +96,7 @@ TEST_CASE("the status page, rendered by headless Chromium, shows a feed's counts
           "[integration][http][cdc]") {
   sluice_fixture fx;
   source_db src(source_name(fx));
-  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
-  add_source(fx, "shop", src, "pub");
+  add_items_source(fx, src, "shop");
   std::filesystem::create_directories(fx.inbox() / "hubdoc");
   auto daemon = fx.start_sluice({"--settle-ms", "200", "--http", "127.0.0.1:0"}, "page-daemon.log");
   auto port = served_port(*daemon);

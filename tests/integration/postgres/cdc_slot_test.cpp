@@ -17,8 +17,7 @@ TEST_CASE("a slot another process still holds (a killed run's walsender) is wait
           "[integration][cdc]") {
   sluice_fixture fx;
   source_db src(source_name(fx));
-  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
-  add_source(fx, "app", src, "pub");
+  add_items_source(fx, src);
   REQUIRE(fx.run_once().ok());  // the snapshot (empty), and the slot
   const auto slot = slot_of(fx, "app");
   src.db().exec("insert into items select i, 'after the snapshot' from generate_series(1, 100) i");
@@ -57,8 +56,7 @@ TEST_CASE("a streaming source's slot is confirmed within a second of its changes
           "[integration][cdc]") {
   sluice_fixture fx;
   source_db src(source_name(fx));
-  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
-  add_source(fx, "app", src, "pub");
+  add_items_source(fx, src);
   auto daemon = start_daemon(fx);
   REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
   const auto slot = slot_of(fx, "app");
@@ -91,8 +89,7 @@ TEST_CASE("sluice source drop removes a source a daemon streams and drops its sl
           "[integration][cdc][lifecycle]") {
   sluice_fixture fx;
   source_db src(source_name(fx));
-  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
-  add_source(fx, "app", src, "pub");
+  add_items_source(fx, src);
   auto daemon = start_daemon(fx);
   REQUIRE(wait_for_source_state(fx, "app", "streaming", 60s));
   src.db().exec("insert into items values (1, 'kept in the warehouse')");
@@ -185,8 +182,7 @@ TEST_CASE("a slot dropped and recreated under the same name is detected, not str
           "[integration][cdc]") {
   sluice_fixture fx;
   source_db src(source_name(fx));
-  src.db().exec("create table items (id int primary key, note text); create publication pub for table items;");
-  add_source(fx, "app", src, "pub");
+  add_items_source(fx, src);
   REQUIRE(fx.run_once().ok());
   src.db().exec("insert into items values (1, 'streamed')");
   REQUIRE(fx.run_once().ok());
