@@ -215,7 +215,7 @@ int run_daemon(const run_settings& settings, const std::string& dsn, const loade
   file_options.on_commit = wake_jobs;
   loader::loader loader(dsn, file_options);
   work_queue queue;
-  daemon_report report(dsn, figures, [&] {
+  daemon_report report(dsn, http ? &figures : nullptr, [&] {
     warehouse::daemon_state state;
     auto [queued, oldest] = queue.waiting();
     state.queued = queued;

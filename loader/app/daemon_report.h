@@ -1,7 +1,7 @@
 // The daemon's report to the warehouse: every 2 s, on a thread and
 // connection of its own, its row of sluice.daemons (queue, files being
 // loaded with their progress, feeds skipped); its row is deleted when it
-// stops. Then it fetches sluice.status() for the HTTP endpoint (metrics.h),
+// stops. With --http it then fetches sluice.status() for the endpoint (metrics.h),
 // so that no request waits on the warehouse. At start and every 10 minutes
 // it also prunes sluice.load_log and the change logs (sluice.prune_changes).
 // What `sluice status` and sluice.status() show of a daemon comes from here.
@@ -23,7 +23,9 @@ namespace sluice::app {
 
 class daemon_report {
  public:
-  daemon_report(std::string dsn, metrics& figures, std::function<warehouse::daemon_state()> gather);
+  // `figures`: where the status document goes for --http; nullptr when
+  // nothing serves it (then it is not fetched).
+  daemon_report(std::string dsn, metrics* figures, std::function<warehouse::daemon_state()> gather);
   ~daemon_report();
   daemon_report(const daemon_report&) = delete;
   daemon_report& operator=(const daemon_report&) = delete;
@@ -32,7 +34,7 @@ class daemon_report {
   void loop();
 
   std::string dsn_;
-  metrics& figures_;
+  metrics* figures_;
   std::function<warehouse::daemon_state()> gather_;
   std::mutex mutex_;
   std::condition_variable changed_;
