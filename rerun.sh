@@ -178,6 +178,19 @@ if ! "$sluice" migrate "${dsn_args[@]}" "${pack_args[@]}" "${log_level[@]}"; the
   sluice_die "sluice migrate failed (output above)"
 fi
 
+# The embedded warehouse's daemon runs as sluice_loader (made by migrate),
+# with a password of its own given the first time (kept 0600 in data/pg/).
+daemon_dsn_args=("${dsn_args[@]}")
+if $embedded; then
+  cluster=$(readlink -f data/pg)
+  for role in sluice_loader sluice_reader; do
+    if [[ ! -s "$cluster/$role.password" ]]; then
+      scripts/pg.sh password "$role" 2>data/password.log || { cat data/password.log >&2; stop_embedded; rm -f data/rerun.pid; sluice_die "could not give $role a password (output above)"; }
+    fi
+  done
+  daemon_dsn_args=(--dsn "$(scripts/pg.sh dsn-as sluice_loader)")
+fi
+
 # 6. The demo shop: schema, publication and a first few orders (the initial
 #    snapshot takes them), then a steady workload in the background.
 #    With --keep, a demo shop that exists goes on as it was (its source row too).
@@ -218,7 +231,7 @@ http_port=${SLUICE_HTTP_PORT:-9187}
 [[ "$http_port" == off ]] || http_args=(--http "127.0.0.1:$http_port")
 if $detach; then
   # setsid: the loader outlives this script and the terminal; ./clean.sh stops it.
-  setsid "$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" "${http_args[@]}" \
+  setsid "$sluice" run "${daemon_dsn_args[@]}" --inbox data/inbox "${log_level[@]}" "${http_args[@]}" \
     >data/sluice.log 2>&1 </dev/null &
   pid=$!
   echo "$pid" >data/sluice.pid
@@ -250,7 +263,7 @@ fi
 echo "sluice is loading and watching data/inbox; Ctrl-C stops it"
 # In the background so that the trap can run: background jobs of a script
 # ignore SIGINT, so `stopping` forwards Ctrl-C to the loader as SIGTERM.
-"$sluice" run "${dsn_args[@]}" --inbox data/inbox "${log_level[@]}" "${http_args[@]}" &
+"$sluice" run "${daemon_dsn_args[@]}" --inbox data/inbox "${log_level[@]}" "${http_args[@]}" &
 pid=$!
 echo "$pid" >data/sluice.pid
 status=0

@@ -6,7 +6,17 @@
 #   scripts/pg.sh stop      stop it (fast shutdown)
 #   scripts/pg.sh status    print whether it runs; exit 0 running, 3 stopped, 4 no cluster
 #   scripts/pg.sh dsn [DB]  print the libpq conninfo (database `sluice` by default)
+#   scripts/pg.sh dsn-as ROLE  the conninfo of ROLE over TCP, its password from the .pgpass
+#   scripts/pg.sh password ROLE  give ROLE a new generated password (build/app/sluice
+#                           password), kept 0600 in <cluster>/ROLE.password and the .pgpass
 #   scripts/pg.sh destroy   stop it and delete the cluster
+#
+# Roles: `sluice migrate` makes sluice_loader (the daemon's) and sluice_reader
+# (for BI users: reads core and reports); ./rerun.sh gives each a password the
+# first time and runs the daemon as sluice_loader. A BI tool connects as
+# `psql -h 127.0.0.1 -p 54329 -U sluice_reader sluice` with the password in
+# data/pg/sluice_reader.password (or PGPASSFILE=data/pg/pgpass). The unix
+# socket and postgres stay the owner's (scripts/psql).
 #
 # It listens on a unix socket in the cluster's own directory and on 127.0.0.1 at
 # port ${SLUICE_PG_PORT:-54329} (chosen at init and remembered in data/pg/port; if
@@ -90,6 +100,22 @@ cmd_init() {
   sluice_log "embedded PostgreSQL initialised in $dir (port $port, database $database)"
 }
 
+# Writes <cluster>/pgpass: a line for postgres and one per <cluster>/ROLE.password.
+write_pgpass() {
+  local dir=$1 port file role
+  port=$(sluice_cluster_port "$dir")
+  umask 077  # (pg.sh runs as its own process: the umask ends with it)
+  {
+    printf '127.0.0.1:%s:*:postgres:%s\n' "$port" "$(head -1 "$dir/password")"
+    for file in "$dir"/*.password; do
+      [[ -e "$file" ]] || continue
+      role=$(basename "$file" .password)
+      printf '127.0.0.1:%s:*:%s:%s\n' "$port" "$role" "$(head -1 "$file")"
+    done
+  } >"$dir/pgpass.new"
+  mv "$dir/pgpass.new" "$dir/pgpass"
+}
+
 need_dir() {
   local dir
   dir=$(cluster_dir)
@@ -120,6 +146,19 @@ case "$cmd" in
   dsn)
     dir=$(need_dir)
     sluice_cluster_dsn "$dir" "${2:-$database}"
+    ;;
+  dsn-as)
+    dir=$(need_dir)
+    [[ -n "${2:-}" ]] || sluice_die "usage: scripts/pg.sh dsn-as ROLE"
+    printf 'host=127.0.0.1 port=%s user=%s dbname=%s passfile=%s\n' "$(sluice_cluster_port "$dir")" "$2" "$database" "$dir/pgpass"
+    ;;
+  password)
+    dir=$(need_dir)
+    [[ "${2:-}" =~ ^[a-z_][a-z0-9_]*$ && "$2" != postgres ]] || sluice_die "usage: scripts/pg.sh password ROLE (not postgres)"
+    sluice=${SLUICE_BUILD_DIR:-$root/build}/app/sluice
+    [[ -x "$sluice" ]] || sluice_die "$sluice is not built (./rerun.sh builds it)"
+    "$sluice" password "$2" --out "$dir/$2.password" --dsn "$(sluice_cluster_dsn "$dir" "$database")"
+    write_pgpass "$dir"
     ;;
   destroy)
     dir=$(cluster_dir)

@@ -10,6 +10,9 @@
 #      daemon started by hand against the embedded warehouse: ./clean.sh
 #      stops that daemon too and drops the source's slot before it removes
 #      the warehouse.
+#   Along the way (1b, 4b): the daemon runs as sluice_loader, whose password
+#   is rotated; sluice_reader reads core and reports only; no password is in
+#   the daemon's log, `ps`, or anything sluice_reader can read.
 # BUG (issue 15): ./clean.sh said "stopped sluice" while a daemon started by
 # hand ran on against the deleted database, and wiping left the source's slot
 # holding WAL; both ./rerun.sh and ./clean.sh wiped the warehouse, with no
@@ -62,6 +65,18 @@ for i in $(seq 1 50); do login "$i"; done >data/inbox/hubdoc/first.log
 ./rerun.sh -d --packs hubdoc >"$work/rerun-1.log" 2>&1 || { cat "$work/rerun-1.log"; exit 1; }
 check "the first file loads" wait_for "select count(*) from staging.hubdoc_login" 50 60
 
+# 1b. The daemon runs as sluice_loader; rotating its password (the README's
+#     operator's day) keeps it loading now and after the restart below.
+check "the daemon runs as sluice_loader" wait_for \
+  "select string_agg(distinct usename::text, ',') from pg_stat_activity where application_name like 'sluice %'" sluice_loader 10
+check "its jobs run as sluice_loader, without error" wait_for \
+  "select count(*) filter (where last_run_at is not null and last_error is null) = count(*) from sluice.jobs" t 30
+old_loader=$(head -1 data/pg/sluice_loader.password)
+scripts/pg.sh password sluice_loader 2>"$work/rotate.log" || { cat "$work/rotate.log"; exit 1; }
+check "rotating gives sluice_loader a new password" test "$(head -1 data/pg/sluice_loader.password)" != "$old_loader"
+check "the old sluice_loader password is refused" bash -c "! PGPASSWORD='$old_loader' psql -X -w -h 127.0.0.1 \
+  -p $(cat data/pg/port) -U sluice_loader -d sluice -c 'select 1' >/dev/null 2>&1"
+
 # 2. Stop, keeping everything.
 sluice_pid=$(cat data/sluice.pid)
 ./rerun.sh --stop >"$work/stop.log" 2>&1
@@ -84,6 +99,45 @@ psql -X -q -d "$source_dsn" -c "create table items (id int primary key); create 
 sql "insert into sluice.sources (name, conninfo, publication) values ('ext', '$source_dsn', 'pub')" >/dev/null
 check "the source streams" wait_for "select state from sluice.sources" streaming 60
 slot=$(sql "select slot_name from sluice.sources")
+
+# 4b. Least privilege: sluice_reader (over TCP, its password from the .pgpass)
+#     reads core and reports and nothing else; no password is in the
+#     daemon's log, in `ps`, or in anything sluice_reader can read.
+reader() { PGPASSFILE=data/pg/pgpass psql -X -w -At -h 127.0.0.1 -p "$(cat data/pg/port)" -U sluice_reader -d sluice "$@"; }
+refused() {  # refused WHAT SQL: sluice_reader may not run SQL
+  if reader -c "$2" >/dev/null 2>"$work/refused.err"; then echo "FAILED: $1"; failures=$((failures + 1));
+  else echo "ok: $1 ($(head -1 "$work/refused.err"))"; fi
+}
+psql -X -q -d "$source_dsn" -c "insert into items values (1), (2)"
+check "the loader's mirror reaches sluice_reader" bash -c "for i in \$(seq 100); do
+  [[ \$(PGPASSFILE=data/pg/pgpass psql -X -w -At -h 127.0.0.1 -p $(cat data/pg/port) -U sluice_reader -d sluice \
+    -c 'select count(*) from core.ext_items' 2>/dev/null) == 2 ]] && exit 0; sleep 0.1; done; exit 1"
+check "sluice_reader reads every table and view in core and reports" reader -v ON_ERROR_STOP=1 -q -c "do \$\$
+  declare r regclass; begin
+  for r in select c.oid from pg_class c where c.relnamespace in ('core'::regnamespace, 'reports'::regnamespace)
+             and c.relkind in ('r', 'v', 'm', 'p') loop
+    execute format('select count(*) from %s', r);
+  end loop; end \$\$"
+refused "sluice_reader cannot read staging" "select count(*) from staging.hubdoc_login"
+refused "sluice_reader cannot read sluice.sources" "select conninfo from sluice.sources"
+refused "sluice_reader cannot read or change the settings" "update settings.hubdoc set as_of = null"
+refused "sluice_reader cannot write reports" "delete from reports.hubdoc_signup_plans"
+refused "sluice_reader cannot call sluice.status()" "select sluice.status()"
+reader -c "select format('copy (select * from %s) to stdout;', c.oid::regclass) from pg_class c
+           where c.relkind in ('r', 'v', 'm', 'p') and has_table_privilege(c.oid, 'select')" >"$work/readable.sql"
+reader -f "$work/readable.sql" >"$work/readable.txt" 2>/dev/null || true
+check "the scan read what sluice_reader can read (core.ext_items among it)" grep -q "core.ext_items" "$work/readable.sql"
+ps -eo args >"$work/ps.txt"
+for secret in "$(head -1 data/pg/password)" "$(head -1 data/pg/sluice_loader.password)" \
+              "$(head -1 data/pg/sluice_reader.password)" "$old_loader"; do
+  check "no password in what sluice_reader can read (${#secret} chars)" bash -c "! grep -qF -- '$secret' '$work/readable.txt'"
+  check "no password in ps (${#secret} chars)" bash -c "! grep -qF -- '$secret' '$work/ps.txt'"
+  check "no password in the daemon's log (${#secret} chars)" bash -c "! grep -qF -- '$secret' data/sluice.log"
+done
+check "the scan read the catalogs too (pg_roles names sluice_loader)" grep -q "^sluice_loader" "$work/readable.txt"
+sql "comment on table reports.hubdoc_signup_plans is 'leaked: $old_loader'" >/dev/null
+reader -f "$work/readable.sql" >"$work/readable.txt" 2>/dev/null || true
+check "the scan finds a password put where sluice_reader reads (a comment)" grep -qF -- "$old_loader" "$work/readable.txt"
 mkdir -p "$work/elsewhere"
 "$build/app/sluice" run --dsn "$(scripts/pg.sh dsn)" --inbox "$work/elsewhere" >"$work/by-hand.log" 2>&1 &
 hand_pid=$!

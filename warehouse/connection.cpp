@@ -6,6 +6,9 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <string_view>
+
+#include "warehouse/log.h"
 
 namespace sluice::warehouse {
 
@@ -100,8 +103,21 @@ connection::connection(const std::string& dsn) {
   }
   target_ = describe_target(handle_.get());
   cancel_.reset(PQgetCancel(handle_.get()));
-  // Quiet NOTICEs (e.g. "schema already exists") that would otherwise go to stderr.
-  PQsetNoticeProcessor(handle_.get(), [](void*, const char*) {}, nullptr);
+  // Quiet NOTICEs (e.g. "schema already exists") that would otherwise go to
+  // stderr; those sluice's own SQL raises for a person ("sluice: ...", e.g.
+  // a role migrate could not make) are logged as warnings.
+  PQsetNoticeProcessor(
+      handle_.get(),
+      [](void*, const char* message) {
+        std::string_view text(message);
+        constexpr std::string_view ours = ":  sluice: ";  // after "NOTICE" or "WARNING"
+        auto at = text.find(ours);
+        if (at == std::string_view::npos) return;
+        text.remove_prefix(at + ours.size());
+        while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+        logger()->warn("{}", text);
+      },
+      nullptr);
 }
 
 connection::~connection() = default;
@@ -254,6 +270,19 @@ void connection::copy_abort(std::string_view reason) noexcept {
   if (PQputCopyEnd(handle_.get(), text.c_str()) == 1) {
     while (pg_result* extra = PQgetResult(handle_.get())) PQclear(extra);
   }
+}
+
+void connection::set_password(std::string_view role, std::string_view password) {
+  std::string user(role), secret(password);
+  char* verifier = PQencryptPasswordConn(handle_.get(), secret.c_str(), user.c_str(), "scram-sha-256");
+  if (verifier == nullptr) raise("cannot compute the password verifier for role " + user);
+  std::string literal(verifier);
+  PQfreemem(verifier);
+  char* quoted = PQescapeLiteral(handle_.get(), literal.data(), literal.size());
+  if (quoted == nullptr) raise("cannot quote the password verifier for role " + user);
+  std::string statement = "alter role " + quote_qualified(user) + " password " + quoted;
+  PQfreemem(quoted);
+  exec(statement);
 }
 
 std::string connection::quote_qualified(std::string_view qualified_name) const {

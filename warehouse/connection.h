@@ -81,6 +81,11 @@ class connection {
   // Quotes an identifier (schema.table is quoted part by part).
   [[nodiscard]] std::string quote_qualified(std::string_view qualified_name) const;
 
+  // Sets `role`'s password: its SCRAM-SHA-256 verifier is computed here
+  // (PQencryptPasswordConn), so the password itself is never sent to the
+  // server (nor can it reach the server's log).
+  void set_password(std::string_view role, std::string_view password);
+
   // Asks the server to cancel what this connection runs now. May be called
   // from any thread (it uses a cancel key made when the connection opened),
   // also while another thread assigns the connection a new one (a reconnect:

@@ -284,6 +284,9 @@ migrate_outcome migrate(connection& conn, const migrate_options& options) {
     apply(conn, *by_name.at(m->pack), *m, declarations);
     ++outcome.applied;
   }
+  // The roles' grants cover what every pack made, this time and before
+  // (sql/sluice/0019_roles.sql).
+  conn.exec("call sluice.grant_roles()");
   return outcome;
 }
 

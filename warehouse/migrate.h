@@ -57,6 +57,8 @@ struct migrate_outcome {
 // pack_error when a file adds a declaration problem (options) or ends its
 // transaction anyway.
 // Notes (user packs left as they are, built-in packs not installed) are logged.
+// Last, sluice.grant_roles() grants sluice_loader and sluice_reader what they
+// need on the schemas as they are now (its notices say what it could not do).
 migrate_outcome migrate(connection& conn, const migrate_options& options = {});
 
 // Refuses a warehouse that is not up to date with this binary, without pack

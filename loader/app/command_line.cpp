@@ -72,6 +72,17 @@ command_line::command_line()
   source_drop->add_option("NAME", source_name, "The source's name")->required();
   source_drop->add_option("--dsn", dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
 
+  password = app.add_subcommand(
+      "password",
+      "Give a warehouse role (sluice_loader, sluice_reader, ...) a new generated password, written\n"
+      "to FILE (mode 0600) for the scripts that connect as it. Only a SCRAM verifier goes to the\n"
+      "server; the password appears in no log, table or process list. Rotating: run it again (open\n"
+      "sessions stay; new ones need the new password). Example:\n"
+      "  sluice password sluice_reader --out data/pg/sluice_reader.password");
+  password->add_option("ROLE", password_role, "The role")->required();
+  password->add_option("--out", password_out, "Where the new password is kept")->required()->type_name("FILE");
+  password->add_option("--dsn", dsn, "Warehouse connection string, as a role that may change the password (else SLUICE_DSN, else PG*)");
+
   status = app.add_subcommand(
       "status",
       "What the warehouse says: per feed, files by state, rows and rejects in the last hour, the\n"

@@ -37,6 +37,10 @@ struct command_line {
   CLI::App* source_drop = nullptr;
   std::string source_name;
 
+  CLI::App* password = nullptr;
+  std::string password_role;
+  std::string password_out;
+
   CLI::App* status = nullptr;
   bool status_json = false;
 };

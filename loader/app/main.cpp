@@ -16,6 +16,7 @@
 
 #include "loader/app/command_line.h"
 #include "loader/app/run.h"
+#include "loader/app/password_command.h"
 #include "loader/app/source_command.h"
 #include "loader/app/status.h"
 #include "loader/contract/feed.h"
@@ -114,6 +115,10 @@ int main(int argc, char** argv) {
     if (*command.migrate) return sluice::app::migrate_command(command);
     if (*command.source_drop) {
       return sluice::app::drop_source(sluice::warehouse::resolve_dsn(command.dsn), command.source_name);
+    }
+    if (*command.password) {
+      return sluice::app::set_password(sluice::warehouse::resolve_dsn(command.dsn), command.password_role,
+                                       command.password_out);
     }
     if (*command.status) {
       return sluice::app::run_status(sluice::warehouse::resolve_dsn(command.dsn), command.status_json);

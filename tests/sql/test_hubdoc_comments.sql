@@ -1,5 +1,5 @@
 -- The warehouse explains itself: every table, view and materialized view in the
--- schemas people query (staging, core, reports), and every column of them, has
+-- schemas people query (staging, core, reports, settings), and every column of them, has
 -- a COMMENT. Fails listing what lacks one.
 --
 -- Run by tests/sql/run_sql_test.sh in a fresh migrated database.
@@ -19,7 +19,7 @@ begin
                         n.nspname, c.relname) as what
             from pg_class c
             join pg_namespace n on n.oid = c.relnamespace
-           where n.nspname in ('staging', 'core', 'reports')
+           where n.nspname in ('staging', 'core', 'reports', 'settings')
              and c.relkind in ('r', 'p', 'v', 'm', 'f')
              and c.relispartition is false
              and coalesce(obj_description(c.oid, 'pg_class'), '') !~ '\S'
@@ -28,7 +28,7 @@ begin
             from pg_class c
             join pg_namespace n on n.oid = c.relnamespace
             join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-           where n.nspname in ('staging', 'core', 'reports')
+           where n.nspname in ('staging', 'core', 'reports', 'settings')
              and c.relkind in ('r', 'p', 'v', 'm', 'f')
              and c.relispartition is false
              and coalesce(col_description(c.oid, a.attnum), '') !~ '\S') x;
@@ -36,7 +36,7 @@ begin
     raise exception E'these have no COMMENT (add one that tells a person what it holds):\n  %', missing;
   end if;
   if (select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace
-       where n.nspname in ('staging', 'core', 'reports') and c.relkind in ('r', 'v')) < 10 then
+       where n.nspname in ('staging', 'core', 'reports', 'settings') and c.relkind in ('r', 'v')) < 10 then
     raise exception 'expected the staging, core and reports tables to exist; is the database migrated?';
   end if;
 end

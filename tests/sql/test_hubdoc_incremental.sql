@@ -149,9 +149,9 @@ select stmt
            (5, format('insert into staging.hubdoc_plan_change select %1$s, rank, event_time, ''INFO'', account, change_date, from_plan, to_plan from batched where batch = %1$s and kind = ''PLAN_CHANGE''', b.batch)),
            (6, case when b.batch % 5 = 0 then 'select pg_temp.run_jobs()' end),
            (7, case when b.batch = (select max(batch) / 3 from batched)
-                    then 'update reports.hubdoc_settings set as_of = ''2019-03-10T07:30:00Z''' end),
+                    then 'update settings.hubdoc set as_of = ''2019-03-10T07:30:00Z''' end),
            (8, case when b.batch = (select 2 * max(batch) / 3 from batched)
-                    then 'update reports.hubdoc_settings set as_of = null' end)) as t(step, stmt)) s
+                    then 'update settings.hubdoc set as_of = null' end)) as t(step, stmt)) s
  where stmt is not null
  order by batch, step
 \gexec
@@ -210,7 +210,7 @@ select pg_temp.assert_same('customer dimension equals its versions recomputed fr
 
 -- An explicit as-of time, late data while it is set, and back ---------------------------------
 
-update reports.hubdoc_settings set as_of = '2019-11-03T06:30:00Z';  -- the night Toronto leaves DST
+update settings.hubdoc set as_of = '2019-11-03T06:30:00Z';  -- the night Toronto leaves DST
 select pg_temp.run_jobs();
 select pg_temp.assert_reports_equal_full('as of 2019-11-03T06:30Z');
 
@@ -225,7 +225,7 @@ select 9999, 1000 + account, timestamptz '2020-02-01T12:00:00Z', 'INFO', account
 select pg_temp.run_jobs();
 select pg_temp.assert_reports_equal_full('as of 2019-11-03T06:30Z after late logins');
 
-update reports.hubdoc_settings set as_of = null;
+update settings.hubdoc set as_of = null;
 select pg_temp.run_jobs();
 select pg_temp.assert_reports_equal_full('back to the latest event');
 

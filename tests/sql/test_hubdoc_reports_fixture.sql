@@ -133,7 +133,7 @@ select pg_temp.assert_same('a run with nothing new changes nothing',
 -- customer, Di's and Fay's logins and changes have not happened, Bo's login on
 -- 2019-02-01 is recent, Cy's second SIGN_UP still loses to her first.
 
-update reports.hubdoc_settings set as_of = '2019-02-28T12:00:00Z';
+update settings.hubdoc set as_of = '2019-02-28T12:00:00Z';
 select pg_temp.run_jobs();
 
 select pg_temp.assert_same('monthly churn as of 2019-02-28',
@@ -170,7 +170,7 @@ select pg_temp.assert_same('monthly churn as of 2019-02-28 after Gus came back',
            (date '2019-02-01', 0, 5, 0.0000)$$);
 
 -- Back to "as of the latest event": the answers of the first part, except Gus.
-update reports.hubdoc_settings set as_of = null;
+update settings.hubdoc set as_of = null;
 select pg_temp.run_jobs();
 select pg_temp.assert_same('monthly churn as of the latest event again',
   'select * from reports.hubdoc_monthly_churn',
