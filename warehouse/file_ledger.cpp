@@ -286,6 +286,35 @@ void reopen_duplicate(connection& conn, std::int64_t id) {
       {num(id)});
 }
 
+std::optional<reload_target> find_reload_target(connection& conn, std::optional<std::int64_t> id,
+                                               const std::optional<std::string>& path) {
+  // The row asked for, or the newest live row at the path; when that is a
+  // reload still loading, the row it reloads.
+  auto r = conn.exec_params(
+      "with chosen as (select id, state, reload_of from sluice.files"
+      "   where case when $1::bigint is not null then id = $1::bigint"
+      "              else path = $2 and state in ('loading', 'loaded', 'duplicate') end"
+      "   order by id desc limit 1)"
+      " select " + prefixed("f") + ", f.duplicate_of,"
+      "  (select r.id from sluice.files r where r.reload_of = f.id and r.state = 'loading')"
+      " from chosen c join sluice.files f"
+      "   on f.id = case when c.state = 'loading' and c.reload_of is not null then c.reload_of else c.id end",
+      {id ? param(num(*id)) : param(), path ? param(*path) : param()});
+  if (r.rows() == 0) return std::nullopt;
+  reload_target out{*row_at(r, 0, 0), std::nullopt, std::nullopt};
+  if (!r.is_null(0, row_width)) out.duplicate_of = r.int64(0, row_width);
+  if (!r.is_null(0, row_width + 1)) out.reloading = r.int64(0, row_width + 1);
+  return out;
+}
+
+std::int64_t insert_reload(connection& conn, const file_row& old, const file_stat& stat) {
+  auto r = conn.exec_params(
+      "insert into sluice.files (feed, path, device, inode, size_seen, mtime_ns, first_seen_at, reload_of)"
+      " select feed, path, $2, $3, $4, $5, first_seen_at, id from sluice.files where id = $1 returning id",
+      {num(old.id), num(stat.device), num(stat.inode), num(stat.size), num(stat.mtime_ns)});
+  return r.int64(0, 0);
+}
+
 std::vector<std::int64_t> claim_files(connection& conn, std::span<const std::int64_t> ids) {
   std::vector<std::int64_t> held;
   if (ids.empty()) return held;

@@ -176,6 +176,21 @@ std::optional<std::string> feed_of_file(connection& conn, const std::string& pat
 // A duplicate that grew: it now loads what follows the original's content.
 void reopen_duplicate(connection& conn, std::int64_t id);
 
+// `sluice reload`: the row to load again, found by id or by path (the newest
+// row at the path that is not retired), with what stands in the way.
+struct reload_target {
+  file_row row;
+  std::optional<std::int64_t> duplicate_of;  // a duplicate: reload that one instead
+  std::optional<std::int64_t> reloading;     // a reload of it not finished yet: its row
+};
+[[nodiscard]] std::optional<reload_target> find_reload_target(connection& conn, std::optional<std::int64_t> id,
+                                                              const std::optional<std::string>& path);
+// A new row in state loading at byte 0 for the file of `old` as it is now
+// (`stat`), which reloads it (reload_of; first_seen_at kept: packs date
+// exports by it). Its first batch's transaction removes what `old` loaded
+// (sluice.finish_reload). Returns the id.
+std::int64_t insert_reload(connection& conn, const file_row& old, const file_stat& stat);
+
 // Session-level claims on rows; returns the ids that this session now holds.
 [[nodiscard]] std::vector<std::int64_t> claim_files(connection& conn, std::span<const std::int64_t> ids);
 void release_files(connection& conn, std::span<const std::int64_t> ids);

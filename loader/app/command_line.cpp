@@ -72,6 +72,37 @@ command_line::command_line()
   source_drop->add_option("NAME", source_name, "The source's name")->required();
   source_drop->add_option("--dsn", dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
 
+  reload = app.add_subcommand(
+      "reload",
+      "Load a file again (a feed declaration fixed since, a bad export put right in place): it gets\n"
+      "a new row in sluice.files and is loaded from its start; the transaction of its first batch\n"
+      "removes the old row's staging rows and rejects and rebuilds what the packs derive from\n"
+      "them (sluice.rebuilds), so no reader sees it twice or missing. Then the jobs run. Example:\n"
+      "  sluice reload hubdoc/app-2019-01.log --inbox data/inbox --dry-run");
+  reload->add_option("PATH", reload_what.path, "The file, relative to the inbox (or a path beneath it)");
+  reload->add_option("--file-id", reload_what.file_id, "The file's id in sluice.files instead of PATH");
+  reload->add_option("--inbox", reload_settings.inbox, "The inbox the file was loaded from")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  reload->add_flag("--dry-run", reload_what.dry_run, "Say what would be removed and rebuilt; change nothing");
+  reload->add_option("--dsn", reload_settings.dsn, "Warehouse connection string (else SLUICE_DSN, else PG*)");
+  reload->add_option("--batch-mb", reload_settings.batch_mb, "COPY megabytes per batch")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  reload->add_option("--stream-mb", reload_settings.stream_mb,
+                     "COPY megabytes per transaction while a large file streams through one COPY (0: off)")
+      ->check(CLI::Range(0, 65536))
+      ->capture_default_str();
+  reload->add_option("--give-up-after-s", reload_settings.give_up_after_s,
+                     "How long a database fault is retried before the reload gives up")
+      ->check(CLI::Range(1, 86'400))
+      ->capture_default_str();
+  reload->callback([this] {
+    if (reload_what.path.has_value() == reload_what.file_id.has_value()) {
+      throw CLI::ValidationError("reload", "give PATH or --file-id (one of them)");
+    }
+  });
+
   password = app.add_subcommand(
       "password",
       "Give a warehouse role (sluice_loader, sluice_reader, ...) a new generated password, written\n"

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "loader/app/reload_command.h"
 #include "loader/app/run.h"
 
 namespace sluice::app {
@@ -36,6 +37,10 @@ struct command_line {
   CLI::App* source = nullptr;
   CLI::App* source_drop = nullptr;
   std::string source_name;
+
+  CLI::App* reload = nullptr;
+  reload_request reload_what;
+  run_settings reload_settings;
 
   CLI::App* password = nullptr;
   std::string password_role;

@@ -65,13 +65,7 @@ int migrate_command(const command_line& command) {
 // `sluice run`: --once or the daemon, once the warehouse is up to date.
 int run_command(const run_settings& settings) {
   auto resolved = warehouse::resolve_dsn(settings.dsn);
-  loader::loader_options options;
-  options.inbox = std::filesystem::absolute(settings.inbox);
-  options.batch_bytes = settings.batch_mb << 20;
-  options.stream_bytes = settings.stream_mb << 20;
-  options.max_record_bytes = settings.max_record_mb << 20;
-  options.read_unterminated_tail = settings.once;
-  options.copy_streams = settings.copy_streams;
+  auto options = loader_options_of(settings);
   // The daemon starts again while the warehouse cannot be reached (it
   // crashed while the daemon started: the soak found it exiting 1 then);
   // --once says so and exits 1. Any retryable fault (warehouse/fault.h) starts
@@ -109,12 +103,19 @@ int main(int argc, char** argv) {
   CLI11_PARSE(command.app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(command.level));
   spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%-5l%$ [%n] %v");
-  sluice::app::hide_dsn_password(argc, argv, *command.run ? command.settings.dsn : command.dsn);
+  sluice::app::hide_dsn_password(argc, argv,
+                                 *command.run      ? command.settings.dsn
+                                 : *command.reload ? command.reload_settings.dsn
+                                                   : command.dsn);
 
   try {
     if (*command.migrate) return sluice::app::migrate_command(command);
     if (*command.source_drop) {
       return sluice::app::drop_source(sluice::warehouse::resolve_dsn(command.dsn), command.source_name);
+    }
+    if (*command.reload) {
+      command.reload_settings.once = true;  // the file is complete: its last line is a record
+      return sluice::app::reload_file(command.reload_settings, command.reload_what);
     }
     if (*command.password) {
       return sluice::app::set_password(sluice::warehouse::resolve_dsn(command.dsn), command.password_role,

@@ -41,6 +41,19 @@ inline loader::replicator_options replicator_options_of(const run_settings& sett
   return out;
 }
 
+// The file loader's options that `sluice run`'s flags set (the inbox made
+// absolute; a settled file's last line is a record only with --once).
+inline loader::loader_options loader_options_of(const run_settings& settings) {
+  loader::loader_options options;
+  options.inbox = std::filesystem::absolute(settings.inbox);
+  options.batch_bytes = settings.batch_mb << 20;
+  options.stream_bytes = settings.stream_mb << 20;
+  options.max_record_bytes = settings.max_record_mb << 20;
+  options.read_unterminated_tail = settings.once;
+  options.copy_streams = settings.copy_streams;
+  return options;
+}
+
 // The executable's logger ("sluice").
 inline std::shared_ptr<spdlog::logger> log() {
   static auto instance = warehouse::named_logger("sluice");

@@ -68,6 +68,13 @@ begin
     execute format('grant usage, select, update on all sequences in schema %I to sluice_loader', s);
   end loop;
   grant create on schema staging, core to sluice_loader;
+  -- What the packs declare (feeds, rebuilds, retention) and migrate records
+  -- is read, not written, by the daemon.
+  foreach s in array array['sluice.packs', 'sluice.pack_migrations', 'sluice.feeds', 'sluice.feed_targets',
+                           'sluice.feed_columns', 'sluice.rebuilds', 'sluice.change_retention'] loop
+    continue when to_regclass(s) is null;
+    execute format('revoke insert, update, delete, truncate on %s from sluice_loader', s::regclass);
+  end loop;
   if to_regnamespace('settings') is not null then
     grant usage on schema settings to sluice_loader;
     grant select on all tables in schema settings to sluice_loader;
