@@ -178,6 +178,24 @@ void change_stream::take_shape(table_info& t) {
   ensure_tables(run_.wh, run_.source.name, t);
 }
 
+namespace {
+
+// One column's value as pgoutput sent it (binary), in the form of the
+// warehouse's type: an array whose element type the warehouse keeps as
+// another (an enum's as text, a domain's as its base) names that one in its
+// header (ndim, flags, element oid, ...); the elements' bytes are the same.
+void put_value(copy_encoder& out, const column_info& column, std::span<const char> bytes) {
+  if (column.element_oid == 0 || bytes.size() < 12) {
+    out.put_bytea(bytes);
+    return;
+  }
+  std::string patched(bytes.begin(), bytes.end());
+  for (int i = 0; i < 4; ++i) patched[8 + i] = static_cast<char>((column.element_oid >> (8 * (3 - i))) & 0xff);
+  out.put_bytea(patched);
+}
+
+}  // namespace
+
 table_rows& change_stream::rows_for(table_info& t) {
   auto [it, fresh] = current_tables_.try_emplace(t.copy_statement, current_.tables.size());
   if (fresh) current_.tables.push_back({t.copy_statement, {}, {}});
@@ -213,12 +231,15 @@ void change_stream::put_change(table_info& t, char op, const pg::tuple& row, con
   }
   for (std::size_t i = 0; i < t.columns.size(); ++i) {
     if (!t.columns[i].key) continue;
-    if (key_changed && (*old_key)[i].what == pg::column_value::kind::binary) out.put_bytea((*old_key)[i].bytes);
+    if (key_changed && (*old_key)[i].what == pg::column_value::kind::binary) put_value(out, t.columns[i], (*old_key)[i].bytes);
     else out.put_null();
   }
   for (std::size_t i = 0; i < t.columns.size(); ++i) {
-    if (i < row.size() && row[i].what == pg::column_value::kind::binary) out.put_bytea(row[i].bytes);
-    else out.put_null();
+    if (i < row.size() && row[i].what == pg::column_value::kind::binary) {
+      put_value(out, t.columns[i], row[i].bytes);
+    } else {
+      out.put_null();
+    }
   }
   out.end_row();
   // Where it came from, should the warehouse refuse it (a reject at its LSN).
@@ -363,10 +384,24 @@ void change_stream::on_relation(const pg::relation_message& r) {
   }
   auto& t = tables[schema + "." + r.name];
   std::vector<column_info> columns;
+  std::unique_ptr<warehouse::connection> catalog;  // the source's, for types it made (enums, domains)
   for (const auto& column : r.columns) {
-    auto type = run_.wh.exec_params("select format_type($1::oid, $2::int)",
-                                    {std::to_string(column.type_oid), std::to_string(column.type_modifier)});
-    columns.push_back({column.name, std::string(type.text(0, 0)), column.key});
+    if (column.type_oid < first_user_oid) {
+      auto type = run_.wh.exec_params("select format_type($1::oid, $2::int)",
+                                      {std::to_string(column.type_oid), std::to_string(column.type_modifier)});
+      columns.push_back({column.name, std::string(type.text(0, 0)), column.key, {}, 0});
+      continue;
+    }
+    auto key = std::pair{column.type_oid, static_cast<int>(column.type_modifier)};
+    auto known = source_types_.find(key);
+    if (known == source_types_.end()) {
+      if (!catalog) catalog = std::make_unique<warehouse::connection>(run_.source.conninfo);
+      known = source_types_.emplace(key, warehouse_type(*catalog, key.first, key.second)).first;
+    }
+    auto kept = known->second;
+    kept.name = column.name;
+    kept.key = column.key;
+    columns.push_back(std::move(kept));
   }
   t.schema = schema;
   t.name = r.name;

@@ -90,6 +90,9 @@ class change_stream {
   std::optional<committer> commits_;
 
   std::map<std::uint32_t, table_info*> relations_;
+  // Source types the warehouse keeps as another (warehouse_type()), by the
+  // source's (oid, typmod): read from the source's catalog once.
+  std::map<std::pair<std::uint32_t, int>, column_info> source_types_;
   batch current_;
   std::map<std::string, std::size_t> current_tables_;
   std::size_t current_bytes_ = 0;

@@ -145,7 +145,7 @@ void source_run::copy_snapshot(connection& src, const replication_connection::cr
       wh.exec("alter table " + t.staging + " disable trigger apply_to_mirror");
       copy_feeder change_log(wh, t.copy_statement);
       copy_feeder mirror(*filled, "copy " + t.core + " (" + columns + ") from stdin (format binary)");
-      tee_copy(src, "copy (select " + columns + " from " + quote(t.schema) + "." + quote(t.name) +
+      tee_copy(src, "copy (select " + select_list(t) + " from " + quote(t.schema) + "." + quote(t.name) +
                         ") to stdout (format binary)",
                change_log, prefix, prefix_fields, mirror);
       change_log.finish();
@@ -164,11 +164,10 @@ void source_run::copy_snapshot(connection& src, const replication_connection::cr
     wh.exec("begin");
     std::uint64_t refused = 0;
     for (auto& [name, t] : tables) {
-      auto columns = columns_of(t);
       auto [prefix, prefix_fields] = prefix_of(t);
       wh.exec("delete from " + t.core);
       refused += careful_copy(src,
-                              "copy (select " + columns + ", row(sluice_row.*)::text from " + quote(t.schema) +
+                              "copy (select " + select_list(t) + ", row(sluice_row.*)::text from " + quote(t.schema) +
                                   "." + quote(t.name) + " sluice_row) to stdout (format binary)",
                               wh, t, prefix, prefix_fields, created.consistent_point, source.name);
     }
@@ -261,7 +260,7 @@ void source_run::copy_added(const std::string& schema, const std::string& name) 
     warehouse::transaction tx(wh);
     wh.exec("delete from " + t.core);
     refused = careful_copy(src,
-                           "copy (select " + column_list(t) + ", row(sluice_row.*)::text from " + quote(schema) +
+                           "copy (select " + select_list(t) + ", row(sluice_row.*)::text from " + quote(schema) +
                                "." + quote(name) + " sluice_row) to stdout (format binary)",
                            wh, t, prefix, prefix_fields, created.consistent_point, source.name);
     rows = static_cast<std::uint64_t>(

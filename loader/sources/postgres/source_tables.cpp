@@ -214,6 +214,13 @@ void read_keys(connection& wh, table_info& t) {
   }
 }
 
+// "Column c of from.", saying the source's type when the warehouse keeps
+// another.
+std::string column_comment(const column_info& c, const std::string& from) {
+  if (c.source_type.empty()) return "Column " + c.name + " of " + from + ".";
+  return "Column " + c.name + " of " + from + " (of type " + c.source_type + " there, kept as " + c.type + ").";
+}
+
 // The change log of t (`columns`: its _old_<key> and source columns, as
 // "name type" after a comma each), with its comments.
 std::string change_log_ddl(const table_info& t, const std::string& from, const std::string& columns) {
@@ -228,8 +235,7 @@ std::string change_log_ddl(const table_info& t, const std::string& from, const s
   ddl += "comment on column " + t.staging + "._commit_at is 'When the source transaction committed.';\n";
   ddl += "comment on column " + t.staging + "._unchanged is 'Comma-separated columns an update did not send because their (TOASTed) value did not change; they are NULL here and keep their value in the mirror.';\n";
   for (const auto& c : t.columns) {
-    ddl += "comment on column " + t.staging + "." + quote(c.name) + " is " +
-           literal("Column " + c.name + " of " + from + ".") + ";\n";
+    ddl += "comment on column " + t.staging + "." + quote(c.name) + " is " + literal(column_comment(c, from)) + ";\n";
     if (c.key) {
       ddl += "comment on column " + t.staging + "." + quote("_old_" + c.name) + " is " +
              literal("The old value of key column " + c.name + " when an update changed the key.") + ";\n";
@@ -250,7 +256,7 @@ std::string mirror_ddl(const table_info& t, const std::string& from, const std::
                                  t.staging + ").") +
          ";\n";
   for (const auto& c : t.columns) {
-    ddl += "comment on column " + t.core + "." + quote(c.name) + " is " + literal("Column " + c.name + " of " + from + ".") + ";\n";
+    ddl += "comment on column " + t.core + "." + quote(c.name) + " is " + literal(column_comment(c, from)) + ";\n";
   }
   return ddl;
 }
@@ -365,17 +371,80 @@ std::map<std::string, std::string> added_defaults(const std::string& conninfo, c
 // spells them and whether they are in its primary key, read in `src`'s
 // snapshot; `oid` is the table's.
 std::vector<column_info> source_columns(connection& src, const std::string& oid) {
+  // Generated columns are left out: pgoutput does not send them (PostgreSQL
+  // 15), and what they hold follows from the others.
   auto cols = src.exec_params(
       "select a.attname, format_type(a.atttypid, a.atttypmod),"
-      " coalesce(a.attnum = any(i.indkey), false)"
+      " coalesce(a.attnum = any(i.indkey), false), a.atttypid, a.atttypmod"
       " from pg_attribute a left join pg_index i on i.indrelid = a.attrelid and i.indisprimary"
-      " where a.attrelid = $1::oid and a.attnum > 0 and not a.attisdropped order by a.attnum",
+      " where a.attrelid = $1::oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = ''"
+      " order by a.attnum",
       {oid});
   std::vector<column_info> out;
   for (int c = 0; c < cols.rows(); ++c) {
-    out.push_back({std::string(cols.text(c, 0)), std::string(cols.text(c, 1)), cols.text(c, 2) == "t"});
+    auto type_oid = static_cast<std::uint32_t>(cols.int64(c, 3));
+    column_info column{std::string(cols.text(c, 0)), std::string(cols.text(c, 1)), cols.text(c, 2) == "t", {}, 0};
+    if (type_oid >= first_user_oid) {
+      auto kept = warehouse_type(src, type_oid, static_cast<int>(cols.int64(c, 4)));
+      column.type = kept.type;
+      column.source_type = kept.source_type;
+      column.element_oid = kept.element_oid;
+    }
+    out.push_back(std::move(column));
   }
   return out;
+}
+
+column_info warehouse_type(connection& src, std::uint32_t type_oid, int typmod) {
+  // The type through its domains (base), and for an array its element type
+  // through its domains (element_base).
+  auto r = src.exec_params(
+      "with recursive d(oid, typmod, depth) as ("
+      "   select $1::oid, $2::int, 0"
+      "   union all select t.typbasetype, t.typtypmod, d.depth + 1 from d join pg_type t on t.oid = d.oid"
+      "    where t.typtype = 'd'),"
+      " base as (select oid, typmod from d order by depth desc limit 1),"
+      " element as (select t.typelem as oid from base join pg_type t on t.oid = base.oid"
+      "   where t.typcategory = 'A' and t.typelem <> 0 and t.typlen = -1),"
+      " e(oid, depth) as ("
+      "   select oid, 0 from element"
+      "   union all select t.typbasetype, e.depth + 1 from e join pg_type t on t.oid = e.oid where t.typtype = 'd'),"
+      " element_base as (select oid from e order by depth desc limit 1)"
+      " select format_type($1::oid, $2::int),"
+      "  (select format_type(oid, typmod) from base), (select typtype from pg_type where oid = (select oid from base)),"
+      "  (select oid from base),"
+      "  (select oid from element), (select oid from element_base),"
+      "  (select typtype from pg_type where oid = (select oid from element_base)),"
+      "  (select format_type(oid, null) from element_base)",
+      {std::to_string(type_oid), std::to_string(typmod)});
+  column_info out;
+  std::string source_type(r.text(0, 0));
+  out.type = source_type;
+  if (!r.is_null(0, 4) && !r.is_null(0, 5)) {  // an array
+    auto element = static_cast<std::uint32_t>(r.int64(0, 4));
+    auto element_base = static_cast<std::uint32_t>(r.int64(0, 5));
+    if (r.text(0, 6) == "e") {
+      out.type = "text[]";
+      out.element_oid = 25;  // text
+    } else if (element_base < first_user_oid) {
+      out.type = std::string(r.text(0, 7)) + "[]";
+      if (element_base != element) out.element_oid = element_base;
+    }
+  } else if (!r.is_null(0, 1)) {
+    if (r.text(0, 2) == "e") out.type = "text";
+    else if (r.int64(0, 3) < first_user_oid) out.type = r.text(0, 1);
+  }
+  if (out.type != source_type) out.source_type = source_type;
+  return out;
+}
+
+std::string select_list(const table_info& t) {
+  std::string columns;
+  for (const auto& c : t.columns) {
+    columns += std::string(columns.empty() ? "" : ", ") + quote(c.name);
+    if (!c.source_type.empty()) columns += "::" + c.type;
+  }
+  return columns;
 }
 
 std::string column_list(const table_info& t) {

@@ -23,11 +23,29 @@
 
 namespace sluice::loader {
 
+// The first oid of objects made after initdb (FirstNormalObjectId): a type
+// with a lower one is built in, the same in the warehouse.
+constexpr std::uint32_t first_user_oid = 16384;
+
 struct column_info {
   std::string name;
-  std::string type;  // as format_type() spells it
+  std::string type;  // the warehouse's, as format_type() spells it
   bool key = false;
+  // A source type the warehouse does not have (an enum, a domain, an array
+  // of them) is kept as `type` (text, the domain's base type, text[] ...):
+  // then the source's type (for comments; "" when it is `type`), and, for an
+  // array whose elements change type, the warehouse element type's oid, which
+  // a streamed array value's header must name (0: none to change).
+  std::string source_type;
+  std::uint32_t element_oid = 0;
 };
+
+// The warehouse type of a source column of type `type_oid` (and `typmod`),
+// read from the source's catalog on `src`: built-in types as they are; an
+// enum as text; a domain as its base type (through domains over domains,
+// enums as text); an array of those as an array of that; other types by
+// their name (the warehouse must have them: an extension's type).
+[[nodiscard]] column_info warehouse_type(warehouse::connection& src, std::uint32_t type_oid, int typmod);
 
 // A replicated table as the warehouse has it.
 struct table_info {
@@ -120,5 +138,8 @@ void ensure_tables(warehouse::connection& wh, const std::string& source, table_i
 
 // The table's columns, quoted, comma-separated.
 [[nodiscard]] std::string column_list(const table_info& t);
+// The columns to select from the source table for them: column_list(t), each
+// kept as another type cast to it (so that binary COPY sends its form).
+[[nodiscard]] std::string select_list(const table_info& t);
 
 }  // namespace sluice::loader
