@@ -153,6 +153,12 @@ void change_stream::hand_over() {
 void change_stream::take_shape(table_info& t) {
   auto columns = std::move(*t.announced);
   t.announced.reset();
+  if (auto renamed = find_rename(run_.wh, run_.source.conninfo, run_.source.name, t, columns)) {
+    // Batches in hand name the column as it was: committed first.
+    hand_over();
+    wait_idle();
+    rename_column(run_.wh, run_.source.name, t, *renamed);
+  }
   if (t.columns.size() < columns.size() && !t.columns.empty()) {
     // Batches in hand were built for the old columns: committed
     // before the tables change (ensure_tables adds the columns).

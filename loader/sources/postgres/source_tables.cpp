@@ -423,6 +423,66 @@ std::vector<column_info> source_columns(connection& src, const std::string& oid)
   return out;
 }
 
+std::optional<column_rename> find_rename(connection& wh, const std::string& conninfo, const std::string& source,
+                                        const table_info& t, const std::vector<column_info>& announced) {
+  auto mirror = warehouse_columns(wh, "core." + quote(warehouse_name(source, t.schema, t.name)));
+  if (mirror.empty() || mirror.size() > announced.size()) return std::nullopt;
+  std::optional<column_rename> found;
+  for (std::size_t i = 0; i < mirror.size(); ++i) {
+    if (mirror[i].first == announced[i].name) continue;
+    if (found || mirror[i].second != announced[i].type) return std::nullopt;
+    found = column_rename{mirror[i].first, announced[i].name};
+  }
+  if (!found) return std::nullopt;
+  for (const auto& m : mirror) {
+    if (m.first == found->to) return std::nullopt;
+  }
+  for (const auto& a : announced) {
+    if (a.name == found->from) return std::nullopt;
+  }
+  // A pack's triggers on the change log or mirror read columns by name: its
+  // SQL must follow a rename, so the source holds as for any other change.
+  auto base = warehouse_name(source, t.schema, t.name);
+  auto triggers = wh.exec_params(
+      "select count(*) from pg_trigger where tgrelid in (to_regclass($1), to_regclass($2)) and not tgisinternal"
+      " and tgname <> 'apply_to_mirror'",
+      {"staging." + quote(base), "core." + quote(base)});
+  if (triggers.int64(0, 0) > 0) return std::nullopt;
+  connection src(conninfo);
+  auto renamed = src.exec_params(
+      "select not exists (select 1 from pg_attribute d where d.attrelid = n.attrelid and d.attisdropped"
+      "   and d.attnum < n.attnum and d.attnum > coalesce((select max(p.attnum) from pg_attribute p"
+      "     where p.attrelid = n.attrelid and p.attnum > 0 and not p.attisdropped and p.attnum < n.attnum), 0))"
+      " from pg_attribute n where n.attrelid = $1::oid and n.attname = $2 and not n.attisdropped",
+      {std::to_string(t.oid), found->to});
+  if (renamed.rows() == 0 || renamed.text(0, 0) != "t") return std::nullopt;
+  return found;
+}
+
+void rename_column(connection& wh, const std::string& source, const table_info& t, const column_rename& rename) {
+  auto base = warehouse_name(source, t.schema, t.name);
+  auto staging = "staging." + quote(base);
+  auto core = "core." + quote(base);
+  std::string from = t.schema + "." + t.name + " on source " + source;
+  auto comment = literal("Column " + rename.to + " of " + from + " (" + rename.from + " before it was renamed there).");
+  std::string ddl;
+  for (const auto& table : {staging, core}) {
+    ddl += "alter table " + table + " rename column " + quote(rename.from) + " to " + quote(rename.to) + ";\n";
+    ddl += "comment on column " + table + "." + quote(rename.to) + " is " + comment + ";\n";
+  }
+  auto old_column = warehouse_columns(wh, staging);
+  if (std::any_of(old_column.begin(), old_column.end(), [&](const auto& c) { return c.first == "_old_" + rename.from; })) {
+    ddl += "alter table " + staging + " rename column " + quote("_old_" + rename.from) + " to " +
+           quote("_old_" + rename.to) + ";\n";
+  }
+  warehouse::transaction tx(wh);
+  wh.exec(ddl);
+  wh.exec_params("select sluice.keep_mirror($1::regclass, $2::regclass)", {staging, core});
+  tx.commit();
+  postgres_log()->info("source {}: column {} of {}.{} was renamed {} there: renamed in {} and {}", source,
+                       rename.from, t.schema, t.name, rename.to, staging, core);
+}
+
 bool full_replica_identity(connection& src, const std::string& oid) {
   return src.exec_params("select relreplident = 'f' from pg_class where oid = $1::oid", {oid}).text(0, 0) == "t";
 }

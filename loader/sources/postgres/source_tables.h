@@ -127,6 +127,27 @@ void refuse_shared_names(const std::string& source, const std::string& publicati
 // the function when the mirror's columns changed.
 void ensure_tables(warehouse::connection& wh, const std::string& source, table_info& t);
 
+// A column renamed on the source: its name in the warehouse and now.
+struct column_rename {
+  std::string from;
+  std::string to;
+};
+// The rename, if any, that takes the mirror of t (core.S_T, as it is now) to
+// `announced` (a Relation message's columns): one column whose name alone
+// changed, at its place, to a name the mirror does not have. The source's
+// catalog (`conninfo`, table `oid`) must confirm it: no dropped column between
+// the one before it and it (a column dropped and another of the same type
+// added at the end, in its place, is not a rename). Not for tables a pack
+// hung triggers of its own on (its SQL names the column). nullopt otherwise
+// (then ensure_tables says what does not match, as before).
+[[nodiscard]] std::optional<column_rename> find_rename(warehouse::connection& wh, const std::string& conninfo,
+                                                       const std::string& source, const table_info& t,
+                                                       const std::vector<column_info>& announced);
+// Renames the column in the change log (and its _old_ column), the mirror,
+// and their comments, and rewrites the mirror's function, in one transaction.
+void rename_column(warehouse::connection& wh, const std::string& source, const table_info& t,
+                   const column_rename& rename);
+
 // What the source's existing rows hold for `added` columns of the table
 // `oid` (columns the mirror lacks): PostgreSQL keeps a non-volatile ADD COLUMN
 // default as the column's "missing value" instead of rewriting the table, and
