@@ -5,7 +5,8 @@
 #   1. ./rerun.sh -d loads a file;
 #   2. ./rerun.sh --stop stops sluice and the embedded PostgreSQL, keeping data/;
 #   3. ./rerun.sh --keep -d comes back on the same data: the file is not
-#      loaded again, a new one is;
+#      loaded again, a new one is; `sluice reload` of the first replaces its
+#      rows;
 #   4. a source streaming from a cluster outside data/ (a slot there), and a
 #      daemon started by hand against the embedded warehouse: ./clean.sh
 #      stops that daemon too and drops the source's slot before it removes
@@ -90,6 +91,14 @@ check "--keep brings the rows back" wait_for "select count(*) from staging.hubdo
 for i in $(seq 51 60); do login "$i"; done >data/inbox/hubdoc/second.log
 check "--keep loads a new file, and the old one not again" wait_for "select count(*) from staging.hubdoc_login" 60 30
 check "the ledger holds each file once" wait_for "select count(*) from sluice.files" 2 5
+
+# 3b. The README's reload, while the daemon (sluice_loader) runs: the file's
+#     rows are replaced, not doubled, and the old ledger row says so.
+"$build/app/sluice" reload hubdoc/first.log --inbox data/inbox --dsn "$(scripts/pg.sh dsn)" >"$work/reload.log" 2>&1 ||
+  { cat "$work/reload.log"; exit 1; }
+check "reload keeps each login once" test "$(sql "select count(*) || ' ' || count(distinct account) from staging.hubdoc_login")" = "60 60"
+check "reload marks the old row reloaded" test "$(sql "select state from sluice.files where id = 1")" = reloaded
+check "the reloaded rows are the new row's" test "$(sql "select count(*) from staging.hubdoc_login l join sluice.files f on f.id = l._file_id where f.reload_of = 1")" = 50
 
 # 4. A source outside data/ and a daemon started by hand; then ./clean.sh.
 sluice_throwaway_cluster >/dev/null
