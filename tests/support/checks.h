@@ -163,4 +163,17 @@ inline std::string to_hex(std::string_view bytes) {
   return out;
 }
 
+// Rows in `actual` but not `expected`, plus the other way round (0: equal as multisets).
+inline std::int64_t difference(sluice_fixture& fx, const std::string& actual, const std::string& expected) {
+  return fx.scalar("select (select count(*) from ((" + actual + ") except all (" + expected + ")) a)"
+                   " + (select count(*) from ((" + expected + ") except all (" + actual + ")) b)");
+}
+
+// One text value: every row of `query` (ordered), joined, with the row count
+// (to compare the same query's answer on two databases).
+inline std::string rows_of(warehouse::connection& db, const std::string& query) {
+  return std::string(db.exec("select count(*) || ': ' || coalesce(string_agg(q::text, ' ' order by q::text), '')"
+                             " from (" + query + ") q").text(0, 0));
+}
+
 }  // namespace sluice::testing

@@ -12,16 +12,11 @@
 #include <random>
 
 #include "support/cdc_source.h"
+#include "support/checks.h"
 #include "support/fixture.h"
 
 namespace sluice::testing {
 namespace {
-
-// One text value: every row of `query` (ordered), joined, with the row count.
-std::string rows_of(warehouse::connection& db, const std::string& query) {
-  return std::string(db.exec("select count(*) || ': ' || coalesce(string_agg(q::text, ' ' order by q::text), '')"
-                             " from (" + query + ") q").text(0, 0));
-}
 
 // The reports as the pack defines them, computed on the shop's own tables.
 constexpr const char* daily_on_source =

@@ -13,17 +13,12 @@
 #include <string>
 #include <thread>
 
+#include "support/checks.h"
 #include "support/fixture.h"
 #include "support/hubdoc_input.h"
 
 namespace sluice::testing {
 namespace {
-
-// Rows in `actual` but not `expected`, plus the other way round (0: equal as multisets).
-std::int64_t difference(sluice_fixture& fx, const std::string& actual, const std::string& expected) {
-  return fx.scalar("select (select count(*) from ((" + actual + ") except all (" + expected + ")) a)"
-                   " + (select count(*) from ((" + expected + ") except all (" + actual + ")) b)");
-}
 
 // Every report of the pack (reports.<prefix>*) against its _full().
 void check_reports_equal_full(sluice_fixture& fx, const std::string& prefix) {

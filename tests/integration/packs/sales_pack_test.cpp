@@ -43,12 +43,6 @@ constexpr std::string_view sample_export =
     "19,2,Coffee Maker,BrandB,Appliances,2,HomeEssentials,Offline,New York,2,200,2024-02-17\n"
     "20,3,Smartphone,BrandC,Electronics,3,GadgetWorld,Offline,San Francisco,1,800,2024-01-30";
 
-// Rows in `actual` but not `expected`, plus the other way round (0: equal as multisets).
-std::int64_t difference(sluice_fixture& fx, const std::string& actual, const std::string& expected) {
-  return fx.scalar("select (select count(*) from ((" + actual + ") except all (" + expected + ")) a)"
-                   " + (select count(*) from ((" + expected + ") except all (" + actual + ")) b)");
-}
-
 // Everything the pack's triggers keep equals its full recompute from staging.
 void check_equals_full(sluice_fixture& fx) {
   CHECK(difference(fx, "select product_id, product_name, brand, category, valid_from, valid_to from core.sales_dim_product",

@@ -9,18 +9,10 @@
 #include <string>
 
 #include "support/cdc_source.h"
+#include "support/checks.h"
 #include "support/fixture.h"
 
 namespace sluice::testing {
-namespace {
-
-std::string rows_of(warehouse::connection& db, const std::string& query) {
-  return std::string(db.exec("select count(*) || ': ' || coalesce(string_agg(q::text, ' ' order by q::text), '')"
-                             " from (" + query + ") q").text(0, 0));
-}
-
-}  // namespace
-
 TEST_CASE("enum, enum[], domain and domain[] columns replicate as their text or base type, and a generated column is"
           " left out",
           "[integration][cdc]") {
