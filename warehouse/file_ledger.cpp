@@ -344,9 +344,12 @@ std::vector<advance_outcome> advance_files(connection& conn, std::span<const fil
   // the row (sluice.rejects.file_id references it) while it waits with its
   // transaction open for this batch to commit (see committer.h); FOR UPDATE
   // would wait for it in turn, and neither would ever go on.
+  // Only a live row advances: one retired meanwhile (replaced, or reloaded
+  // by `sluice reload` while a daemon still held it in memory) is elsewhere,
+  // and its loader looks at the file again.
   auto now = conn.exec_params(
       "select id, bytes_done, done_hash from sluice.files where id = any($1::bigint[])"
-      " order by id for no key update",
+      " and state in ('loading', 'loaded') order by id for no key update",
       {ids});
   std::map<std::int64_t, std::pair<std::int64_t, std::string>> at;
   for (int row = 0; row < now.rows(); ++row) {

@@ -225,7 +225,8 @@ enum class advance_outcome {
 };
 
 // Locks the rows (in id order) and advances each that is where its batch
-// starts. One round trip for all of them.
+// starts and is live (loading or loaded: a retired row is elsewhere). One
+// round trip for all of them.
 [[nodiscard]] std::vector<advance_outcome> advance_files(connection& conn,
                                                          std::span<const file_advance> advances);
 

@@ -10,11 +10,13 @@
 
 #include <csignal>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <thread>
 
 #include "support/checks.h"
 #include "support/fixture.h"
+#include "warehouse/file_ledger.h"
 #include "support/hubdoc_input.h"
 
 namespace sluice::testing {
@@ -212,6 +214,22 @@ TEST_CASE("a file reloaded while the daemon watches it, then grown, has each rec
         0);
   CHECK(fx.text("select state from sluice.files where id = $1", {std::to_string(old_id)}) == "reloaded");
   CHECK(fx.scalar("select count(*) from sluice.files where state in ('loading', 'loaded')") == 1);
+
+  // A loader that still held the old row (a daemon between its batches) and
+  // commits a batch for it finds it elsewhere: the growth is not loaded twice.
+  auto old_at = fx.db().exec_params("select bytes_done, done_hash from sluice.files where id = $1",
+                                    {std::to_string(old_id)});
+  warehouse::file_advance stale;
+  stale.id = old_id;
+  stale.from_bytes = old_at.int64(0, 0);
+  stale.from_hash = std::string(old_at.text(0, 1));
+  stale.to.bytes = stale.from_bytes + 10;
+  stale.to.hash = "later";
+  warehouse::transaction tx(fx.db());
+  auto outcome = warehouse::advance_files(fx.db(), std::span<const warehouse::file_advance>(&stale, 1));
+  tx.commit();
+  CHECK(outcome.at(0) == warehouse::advance_outcome::elsewhere);
+  CHECK(fx.text("select state from sluice.files where id = $1", {std::to_string(old_id)}) == "reloaded");
 }
 
 }  // namespace sluice::testing
