@@ -214,8 +214,8 @@ void change_stream::put_change(table_info& t, char op, const pg::tuple& row, con
   auto& target = rows_for(t);
   auto& out = target.rows;
   auto before = out.size();
-  std::size_t keys = 0;  // _old_ columns
-  for (const auto& c : t.columns) keys += c.key || t.whole_rows ? 1 : 0;
+  std::size_t keys = 0;
+  for (const auto& c : t.columns) keys += c.key ? 1 : 0;
   out.begin_row(static_cast<std::int16_t>(5 + keys + t.columns.size()));
   out.put_text(std::string(1, op));
   out.put_int8(static_cast<std::int64_t>(begin_.final_lsn));
@@ -233,15 +233,6 @@ void change_stream::put_change(table_info& t, char op, const pg::tuple& row, con
   if (old_key != nullptr) {
     for (std::size_t i = 0; i < t.columns.size() && i < old_key->size() && i < row.size(); ++i) {
       if (t.columns[i].key && (*old_key)[i].bytes != row[i].bytes) key_changed = true;
-    }
-  }
-  if (t.whole_rows) {  // an update's whole old row (a delete's is its row)
-    for (std::size_t i = 0; i < t.columns.size(); ++i) {
-      if (old_key != nullptr && i < old_key->size() && (*old_key)[i].what == pg::column_value::kind::binary) {
-        put_value(out, t.columns[i], (*old_key)[i].bytes);
-      } else {
-        out.put_null();
-      }
     }
   }
   for (std::size_t i = 0; i < t.columns.size(); ++i) {
@@ -420,7 +411,6 @@ void change_stream::on_relation(const pg::relation_message& r) {
   }
   t.schema = schema;
   t.name = r.name;
-  t.full_identity = r.replica_identity == 'f';
   t.announced = std::move(columns);
   t.oid = r.oid;
   relations_[r.oid] = &t;

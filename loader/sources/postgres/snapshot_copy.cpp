@@ -224,7 +224,7 @@ std::pair<std::string, std::int16_t> copy_prefix(const table_info& t, pg::lsn at
   append_field(out.first, be_bytes(static_cast<std::uint64_t>(snapshot_at)));
   append_null(out.first);
   for (const auto& c : t.columns) {
-    if (c.key || t.whole_rows) {
+    if (c.key) {
       append_null(out.first);
       ++out.second;
     }

@@ -252,12 +252,8 @@ std::string mirror_ddl(const table_info& t, const std::string& from, const std::
   ddl += "create table " + t.core + " (" + columns + (t.has_key ? ", primary key (" + keys + ")" : "") + ");\n";
   ddl += "comment on table " + t.core + " is " +
          literal(t.has_key ? "Mirror of " + from + ": equal to the source table once caught up (kept from " + t.staging + ")."
-                 : t.whole_rows
-                     ? "Mirror of " + from + ", which has no primary key but REPLICA IDENTITY FULL: equal to the source"
-                       " table once caught up, each update and delete matching one row on all its values (kept from " +
-                           t.staging + ")."
-                     : "Append-only mirror of " + from + ", which has no primary key: inserts only (kept from " +
-                           t.staging + ").") +
+                           : "Append-only mirror of " + from + ", which has no primary key: inserts only (kept from " +
+                                 t.staging + ").") +
          ";\n";
   for (const auto& c : t.columns) {
     ddl += "comment on column " + t.core + "." + quote(c.name) + " is " + literal(column_comment(c, from)) + ";\n";
@@ -299,30 +295,6 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
       keys += std::string(keys.empty() ? "" : ", ") + quote(c.name);
       copy_cols += ", " + quote("_old_" + c.name);
       staging_shape.emplace_back("_old_" + c.name, c.type);
-    }
-  }
-  // A keyless table whose updates send their old rows: the change log keeps
-  // them. Not for a change log made before without them (its columns cannot
-  // be put in the middle): that mirror stays append-only until the source is
-  // copied afresh.
-  t.whole_rows = false;
-  if (!t.has_key && t.full_identity && !t.columns.empty()) {
-    auto have = warehouse_columns(wh, t.staging);  // empty: no change log yet
-    bool keeps_old = have.empty() || std::any_of(have.begin(), have.end(), [&](const auto& c) {
-                       return c.first == "_old_" + t.columns.front().name;
-                     });
-    if (keeps_old) {
-      t.whole_rows = true;
-      for (const auto& c : t.columns) {
-        old_keys += ", " + quote("_old_" + c.name) + " " + c.type;
-        copy_cols += ", " + quote("_old_" + c.name);
-        staging_shape.emplace_back("_old_" + c.name, c.type);
-      }
-    } else {
-      postgres_log()->warn("source {}: {}.{} has no primary key and REPLICA IDENTITY FULL, but its change log {} was"
-                           " made without the old rows: its mirror only takes inserts. Set state = 'new' in"
-                           " sluice.sources to copy the source afresh and keep a mirror equal to the table",
-                           source, t.schema, t.name, t.staging);
     }
   }
   const auto source_columns_from = staging_shape.size();
@@ -481,10 +453,6 @@ void rename_column(connection& wh, const std::string& source, const table_info& 
   tx.commit();
   postgres_log()->info("source {}: column {} of {}.{} was renamed {} there: renamed in {} and {}", source,
                        rename.from, t.schema, t.name, rename.to, staging, core);
-}
-
-bool full_replica_identity(connection& src, const std::string& oid) {
-  return src.exec_params("select relreplident = 'f' from pg_class where oid = $1::oid", {oid}).text(0, 0) == "t";
 }
 
 column_info warehouse_type(connection& src, std::uint32_t type_oid, int typmod) {

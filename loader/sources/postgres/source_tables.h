@@ -57,13 +57,6 @@ struct table_info {
   std::string core;     // core."S_T"
   std::string copy_statement;
   bool has_key = false;
-  // The source table's replica identity is FULL (its updates and deletes
-  // send the whole old row): said by the source's catalog or Relation message.
-  bool full_identity = false;
-  // Without a key but with full_identity: the change log keeps each update's
-  // old row (_old_<column> for every column) and the mirror matches whole
-  // rows (sql/sluice/0021_whole_row_mirrors.sql). Set by ensure_tables.
-  bool whole_rows = false;
   // The columns of the latest Relation message, checked against the
   // warehouse's tables only when a change of the table is to be applied: after
   // a restart the source sends the old shape again for changes that were
@@ -163,8 +156,6 @@ void rename_column(warehouse::connection& wh, const std::string& source, const t
 // spells them and whether they are in its primary key, read in `src`'s
 // snapshot; `oid` is the table's.
 [[nodiscard]] std::vector<column_info> source_columns(warehouse::connection& src, const std::string& oid);
-// Whether the source table `oid` has REPLICA IDENTITY FULL.
-[[nodiscard]] bool full_replica_identity(warehouse::connection& src, const std::string& oid);
 
 // The table's columns, quoted, comma-separated.
 [[nodiscard]] std::string column_list(const table_info& t);

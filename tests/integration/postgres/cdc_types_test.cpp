@@ -58,38 +58,3 @@ TEST_CASE("enum, enum[], domain and domain[] columns replicate as their text or 
 }
 
 }  // namespace sluice::testing
-
-namespace sluice::testing {
-
-TEST_CASE("a table with replica identity full and no key keeps a mirror equal to the source, duplicates and NULLs"
-          " included",
-          "[integration][cdc]") {
-  sluice_fixture fx;
-  source_db src(source_name(fx));
-  src.db().exec(
-      "create table events (kind text, n int, note text);"
-      "alter table events replica identity full;"
-      "insert into events select 'k' || (i % 3), i % 5, case when i % 4 = 0 then null else 'x' end"
-      "  from generate_series(1, 40) i;"
-      "insert into events values ('dup', 1, 'same'), ('dup', 1, 'same'), ('dup', 1, 'same');"
-      "create publication pub for table events;");
-  add_source(fx, "app", src, "pub");
-  auto first = fx.run_once();
-  INFO(first.describe());
-  REQUIRE(first.ok());
-  src.db().exec(
-      "update events set note = 'changed' where kind = 'k1';"
-      "update events set n = n + 10 where note is null;"
-      "delete from events where kind = 'k2' and n < 3;"
-      "delete from events where ctid = (select ctid from events where kind = 'dup' limit 1);"
-      "insert into events values ('new', null, null), ('new', null, null);"
-      "delete from events where ctid = (select ctid from events where kind = 'new' limit 1);");
-  auto second = fx.run_once();
-  INFO(second.describe());
-  REQUIRE(second.ok());
-  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
-  CHECK(rows_of(fx.db(), "select kind, n, note from core.app_events") ==
-        rows_of(src.db(), "select kind, n, note from events"));
-}
-
-}  // namespace sluice::testing
