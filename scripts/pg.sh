@@ -6,16 +6,16 @@
 #   scripts/pg.sh stop      stop it (fast shutdown)
 #   scripts/pg.sh status    print whether it runs; exit 0 running, 3 stopped, 4 no cluster
 #   scripts/pg.sh dsn [DB]  print the libpq conninfo (database `sluice` by default)
-#   scripts/pg.sh dsn-as ROLE  the conninfo of ROLE over TCP, its password from the .pgpass
+#   scripts/pg.sh dsn-as ROLE  the conninfo of ROLE over TCP, its password from <cluster>/ROLE.pgpass
 #   scripts/pg.sh password ROLE  give ROLE a new generated password (build/app/sluice
-#                           password), kept 0600 in <cluster>/ROLE.password and the .pgpass
+#                           password), kept 0600 in <cluster>/ROLE.password, ROLE.pgpass and pgpass
 #   scripts/pg.sh destroy   stop it and delete the cluster
 #
 # Roles: `sluice migrate` makes sluice_loader (the daemon's) and sluice_reader
 # (for BI users: reads core and reports); ./rerun.sh gives each a password the
 # first time and runs the daemon as sluice_loader. A BI tool connects as
 # `psql -h 127.0.0.1 -p 54329 -U sluice_reader sluice` with the password in
-# data/pg/sluice_reader.password (or PGPASSFILE=data/pg/pgpass). The unix
+# data/pg/sluice_reader.password (or PGPASSFILE=data/pg/sluice_reader.pgpass). The unix
 # socket and postgres stay the owner's (scripts/psql).
 #
 # It listens on a unix socket in the cluster's own directory and on 127.0.0.1 at
@@ -111,6 +111,10 @@ write_pgpass() {
       [[ -e "$file" ]] || continue
       role=$(basename "$file" .password)
       printf '127.0.0.1:%s:*:%s:%s\n' "$port" "$role" "$(head -1 "$file")"
+      # Each role's own, holding only its password: what the daemon and a BI
+      # user are given.
+      printf '127.0.0.1:%s:*:%s:%s\n' "$port" "$role" "$(head -1 "$file")" >"$dir/$role.pgpass.new"
+      mv "$dir/$role.pgpass.new" "$dir/$role.pgpass"
     done
   } >"$dir/pgpass.new"
   mv "$dir/pgpass.new" "$dir/pgpass"
@@ -150,7 +154,7 @@ case "$cmd" in
   dsn-as)
     dir=$(need_dir)
     [[ -n "${2:-}" ]] || sluice_die "usage: scripts/pg.sh dsn-as ROLE"
-    printf 'host=127.0.0.1 port=%s user=%s dbname=%s passfile=%s\n' "$(sluice_cluster_port "$dir")" "$2" "$database" "$dir/pgpass"
+    printf 'host=127.0.0.1 port=%s user=%s dbname=%s passfile=%s\n' "$(sluice_cluster_port "$dir")" "$2" "$database" "$dir/$2.pgpass"
     ;;
   password)
     dir=$(need_dir)

@@ -94,7 +94,7 @@ check "the ledger holds each file once" wait_for "select count(*) from sluice.fi
 
 # 3b. The README's reload, while the daemon (sluice_loader) runs: the file's
 #     rows are replaced, not doubled, and the old ledger row says so.
-"$build/app/sluice" reload hubdoc/first.log --inbox data/inbox --dsn "$(scripts/pg.sh dsn)" >"$work/reload.log" 2>&1 ||
+"$build/app/sluice" reload hubdoc/first.log --inbox data/inbox --dsn "$(scripts/pg.sh dsn-as sluice_loader)" >"$work/reload.log" 2>&1 ||
   { cat "$work/reload.log"; exit 1; }
 check "reload keeps each login once" test "$(sql "select count(*) || ' ' || count(distinct account) from staging.hubdoc_login")" = "60 60"
 check "reload marks the old row reloaded" test "$(sql "select state from sluice.files where id = 1")" = reloaded
@@ -112,7 +112,8 @@ slot=$(sql "select slot_name from sluice.sources")
 # 4b. Least privilege: sluice_reader (over TCP, its password from the .pgpass)
 #     reads core and reports and nothing else; no password is in the
 #     daemon's log, in `ps`, or in anything sluice_reader can read.
-reader() { PGPASSFILE=data/pg/pgpass psql -X -w -At -h 127.0.0.1 -p "$(cat data/pg/port)" -U sluice_reader -d sluice "$@"; }
+reader() { PGPASSFILE=data/pg/sluice_reader.pgpass psql -X -w -At -h 127.0.0.1 -p "$(cat data/pg/port)" -U sluice_reader -d sluice "$@"; }
+loader() { PGPASSFILE=data/pg/sluice_loader.pgpass psql -X -w -At -h 127.0.0.1 -p "$(cat data/pg/port)" -U sluice_loader -d sluice "$@"; }
 refused() {  # refused WHAT SQL: sluice_reader may not run SQL
   if reader -c "$2" >/dev/null 2>"$work/refused.err"; then echo "FAILED: $1"; failures=$((failures + 1));
   else echo "ok: $1 ($(head -1 "$work/refused.err"))"; fi
@@ -132,6 +133,15 @@ refused "sluice_reader cannot read sluice.sources" "select conninfo from sluice.
 refused "sluice_reader cannot read or change the settings" "update settings.hubdoc set as_of = null"
 refused "sluice_reader cannot write reports" "delete from reports.hubdoc_signup_plans"
 refused "sluice_reader cannot call sluice.status()" "select sluice.status()"
+loader_refused() {  # loader_refused WHAT SQL: sluice_loader may not run SQL
+  if loader -c "$2" >/dev/null 2>"$work/refused.err"; then echo "FAILED: $1"; failures=$((failures + 1));
+  else echo "ok: $1 ($(head -1 "$work/refused.err"))"; fi
+}
+loader_refused "sluice_loader cannot change a job's command" "update sluice.jobs set command = 'select 1'"
+loader_refused "sluice_loader cannot change a source's conninfo" "update sluice.sources set conninfo = 'host=/tmp'"
+loader_refused "sluice_loader cannot add a source" "insert into sluice.sources (name, conninfo, publication) values ('x', 'host=/tmp', 'p')"
+loader_refused "sluice_loader cannot change a feed" "update sluice.feeds set file_globs = '{x}'"
+check "each role's pgpass holds its own line only" test "$(cat data/pg/sluice_reader.pgpass | wc -l)$(cut -d: -f4 data/pg/sluice_reader.pgpass)" = 1sluice_reader
 reader -c "select format('copy (select * from %s) to stdout;', c.oid::regclass) from pg_class c
            where c.relkind in ('r', 'v', 'm', 'p') and has_table_privilege(c.oid, 'select')" >"$work/readable.sql"
 reader -f "$work/readable.sql" >"$work/readable.txt" 2>/dev/null || true

@@ -55,15 +55,25 @@ int set_password(const std::string& dsn, const std::string& role, const std::fil
   auto temporary = out;
   temporary += ".new";
   std::filesystem::remove(temporary);
+  bool sent = false;
   try {
     auto password = generate_password();
     write_private(temporary, password);
     warehouse::connection wh(dsn);
+    sent = true;
     wh.set_password(role, password);
     std::filesystem::rename(temporary, out);
     log()->info("role {} on {} has a new password, kept in {} (mode 0600)", role, wh.target(), out.string());
     return 0;
   } catch (const std::exception& e) {
+    if (sent) {
+      // The server may have taken it (a connection lost at the commit): the
+      // only copy stays.
+      log()->error("role {}: the password may not have been changed: {}; the new one is kept in {} (if the old"
+                   " password no longer works, it is that one)",
+                   role, e.what(), temporary.string());
+      return 1;
+    }
     std::error_code ignored;
     std::filesystem::remove(temporary, ignored);
     log()->error("role {}: the password was not changed: {}", role, e.what());

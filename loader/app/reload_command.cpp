@@ -71,14 +71,16 @@ int reload_file(const run_settings& settings, const reload_request& request) {
                  old.path, *target->duplicate_of, *target->duplicate_of);
     return 1;
   }
-  if (old.state != "loaded") {
+  if (old.state != "loaded" && !target->reloading) {
     log()->error("file {} ({}) is {}, not loaded: only a loaded file can be loaded again", old.id, old.path,
                  old.state);
     return 1;
   }
-  std::printf("file %lld (%s, feed %s): reloading removes\n", static_cast<long long>(old.id), old.path.c_str(),
-              old.feed.c_str());
-  print_plan(conn, old.id);
+  if (!target->reloading) {
+    std::printf("file %lld (%s, feed %s): reloading removes\n", static_cast<long long>(old.id), old.path.c_str(),
+                old.feed.c_str());
+    print_plan(conn, old.id);
+  }
   if (request.dry_run) {
     std::printf("(dry run: nothing changed)\n");
     return 0;

@@ -56,8 +56,6 @@ begin
     execute format('revoke all on schema %I from sluice_reader', s);
     execute format('revoke all on all tables in schema %I from sluice_reader', s);
   end loop;
-  -- Mirrors the loader makes later are readable at once.
-  alter default privileges for role sluice_loader in schema core grant select on tables to sluice_reader;
 
   -- sluice_loader: write what the daemon writes; make tables where the
   -- replicator makes them (staging, core); read the settings.
@@ -75,43 +73,51 @@ begin
     continue when to_regclass(s) is null;
     execute format('revoke insert, update, delete, truncate on %s from sluice_loader', s::regclass);
   end loop;
+  -- What the owner decides and the daemon reads: jobs' commands and sources'
+  -- connections (SQL and conninfo someone else's session runs), not written
+  -- by the daemon beyond its own bookkeeping columns.
+  if to_regclass('sluice.jobs') is not null then
+    revoke insert, update, delete, truncate on sluice.jobs from sluice_loader;
+    grant update (watermark, last_run_at, last_error, last_started_at, last_seconds) on sluice.jobs to sluice_loader;
+  end if;
+  if to_regclass('sluice.sources') is not null then
+    revoke insert, update, delete, truncate on sluice.sources from sluice_loader;
+    grant update (state, slot_name, applied_lsn, applied_end_lsn, snapshot_lsn, partial_lsn, partial_seq,
+                  last_error, updated_at, applied_commit_at, wal_end, wal_end_at, lag_seconds)
+      on sluice.sources to sluice_loader;
+  end if;
   if to_regnamespace('settings') is not null then
     grant usage on schema settings to sluice_loader;
     grant select on all tables in schema settings to sluice_loader;
   end if;
 
-  -- The replicator alters its change logs and mirrors (columns added, the
-  -- apply trigger made, and turned off during the initial copy, its function
-  -- rewritten): it owns them, and their apply functions. Change logs are
-  -- those it registered (sluice.source_tables) and those a pack declares
-  -- before any change arrived (staging tables with a pg_lsn _lsn column, as
-  -- the orders pack's). (Handing a table over needs a superuser or a member
-  -- of sluice_loader.)
+  -- Needs a superuser or a member of sluice_loader from here on.
   if not (select rolsuper from pg_roles where rolname = current_user)
      and not pg_has_role(current_user, 'sluice_loader', 'member') then
-    raise notice 'sluice: % may not hand tables to sluice_loader; a daemon running as sluice_loader cannot alter the change logs and mirrors made before (run sluice migrate as a superuser once, or: grant sluice_loader to %)',
+    raise notice 'sluice: % may not act for sluice_loader: mirrors it makes are not readable by sluice_reader until a superuser runs sluice migrate, and a daemon running as sluice_loader cannot alter the change logs packs declared (run sluice migrate as a superuser once, or: grant sluice_loader to %)',
       current_user, current_user;
     return;
   end if;
+  -- Mirrors the loader makes later are readable at once.
+  alter default privileges for role sluice_loader in schema core grant select on tables to sluice_reader;
+  -- The replicator alters change logs (columns added, its trigger made and
+  -- turned off during the initial copy): it owns those a pack declares before
+  -- any change arrived (the orders pack's), found by their shape alone
+  -- (_op text, _lsn pg_lsn, _seq integer in staging), never by a row the
+  -- loader could write; what it makes itself it owns already. (A change log
+  -- or mirror made by a superuser's daemon before the roles stays its: run
+  -- that daemon once more, or hand it over by hand.)
   for t in
     select c.oid::regclass as tbl from pg_class c
-     where pg_get_userbyid(c.relowner) <> 'sluice_loader'
-       and (c.oid in (select to_regclass(n.name) from sluice.source_tables st
-                        cross join lateral (values (st.change_log), (st.mirror)) as n(name))
-            or (c.relnamespace = 'staging'::regnamespace and c.relkind in ('r', 'p')
-                and exists (select from pg_attribute a where a.attrelid = c.oid and a.attname = '_lsn'
-                                                         and a.atttypid = 'pg_lsn'::regtype and not a.attisdropped)))
+     where c.relnamespace = 'staging'::regnamespace and c.relkind in ('r', 'p')
+       and pg_get_userbyid(c.relowner) <> 'sluice_loader'
+       and (select count(*) from pg_attribute a
+             where a.attrelid = c.oid and not a.attisdropped
+               and (a.attname, a.atttypid) in (('_op', 'text'::regtype), ('_lsn', 'pg_lsn'::regtype),
+                                               ('_seq', 'integer'::regtype))) = 3
   loop
     execute format('alter table %s owner to sluice_loader', t.tbl);
   end loop;
-  for t in
-    select distinct g.tgfoid::regprocedure as fn from pg_trigger g
-      join pg_class c on c.oid = g.tgrelid and c.relnamespace = 'staging'::regnamespace
-      join pg_proc p on p.oid = g.tgfoid
-     where g.tgname = 'apply_to_mirror' and pg_get_userbyid(p.proowner) <> 'sluice_loader'
-  loop
-    execute format('alter function %s owner to sluice_loader', t.fn);
-  end loop;
 end
 $$;
-comment on procedure sluice.grant_roles() is 'Grants sluice_loader and sluice_reader what they need on this database''s schemas as they are now, and hands the replicator''s change logs and mirrors to sluice_loader. `sluice migrate` calls it after every migrate; idempotent.';
+comment on procedure sluice.grant_roles() is 'Grants sluice_loader and sluice_reader what they need on this database''s schemas as they are now (the loader writes only its own columns of sluice.jobs and sluice.sources), and hands the change logs packs declared to sluice_loader. `sluice migrate` calls it after every migrate; idempotent.';

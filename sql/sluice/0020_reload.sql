@@ -14,7 +14,8 @@ alter table sluice.files add constraint files_state_check
 comment on column sluice.files.state is 'loading: being read, or waiting for more (a line without its newline waits in the daemon); loaded: read to its end once it had settled (it is loaded again from bytes_done if it grows); duplicate: same content as duplicate_of, nothing loaded from it; replaced: the path now holds other content, loaded as a new row; refused: never read (reason says why); gone: its file disappeared before it was loaded; reloaded: `sluice reload` loaded its file again as the row whose reload_of is this one, and its rows and rejects are gone.';
 
 alter table sluice.files add column reload_of bigint references sluice.files;
-create unique index files_reload_of on sluice.files (reload_of) where reload_of is not null;
+create unique index files_reload_of on sluice.files (reload_of)
+  where reload_of is not null and state in ('loading', 'loaded');
 comment on column sluice.files.reload_of is 'For a file loaded again by `sluice reload`: the row it replaces (state reloaded once this row''s first batch committed).';
 
 create table sluice.rebuilds (
@@ -32,11 +33,22 @@ comment on column sluice.rebuilds.command is 'The SQL to run (e.g. select core.p
 create function sluice.reload_inputs(file_id bigint) returns text[]
   language sql stable
 as $$
-  select coalesce(array_agg(distinct t.target_table order by t.target_table), '{}')
+  select coalesce(array_agg(distinct c.oid::regclass::text order by c.oid::regclass::text), '{}')
+    from pg_class c
+   where c.relnamespace = 'staging'::regnamespace and c.relkind in ('r', 'p')
+     and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = '_file_id'
+                                                and not a.attisdropped)
+$$;
+comment on function sluice.reload_inputs(bigint) is 'The staging tables a file''s rows can be in: every table of staging with a _file_id column (also one the feed no longer targets since its declaration was fixed).';
+
+create function sluice.feed_tables(file_id bigint) returns text[]
+  language sql stable
+as $$
+  select coalesce(array_agg(distinct t.target_table), '{}')
     from sluice.files f join sluice.feed_targets t on t.feed = f.feed
    where f.id = file_id
 $$;
-comment on function sluice.reload_inputs(bigint) is 'The staging tables a file''s rows can be in: every target table of its feed.';
+comment on function sluice.feed_tables(bigint) is 'The staging tables the file''s feed loads into now (its declaration''s targets).';
 
 -- What `sluice reload --dry-run` prints: the rows and rejects that would go,
 -- and the rebuilds that would run.
@@ -46,14 +58,18 @@ as $$
 declare
   t text;
   n bigint;
+  touched text[] := '{}';
 begin
   foreach t in array sluice.reload_inputs(file_id) loop
     execute format('select count(*) from %s where _file_id = $1', t::regclass) into n using file_id;
-    return query select 'rows'::text, t, n;
+    if n > 0 then
+      touched := touched || t;
+      return query select 'rows'::text, t, n;
+    end if;
   end loop;
   return query select 'rejects'::text, 'sluice.rejects'::text, count(*) from sluice.rejects r where r.file_id = reload_plan.file_id;
   return query select 'rebuild'::text, b.name || ': ' || b.command, null::bigint
-                 from sluice.rebuilds b where b.inputs && sluice.reload_inputs(file_id) order by b.name;
+                 from sluice.rebuilds b where b.inputs && (touched || sluice.feed_tables(file_id)) order by b.name;
 end
 $$;
 comment on function sluice.reload_plan(bigint) is 'What reloading the file would remove (rows per staging table, rejects) and which rebuilds would run; changes nothing.';
@@ -65,6 +81,7 @@ create function sluice.finish_reload(old_id bigint, new_id bigint) returns text[
 as $$
 declare
   old_row sluice.files;
+  n bigint;
   t text;
   targets text[];
   ran text[] := '{}';
@@ -72,9 +89,11 @@ declare
 begin
   select * into old_row from sluice.files where id = old_id for update;
   if old_row.state = 'reloaded' then return ran; end if;
-  targets := sluice.reload_inputs(old_id);
-  foreach t in array targets loop
+  targets := sluice.feed_tables(old_id);
+  foreach t in array sluice.reload_inputs(old_id) loop
     execute format('delete from %s where _file_id = $1', t::regclass) using old_id;
+    get diagnostics n = row_count;
+    if n > 0 then targets := targets || t; end if;
   end loop;
   delete from sluice.rejects where file_id = old_id;
   update sluice.files
@@ -87,7 +106,7 @@ begin
   return ran;
 end
 $$;
-comment on function sluice.finish_reload(bigint, bigint) is 'The end of `sluice reload`: deletes the old file row''s staging rows (every target table of its feed) and rejects, marks it reloaded, and runs the rebuilds (sluice.rebuilds) that read those tables. Called by the trigger reload_on_first_batch.';
+comment on function sluice.finish_reload(bigint, bigint) is 'The end of `sluice reload`: deletes the old file row''s staging rows (from every staging table with a _file_id) and rejects, marks it reloaded, and runs the rebuilds (sluice.rebuilds) that read the tables it had rows in or its feed loads into. Called by the trigger reload_on_first_batch.';
 
 create function sluice.reload_on_first_batch() returns trigger
   language plpgsql
