@@ -107,17 +107,25 @@ else
   echo "no second cluster: the change-data-capture sources live on the warehouse's cluster"
 fi
 
+# A ctest regex matching exactly the integration tests named in $1, one a line.
+names_regex() {
+  printf '%s\n' "$1" | sed -e 's/[][\.^$*+?(){}|/]/\\&/g' -e 's/^/^integration:/' -e 's/$/$/' | paste -sd'|'
+}
+
 if [[ -n "$tags" ]]; then
   # The tests with those tags, by name: ctest knows names, Catch2 knows tags.
   # (Catch2 2 exits with the number of tests it listed.)
   names=$({ "$build_dir/tests/sluice-integration-tests" --list-test-names-only "$tags" || true; } | sed '/^$/d')
   [[ -n "$names" ]] || sluice_die "no integration test has the tags $tags"
-  regex=$(printf '%s\n' "$names" | sed -e 's/[][\.^$*+?(){}|/]/\\&/g' -e 's/^/^integration:/' -e 's/$/$/' | paste -sd'|')
-  set -- -R "$regex" "$@"
+  set -- -R "$(names_regex "$names")" "$@"
 elif [[ -n "${SLUICE_SANITIZE:-}" ]]; then
   # The SQL tests run SQL in the server (sluice only migrates, as every
-  # integration test does): a sanitizer has nothing to look at in them.
+  # integration test does): a sanitizer has nothing to look at in them. The
+  # [slow] kill -9 tests run in the plain suite; under a sanitizer the soak's
+  # kill and crash faults drive the same recovery (CI's time budget).
+  slow=$({ "$build_dir/tests/sluice-integration-tests" --list-test-names-only "[slow]" || true; } | sed '/^$/d')
   set -- -LE sql "$@"
+  if [[ -n "$slow" ]]; then set -- -E "$(names_regex "$slow")" "$@"; fi
 fi
 
 if [[ -n "$tags" ]]; then section "ctest: the integration tests tagged $tags"; else section "ctest $*"; fi
