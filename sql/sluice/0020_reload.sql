@@ -30,7 +30,7 @@ comment on column sluice.rebuilds.pack is 'The pack it belongs to.';
 comment on column sluice.rebuilds.inputs is 'The staging tables it reads, "schema.name": it runs when rows of one of them are removed.';
 comment on column sluice.rebuilds.command is 'The SQL to run (e.g. select core.pleo_rebuild()), in the transaction that removed the rows.';
 
-create function sluice.reload_inputs(file_id bigint) returns text[]
+create function sluice.file_tables() returns text[]
   language sql stable
 as $$
   select coalesce(array_agg(distinct c.oid::regclass::text order by c.oid::regclass::text), '{}')
@@ -39,7 +39,7 @@ as $$
      and exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = '_file_id'
                                                 and not a.attisdropped)
 $$;
-comment on function sluice.reload_inputs(bigint) is 'The staging tables a file''s rows can be in: every table of staging with a _file_id column (also one the feed no longer targets since its declaration was fixed).';
+comment on function sluice.file_tables() is 'The staging tables a file''s rows can be in: every table of staging with a _file_id column (also one the feed no longer targets since its declaration was fixed).';
 
 create function sluice.feed_tables(file_id bigint) returns text[]
   language sql stable
@@ -60,7 +60,7 @@ declare
   n bigint;
   touched text[] := '{}';
 begin
-  foreach t in array sluice.reload_inputs(file_id) loop
+  foreach t in array sluice.file_tables() loop
     execute format('select count(*) from %s where _file_id = $1', t::regclass) into n using file_id;
     if n > 0 then
       touched := touched || t;
@@ -90,7 +90,7 @@ begin
   select * into old_row from sluice.files where id = old_id for update;
   if old_row.state = 'reloaded' then return ran; end if;
   targets := sluice.feed_tables(old_id);
-  foreach t in array sluice.reload_inputs(old_id) loop
+  foreach t in array sluice.file_tables() loop
     execute format('delete from %s where _file_id = $1', t::regclass) using old_id;
     get diagnostics n = row_count;
     if n > 0 then targets := targets || t; end if;
