@@ -103,8 +103,9 @@ std::optional<std::string> lead_hash_of(int fd, std::uint64_t size) {
 }
 
 // Hash of bytes [0, length), or nullopt when the file is shorter.
-std::optional<content_hash> hash_prefix(int fd, std::uint64_t length) {
+std::optional<content_hash> hash_prefix(int fd, std::uint64_t length, std::uint64_t* line_breaks) {
   content_hash hash;
+  if (line_breaks) *line_breaks = 0;
   std::vector<char> chunk(1 << 20);
   std::uint64_t at = 0;
   while (at < length) {
@@ -113,6 +114,7 @@ std::optional<content_hash> hash_prefix(int fd, std::uint64_t length) {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return std::nullopt;
     hash.update({chunk.data(), static_cast<std::size_t>(n)});
+    if (line_breaks) *line_breaks += static_cast<std::uint64_t>(std::count(chunk.data(), chunk.data() + n, '\n'));
     at += static_cast<std::uint64_t>(n);
   }
   return hash;

@@ -88,8 +88,10 @@ struct opened_file {
 // lead_hash_in() of a plain file `size` bytes long, read from `fd`.
 [[nodiscard]] std::optional<std::string> lead_hash_of(int fd, std::uint64_t size);
 
-// Hash of bytes [0, length), or nullopt when the file is shorter.
-[[nodiscard]] std::optional<content_hash> hash_prefix(int fd, std::uint64_t length);
+// Hash of bytes [0, length), or nullopt when the file is shorter. When
+// `line_breaks` is given, it is set to the number of '\n' among them.
+[[nodiscard]] std::optional<content_hash> hash_prefix(int fd, std::uint64_t length,
+                                                      std::uint64_t* line_breaks = nullptr);
 
 // Hash of the (at most) guard_bytes of content before `end`, read through a
 // compressed file's source (which still holds them: see byte_source.h).

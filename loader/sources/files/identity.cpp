@@ -364,15 +364,46 @@ void identity::wait_for_copies(std::vector<sighting>& files, identity_ledger& le
 }
 
 // A settled new file that starts as a row loading or loaded (`match`; `head`:
-// the hash of its first 4 KiB, "" when shorter): a file of its own, unless the
-// row's log was truncated (or renamed) since it was read. Then the log is
-// looked at first, and its row may go on in this copy.
+// the hash of its first 4 KiB, "" when shorter): a file of its own, unless
+// - it holds what the row's file starts with (a cp of a file still being
+//   written or loaded, or of a log that has grown since): then what it holds
+//   is loaded from the row's file (a duplicate once the row has loaded past
+//   it; until then it waits);
+// - it starts with all the row's file holds while that still loads (the row
+//   may be its cp, still being written): it waits;
+// - or the row's log was truncated (or renamed) since it was read. Then the
+//   log is looked at first, and its row may go on in this copy.
 void identity::judge_settled_match(const sighting& f, const warehouse::prefix_match& match, const std::string& head,
                                    verdict& v, identity_decisions& out) {
-  auto where = where_is(match);
+  auto file = open_row(match);
+  auto where = where_is(match, file);
   if (where == row_file::holds_it) {
     held_copies_.erase(f.path);
-    return;  // a file of its own
+    auto shared = shared_start(f, match, file.fd);
+    if (!shared) return;  // a file of its own
+    auto names = match.path + " (file " + std::to_string(match.id) + ")";
+    if (shared->bytes < f.stat.size) {
+      // All the row's file holds is how this one starts: a cp still
+      // writing it (then it becomes this file), or a longer file of its own
+      // (known once the row is loaded).
+      if (match.loading) {
+        retry(v, "it starts with all that " + names + " holds, which is still loading; judged once that is loaded");
+      }
+      return;
+    }
+    if (shared->bytes > match.bytes_done) {
+      retry(v, "it holds what " + names + " starts with, which is still loading; judged once that is loaded past it");
+      return;
+    }
+    v = verdict{};
+    v.kind = verdict_kind::duplicate;
+    v.row = warehouse::file_row{};
+    v.row->id = match.id;
+    v.row->path = match.path;
+    v.row->done = std::move(*shared);
+    v.reason = "the same content as the first " + std::to_string(v.row->done.bytes) + " bytes of " + names +
+               ", which are loaded already; nothing loaded from this copy";
+    return;
   }
   if (where == row_file::elsewhere) {
     // Its log was renamed (or deleted) since its row saw it: if it was
@@ -395,29 +426,63 @@ void identity::judge_settled_match(const sighting& f, const warehouse::prefix_ma
                     where == row_file::truncated ? "truncated" : "renamed or deleted since");
 }
 
+identity::row_handle identity::open_row(const warehouse::prefix_match& row) {
+  row_handle out;
+  if (int held = held_fd_(row.id); held >= 0) {
+    out.fd = held;
+    return out;
+  }
+  if (!row.inode) return out;
+  auto now = open_beneath(inbox_fd_, row.path);
+  if (now.busy || !now.refusal.empty()) return out;
+  auto st = stat_of(now.st);
+  if (now.gone || st.device != row.inode->first || st.inode != row.inode->second) {
+    out.elsewhere = true;
+    return out;
+  }
+  out.opened = std::move(now.fd);
+  out.fd = out.opened.get();
+  return out;
+}
+
 // Where a loading row's file is, as far as a copy of it is concerned:
 // still holding what was loaded from it, truncated (fewer bytes, or other
 // bytes before where loading stopped), or not where the row saw it (renamed
 // or deleted since, and not held here: its next sighting will tell).
-identity::row_file identity::where_is(const warehouse::prefix_match& row) {
+identity::row_file identity::where_is(const warehouse::prefix_match& row, const row_handle& file) {
   if (!row.loading || !row.inode || row.bytes_done == 0) return row_file::holds_it;
-  auto check = [&](int fd, const file_stat& st) {
-    bool truncated = st.size < row.bytes_done ||
-                     (!row.guard_hash.empty() &&
-                      guard_hash_of(fd, static_cast<std::uint64_t>(row.bytes_done)) != row.guard_hash);
-    return truncated ? row_file::truncated : row_file::holds_it;
-  };
-  if (int held = held_fd_(row.id); held >= 0) {
-    struct stat st {};
-    if (::fstat(held, &st) != 0) return row_file::holds_it;
-    return check(held, stat_of(st));
-  }
-  auto now = open_beneath(inbox_fd_, row.path);
-  if (now.busy || !now.refusal.empty()) return row_file::holds_it;
-  if (now.gone) return row_file::elsewhere;
-  auto st = stat_of(now.st);
-  if (st.device != row.inode->first || st.inode != row.inode->second) return row_file::elsewhere;
-  return check(now.fd.get(), st);
+  if (file.elsewhere) return row_file::elsewhere;
+  struct stat st {};
+  if (file.fd < 0 || ::fstat(file.fd, &st) != 0) return row_file::holds_it;
+  bool truncated = st.st_size < row.bytes_done ||
+                   (!row.guard_hash.empty() &&
+                    guard_hash_of(file.fd, static_cast<std::uint64_t>(row.bytes_done)) != row.guard_hash);
+  return truncated ? row_file::truncated : row_file::holds_it;
+}
+
+// What the settled new file `f` and the file of `row` (open as `row_fd`, -1
+// when it cannot be read here) hold alike from their start: all of the
+// shorter one, when that file still holds what was loaded of it; nullopt
+// when they differ. As an offset in `f` (its records counted as its lines:
+// they number what a later append to a duplicate adds).
+std::optional<warehouse::file_offset> identity::shared_start(const sighting& f, const warehouse::prefix_match& row,
+                                                             int row_fd) {
+  struct stat st {};
+  if (row_fd < 0 || ::fstat(row_fd, &st) != 0 || st.st_size == 0 || f.stat.size == 0) return std::nullopt;
+  auto loaded = static_cast<std::uint64_t>(row.bytes_done);
+  if (loaded > 0 && !row.guard_hash.empty() && guard_hash_of(row_fd, loaded) != row.guard_hash) return std::nullopt;
+  auto length = static_cast<std::uint64_t>(std::min<std::int64_t>(f.stat.size, st.st_size));
+  auto theirs = hash_prefix(row_fd, length);
+  std::uint64_t lines = 0;
+  auto ours = hash_prefix(f.file.fd.get(), length, &lines);
+  if (!theirs || !ours || theirs->hex() != ours->hex()) return std::nullopt;
+  warehouse::file_offset at;
+  at.bytes = static_cast<std::int64_t>(length);
+  at.lines = static_cast<std::int64_t>(lines);
+  at.records = at.lines;
+  at.hash = ours->hex();
+  at.guard_hash = guard_hash_of(f.file.fd.get(), length);
+  return at;
 }
 
 // Whether ledger row `row`, still loading, has lost its file (deleted before

@@ -160,9 +160,21 @@ class identity {
   void match_contents(std::vector<sighting>& files, identity_ledger& ledger, identity_decisions& out,
                       const content_lookups& lookups);
   void wait_for_copies(std::vector<sighting>& files, identity_ledger& ledger, identity_decisions& out);
+  // The file of a row that a new file starts as: the descriptor this
+  // process holds for it, or its path opened again while it still has the
+  // row's inode (fd -1 when neither: busy, refused, or no inode known);
+  // `elsewhere`: the path holds no file or another one.
+  struct row_handle {
+    unique_fd opened;
+    int fd = -1;
+    bool elsewhere = false;
+  };
   void judge_settled_match(const sighting& f, const warehouse::prefix_match& match, const std::string& head,
                            verdict& v, identity_decisions& out);
-  row_file where_is(const warehouse::prefix_match& row);
+  row_handle open_row(const warehouse::prefix_match& row);
+  row_file where_is(const warehouse::prefix_match& row, const row_handle& file);
+  std::optional<warehouse::file_offset> shared_start(const sighting& f, const warehouse::prefix_match& row,
+                                                     int row_fd);
   bool orphaned(const warehouse::file_row& row, const sighting& copy, identity_ledger& ledger,
                 std::set<std::int64_t>& claimed);
 

@@ -304,4 +304,51 @@ TEST_CASE("a file renamed in and cp'd at once while the daemon looks: the copy i
         "duplicate");
 }
 
+// BUG (found by the soak, seed 169401699, 2026-12-06): the other order. The
+// cp of a file was seen first, still being written, and given the row; the
+// original, renamed in while the copy still loaded, started as that row does
+// and was taken for a file of its own (14,736 records doubled).
+TEST_CASE("a copy seen first while cp writes it, then its original renamed in: the original is a duplicate",
+          "[integration][identity][daemon][regression]") {
+  sluice_fixture fx;
+  auto daemon = start_daemon(fx, "daemon.log", "300");
+  std::filesystem::create_directories(fx.inbox() / "hubdoc");
+  const std::string content = logins(100'000, 20'000);  // about 2.5 MB
+  auto outside = fx.inbox().parent_path() / "outside-big.log";
+  {
+    std::ofstream out(outside, std::ios::binary);
+    out << content;
+  }
+  {
+    std::ofstream copy(fx.inbox() / "hubdoc/big-copy.log", std::ios::binary);
+    copy.write(content.data(), 64 * 1024);
+    copy.flush();
+    REQUIRE(wait_until([&] {
+      return fx.scalar("select count(*) from sluice.files where path = 'hubdoc/big-copy.log' and state = 'loading'") ==
+             1;
+    }, 20s, 20ms));
+    bool renamed = false;
+    for (std::size_t at = 64 * 1024; at < content.size(); at += 128 * 1024) {
+      std::this_thread::sleep_for(50ms);
+      auto piece = std::string_view(content).substr(at, 128 * 1024);
+      copy.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+      copy.flush();
+      if (!renamed && at > content.size() / 2) {
+        std::filesystem::rename(outside, fx.inbox() / "hubdoc/big.log");
+        renamed = true;
+      }
+    }
+  }
+  bool judged = wait_until([&] { return files_in_state(fx, "duplicate") == 1 && fx.staging_rows() == 20'000; },
+                           30s, 100ms);
+  std::this_thread::sleep_for(1s);  // anything loaded twice would show by now
+  stop_daemon(*daemon);
+  INFO(daemon->output());
+  CHECK(judged);
+  CHECK(fx.staging_rows() == 20'000);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  CHECK(fx.text("select state from sluice.files where path = 'hubdoc/big.log' order by id desc limit 1") ==
+        "duplicate");
+}
+
 }  // namespace sluice::testing

@@ -269,6 +269,72 @@ TEST_CASE("a copy of a file still loading waits while its original is alive, and
   }
 }
 
+// The soak's seed 169401699: the cp of a file renamed in was seen first, still
+// being written, and given the row; the original, settled, started as that
+// row does and was loaded again as a file of its own.
+TEST_CASE("a file that holds what a file still loading starts with waits, then is its duplicate", "[identity]") {
+  inbox in;
+  in.write("copy.ndjson", lines);
+  in.ledger.rows.push_back(in.row_of("copy.ndjson", "loading", 8));  // no content size: seen unsettled
+  in.write("a.ndjson", lines);
+  auto files = one(in.see("a.ndjson"));
+  auto d = in.decide(files);
+  REQUIRE(d.verdicts[0].kind == verdict_kind::retry);
+  CHECK(d.verdicts[0].reason.find("holds what copy.ndjson (file 1) starts with, which is still loading") !=
+        std::string::npos);
+
+  SECTION("once the row has loaded past it, it is its duplicate, ending where it ends") {
+    in.ledger.rows.clear();
+    in.ledger.rows.push_back(in.row_of("copy.ndjson", "loading", static_cast<std::int64_t>(lines.size())));
+    auto again = one(in.see("a.ndjson"));
+    auto e = in.decide(again);
+    REQUIRE(e.verdicts[0].kind == verdict_kind::duplicate);
+    CHECK(e.verdicts[0].row->id == 1);
+    CHECK(e.verdicts[0].row->done.bytes == static_cast<std::int64_t>(lines.size()));
+    CHECK(e.verdicts[0].row->done.lines == 3);
+    CHECK(e.verdicts[0].row->done.hash == content_hash::of(lines));
+  }
+  SECTION("while the row's file, shorter, is still being written, a file that starts with all of it waits") {
+    in.write("b.ndjson", lines + "{\"n\":4}\n");
+    auto longer = one(in.see("b.ndjson"));
+    auto e = in.decide(longer);
+    REQUIRE(e.verdicts[0].kind == verdict_kind::retry);
+    CHECK(e.verdicts[0].reason.find("starts with all that copy.ndjson (file 1) holds") != std::string::npos);
+
+    SECTION("once that row is loaded, the longer file is a file of its own") {
+      in.ledger.rows.clear();
+      in.ledger.rows.push_back(in.row_of("copy.ndjson", "loaded", static_cast<std::int64_t>(lines.size())));
+      auto again = one(in.see("b.ndjson"));
+      CHECK(in.decide(again).verdicts[0].kind == verdict_kind::fresh);
+    }
+  }
+  SECTION("a file that goes on otherwise is a file of its own") {
+    in.write("b.ndjson", lines + "{\"n\":4}\n");
+    in.write("copy.ndjson", lines + "{\"n\":5}\n");
+    auto other = one(in.see("b.ndjson"));
+    CHECK(in.decide(other).verdicts[0].kind == verdict_kind::fresh);
+  }
+}
+
+TEST_CASE("a cp of a log that has grown since is a duplicate of what was loaded of it", "[identity]") {
+  inbox in;
+  auto more = lines + "{\"n\":4}\n{\"n\":5}\n";
+  in.write("app.log", more);
+  in.ledger.rows.push_back(in.row_of("app.log", "loaded", static_cast<std::int64_t>(more.size())));
+  in.write("app.log.bak", lines);  // copied when the log held three lines
+  auto files = one(in.see("app.log.bak"));
+  auto d = in.decide(files);
+  REQUIRE(d.verdicts[0].kind == verdict_kind::duplicate);
+  CHECK(d.verdicts[0].row->done.bytes == static_cast<std::int64_t>(lines.size()));
+  CHECK(d.verdicts[0].reason.find("first 24 bytes of app.log (file 1)") != std::string::npos);
+
+  SECTION("unless the log no longer holds what was loaded of it") {
+    in.write("app.log", "{\"x\":0}\n" + more.substr(8));
+    auto again = one(in.see("app.log.bak"));
+    CHECK(in.decide(again).verdicts[0].kind == verdict_kind::fresh);
+  }
+}
+
 TEST_CASE("of two equal new files in one pass, the first is fresh and the second waits", "[identity]") {
   inbox in;
   in.write("a.ndjson", lines);
