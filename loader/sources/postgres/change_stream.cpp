@@ -395,7 +395,7 @@ void change_stream::on_relation(const pg::relation_message& r) {
     if (column.type_oid < first_user_oid) {
       auto type = run_.wh.exec_params("select format_type($1::oid, $2::int)",
                                       {std::to_string(column.type_oid), std::to_string(column.type_modifier)});
-      columns.push_back({column.name, std::string(type.text(0, 0)), column.key, {}, 0});
+      columns.push_back({column.name, std::string(type.text(0, 0)), column.key, {}, 0, {}});
       continue;
     }
     auto key = std::pair{column.type_oid, static_cast<int>(column.type_modifier)};
@@ -409,6 +409,7 @@ void change_stream::on_relation(const pg::relation_message& r) {
     kept.key = column.key;
     columns.push_back(std::move(kept));
   }
+  name_columns(columns, schema + "." + r.name + " on source " + run_.source.name);
   t.schema = schema;
   t.name = r.name;
   t.announced = std::move(columns);

@@ -113,7 +113,8 @@ void source_run::take_snapshot(replication_connection& repl) {
     table_info t;
     t.schema = published.text(row, 1);
     t.name = published.text(row, 2);
-    t.columns = source_columns(src, std::string(published.text(row, 0)));
+    t.columns = source_columns(src, std::string(published.text(row, 0)),
+                               t.schema + "." + t.name + " on source " + source.name);
     ensure_tables(wh, source.name, t);  // DDL first, in its own transaction
     tables[t.schema + "." + t.name] = std::move(t);
   }
@@ -252,7 +253,7 @@ void source_run::copy_added(const std::string& schema, const std::string& name) 
     postgres_log()->warn("source {}: {} is no longer on the source; nothing to copy", source.name, qualified);
     warehouse::record_copy(wh, source.name, qualified, created.consistent_point);
   } else {
-    t.columns = source_columns(src, std::string(oid.text(0, 0)));
+    t.columns = source_columns(src, std::string(oid.text(0, 0)), qualified + " on source " + source.name);
     ensure_tables(wh, source.name, t);
     auto [prefix, prefix_fields] = copy_prefix(t, created.consistent_point, snapshot_time(src));
     // The change log's trigger fills the mirror, as for streamed changes;

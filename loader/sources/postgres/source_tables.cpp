@@ -217,8 +217,11 @@ void read_keys(connection& wh, table_info& t) {
 // "Column c of from.", saying the source's type when the warehouse keeps
 // another.
 std::string column_comment(const column_info& c, const std::string& from) {
-  if (c.source_type.empty()) return "Column " + c.name + " of " + from + ".";
-  return "Column " + c.name + " of " + from + " (of type " + c.source_type + " there, kept as " + c.type + ").";
+  auto named = c.source_name.empty() ? "Column " + c.name + " of " + from
+                                     : "Column " + c.source_name + " of " + from + ", called " + c.name +
+                                           " here (" + c.source_name + " is a column of sluice's own)";
+  if (c.source_type.empty()) return named + ".";
+  return named + " (of type " + c.source_type + " there, kept as " + c.type + ").";
 }
 
 // The change log of t (`columns`: its _old_<key> and source columns, as
@@ -353,7 +356,9 @@ std::map<std::string, std::string> added_defaults(const std::string& conninfo, c
       " where attrelid = $1::oid and attnum > 0 and not attisdropped",
       {std::to_string(oid)});
   for (int row = 0; row < r.rows(); ++row) {
-    std::string name(r.text(row, 0));
+    std::vector<column_info> one{{std::string(r.text(row, 0)), {}, false, {}, 0, {}}};
+    name_columns(one, table);
+    const auto& name = one[0].name;
     if (added.count(name) == 0) continue;
     if (!r.is_null(row, 1)) {
       out.emplace(name, std::string(r.text(row, 1)));
@@ -370,7 +375,24 @@ std::map<std::string, std::string> added_defaults(const std::string& conninfo, c
 // A source table's columns in order, with their types as format_type()
 // spells them and whether they are in its primary key, read in `src`'s
 // snapshot; `oid` is the table's.
-std::vector<column_info> source_columns(connection& src, const std::string& oid) {
+void name_columns(std::vector<column_info>& columns, const std::string& from) {
+  static const std::set<std::string> own = {"_op", "_lsn", "_seq", "_commit_at", "_unchanged"};
+  std::set<std::string> taken;
+  for (auto& c : columns) {
+    if (own.count(c.name) || c.name.rfind("_old_", 0) == 0) {
+      c.source_name = c.name;
+      c.name = as_postgres_keeps("source" + c.name);
+    }
+    if (taken.insert(c.name).second) continue;
+    throw source_stopped("column " + (c.source_name.empty() ? c.name : c.source_name) + " of " + from + " would be " + c.name +
+                         " in the warehouse (a column named as one of sluice's own, _op, _lsn, _seq, _commit_at,"
+                         " _unchanged or _old_*, is called source<name> there), which the table has already; the"
+                         " source stops before they mix. Rename one of them on the source, then set state = 'new',"
+                         " last_error = null in sluice.sources to copy the source afresh");
+  }
+}
+
+std::vector<column_info> source_columns(connection& src, const std::string& oid, const std::string& from) {
   // Generated columns are left out: pgoutput does not send them (PostgreSQL
   // 15), and what they hold follows from the others.
   auto cols = src.exec_params(
@@ -383,7 +405,7 @@ std::vector<column_info> source_columns(connection& src, const std::string& oid)
   std::vector<column_info> out;
   for (int c = 0; c < cols.rows(); ++c) {
     auto type_oid = static_cast<std::uint32_t>(cols.int64(c, 3));
-    column_info column{std::string(cols.text(c, 0)), std::string(cols.text(c, 1)), cols.text(c, 2) == "t", {}, 0};
+    column_info column{std::string(cols.text(c, 0)), std::string(cols.text(c, 1)), cols.text(c, 2) == "t", {}, 0, {}};
     if (type_oid >= first_user_oid) {
       auto kept = warehouse_type(src, type_oid, static_cast<int>(cols.int64(c, 4)));
       column.type = kept.type;
@@ -392,6 +414,7 @@ std::vector<column_info> source_columns(connection& src, const std::string& oid)
     }
     out.push_back(std::move(column));
   }
+  name_columns(out, from);
   return out;
 }
 
@@ -403,7 +426,8 @@ std::optional<column_rename> find_rename(connection& wh, const std::string& conn
   for (std::size_t i = 0; i < mirror.size(); ++i) {
     if (mirror[i].first == announced[i].name) continue;
     if (found || mirror[i].second != announced[i].type) return std::nullopt;
-    found = column_rename{mirror[i].first, announced[i].name};
+    found = column_rename{mirror[i].first, announced[i].name,
+                          announced[i].source_name.empty() ? announced[i].name : announced[i].source_name};
   }
   if (!found) return std::nullopt;
   for (const auto& m : mirror) {
@@ -426,7 +450,7 @@ std::optional<column_rename> find_rename(connection& wh, const std::string& conn
       "   and d.attnum < n.attnum and d.attnum > coalesce((select max(p.attnum) from pg_attribute p"
       "     where p.attrelid = n.attrelid and p.attnum > 0 and not p.attisdropped and p.attnum < n.attnum), 0))"
       " from pg_attribute n where n.attrelid = $1::oid and n.attname = $2 and not n.attisdropped",
-      {std::to_string(t.oid), found->to});
+      {std::to_string(t.oid), found->source_to});
   if (renamed.rows() == 0 || renamed.text(0, 0) != "t") return std::nullopt;
   return found;
 }
@@ -501,7 +525,7 @@ column_info warehouse_type(connection& src, std::uint32_t type_oid, int typmod) 
 std::string select_list(const table_info& t) {
   std::string columns;
   for (const auto& c : t.columns) {
-    columns += std::string(columns.empty() ? "" : ", ") + quote(c.name);
+    columns += std::string(columns.empty() ? "" : ", ") + quote(c.source_name.empty() ? c.name : c.source_name);
     if (!c.source_type.empty()) columns += "::" + c.type;
   }
   return columns;

@@ -28,7 +28,7 @@ namespace sluice::loader {
 constexpr std::uint32_t first_user_oid = 16384;
 
 struct column_info {
-  std::string name;
+  std::string name;  // in the warehouse: the source's, unless that is sluice's own (see name_columns)
   std::string type;  // the warehouse's, as format_type() spells it
   bool key = false;
   // A source type the warehouse does not have (an enum, a domain, an array
@@ -38,7 +38,15 @@ struct column_info {
   // a streamed array value's header must name (0: none to change).
   std::string source_type;
   std::uint32_t element_oid = 0;
+  std::string source_name;  // on the source, when `name` is another ("" when it is the same)
 };
+
+// Names the columns (their names on the source in `name`) as the warehouse
+// has them: a column named as a column of sluice's own in the change log
+// (_op, _lsn, _seq, _commit_at, _unchanged, _old_*) is called source<name>
+// there (_op is source_op), and keeps its own name in source_name. Throws
+// source_stopped, naming `from`, when that makes two columns one.
+void name_columns(std::vector<column_info>& columns, const std::string& from);
 
 // The warehouse type of a source column of type `type_oid` (and `typmod`),
 // read from the source's catalog on `src`: built-in types as they are; an
@@ -124,6 +132,7 @@ void ensure_tables(warehouse::connection& wh, const std::string& source, table_i
 struct column_rename {
   std::string from;
   std::string to;
+  std::string source_to;  // `to` as the source names it (name_columns)
 };
 // The rename, if any, that takes the mirror of t (core.S_T, as it is now) to
 // `announced` (a Relation message's columns): one column whose name alone
@@ -154,8 +163,10 @@ void rename_column(warehouse::connection& wh, const std::string& source, const t
 
 // A source table's columns in order, with their types as format_type()
 // spells them and whether they are in its primary key, read in `src`'s
-// snapshot; `oid` is the table's.
-[[nodiscard]] std::vector<column_info> source_columns(warehouse::connection& src, const std::string& oid);
+// snapshot; `oid` is the table's, `from` its name in messages. Named as
+// name_columns() says.
+[[nodiscard]] std::vector<column_info> source_columns(warehouse::connection& src, const std::string& oid,
+                                                      const std::string& from);
 
 // The table's columns, quoted, comma-separated.
 [[nodiscard]] std::string column_list(const table_info& t);

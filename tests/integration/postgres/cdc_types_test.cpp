@@ -57,4 +57,56 @@ TEST_CASE("enum, enum[], domain and domain[] columns replicate as their text or 
   CHECK(fx.scalar("select count(*) from staging.app_items where _op = 'u' and ms = '{ok}'::text[]") == 11);  // row 1 twice
 }
 
+// BUG (issue 15): a source column named as one of the change log's own
+// columns (_op, _lsn ...) stopped the source: "column specified more than once".
+TEST_CASE("source columns named as sluice's own are called source<name> in the warehouse, visibly",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table events (_op text, id int primary key, _lsn bigint, _old_id int, note text);"
+      "insert into events select 'op' || i, i, i * 10, i + 1000, 'n' || i from generate_series(1, 20) i;"
+      "create publication pub for table events;");
+  add_source(fx, "app", src, "pub");
+  auto first = fx.run_once();
+  INFO(first.describe());
+  REQUIRE(first.ok());
+  CHECK(fx.text("select string_agg(attname, ', ' order by attnum) from pg_attribute"
+                " where attrelid = 'core.app_events'::regclass and attnum > 0 and not attisdropped") ==
+        "source_op, id, source_lsn, source_old_id, note");
+
+  src.db().exec(
+      "update events set _op = 'changed', _lsn = -1 where id <= 5;"
+      "update events set id = id + 100, _old_id = 0 where id = 6;"  // a key change: _old_id holds the old key
+      "delete from events where id = 7;"
+      "insert into events values ('new', 21, 210, 1021, 'n21');"
+      "alter table events add column _commit_at text;"
+      "update events set _commit_at = 'later' where id in (1, 21);");
+  auto second = fx.run_once();
+  INFO(second.describe());
+  REQUIRE(second.ok());
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(rows_of(fx.db(), "select source_op, id, source_lsn, source_old_id, note, source_commit_at from core.app_events") ==
+        rows_of(src.db(), "select _op, id, _lsn, _old_id, note, _commit_at from events"));
+  CHECK(fx.scalar("select count(*) from staging.app_events where _op = 'u' and _old_id = 6 and id = 106") == 1);
+  CHECK(fx.text("select col_description('core.app_events'::regclass, 1)").find("_op is a column of sluice's own") !=
+        std::string::npos);
+}
+
+TEST_CASE("a source column whose warehouse name another column has stops the source, saying which",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table clash (id int primary key, _op text, source_op text);"
+      "insert into clash values (1, 'a', 'b');"
+      "create publication pub for table clash;");
+  add_source(fx, "app", src, "pub");
+  auto run = fx.run_once();
+  INFO(run.describe());
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "stopped");
+  CHECK(fx.text("select last_error from sluice.sources where name = 'app'")
+            .find("column source_op of public.clash on source app would be source_op") != std::string::npos);
+}
+
 }  // namespace sluice::testing
