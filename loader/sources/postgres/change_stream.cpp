@@ -413,6 +413,7 @@ void change_stream::on_relation(const pg::relation_message& r) {
   t.schema = schema;
   t.name = r.name;
   t.announced = std::move(columns);
+  t.identity = r.replica_identity;
   t.oid = r.oid;
   relations_[r.oid] = &t;
 }

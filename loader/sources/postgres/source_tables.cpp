@@ -112,12 +112,25 @@ namespace {
 // the end (added on the source) are added when `add_from` says they may be
 // (their index is at least add_from), existing rows getting the value in
 // `defaults` (by column name) if any; anything else stops the source with a
-// message naming the column. Returns the ALTERs to run.
+// message naming the column. Returns the ALTERs to run. In a change log
+// (`also` names its mirror), the _old_<key> columns are checked by name, not
+// place: a key the source's table gained later adds its column at the end.
 std::string check_columns(connection& wh, const std::string& source, const std::string& table,
-                          const std::vector<std::pair<std::string, std::string>>& wanted, std::size_t add_from,
+                          std::vector<std::pair<std::string, std::string>> wanted, std::size_t add_from,
                           const std::string& from, const std::string& also = "",
                           const std::map<std::string, std::string>& defaults = {}) {
-  auto have = warehouse_columns(wh, table);
+  const auto all_have = warehouse_columns(wh, table);
+  auto have = all_have;
+  std::vector<std::pair<std::string, std::string>> wanted_old;
+  if (add_from > 0) {
+    auto is_old = [](const auto& c) { return c.first.rfind("_old_", 0) == 0; };
+    for (std::size_t i = 0; i < add_from; ++i) {
+      if (is_old(wanted[i])) wanted_old.push_back(wanted[i]);
+    }
+    add_from -= wanted_old.size();
+    wanted.erase(std::remove_if(wanted.begin(), wanted.end(), is_old), wanted.end());
+    have.erase(std::remove_if(have.begin(), have.end(), is_old), have.end());
+  }
   auto stop = [&](const std::string& what) {
     throw loader::replication_error(
         "source " + source + ": " + table + " does not have the shape replication needs: " + what +
@@ -149,7 +162,7 @@ std::string check_columns(connection& wh, const std::string& source, const std::
     } else if (there->second != type) {
       auto fix = "alter column " + quote(name) + " type " + there->second;
       // A key column's old value (_old_<key>) has its type too.
-      auto old_key = named(have, "_old_" + name) != have.end()
+      auto old_key = named(all_have, "_old_" + name) != all_have.end()
                          ? ", alter column " + quote("_old_" + name) + " type " + there->second
                          : std::string();
       changed(name, "is " + there->second + " on the source but " + type + " in " + table + " (retyped?)",
@@ -164,6 +177,18 @@ std::string check_columns(connection& wh, const std::string& source, const std::
   }
   if (have.size() > wanted.size()) stop("it has a column the source lacks: " + have[wanted.size()].first);
   std::string alters;
+  for (const auto& [name, type] : wanted_old) {
+    auto there = named(all_have, name);
+    if (there == all_have.end()) {
+      alters += "alter table " + table + " add column " + quote(name) + " " + type + ";\n";
+      alters += "comment on column " + table + "." + quote(name) + " is " +
+                literal("The old value of key column " + name.substr(5) +
+                        " when an update changed the key (from when the source's table gained its key).") +
+                ";\n";
+    } else if (there->second != type) {
+      stop("column " + name + " is " + there->second + ", expected " + type);
+    }
+  }
   for (std::size_t i = have.size(); i < wanted.size(); ++i) {
     if (i < add_from) stop("column " + wanted[i].first + " " + wanted[i].second + " is missing");
     const auto& [name, type] = wanted[i];
@@ -193,25 +218,29 @@ namespace {
 
 // The key columns of t, as the warehouse's tables say them (when they
 // exist): a Relation message flags the replica identity's columns instead,
-// which under REPLICA IDENTITY FULL are all.
-void read_keys(connection& wh, table_info& t) {
-  // The mirror's primary key, else (a change log a
-  // pack made) the change log's _old_<column> columns.
-  auto key = wh.exec(
-      "select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid"
-      " and a.attnum = any(i.indkey) where i.indrelid = to_regclass(" + literal(t.core) + ") and i.indisprimary"
-      " union all"
-      " select substr(attname, 6) from pg_attribute where attrelid = to_regclass(" + literal(t.staging) + ")"
-      " and attname like '\\_old\\_%' and attnum > 0 and not attisdropped"
-      " and to_regclass(" + literal(t.core) + ") is null");
-  bool known = wh.exec("select to_regclass(" + literal(t.core) + ") is not null or to_regclass(" +
-                       literal(t.staging) + ") is not null").text(0, 0) == "t";
-  if (known) {
-    for (auto& c : t.columns) {
-      c.key = false;
-      for (int row = 0; row < key.rows(); ++row) c.key = c.key || key.text(row, 0) == c.name;
-    }
+// which under REPLICA IDENTITY FULL are all. Except for a mirror without a
+// key whose table has one on the source now (a primary key added since, or
+// an identity index): its Relation message's key is taken, and true
+// returned (the mirror is to be keyed from now on).
+bool read_keys(connection& wh, table_info& t) {
+  bool mirror = wh.exec("select to_regclass(" + literal(t.core) + ") is not null").text(0, 0) == "t";
+  bool known = mirror || wh.exec("select to_regclass(" + literal(t.staging) + ") is not null").text(0, 0) == "t";
+  if (!known) return false;
+  // The mirror's primary key, else (a change log a pack made) the change
+  // log's _old_<column> columns.
+  auto key = mirror ? wh.exec("select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid"
+                              " and a.attnum = any(i.indkey) where i.indrelid = to_regclass(" + literal(t.core) +
+                              ") and i.indisprimary")
+                    : wh.exec("select substr(attname, 6) from pg_attribute where attrelid = to_regclass(" +
+                              literal(t.staging) + ") and attname like '\\_old\\_%' and attnum > 0 and not attisdropped");
+  bool announced_key = (t.identity == 'd' || t.identity == 'i') &&
+                       std::any_of(t.columns.begin(), t.columns.end(), [](const auto& c) { return c.key; });
+  if (mirror && key.rows() == 0 && announced_key) return true;
+  for (auto& c : t.columns) {
+    c.key = false;
+    for (int row = 0; row < key.rows(); ++row) c.key = c.key || key.text(row, 0) == c.name;
   }
+  return false;
 }
 
 // "Column c of from.", saying the source's type when the warehouse keeps
@@ -277,7 +306,7 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   t.staging = "staging." + quote(base);
   t.staging_name = "staging." + base;
   t.core = "core." + quote(base);
-  read_keys(wh, t);
+  bool key_added = read_keys(wh, t);
   t.has_key = false;
   std::string cols;
   std::string old_keys;
@@ -319,6 +348,15 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   }
   if (mirror_exists) {
     ddl += check_columns(wh, source, t.core, core_shape, 0, from, "", t.added_defaults);
+    if (key_added) {
+      // Its rows are the source's (without a key, the source refused to
+      // replicate updates and deletes), so they take the key as they are.
+      ddl += "alter table " + t.core + " add primary key (" + keys + ");\n";
+      ddl += "comment on table " + t.core + " is " +
+             literal("Mirror of " + from + ": equal to the source table once caught up (kept from " + t.staging +
+                     "; append-only until the source's table gained its key).") +
+             ";\n";
+    }
   } else {
     made.push_back(t.core);
     ddl += mirror_ddl(t, from, core_cols, keys);
@@ -327,7 +365,14 @@ void ensure_tables(connection& wh, const std::string& source, table_info& t) {
   // The mirror's trigger function, written for its columns now, and the
   // trigger: sluice.keep_mirror (sql/sluice/0015_mirror_trigger.sql).
   warehouse::transaction tx(wh);
-  if (!ddl.empty()) wh.exec(ddl);
+  try {
+    if (!ddl.empty()) wh.exec(ddl);
+  } catch (const warehouse::db_error& e) {
+    if (!key_added || e.is_retryable()) throw;
+    throw source_stopped("source " + source + ": " + from + " gained a key on the source, which its mirror " + t.core +
+                         " cannot take (" + e.what() + "): its rows are not the source's. Set state = 'new',"
+                         " last_error = null in sluice.sources to copy the source afresh");
+  }
   auto kept = wh.exec_params("select unnest(sluice.keep_mirror($1::regclass, $2::regclass))", {t.staging, t.core});
   for (int row = 0; row < kept.rows(); ++row) made.emplace_back(kept.text(row, 0));
   warehouse::register_source_table(wh, source, t.schema + "." + t.name, t.staging, t.core);

@@ -71,6 +71,10 @@ struct table_info {
   // applied already (and are skipped), though the tables have moved on.
   std::optional<std::vector<column_info>> announced;
   std::uint32_t oid = 0;  // on the source
+  // The replica identity its latest Relation message said (d default, i
+  // index, f full, n nothing); 0 when the columns' keys are the source's
+  // primary key as its catalog says (the initial copy).
+  char identity = 0;
   // Columns the mirror is about to gain, by name: the value the source's
   // existing rows have for each (see added_defaults).
   std::map<std::string, std::string> added_defaults;

@@ -277,4 +277,66 @@ TEST_CASE("the last column dropped and another of its type added is not taken fo
   CHECK(fx.scalar("select count(*) from core.app_items where qty is not null") == 100);  // nothing renamed
 }
 
+// BUG (issue 15): a primary key added to a table that had none left its mirror
+// append-only: the updates and deletes that followed were not applied.
+TEST_CASE("a primary key added on the source to a table without one keys its mirror from then on", "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table logs (id int not null, msg text);"
+      "insert into logs select i, 'm' || i from generate_series(1, 10) i;"
+      "create publication pub for table logs;");
+  add_source(fx, "app", src, "pub");
+  auto first = fx.run_once();
+  INFO(first.describe());
+  REQUIRE(first.ok());
+  auto primary_key = [&] {
+    return fx.scalar("select count(*) from pg_index where indrelid = 'core.app_logs'::regclass and indisprimary");
+  };
+  REQUIRE(primary_key() == 0);
+
+  src.db().exec(
+      "insert into logs values (11, 'before the key');"
+      "alter table logs add primary key (id);"
+      "update logs set msg = 'changed' where id <= 3;"
+      "update logs set id = 100 where id = 4;"
+      "delete from logs where id = 10;"
+      "insert into logs values (12, 'after the key');");
+  auto second = fx.run_once();
+  INFO(second.describe());
+  REQUIRE(second.ok());
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(primary_key() == 1);
+  CHECK(rows_of(fx.db(), "select id, msg from core.app_logs") == rows_of(src.db(), "select id, msg from logs"));
+  CHECK(fx.scalar("select count(*) from staging.app_logs where _op = 'u' and _old_id = 4 and id = 100") == 1);
+
+  // Again after a restart: the change log's _old_id stands after its columns now.
+  src.db().exec("update logs set msg = 'again', id = 101 where id = 100; delete from logs where id = 1;");
+  auto third = fx.run_once();
+  INFO(third.describe());
+  REQUIRE(third.ok());
+  CHECK(rows_of(fx.db(), "select id, msg from core.app_logs") == rows_of(src.db(), "select id, msg from logs"));
+}
+
+TEST_CASE("a key added on the source that the mirror's rows cannot take stops the source, saying why",
+          "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table logs (id int not null, msg text);"
+      "insert into logs values (1, 'a'), (1, 'b'), (2, 'c');"
+      "create publication pub for table logs with (publish = 'insert');");  // its delete below is not sent
+  add_source(fx, "app", src, "pub");
+  REQUIRE(fx.run_once().ok());
+  src.db().exec(
+      "delete from logs where msg = 'b';"
+      "alter table logs add primary key (id);"
+      "insert into logs values (3, 'd');");
+  auto run = fx.run_once();
+  INFO(run.describe());
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "stopped");
+  CHECK(fx.text("select last_error from sluice.sources where name = 'app'")
+            .find("gained a key on the source, which its mirror core.\"app_logs\" cannot take") != std::string::npos);
+}
+
 }  // namespace sluice::testing
