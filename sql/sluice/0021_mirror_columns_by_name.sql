@@ -5,6 +5,11 @@
 -- changed keys in the order _op .. _unchanged, _old_<key>, columns); it names
 -- them now. Each mirror's function is rewritten by sluice.keep_mirror the
 -- next time its source runs (its body differs).
+--
+-- And a table without a key under REPLICA IDENTITY FULL keeps a mirror equal
+-- to the source, no longer append-only: its updates and deletes send the
+-- whole old row, and the replicator writes an update's as an 'o' row before
+-- the 'u' row (one _seq); each 'o' or 'd' removes one mirror row equal to it.
 
 create or replace function sluice.mirror_apply_body(mirror regclass) returns text language plpgsql stable as $$
 declare
@@ -15,7 +20,9 @@ declare
   sets text;          -- each column outside the key, from the change unless unchanged
   old_key_rows text;  -- the deletes of old keys that updates changed
   change_columns text;  -- the change log's columns, named: _op .. _unchanged, _old_<key>..., the columns
-  body text := E'declare cut_lsn pg_lsn := ''0/0''; cut_seq integer := -1;\nbegin\n';
+  row_match text;       -- without a key: c is the row `change` names (each column alike as text, but those it left out)
+  change_values text;   -- change.<column> for each column
+  body text := E'declare cut_lsn pg_lsn := ''0/0''; cut_seq integer := -1; change record;\nbegin\n';
 begin
   select format('%I.%I', n.nspname, c.relname) into target
     from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.oid = mirror;
@@ -36,8 +43,12 @@ begin
          '_op, _lsn, _seq, _commit_at, _unchanged'
            || coalesce(string_agg(', ' || quote_ident('_old_' || a.attname), '' order by a.attnum)
                          filter (where k.is_key), '')
-           || ', ' || string_agg(quote_ident(a.attname), ', ' order by a.attnum)
-    into columns, keys, key_match, sets, old_key_rows, change_columns
+           || ', ' || string_agg(quote_ident(a.attname), ', ' order by a.attnum),
+         string_agg(format('(c.%1$I::text is not distinct from change.%1$I::text'
+                           ' or coalesce(%2$L = any(string_to_array(change._unchanged, '','')), false))',
+                           a.attname, a.attname), ' and ' order by a.attnum),
+         string_agg(format('change.%I', a.attname), ', ' order by a.attnum)
+    into columns, keys, key_match, sets, old_key_rows, change_columns, row_match, change_values
     from pg_attribute a
     cross join lateral (
       select exists (select 1 from pg_index i
@@ -57,9 +68,24 @@ begin
     E'  select _lsn, _seq into cut_lsn, cut_seq from new_rows where _op = ''t'' order by _lsn desc, _seq desc limit 1;\n'
     '  if found then delete from %s; else cut_lsn := ''0/0''; cut_seq := -1; end if;\n', target);
   if keys is null then
+    -- Without a key: inserts only, in bulk; a table with REPLICA IDENTITY
+    -- FULL also sends updates (an 'o' row, the whole old row, then the 'u'
+    -- row, under one _seq) and deletes (the whole old row): then row by row
+    -- in order, each 'o' or 'd' removing one row equal to it (compared as
+    -- text: json, point or xml have no equality).
     return body || format(
-      E'  insert into %1$s (%2$s) select %2$s from new_rows where _op in (''r'', ''i'') and (_lsn, _seq) > (cut_lsn, cut_seq);\n'
-      '  return null;\nend', target, columns);
+      E'  if not exists (select 1 from new_rows where _op in (''u'', ''o'', ''d'')) then\n'
+      '    insert into %1$s (%2$s) select %2$s from new_rows where _op in (''r'', ''i'') and (_lsn, _seq) > (cut_lsn, cut_seq);\n'
+      '    return null;\n  end if;\n'
+      '  for change in select * from new_rows where _op in (''r'', ''i'', ''u'', ''o'', ''d'')'
+      ' and (_lsn, _seq) > (cut_lsn, cut_seq) order by _lsn, _seq, _op = ''o'' desc loop\n'
+      '    if change._op in (''o'', ''d'') then\n'
+      '      delete from %1$s m where m.ctid = (select c.ctid from %1$s c where %3$s limit 1);\n'
+      '    else\n'
+      '      insert into %1$s (%2$s) values (%4$s);\n'
+      '    end if;\n'
+      '  end loop;\n'
+      '  return null;\nend', target, columns, row_match, change_values);
   end if;
   -- Every statement of a WITH sees the mirror as it was before it: a key that
   -- `kept` updated is one the mirror had, so the insert only needs to look

@@ -208,8 +208,10 @@ table_rows& change_stream::rows_for(table_info& t) {
   return current_.tables[it->second];
 }
 
-void change_stream::put_change(table_info& t, char op, const pg::tuple& row, const pg::tuple* old_key) {
-  if (++change_seq_ <= skip_through_) return;
+void change_stream::put_change(table_info& t, char op, const pg::tuple& row, const pg::tuple* old_key,
+                               bool same_change) {
+  if (!same_change) ++change_seq_;
+  if (change_seq_ <= skip_through_) return;
   if (begin_.final_lsn < t.copied_from) return;  // in the table's copy
   auto& target = rows_for(t);
   auto& out = target.rows;
@@ -435,7 +437,21 @@ void change_stream::on_change(const pg::message& m) {
   if (const auto* ins = std::get_if<pg::insert_message>(&m)) {
     put_change(table_of(ins->relation), 'i', ins->row, nullptr);
   } else if (const auto* upd = std::get_if<pg::update_message>(&m)) {
-    put_change(table_of(upd->relation), 'u', upd->row, upd->old_kind != 0 ? &upd->old_row : nullptr);
+    auto& t = table_of(upd->relation);
+    if (upd->old_kind == 'O' && !t.has_key) {
+      // A table without a key (REPLICA IDENTITY FULL): the mirror finds the
+      // row an update changed by its whole old row, an 'o' row of the same
+      // change; the new row has in full what the update did not send (a
+      // TOASTed value unchanged: the old row has it).
+      put_change(t, 'o', upd->old_row, nullptr);
+      auto row = upd->row;
+      for (std::size_t i = 0; i < row.size() && i < upd->old_row.size(); ++i) {
+        if (row[i].what == pg::column_value::kind::unchanged_toast) row[i] = upd->old_row[i];
+      }
+      put_change(t, 'u', row, nullptr, true);
+      return;
+    }
+    put_change(t, 'u', upd->row, upd->old_kind != 0 ? &upd->old_row : nullptr);
   } else if (const auto* del = std::get_if<pg::delete_message>(&m)) {
     put_change(table_of(del->relation), 'd', del->old_row, nullptr);
   } else if (const auto* tr = std::get_if<pg::truncate_message>(&m)) {

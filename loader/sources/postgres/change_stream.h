@@ -68,7 +68,10 @@ class change_stream {
   void take_shape(table_info& t);
   table_rows& rows_for(table_info& t);
   table_info& table_of(std::uint32_t oid);
-  void put_change(table_info& t, char op, const pgoutput::tuple& row, const pgoutput::tuple* old_key);
+  // One change-log row. `same_change`: another row of the change just put
+  // (the old row of a keyless table's update), under its _seq.
+  void put_change(table_info& t, char op, const pgoutput::tuple& row, const pgoutput::tuple* old_key,
+                  bool same_change = false);
 
   source_run& run_;
   replication_connection& repl_;

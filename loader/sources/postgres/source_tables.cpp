@@ -261,7 +261,7 @@ std::string change_log_ddl(const table_info& t, const std::string& from, const s
          " _commit_at timestamptz, _unchanged text" + columns + ");\n";
   ddl += "comment on table " + t.staging + " is " +
          literal("Change log of " + from + " (sluice.sources): every change a row, in commit order (_lsn, _seq).") + ";\n";
-  ddl += "comment on column " + t.staging + "._op is 'r: from the initial snapshot; i: insert; u: update; d: delete (the key columns hold the old key); t: truncate.';\n";
+  ddl += "comment on column " + t.staging + "._op is 'r: from the initial snapshot; i: insert; u: update; o: the old row of the update of the same _seq (a table without a key, REPLICA IDENTITY FULL); d: delete (the key columns hold the old key, or the whole old row); t: truncate.';\n";
   ddl += "comment on column " + t.staging + "._lsn is 'Commit LSN of the source transaction (the snapshot''s consistent point for r).';\n";
   ddl += "comment on column " + t.staging + "._seq is 'Order of the change within its transaction (0 for the snapshot).';\n";
   ddl += "comment on column " + t.staging + "._commit_at is 'When the source transaction committed.';\n";
@@ -284,8 +284,9 @@ std::string mirror_ddl(const table_info& t, const std::string& from, const std::
   ddl += "create table " + t.core + " (" + columns + (t.has_key ? ", primary key (" + keys + ")" : "") + ");\n";
   ddl += "comment on table " + t.core + " is " +
          literal(t.has_key ? "Mirror of " + from + ": equal to the source table once caught up (kept from " + t.staging + ")."
-                           : "Append-only mirror of " + from + ", which has no primary key: inserts only (kept from " +
-                                 t.staging + ").") +
+                           : "Mirror of " + from + ", which has no primary key (kept from " + t.staging +
+                                 "): append-only, unless its replica identity is FULL (then an update or delete"
+                                 " changes one row equal to its whole old row).") +
          ";\n";
   for (const auto& c : t.columns) {
     ddl += "comment on column " + t.core + "." + quote(c.name) + " is " + literal(column_comment(c, from)) + ";\n";
