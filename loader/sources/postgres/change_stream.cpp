@@ -209,8 +209,8 @@ table_rows& change_stream::rows_for(table_info& t) {
 }
 
 void change_stream::put_change(table_info& t, char op, const pg::tuple& row, const pg::tuple* old_key,
-                               bool same_change) {
-  if (!same_change) ++change_seq_;
+                               change_row part) {
+  if (part != change_row::second) ++change_seq_;
   if (change_seq_ <= skip_through_) return;
   if (begin_.final_lsn < t.copied_from) return;  // in the table's copy
   auto& target = rows_for(t);
@@ -262,7 +262,7 @@ void change_stream::put_change(table_info& t, char op, const pg::tuple& row, con
   current_bytes_ += out.size() - before;
   ++run_.outcome.changes;
   // A large transaction goes in several batches: memory stays flat.
-  if (current_bytes_ >= options_.batch_bytes) hand_over();
+  if (current_bytes_ >= options_.batch_bytes && part != change_row::first) hand_over();
 }
 
 void change_stream::run() {
@@ -443,12 +443,12 @@ void change_stream::on_change(const pg::message& m) {
       // row an update changed by its whole old row, an 'o' row of the same
       // change; the new row has in full what the update did not send (a
       // TOASTed value unchanged: the old row has it).
-      put_change(t, 'o', upd->old_row, nullptr);
+      put_change(t, 'o', upd->old_row, nullptr, change_row::first);
       auto row = upd->row;
       for (std::size_t i = 0; i < row.size() && i < upd->old_row.size(); ++i) {
         if (row[i].what == pg::column_value::kind::unchanged_toast) row[i] = upd->old_row[i];
       }
-      put_change(t, 'u', row, nullptr, true);
+      put_change(t, 'u', row, nullptr, change_row::second);
       return;
     }
     put_change(t, 'u', upd->row, upd->old_kind != 0 ? &upd->old_row : nullptr);

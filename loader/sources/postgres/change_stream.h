@@ -68,10 +68,12 @@ class change_stream {
   void take_shape(table_info& t);
   table_rows& rows_for(table_info& t);
   table_info& table_of(std::uint32_t oid);
-  // One change-log row. `same_change`: another row of the change just put
-  // (the old row of a keyless table's update), under its _seq.
+  // One change-log row: a change's only row, or the first or second of its
+  // two (a keyless table's update: its old row, then its new row, under one
+  // _seq and never in two batches: a restart skips whole changes).
+  enum class change_row { only, first, second };
   void put_change(table_info& t, char op, const pgoutput::tuple& row, const pgoutput::tuple* old_key,
-                  bool same_change = false);
+                  change_row part = change_row::only);
 
   source_run& run_;
   replication_connection& repl_;
