@@ -32,6 +32,30 @@ std::int64_t files_in_state(sluice_fixture& fx, const std::string& state) {
   return fx.scalar("select count(*) from sluice.files where state = $1", {state});
 }
 
+// `content` written beside the inbox, to be renamed in whole.
+std::filesystem::path written_outside(sluice_fixture& fx, const std::string& content) {
+  auto outside = fx.inbox().parent_path() / "outside-big.log";
+  std::ofstream out(outside, std::ios::binary);
+  out << content;
+  return outside;
+}
+
+// Once the daemon has judged a file and its copy (`rows` records, one of
+// the two a duplicate): stops it, and checks that `duplicate` is that one
+// and nothing was stored twice.
+void check_judged_once(sluice_fixture& fx, child_process& daemon, std::int64_t rows, const std::string& duplicate) {
+  bool judged = wait_until([&] { return files_in_state(fx, "duplicate") == 1 && fx.staging_rows() == rows; },
+                           30s, 100ms);
+  std::this_thread::sleep_for(1s);  // anything loaded twice would show by now
+  stop_daemon(daemon);
+  INFO(daemon.output());
+  CHECK(judged);
+  CHECK(fx.staging_rows() == rows);
+  CHECK(fx.duplicate_staging_keys() == 0);
+  CHECK(fx.text("select state from sluice.files where path = $1 order by id desc limit 1", {duplicate}) ==
+        "duplicate");
+}
+
 }  // namespace
 
 TEST_CASE("a thousand pretty-printed one-event files all load: none is a duplicate of another",
@@ -271,11 +295,7 @@ TEST_CASE("a file renamed in and cp'd at once while the daemon looks: the copy i
   auto daemon = start_daemon(fx, "daemon.log", "300");
   std::filesystem::create_directories(fx.inbox() / "hubdoc");
   const std::string content = logins(100'000, 20'000);  // about 2.5 MB
-  auto outside = fx.inbox().parent_path() / "outside-big.log";
-  {
-    std::ofstream out(outside, std::ios::binary);
-    out << content;
-  }
+  auto outside = written_outside(fx, content);
   // Both land before the daemon looks again: the rename first, then cp's
   // first pieces, as `mv a inbox/ && cp inbox/a inbox/b` does.
   daemon->signal(SIGSTOP);
@@ -292,16 +312,7 @@ TEST_CASE("a file renamed in and cp'd at once while the daemon looks: the copy i
       copy.flush();
     }
   }
-  bool judged = wait_until([&] { return files_in_state(fx, "duplicate") == 1 && fx.staging_rows() == 20'000; },
-                           30s, 100ms);
-  std::this_thread::sleep_for(1s);  // anything loaded twice would show by now
-  stop_daemon(*daemon);
-  INFO(daemon->output());
-  CHECK(judged);
-  CHECK(fx.staging_rows() == 20'000);
-  CHECK(fx.duplicate_staging_keys() == 0);
-  CHECK(fx.text("select state from sluice.files where path = 'hubdoc/big-copy.log' order by id desc limit 1") ==
-        "duplicate");
+  check_judged_once(fx, *daemon, 20'000, "hubdoc/big-copy.log");
 }
 
 // BUG (found by the soak, seed 169401699, 2026-12-06): the other order. The
@@ -314,11 +325,7 @@ TEST_CASE("a copy seen first while cp writes it, then its original renamed in: t
   auto daemon = start_daemon(fx, "daemon.log", "300");
   std::filesystem::create_directories(fx.inbox() / "hubdoc");
   const std::string content = logins(100'000, 20'000);  // about 2.5 MB
-  auto outside = fx.inbox().parent_path() / "outside-big.log";
-  {
-    std::ofstream out(outside, std::ios::binary);
-    out << content;
-  }
+  auto outside = written_outside(fx, content);
   {
     std::ofstream copy(fx.inbox() / "hubdoc/big-copy.log", std::ios::binary);
     copy.write(content.data(), 64 * 1024);
@@ -339,16 +346,7 @@ TEST_CASE("a copy seen first while cp writes it, then its original renamed in: t
       }
     }
   }
-  bool judged = wait_until([&] { return files_in_state(fx, "duplicate") == 1 && fx.staging_rows() == 20'000; },
-                           30s, 100ms);
-  std::this_thread::sleep_for(1s);  // anything loaded twice would show by now
-  stop_daemon(*daemon);
-  INFO(daemon->output());
-  CHECK(judged);
-  CHECK(fx.staging_rows() == 20'000);
-  CHECK(fx.duplicate_staging_keys() == 0);
-  CHECK(fx.text("select state from sluice.files where path = 'hubdoc/big.log' order by id desc limit 1") ==
-        "duplicate");
+  check_judged_once(fx, *daemon, 20'000, "hubdoc/big.log");
 }
 
 }  // namespace sluice::testing
