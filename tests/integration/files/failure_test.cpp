@@ -230,10 +230,23 @@ TEST_CASE("two daemons on one inbox and warehouse never double a record", "[inte
   std::filesystem::create_directories(fx.inbox() / "hubdoc");
   auto first = start_daemon(fx, "daemon-1.log");
   auto second = start_daemon(fx, "daemon-2.log");
+  auto small = [&](int i) { fx.write_file("hubdoc/small-" + std::to_string(i) + ".log", logins(100000 + i * 3, 3)); };
+  // Each takes part for sure (under a sanitizer one once took every file):
+  // a wave of files while the other is stopped. A daemon is stopped only
+  // when it holds nothing (no file in the inbox yet, or every file loaded).
+  second->signal(SIGSTOP);
+  for (int i = 0; i < 50; ++i) small(i);
+  REQUIRE(wait_until([&] { return fx.staging_rows() >= 150; }, 60s, 50ms));
+  second->signal(SIGCONT);
+  first->signal(SIGSTOP);
+  for (int i = 50; i < 100; ++i) small(i);
+  REQUIRE(wait_until([&] { return fx.staging_rows() >= 300; }, 60s, 50ms));
+  first->signal(SIGCONT);
+  // Then both at once.
   std::string big;
   for (int i = 0; i < 60; ++i) big += logins(i * 1000, 1000);
   fx.write_file("hubdoc/big.log", big);
-  for (int i = 0; i < 300; ++i) fx.write_file("hubdoc/small-" + std::to_string(i) + ".log", logins(100000 + i * 3, 3));
+  for (int i = 100; i < 300; ++i) small(i);
   const std::int64_t expected = 60000 + 900;
   bool loaded = wait_until([&] { return fx.staging_rows() >= expected; }, 120s, 200ms);
   std::this_thread::sleep_for(2s);  // anything doubled would land by now
