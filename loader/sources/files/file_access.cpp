@@ -106,7 +106,9 @@ std::optional<std::string> lead_hash_of(int fd, std::uint64_t size) {
 std::optional<content_hash> hash_prefix(int fd, std::uint64_t length, std::uint64_t* line_breaks) {
   content_hash hash;
   if (line_breaks) *line_breaks = 0;
-  std::vector<char> chunk(1 << 20);
+  // (No bigger than the prefix: most files hashed are small, and a 1 MiB
+  // buffer zeroed for each is most of the cost.)
+  std::vector<char> chunk(static_cast<std::size_t>(std::clamp<std::uint64_t>(length, 1, 1 << 20)));
   std::uint64_t at = 0;
   while (at < length) {
     auto want = std::min<std::uint64_t>(chunk.size(), length - at);
