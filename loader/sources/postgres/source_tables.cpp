@@ -402,9 +402,7 @@ std::map<std::string, std::string> added_defaults(const std::string& conninfo, c
       " where attrelid = $1::oid and attnum > 0 and not attisdropped",
       {std::to_string(oid)});
   for (int row = 0; row < r.rows(); ++row) {
-    std::vector<column_info> one{{std::string(r.text(row, 0)), {}, false, {}, 0, {}}};
-    name_columns(one, table);
-    const auto& name = one[0].name;
+    auto name = warehouse_column_name(std::string(r.text(row, 0)));
     if (added.count(name) == 0) continue;
     if (!r.is_null(row, 1)) {
       out.emplace(name, std::string(r.text(row, 1)));
@@ -421,13 +419,18 @@ std::map<std::string, std::string> added_defaults(const std::string& conninfo, c
 // A source table's columns in order, with their types as format_type()
 // spells them and whether they are in its primary key, read in `src`'s
 // snapshot; `oid` is the table's.
-void name_columns(std::vector<column_info>& columns, const std::string& from) {
+std::string warehouse_column_name(const std::string& source_name) {
   static const std::set<std::string> own = {"_op", "_lsn", "_seq", "_commit_at", "_unchanged"};
+  if (own.count(source_name) || source_name.rfind("_old_", 0) == 0) return as_postgres_keeps("source" + source_name);
+  return source_name;
+}
+
+void name_columns(std::vector<column_info>& columns, const std::string& from) {
   std::set<std::string> taken;
   for (auto& c : columns) {
-    if (own.count(c.name) || c.name.rfind("_old_", 0) == 0) {
-      c.source_name = c.name;
-      c.name = as_postgres_keeps("source" + c.name);
+    if (auto name = warehouse_column_name(c.name); name != c.name) {
+      c.source_name = std::move(c.name);
+      c.name = std::move(name);
     }
     if (taken.insert(c.name).second) continue;
     throw source_stopped("column " + (c.source_name.empty() ? c.name : c.source_name) + " of " + from + " would be " + c.name +

@@ -47,6 +47,8 @@ struct column_info {
 // there (_op is source_op), and keeps its own name in source_name. Throws
 // source_stopped, naming `from`, when that makes two columns one.
 void name_columns(std::vector<column_info>& columns, const std::string& from);
+// The warehouse's name of one source column, as name_columns() gives it.
+[[nodiscard]] std::string warehouse_column_name(const std::string& source_name);
 
 // The warehouse type of a source column of type `type_oid` (and `typmod`),
 // read from the source's catalog on `src`: built-in types as they are; an
