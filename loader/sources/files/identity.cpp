@@ -354,7 +354,7 @@ void identity::wait_for_copies(std::vector<sighting>& files, identity_ledger& le
     if (!matches[k]) continue;
     auto& f = files[keyed[k]];
     if (f.settled) {
-      judge_settled_match(f, *matches[k], heads[keyed[k]], out.verdicts[keyed[k]], out);
+      judge_settled_match(f, *matches[k], ledger, out.verdicts[keyed[k]], out);
       continue;
     }
     retry(out.verdicts[keyed[k]], "it starts as " + matches[k]->path + " does; judged once it settles");
@@ -363,8 +363,8 @@ void identity::wait_for_copies(std::vector<sighting>& files, identity_ledger& le
   }
 }
 
-// A settled new file that starts as a row loading or loaded (`match`; `head`:
-// the hash of its first 4 KiB, "" when shorter): a file of its own, unless
+// A settled new file that starts as a row loading or loaded (`match`): a
+// file of its own, unless
 // - it holds what the row's file starts with (a cp of a file still being
 //   written or loaded, or of a log that has grown since): then what it holds
 //   is loaded from the row's file (a duplicate once the row has loaded past
@@ -372,8 +372,10 @@ void identity::wait_for_copies(std::vector<sighting>& files, identity_ledger& le
 // - it starts with all the row's file holds while that still loads (the row
 //   may be its cp, still being written): it waits;
 // - or the row's log was truncated (or renamed) since it was read. Then the
-//   log is looked at first, and its row may go on in this copy.
-void identity::judge_settled_match(const sighting& f, const warehouse::prefix_match& match, const std::string& head,
+//   log is looked at first, and its row may go on in this copy; a log not
+//   seen again within copy_hold (renamed out of the globs, or deleted) goes
+//   on in this copy then.
+void identity::judge_settled_match(sighting& f, const warehouse::prefix_match& match, identity_ledger& ledger,
                                    verdict& v, identity_decisions& out) {
   auto file = open_row(match);
   auto where = where_is(match, file);
@@ -408,12 +410,22 @@ void identity::judge_settled_match(const sighting& f, const warehouse::prefix_ma
   if (where == row_file::elsewhere) {
     // Its log was renamed (or deleted) since its row saw it: if it was
     // truncated too, its next sighting finds this copy. Held for a
-    // while, then judged as a file of its own. Only a file that starts
-    // with the 4 KiB loaded of it (a first line alone is too common).
-    if (head.empty() || match.bytes_done < static_cast<std::int64_t>(guard_bytes)) return;
+    // while, then judged as a file of its own. Only a file that holds all
+    // that was loaded of it, when that is more than a first line (too
+    // common alone) and the row's guard covers it (4 KiB, or less when
+    // that is all that was loaded).
+    if (!holds_loaded_lines(f, match)) return;
     auto [since, first] = held_copies_.try_emplace(f.path, std::chrono::steady_clock::now());
     if (std::chrono::steady_clock::now() - since->second > copy_hold) {
       held_copies_.erase(since);
+      // Its log was not seen again (renamed out of the globs, or deleted):
+      // what this file holds past what was loaded is the row's rest.
+      if (continue_in_copy(f, match, ledger, out)) {
+        v = verdict{};
+        files_log()->info("{} {}: starts with what was loaded of {} (file {}), which is gone: loading on from it",
+                          out.continuations.back().copy.feed->name, out.continuations.back().copy.path, match.path,
+                          match.id);
+      }
       return;
     }
   } else {
@@ -424,6 +436,29 @@ void identity::judge_settled_match(const sighting& f, const warehouse::prefix_ma
   files_log()->info("{} {}: starts as {} (file {}) does, which was {}: looked at as its copy", f.feed->name, f.path,
                     match.path, match.id,
                     where == row_file::truncated ? "truncated" : "renamed or deleted since");
+}
+
+// The loading row of `match`, whose file is gone, goes on in `f` (which
+// holds what was loaded of it) when this process can claim it.
+bool identity::continue_in_copy(sighting& f, const warehouse::prefix_match& match, identity_ledger& ledger,
+                                identity_decisions& out) {
+  if (!match.inode) return false;
+  auto row = ledger.find_by_inode({match.inode->first, match.inode->second, 0, 0});
+  if (!row || row->id != match.id || row->state != "loading" || !orphaned(*row, f, ledger, out.claimed)) return false;
+  out.continuations.push_back({std::move(f), std::move(*row)});
+  return true;
+}
+
+// Whether the settled new file `f` begins with the bytes loaded of `row`
+// (its guard: the 4 KiB before where loading stopped, or all of them when
+// fewer), and those are more than one line.
+bool identity::holds_loaded_lines(const sighting& f, const warehouse::prefix_match& row) {
+  auto loaded = static_cast<std::uint64_t>(row.bytes_done);
+  if (loaded == 0 || row.guard_hash.empty() || f.stat.size < row.bytes_done) return false;
+  if (guard_hash_of(f.file.fd.get(), loaded) != row.guard_hash) return false;
+  if (loaded >= guard_bytes) return true;
+  auto text = read_range(f.file.fd.get(), 0, loaded);
+  return std::count(text.begin(), text.end(), '\n') >= 2;
 }
 
 identity::row_handle identity::open_row(const warehouse::prefix_match& row) {

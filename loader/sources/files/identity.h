@@ -169,8 +169,11 @@ class identity {
     int fd = -1;
     bool elsewhere = false;
   };
-  void judge_settled_match(const sighting& f, const warehouse::prefix_match& match, const std::string& head,
+  void judge_settled_match(sighting& f, const warehouse::prefix_match& match, identity_ledger& ledger,
                            verdict& v, identity_decisions& out);
+  bool continue_in_copy(sighting& f, const warehouse::prefix_match& match, identity_ledger& ledger,
+                        identity_decisions& out);
+  static bool holds_loaded_lines(const sighting& f, const warehouse::prefix_match& row);
   row_handle open_row(const warehouse::prefix_match& row);
   row_file where_is(const warehouse::prefix_match& row, const row_handle& file);
   std::optional<warehouse::file_offset> shared_start(const sighting& f, const warehouse::prefix_match& row,
