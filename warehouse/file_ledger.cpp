@@ -160,6 +160,12 @@ std::optional<file_row> find_by_inode(connection& conn, const file_stat& stat) {
   return row_at(r, 0, 0);
 }
 
+std::optional<file_row> find_row(connection& conn, std::int64_t id) {
+  auto r = conn.exec_params("select " + std::string(row_columns) + " from sluice.files where id = $1", {num(id)});
+  if (r.rows() == 0) return std::nullopt;
+  return row_at(r, 0, 0);
+}
+
 void lock_identity(connection& conn) {
   conn.exec("select pg_advisory_xact_lock(" + std::string(claim_class) + ", 0)");
 }

@@ -86,6 +86,9 @@ struct file_matches {
 // renamed to a name no feed takes (a rotated log) is still followed.
 [[nodiscard]] std::optional<file_row> find_by_inode(connection& conn, const file_stat& stat);
 
+// The row `id`, whatever its state; nullopt when there is none.
+[[nodiscard]] std::optional<file_row> find_row(connection& conn, std::int64_t id);
+
 // Whole-content matches: for each (feed, size, hash), the loaded row with that
 // content (nullopt if none) and whether a row still loading has it.
 struct content_key {

@@ -33,10 +33,16 @@ struct identity::content_lookups {
   std::vector<std::size_t> keyed;
 };
 
-identity::identity(int inbox_fd, std::filesystem::path inbox, std::function<int(std::int64_t)> held_fd)
-    : inbox_fd_(inbox_fd), inbox_(std::move(inbox)), held_fd_(std::move(held_fd)) {}
+identity::identity(int inbox_fd, std::filesystem::path inbox, std::function<int(std::int64_t)> held_fd,
+                   std::chrono::steady_clock::duration hold)
+    : inbox_fd_(inbox_fd), inbox_(std::move(inbox)), held_fd_(std::move(held_fd)), hold_(hold) {}
 
 identity_decisions identity::decide(std::vector<sighting>& files, identity_ledger& ledger) {
+  // Holds of files that were judged otherwise since (continued by their
+  // log's sighting, deleted) are forgotten once they could not matter.
+  std::erase_if(held_copies_, [&, now = std::chrono::steady_clock::now()](const auto& held) {
+    return now - held.second > 6 * hold_ + std::chrono::seconds(1);
+  });
   identity_decisions out;
   out.verdicts.resize(files.size());
   std::vector<warehouse::file_sighting> asked;
@@ -239,7 +245,8 @@ void identity::match_contents(std::vector<sighting>& files, identity_ledger& led
       continue;
     }
     bool twin = !seen_in_group.insert({f.feed->name, lookups.keys[k].size, *d.whole_hash}).second;
-    if (contents[k].in_progress && !twin && orphaned(*contents[k].in_progress, f, ledger, out.claimed)) {
+    if (contents[k].in_progress && !twin &&
+        orphaned(*contents[k].in_progress, f, ledger, out.claimed) == orphan::yes) {
       // Its original was deleted before it was loaded to its end (a crash, then
       // the file dropped again under another name): this copy finishes it.
       out.continuations.push_back({std::move(f), *contents[k].in_progress});
@@ -373,14 +380,14 @@ void identity::wait_for_copies(std::vector<sighting>& files, identity_ledger& le
 //   may be its cp, still being written): it waits;
 // - or the row's log was truncated (or renamed) since it was read. Then the
 //   log is looked at first, and its row may go on in this copy; a log not
-//   seen again within copy_hold (renamed out of the globs, or deleted) goes
+//   seen again while it is held (copy_hold: renamed out of the globs, or deleted) goes
 //   on in this copy then.
 void identity::judge_settled_match(sighting& f, const warehouse::prefix_match& match, identity_ledger& ledger,
                                    verdict& v, identity_decisions& out) {
   auto file = open_row(match);
   auto where = where_is(match, file);
   if (where == row_file::holds_it) {
-    held_copies_.erase(f.path);
+    held_copies_.erase({f.path, f.stat.device, f.stat.inode});
     auto shared = shared_start(f, match, file.fd);
     if (!shared) return;  // a file of its own
     auto names = match.path + " (file " + std::to_string(match.id) + ")";
@@ -414,17 +421,25 @@ void identity::judge_settled_match(sighting& f, const warehouse::prefix_match& m
     // that was loaded of it, when that is more than a first line (too
     // common alone) and the row's guard covers it (4 KiB, or less when
     // that is all that was loaded).
-    if (!holds_loaded_lines(f, match)) return;
-    auto [since, first] = held_copies_.try_emplace(f.path, std::chrono::steady_clock::now());
-    if (std::chrono::steady_clock::now() - since->second > copy_hold) {
-      held_copies_.erase(since);
+    // (A file under the row's own name is a new log begun there.)
+    if (f.path == match.path || !holds_loaded_lines(f, match)) return;
+    auto now = std::chrono::steady_clock::now();
+    auto [since, first] = held_copies_.try_emplace({f.path, f.stat.device, f.stat.inode}, now);
+    if (now - since->second >= hold_) {
       // Its log was not seen again (renamed out of the globs, or deleted):
       // what this file holds past what was loaded is the row's rest.
-      if (continue_in_copy(f, match, ledger, out)) {
+      auto feed = f.feed->name;
+      auto path = f.path;
+      auto taken = continue_in_copy(f, match, ledger, out);
+      if (taken == orphan::busy) {
+        retry(v, "it may be the copy of " + match.path + ", which another sluice holds");
+        return;
+      }
+      held_copies_.erase(since);
+      if (taken == orphan::yes) {
         v = verdict{};
         files_log()->info("{} {}: starts with what was loaded of {} (file {}), which is gone: loading on from it",
-                          out.continuations.back().copy.feed->name, out.continuations.back().copy.path, match.path,
-                          match.id);
+                          feed, path, match.path, match.id);
       }
       return;
     }
@@ -440,13 +455,13 @@ void identity::judge_settled_match(sighting& f, const warehouse::prefix_match& m
 
 // The loading row of `match`, whose file is gone, goes on in `f` (which
 // holds what was loaded of it) when this process can claim it.
-bool identity::continue_in_copy(sighting& f, const warehouse::prefix_match& match, identity_ledger& ledger,
-                                identity_decisions& out) {
-  if (!match.inode) return false;
-  auto row = ledger.find_by_inode({match.inode->first, match.inode->second, 0, 0});
-  if (!row || row->id != match.id || row->state != "loading" || !orphaned(*row, f, ledger, out.claimed)) return false;
-  out.continuations.push_back({std::move(f), std::move(*row)});
-  return true;
+identity::orphan identity::continue_in_copy(sighting& f, const warehouse::prefix_match& match,
+                                            identity_ledger& ledger, identity_decisions& out) {
+  auto row = ledger.find_row(match.id);
+  if (!row || row->state != "loading") return orphan::no;
+  auto verdict = orphaned(*row, f, ledger, out.claimed);
+  if (verdict == orphan::yes) out.continuations.push_back({std::move(f), std::move(*row)});
+  return verdict;
 }
 
 // Whether the settled new file `f` begins with the bytes loaded of `row`
@@ -522,13 +537,15 @@ std::optional<warehouse::file_offset> identity::shared_start(const sighting& f, 
 
 // Whether ledger row `row`, still loading, has lost its file (deleted before
 // it was loaded to its end) and `copy` holds what it had loaded: then the
-// copy may finish it. Claims the row for that (added to `claimed`).
-bool identity::orphaned(const warehouse::file_row& row, const sighting& copy, identity_ledger& ledger,
-                        std::set<std::int64_t>& claimed) {
+// copy may finish it. Claims the row for that (added to `claimed`); `busy`
+// when another sluice holds it, or this pass has decided about it already.
+identity::orphan identity::orphaned(const warehouse::file_row& row, const sighting& copy, identity_ledger& ledger,
+                                    std::set<std::int64_t>& claimed) {
   bool compressed = is_gzip_path(copy.path);
-  if (!row.seen || (!compressed && copy.stat.size < row.done.bytes)) return false;
+  if (!row.seen || (!compressed && copy.stat.size < row.done.bytes)) return orphan::no;
+  if (claimed.count(row.id)) return orphan::busy;
   std::array<std::int64_t, 1> one{row.id};
-  if (ledger.claim_files(one).empty()) return false;  // another sluice is loading it
+  if (ledger.claim_files(one).empty()) return orphan::busy;  // another sluice is loading it
   auto original = open_beneath(inbox_fd_, row.path);
   bool alive = original.busy || (!original.gone && original.refusal.empty() &&
                                  stat_of(original.st).inode == row.seen->inode &&
@@ -541,10 +558,10 @@ bool identity::orphaned(const warehouse::file_row& row, const sighting& copy, id
                                       (row.head_hash.empty() || head_hash_of(copy.file.fd.get(), loaded_to) == row.head_hash);
   if (alive || !holds) {
     ledger.release_files(one);
-    return false;
+    return orphan::no;
   }
   claimed.insert(row.id);
-  return true;
+  return orphan::yes;
 }
 
 }  // namespace sluice::loader

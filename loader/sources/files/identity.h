@@ -40,6 +40,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "loader/bytes/byte_source.h"
@@ -71,6 +72,7 @@ class identity_ledger {
       std::span<const warehouse::prefix_key> keys) = 0;
   [[nodiscard]] virtual bool content_size_known(const std::string& feed, std::int64_t content_size) = 0;
   [[nodiscard]] virtual std::optional<warehouse::file_row> find_by_inode(const warehouse::file_stat& stat) = 0;
+  [[nodiscard]] virtual std::optional<warehouse::file_row> find_row(std::int64_t id) = 0;
   [[nodiscard]] virtual std::vector<std::int64_t> claim_files(std::span<const std::int64_t> ids) = 0;
   virtual void release_files(std::span<const std::int64_t> ids) = 0;
   // The row no longer describes its file (state replaced, with why).
@@ -121,7 +123,10 @@ class identity {
  public:
   // `inbox_fd`: the inbox opened O_PATH; `inbox`: its path. `held_fd`: the
   // descriptor of the file the caller holds for a row id, or -1.
-  identity(int inbox_fd, std::filesystem::path inbox, std::function<int(std::int64_t)> held_fd);
+  // `hold`: how long a settled new file that starts as a renamed log is
+  // held as its possible copy (copy_hold; tests shorten it).
+  identity(int inbox_fd, std::filesystem::path inbox, std::function<int(std::int64_t)> held_fd,
+           std::chrono::steady_clock::duration hold = copy_hold);
 
   // Decides about `files` (sightings of files the caller does not hold;
   // a continuation may take a sighting's descriptor out of it).
@@ -141,7 +146,8 @@ class identity {
                                                   std::int64_t seen_size = 0);
 
   // How long a settled new file that starts as a renamed log is held as its
-  // possible copy before it is judged as a file of its own.
+  // possible copy before it is judged: the log's rest, when the log was not
+  // seen again, else a file of its own.
   static constexpr auto copy_hold = std::chrono::seconds(10);
 
  private:
@@ -171,22 +177,24 @@ class identity {
   };
   void judge_settled_match(sighting& f, const warehouse::prefix_match& match, identity_ledger& ledger,
                            verdict& v, identity_decisions& out);
-  bool continue_in_copy(sighting& f, const warehouse::prefix_match& match, identity_ledger& ledger,
-                        identity_decisions& out);
+  enum class orphan { yes, no, busy };
+  orphan continue_in_copy(sighting& f, const warehouse::prefix_match& match, identity_ledger& ledger,
+                          identity_decisions& out);
   static bool holds_loaded_lines(const sighting& f, const warehouse::prefix_match& row);
   row_handle open_row(const warehouse::prefix_match& row);
   row_file where_is(const warehouse::prefix_match& row, const row_handle& file);
   std::optional<warehouse::file_offset> shared_start(const sighting& f, const warehouse::prefix_match& row,
                                                      int row_fd);
-  bool orphaned(const warehouse::file_row& row, const sighting& copy, identity_ledger& ledger,
-                std::set<std::int64_t>& claimed);
+  orphan orphaned(const warehouse::file_row& row, const sighting& copy, identity_ledger& ledger,
+                  std::set<std::int64_t>& claimed);
 
   int inbox_fd_;
   std::filesystem::path inbox_;
   std::function<int(std::int64_t)> held_fd_;
+  std::chrono::steady_clock::duration hold_;
   // Settled new files held as the possible copy of a log renamed since its
-  // row saw it, by path -> since when (see wait_for_copies).
-  std::map<std::string, std::chrono::steady_clock::time_point> held_copies_;
+  // row saw it, by (path, device, inode) -> since when (judge_settled_match).
+  std::map<std::tuple<std::string, std::int64_t, std::int64_t>, std::chrono::steady_clock::time_point> held_copies_;
 };
 
 // Files up to this size are hashed whole when they are looked up (they are

@@ -23,6 +23,7 @@ class connection_ledger final : public identity_ledger {
   std::optional<warehouse::file_row> find_by_inode(const warehouse::file_stat& stat) override {
     return warehouse::find_by_inode(conn_, stat);
   }
+  std::optional<warehouse::file_row> find_row(std::int64_t id) override { return warehouse::find_row(conn_, id); }
   std::vector<std::int64_t> claim_files(std::span<const std::int64_t> ids) override {
     return warehouse::claim_files(conn_, ids);
   }

@@ -98,6 +98,10 @@ class fake_ledger final : public identity_ledger {
     });
   }
 
+  std::optional<file_row> find_row(std::int64_t id) override {
+    return first([&](const file_row& r) { return r.id == id; });
+  }
+
   std::vector<std::int64_t> claim_files(std::span<const std::int64_t> ids) override {
     std::vector<std::int64_t> out;
     for (auto id : ids) {
@@ -148,6 +152,8 @@ struct inbox {
   feed_plan feed;
   fake_ledger ledger;
   identity judge{fd, dir.path(), [](std::int64_t) { return -1; }};
+  // The same inbox, judged by an identity that holds nothing as a possible copy.
+  identity unheld{fd, dir.path(), [](std::int64_t) { return -1; }, std::chrono::seconds(0)};
 
   inbox() { feed.name = "events"; }
   ~inbox() { ::close(fd); }
@@ -387,6 +393,54 @@ TEST_CASE("copytruncate: the row goes on in the copy, and the truncated log is n
   CHECK(d.continuations[0].copy.path == "app.log.1");
   CHECK(d.continuations[0].row.id == 1);
   CHECK(in.ledger.retired.empty());
+}
+
+// BUG (CI soak, seed 495117746, 2026-12-07): the copy of a log loaded to
+// less than 4 KiB, whose log was renamed out of the globs, loaded whole.
+TEST_CASE("a file that starts with all that was loaded of a log gone since is held as its copy, then goes on with"
+          " its row",
+          "[identity]") {
+  inbox in;
+  in.write("app.log", lines);
+  in.ledger.rows.push_back(in.row_of("app.log", "loading", 16));  // two lines loaded
+  in.write("app.1.log", lines + "{\"n\":4}\n");                   // the copy
+  // Renamed out of the globs (kept, so that no new file here takes its inode).
+  std::filesystem::rename(in.dir.path() / "app.log", in.dir.path() / "app.log-20261206");
+  auto files = one(in.see("app.1.log"));
+  auto d = in.decide(files);
+  REQUIRE(d.verdicts[0].kind == verdict_kind::retry);
+  CHECK(d.verdicts[0].reason.find("may be the copy of app.log") != std::string::npos);
+
+  SECTION("once held long enough, the row goes on in it") {
+    auto again = one(in.see("app.1.log"));
+    auto e = in.unheld.decide(again, in.ledger);
+    REQUIRE(e.continuations.size() == 1);
+    CHECK(e.continuations[0].copy.path == "app.1.log");
+    CHECK(e.continuations[0].row.id == 1);
+    CHECK(e.claimed.count(1) == 1);
+  }
+  SECTION("while another sluice holds the row, it waits") {
+    in.ledger.held_elsewhere.insert(1);
+    auto again = one(in.see("app.1.log"));
+    auto e = in.unheld.decide(again, in.ledger);
+    CHECK(e.continuations.empty());
+    REQUIRE(e.verdicts[0].kind == verdict_kind::retry);
+    CHECK(e.verdicts[0].reason.find("another sluice holds") != std::string::npos);
+  }
+  SECTION("a new log under the log's own name that starts alike is a file of its own") {
+    in.write("app.log", lines);
+    auto fresh = one(in.see("app.log"));
+    auto e = in.unheld.decide(fresh, in.ledger);
+    CHECK(e.continuations.empty());
+    CHECK(e.verdicts[0].kind == verdict_kind::fresh);
+  }
+  SECTION("a file that starts with the first loaded line only is a file of its own") {
+    in.write("other.log", lines.substr(0, 8) + "{\"n\":9}\n");
+    auto other = one(in.see("other.log"));
+    auto e = in.unheld.decide(other, in.ledger);
+    CHECK(e.continuations.empty());
+    CHECK(e.verdicts[0].kind == verdict_kind::fresh);
+  }
 }
 
 TEST_CASE("a new file still being written that starts as a loaded file waits until it settles", "[identity]") {
