@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "loader/app/status.h"
+
 namespace sluice::app {
 
 namespace {
@@ -150,19 +152,8 @@ readiness metrics::ready() const {
   simdjson::dom::element doc;
   if (parser.parse(json).get(doc)) return {false, "the status document does not parse"};
   std::string why;
-  for (auto s : doc["sources"].get_array()) {
-    std::string_view state;
-    std::string_view name;
-    if (!s["state"].get(state) && state == "stopped" && !s["source"].get(name)) {
-      why += (why.empty() ? "" : "; ") + std::string("source ") + std::string(name) + " is stopped";
-    }
-  }
-  for (auto f : doc["feeds"].get_array()) {
-    simdjson::dom::array skipped;
-    std::string_view name;
-    if (!f["skipped"].get(skipped) && skipped.size() > 0 && !f["feed"].get(name)) {
-      why += (why.empty() ? "" : "; ") + std::string("feed ") + std::string(name) + " is skipped";
-    }
+  for (const auto& p : problems_in(doc)) {
+    if (p.unready) why += (why.empty() ? "" : "; ") + p.what;
   }
   return {why.empty(), why.empty() ? "ready" : why};
 }

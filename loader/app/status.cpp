@@ -74,7 +74,6 @@ int run_status(const std::string& dsn, bool json) {
 
   simdjson::dom::parser parser;
   element status = parser.parse(document);
-  std::vector<std::string> problems;
 
   std::string out = fmt::format("sluice status of {} at {}\n", conn.target(), when(status, "at"));
   out += fmt::format("\n{:<20} {:>8} {:>8} {:>10} {:>9} {:>8} {:>10} {:>11}  {}\n", "FEED", "loading", "loaded",
@@ -90,9 +89,6 @@ int run_status(const std::string& dsn, bool json) {
                        number(files, "loading"), number(files, "loaded"), number(files, "not_loaded_completely"),
                        number(files, "duplicate"), number(files, "refused"), number(f, "rows_last_hour"),
                        number(f, "rejects_last_hour"), oldest);
-    if (auto skipped = f["skipped"]; !skipped.error() && skipped.is_array()) {
-      for (element why : skipped.get_array()) problems.push_back("feed " + text(f, "feed") + " is skipped: " + text(why));
-    }
   }
   auto sources = status["sources"].get_array();
   if (sources.size() > 0) {
@@ -103,9 +99,6 @@ int run_status(const std::string& dsn, bool json) {
       out += fmt::format("{:<20} {:<10} {:>10} {:>8} {:<26} {:<16} {}\n", text(s, "source"), text(s, "state"),
                          lag.error() || lag.is_null() ? "-" : bytes(int64_t(lag.value())), text(s, "lag_seconds"),
                          when(s, "last_commit_at"), text(s, "held_by"), first_line(text(s, "last_error")));
-      if (text(s, "state") == "stopped") {
-        problems.push_back("source " + text(s, "source") + " is stopped: " + first_line(text(s, "last_error")));
-      }
     }
   }
   auto jobs = status["jobs"].get_array();
@@ -116,9 +109,6 @@ int run_status(const std::string& dsn, bool json) {
       out += fmt::format("{:<20} {:<26} {:>9} {:<12} {}\n", text(j, "job"), when(j, "last_run_at"),
                          took.error() || took.is_null() ? "-" : fmt::format("{:.3f}", double(took.value())),
                          text(j, "every"), first_line(text(j, "last_error")));
-      if (text(j, "last_error") != "-") {
-        problems.push_back("job " + text(j, "job") + " failed: " + first_line(text(j, "last_error")));
-      }
     }
   }
   auto daemons = status["daemons"].get_array();
@@ -133,15 +123,36 @@ int run_status(const std::string& dsn, bool json) {
       if (text(f, "eta_seconds") != "-") line += ", about " + text(f, "eta_seconds") + " s left";
       out += line + "\n";
     }
-    if (text(d, "alive") == "no") {
-      problems.push_back("daemon " + text(d, "daemon") + " was last seen " + when(d, "seen_at") +
-                         " and did not say it stopped (killed?)");
-    }
   }
   if (daemons.size() == 0) out += "(none running)\n";
   if (!json) std::printf("%s", out.c_str());
-  for (const auto& p : problems) std::fprintf(stderr, "needs a person: %s\n", p.c_str());
+  auto problems = problems_in(status);
+  for (const auto& p : problems) std::fprintf(stderr, "needs a person: %s\n", p.what.c_str());
   return problems.empty() ? 0 : 1;
+}
+
+std::vector<problem> problems_in(element status) {
+  std::vector<problem> out;
+  for (element f : status["feeds"].get_array()) {
+    if (auto skipped = f["skipped"]; !skipped.error() && skipped.is_array()) {
+      for (element why : skipped.get_array()) out.push_back({"feed " + text(f, "feed") + " is skipped: " + text(why), true});
+    }
+  }
+  for (element s : status["sources"].get_array()) {
+    if (text(s, "state") == "stopped") {
+      out.push_back({"source " + text(s, "source") + " is stopped: " + first_line(text(s, "last_error")), true});
+    }
+  }
+  for (element j : status["jobs"].get_array()) {
+    if (text(j, "last_error") != "-") out.push_back({"job " + text(j, "job") + " failed: " + first_line(text(j, "last_error"))});
+  }
+  for (element d : status["daemons"].get_array()) {
+    if (text(d, "alive") == "no") {
+      out.push_back({"daemon " + text(d, "daemon") + " was last seen " + when(d, "seen_at") +
+                     " and did not say it stopped (killed?)"});
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice::app
