@@ -222,7 +222,8 @@ sluice_build() {
   local targets=()
   for t in "$@"; do targets+=(--target "$t"); done
   local configure=(cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
-                   "-DSLUICE_SANITIZE=${SLUICE_SANITIZE:-}" "-DSLUICE_WERROR=${SLUICE_WERROR:-OFF}")
+                   "-DSLUICE_SANITIZE=${SLUICE_SANITIZE:-}" "-DSLUICE_WERROR=${SLUICE_WERROR:-OFF}"
+                   "-DSLUICE_DEBUG_INFO=${SLUICE_DEBUG_INFO:-full}")
   if [[ "$quiet" == quiet ]]; then
     # Quiet, but not silent: a first build takes minutes, so every 5 s the
     # step it is at ("[57/109]") goes to stderr, on a terminal on one line.
