@@ -37,12 +37,12 @@ import time
 import traceback
 
 WRITERS = ['inplace', 'pleo', 'rename', 'csv', 'log', 'gzip', 'rotate', 'cp-loaded', 'cp-loading',
-           'mv-back', 'delete', 'truncate', 'same-size', 'slow-json', 'rotate-midline']
+           'mv-back', 'delete', 'truncate', 'same-size', 'slow-json', 'rotate-midline', 'reload']
 FAULTS = ['kill', 'pg-crash', 'disk-full', 'stop', 'second-daemon']
 WEIGHTS = {
     'inplace': 10, 'pleo': 5, 'rename': 8, 'csv': 6, 'log': 5, 'gzip': 3, 'rotate': 6,
     'cp-loaded': 4, 'cp-loading': 2, 'mv-back': 3, 'delete': 4, 'truncate': 3, 'same-size': 3,
-    'slow-json': 2, 'rotate-midline': 2,
+    'slow-json': 2, 'rotate-midline': 2, 'reload': 2,
     'kill': 2.5, 'pg-crash': 1, 'disk-full': 1, 'stop': 2, 'second-daemon': 1.5,
 }
 RID_SPAN = 100000          # rids of step s are s*RID_SPAN + 1 ..
@@ -725,6 +725,47 @@ class Soak:
             self.add_file(back)
             t.note(f'mv {src.path} out and back as {back} (source {"loaded" if loaded else "NOT seen loaded"})')
         return f'mv {src.path} out, back as {back}', run
+
+    def plan_reload(self, t):
+        """`sluice reload` of a loaded file (an operator putting a feed right) beside the daemon: its
+        records are still exactly once. Sometimes killed -9 mid-reload, then run again (it goes on
+        with the reload begun)."""
+        rng = t.rng
+        if not self.pool:
+            return self.plan_inplace(t)
+        src = self.rng.choice(self.pool)
+        self.pool.remove(src)
+        kill_after = rng.uniform(0.02, 0.3) if rng.random() < 0.4 else None
+
+        def run():
+            src.done.wait(120)
+            for u in src.users:
+                u.wait(120)
+            if not self.wait_loaded(src.path):
+                t.note(f'{src.path} not seen loaded: not reloaded')
+                return
+            cmd = [self.sluice, 'reload', src.path, '--inbox', self.inbox, '--dsn', self.dsn,
+                   '--give-up-after-s', '120']
+            log = os.path.join(self.work, 'logs', f'reload-{t.step}.log')
+            killed = ''
+            with open(log, 'ab') as f:
+                if kill_after is not None:
+                    p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+                    time.sleep(kill_after)
+                    if p.poll() is None:
+                        p.kill()
+                        killed = f'killed -9 after {kill_after:.2f} s, then '
+                    p.wait(60)
+                r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=400)
+            with open(log, 'rb') as f:
+                said = f.read().decode('utf-8', 'replace')
+            last = next((l for l in reversed(said.splitlines()) if ' [sluice] ' in l), said.strip()[-200:])
+            resumed = 'resumed the reload begun before; ' if 'was begun before: loading it' in said else ''
+            t.note(f'sluice reload {src.path}: {killed}{resumed}exit {r.returncode}: {last[-200:]}')
+            if r.returncode != 0:
+                self.errors.append(f'step {t.step}: sluice reload {src.path} exited {r.returncode}: {last[:300]}')
+        return f'sluice reload {src.path}{" (killed -9 mid-way, then again)" if kill_after is not None else ""}', run
 
     # Growing logs --------------------------------------------------------------
 
