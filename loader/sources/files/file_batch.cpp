@@ -26,6 +26,9 @@ file_batch::file_batch(std::size_t expected_bytes, std::function<void(batch&&)> 
 
 void file_batch::open(tracked_file& t) {
   if (index_.count(t.id)) return;
+  // Read again before its batch was handed over (a rotated log seen under
+  // its old and its new name in one pass): its next part starts a batch.
+  if (closed_.count(t.id)) hand_over();
   if (!provenance_) {
     provenance_ = std::make_shared<file_provenance>();
     current_.origins.reserve(expected_bytes_ / 64);
@@ -88,6 +91,7 @@ void file_batch::close(tracked_file& t, const record_reader& reader, bool comple
     if (auto whole = hash_prefix(t.fd->get(), to.bytes)) a.content_hash = whole->hex();
   }
   current_.turns.push_back({t.key, t.next_seq++});
+  closed_.insert(t.id);
   ++t.in_flight;
   t.at = to;
   t.hash = reader.hash();
@@ -172,6 +176,7 @@ void file_batch::hand_over() {
   bytes_ = 0;
   files_ = 0;
   index_.clear();
+  closed_.clear();
 }
 
 // ---------------------------------------------------------- after commits

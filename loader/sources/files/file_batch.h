@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,10 @@ class file_batch {
   std::size_t bytes_ = 0;
   std::size_t files_ = 0;
   std::map<std::int64_t, std::size_t> index_;  // file id -> index in the checkpoints' advances
+  // Files with a part closed in this batch: a file's next part goes in the
+  // next batch (each batch holds one turn of a file; two would wait for each
+  // other in the committer's order book forever).
+  std::set<std::int64_t> closed_;
   std::map<const feed_plan*, feed_rows> rows_;
 };
 
