@@ -44,7 +44,7 @@ std::string tool(const std::string& name) {
 }  // namespace
 
 TEST_CASE("/metrics passes promtool, and a real Prometheus scrapes sluice_records_total from it",
-          "[integration][http]") {
+          "[integration][http][exclusive]") {
   sluice_fixture fx;
   std::filesystem::create_directories(fx.inbox() / "hubdoc");
   auto daemon = fx.start_sluice({"--settle-ms", "200", "--http", "127.0.0.1:0"}, "http-daemon.log");
@@ -93,7 +93,7 @@ TEST_CASE("/metrics passes promtool, and a real Prometheus scrapes sluice_record
 
 TEST_CASE("the status page, rendered by headless Chromium, shows a feed's counts and a source's lag, and /readyz says"
           " when a source stops",
-          "[integration][http][cdc]") {
+          "[integration][http][cdc][exclusive]") {
   sluice_fixture fx;
   source_db src(source_name(fx));
   add_items_source(fx, src, "shop");

@@ -49,7 +49,7 @@ void overwrite_in_place(const std::filesystem::path& path, std::string_view cont
 }  // namespace
 
 TEST_CASE("thousands of tiny .csv.gz files load exactly once with flat memory",
-          "[integration][gzip][attack6]") {
+          "[integration][gzip][attack6][exclusive]") {
   sluice_fixture fx;
   declare_sales_feed(fx);
   constexpr int files = 2'000;

@@ -225,7 +225,7 @@ TEST_CASE("a UTF-8 BOM is skipped and a LATIN1 warehouse stores text unmangled",
   admin.exec("drop database " + db + " with (force)");
 }
 
-TEST_CASE("two daemons on one inbox and warehouse never double a record", "[integration][failure]") {
+TEST_CASE("two daemons on one inbox and warehouse never double a record", "[integration][failure][exclusive]") {
   sluice_fixture fx;
   std::filesystem::create_directories(fx.inbox() / "hubdoc");
   auto first = start_daemon(fx, "daemon-1.log");
@@ -275,7 +275,7 @@ std::vector<std::string> warehouse_crash_restart() {
 // Three variants of one crash (below), each checked to land mid-stream: a
 // little over ~80 lines, kept whole so the variants read side by side.
 TEST_CASE("warehouse crash while a large CSV streams: loaded exactly once, also when the file is deleted meanwhile",
-          "[integration][failure][streaming]") {
+          "[integration][failure][streaming][exclusive]") {
   // 0: left alone. 1: deleted as the server crashes: its streamed
   // transaction fails with the crash, after which the rest can only be read
   // through the descriptor sluice holds. 2: deleted and another file written
@@ -358,7 +358,7 @@ TEST_CASE("warehouse crash while a large CSV streams: loaded exactly once, also 
 }
 
 TEST_CASE("PostgreSQL restarted with -m immediate mid-load, twice: the daemon loses and doubles nothing",
-          "[integration][failure]") {
+          "[integration][failure][exclusive]") {
   sluice_fixture fx;
   auto restart = warehouse_crash_restart();
 
@@ -407,7 +407,7 @@ TEST_CASE("PostgreSQL restarted with -m immediate mid-load, twice: the daemon lo
 namespace sluice::testing {
 
 TEST_CASE("a full disk makes a run with --once give up after its bound with a clear error and a later run loads exactly once",
-          "[integration][failure]") {
+          "[integration][failure][exclusive]") {
   // A staging table on a 3 MB tmpfs (a tablespace): the warehouse's disk fills mid-load.
   sluice_fixture fx;
   small_disk disk(fx, "staging.hubdoc_login", "3M");

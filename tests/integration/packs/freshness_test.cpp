@@ -19,7 +19,7 @@ std::string signup_line(int account, int year, std::string_view plan) {
 }  // namespace
 
 TEST_CASE("a dropped file reaches the Hubdoc reports at once although the job's timer is an hour",
-          "[integration][packs][freshness]") {
+          "[integration][packs][freshness][exclusive]") {
   sluice_fixture fx;
   fx.db().exec("update sluice.jobs set every = '1 hour' where name = 'hubdoc_reports'");
   CHECK(fx.text("select array_to_string(inputs, ',') from sluice.jobs where name = 'hubdoc_reports'") ==
@@ -56,7 +56,7 @@ TEST_CASE("a dropped file reaches the Hubdoc reports at once although the job's 
 namespace sluice::testing {
 
 TEST_CASE("a stop cancels the report job in flight without calling it failed, and runs no other",
-          "[integration][packs][freshness]") {
+          "[integration][packs][freshness][exclusive]") {
   sluice_fixture fx;
   fx.db().exec("insert into sluice.jobs (name, command, every) values"
                " ('a_slow', 'select pg_sleep(60) from (select $1::xid8, $2::xid8) x', '1 second'),"

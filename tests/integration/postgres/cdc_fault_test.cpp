@@ -68,7 +68,7 @@ TEST_CASE("kill -9 of sluice during the initial snapshot commits none of it, and
 
 TEST_CASE("the source and then the warehouse crashed (pg_ctl restart -m immediate) during the daemon's initial copy:"
           " it copies again by itself, each row once",
-          "[integration][cdc]") {
+          "[integration][cdc][exclusive]") {
   sluice_fixture fx;
   source_db src(source_name(fx));
   constexpr std::int64_t rows = 600'000;
@@ -118,7 +118,7 @@ TEST_CASE("the source and then the warehouse crashed (pg_ctl restart -m immediat
 
 TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediate) while the daemon streams: it"
           " recovers by itself, losing and doubling no change",
-          "[integration][cdc]") {
+          "[integration][cdc][exclusive]") {
   // When the source lives on the warehouse's cluster, both rounds crash both.
   sluice_fixture fx;
   source_db src(source_name(fx));
@@ -197,7 +197,7 @@ TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediat
 
 TEST_CASE("a source transaction of 1M rows streams with flat memory and answered keepalives, also resumed mid-transaction"
           " after kill -9",
-          "[integration][cdc]") {
+          "[integration][cdc][exclusive]") {
   // The walsender gives up on a receiver silent for 5 s.
   server_setting timeout("wal_sender_timeout", "5s");
   sluice_fixture fx;
@@ -346,7 +346,7 @@ TEST_CASE("run --once beside a daemon that replicates the source waits --give-up
 
 TEST_CASE("a daemon whose claim on a source ended with its session (backend terminated) stops streaming it and"
           " claims it again, doubling nothing",
-          "[integration][cdc]") {
+          "[integration][cdc][exclusive]") {
   sluice_fixture fx;
   source_db src(source_name(fx));
   src.db().exec("create table events (id bigserial primary key, item int); create publication pub for table events;");
@@ -396,7 +396,7 @@ TEST_CASE("a daemon whose claim on a source ended with its session (backend term
 
 TEST_CASE("the warehouse's disk full while the daemon streams holds the source with the reason shown, and with room"
           " again it goes on, losing and doubling no change",
-          "[integration][cdc]") {
+          "[integration][cdc][exclusive]") {
   // The change log on a 3 MB tmpfs (a tablespace): it fills mid-stream.
   sluice_fixture fx;
   source_db src(source_name(fx));
@@ -433,7 +433,7 @@ TEST_CASE("the warehouse's disk full while the daemon streams holds the source w
 // commits keep failing gives up after it, not after the default minute.
 TEST_CASE("the warehouse's disk full under run --once makes it give up on the source after --give-up-after-s, and a"
           " later run goes on from the applied position, losing and doubling no change",
-          "[integration][cdc]") {
+          "[integration][cdc][exclusive]") {
   sluice_fixture fx;
   source_db src(source_name(fx));
   src.db().exec("create table events (id bigserial primary key, payload text); create publication pub for table events;");
