@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "loader/contract/ascii.h"
+
 namespace sluice::loader {
 
 namespace {
@@ -9,18 +11,6 @@ namespace {
 constexpr int max_digits_before_point = 131072;  // PostgreSQL's numeric limits
 constexpr int max_display_scale = 16383;
 constexpr int max_exponent = 1000;
-
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != b[i]) return false;
-  }
-  return true;
-}
 
 int floor_div4(int e) { return e >= 0 ? e / 4 : -((-e + 3) / 4); }
 
@@ -113,14 +103,14 @@ void pack_base_10000(const std::vector<std::uint8_t>& decimal, std::size_t lead,
 }  // namespace
 
 result<ok_t> parse_numeric(std::string_view text, int precision, int scale, numeric_value& out) {
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  while (!text.empty() && is_pg_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_pg_space(text.back())) text.remove_suffix(1);
   out.digits.clear();
   out.weight = 0;
   out.dscale = 0;
   out.sign = numeric_value::positive;
   bool constrained = precision != numeric_unconstrained;
-  if (iequals(text, "nan")) {
+  if (ascii_iequals(text, "nan")) {
     out.sign = numeric_value::nan;
     return ok_value;
   }
@@ -130,7 +120,7 @@ result<ok_t> parse_numeric(std::string_view text, int precision, int scale, nume
     negative = body.front() == '-';
     body.remove_prefix(1);
   }
-  if (iequals(body, "infinity") || iequals(body, "inf")) {
+  if (ascii_iequals(body, "infinity") || ascii_iequals(body, "inf")) {
     if (constrained) return failure{"infinity does not fit a numeric with a precision"};
     out.sign = negative ? numeric_value::minus_infinity : numeric_value::plus_infinity;
     return ok_value;

@@ -5,36 +5,25 @@
 #include <limits>
 #include <string>
 
+#include "loader/contract/ascii.h"
+
 namespace sluice::loader {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-
 std::string_view trim(std::string_view text) {
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  while (!text.empty() && is_pg_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_pg_space(text.back())) text.remove_suffix(1);
   return text;
-}
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
+  c = ascii_lower(c);
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
 
-constexpr std::int64_t micros_per_second = 1'000'000;
 constexpr std::int64_t micros_per_hour = 3600 * micros_per_second;
 
 // Digits then an optional fraction, e.g. "12" or "6.25": whole part and the
@@ -140,10 +129,10 @@ result<bool> parse_boolean(std::string_view text, const std::vector<std::string>
                            const std::vector<std::string>& false_words) noexcept {
   text = trim(text);
   for (const auto& word : true_words) {
-    if (iequals(text, word)) return true;
+    if (ascii_iequals(text, word)) return true;
   }
   for (const auto& word : false_words) {
-    if (iequals(text, word)) return false;
+    if (ascii_iequals(text, word)) return false;
   }
   return failure{"not a boolean (expected one of the feed's true_strings or false_strings)"};
 }
@@ -238,7 +227,7 @@ result<ok_t> read_interval_words(std::string_view text, std::size_t at, interval
       {"sec", 0, 0, 1e6},   {"s", 0, 0, 1e6}};
   bool any = false;
   while (at < text.size()) {
-    while (at < text.size() && is_space(text[at])) ++at;
+    while (at < text.size() && is_pg_space(text[at])) ++at;
     if (at >= text.size()) break;
     bool negative = false;
     if (text[at] == '-' || text[at] == '+') negative = text[at++] == '-';
@@ -255,13 +244,13 @@ result<ok_t> read_interval_words(std::string_view text, std::size_t at, interval
     auto n = read_decimal(text, at);
     if (!n.has_digits) return failure{bad_words};
     double amount = (static_cast<double>(n.whole) + n.fraction) * (negative ? -1 : 1);
-    while (at < text.size() && is_space(text[at])) ++at;
+    while (at < text.size() && is_pg_space(text[at])) ++at;
     std::size_t word_start = at;
     while (at < text.size() && ((text[at] >= 'a' && text[at] <= 'z') || (text[at] >= 'A' && text[at] <= 'Z'))) ++at;
     auto word = text.substr(word_start, at - word_start);
     const unit* found = nullptr;
     for (const auto& u : units) {
-      if (iequals(word, u.word)) {
+      if (ascii_iequals(word, u.word)) {
         found = &u;
         break;
       }

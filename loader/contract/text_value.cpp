@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "loader/contract/ascii.h"
 #include "loader/contract/text_parse.h"
 #include "loader/contract/time_parse.h"
 
@@ -9,7 +10,6 @@ namespace sluice::loader {
 
 namespace {
 
-constexpr std::int64_t micros_per_second = 1'000'000;
 constexpr std::int64_t unix_seconds_at_2000 = 946'684'800;
 
 constexpr const char* too_long_text = "longer than the column's length limit";

@@ -1,10 +1,10 @@
 #include "loader/contract/time_parse.h"
 
+#include "loader/contract/ascii.h"
+
 namespace sluice::loader {
 
 namespace {
-
-constexpr std::int64_t micros_per_second = 1'000'000;
 
 bool digits(std::string_view text, std::size_t at, std::size_t count, int& out) noexcept {
   if (at + count > text.size()) return false;

@@ -2,6 +2,8 @@
 // reading every record a record_reader yields.
 #pragma once
 
+#include <catch2/catch.hpp>
+
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -96,6 +98,15 @@ inline sluice::loader::reader_options small_buffers(std::size_t initial, std::si
   options.max_record_bytes = max;
   options.raw_keep_bytes = keep;
   return options;
+}
+
+// Several (initial buffer, max record) pairs, so that records straddle
+// refills: a Catch2 GENERATE, the test runs once per pair. The smallest max
+// is the test's (it must hold the test's longest record).
+inline sluice::loader::reader_options generated_small_buffers(std::size_t smallest_max) {
+  auto initial = GENERATE(as<std::size_t>{}, 16, 64, 4096);
+  auto max = GENERATE_COPY(as<std::size_t>{}, smallest_max, 100, 1 << 20);
+  return small_buffers(initial, max);
 }
 
 inline std::string hash_of(std::string_view bytes) {

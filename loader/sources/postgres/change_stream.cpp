@@ -13,7 +13,7 @@ namespace sluice::loader {
 
 namespace {
 
-namespace pg = loader::pgoutput;
+namespace pg = sluice::loader::pgoutput;
 using warehouse::connection;
 
 // A batch ends at a source commit when the committer has nothing to do, so a
@@ -90,7 +90,7 @@ void change_stream::on_batch_done(const batch& b, batch_outcome result, const st
 // retries from the stored applied LSN.
 void change_stream::stop_if_failed() {
   std::lock_guard lock(confirmed_mutex_);
-  if (!failure_.empty()) throw loader::replication_error("source " + run_.source.name + ": " + failure_);
+  if (!failure_.empty()) throw sluice::loader::replication_error("source " + run_.source.name + ": " + failure_);
 }
 
 // The committer may keep us waiting (a slow batch, a warehouse that is
@@ -272,7 +272,7 @@ void change_stream::run() {
   wait_idle();
   stop_if_failed();
   if (commits_->failed(key_)) {
-    throw loader::replication_error("source " + run_.source.name + ": a batch could not be committed (see above)");
+    throw sluice::loader::replication_error("source " + run_.source.name + ": a batch could not be committed (see above)");
   }
   run_.outcome.transactions = committed_transactions_;
   run_.outcome.applied_lsn = warehouse::applied_lsn(run_.wh, run_.source.name);
@@ -282,7 +282,7 @@ bool change_stream::step() {
   // A batch the committer gave up on leaves a gap after it: start again
   // from the stored position (the caller retries) rather than stream on.
   if (commits_->failed(key_)) {
-    throw loader::replication_error("source " + run_.source.name +
+    throw sluice::loader::replication_error("source " + run_.source.name +
                                      ": a batch could not be committed (see above); resuming from the stored"
                                      " position");
   }
@@ -293,7 +293,7 @@ bool change_stream::step() {
   } else {
     auto copy = pg::decode_copy_data(*message);
     if (auto* error = std::get_if<pg::decode_error>(&copy)) {
-      throw loader::replication_error("source " + run_.source.name + ": " + error->reason);
+      throw sluice::loader::replication_error("source " + run_.source.name + ": " + error->reason);
     }
     if (auto* alive = std::get_if<pg::keepalive>(&copy)) {
       on_keepalive(*alive, now);
@@ -351,7 +351,7 @@ void change_stream::on_message(const pg::xlog_data& data) {
   server_end_ = std::max(server_end_, data.wal_end);
   auto decoded = pg::decode(data.payload);
   if (auto* error = std::get_if<pg::decode_error>(&decoded)) {
-    throw loader::replication_error("source " + run_.source.name + ": undecodable message at " +
+    throw sluice::loader::replication_error("source " + run_.source.name + ": undecodable message at " +
                                      pg::format_lsn(data.start) + ": " + error->reason);
   }
   const auto& m = std::get<pg::message>(decoded);
@@ -423,7 +423,7 @@ void change_stream::on_relation(const pg::relation_message& r) {
 table_info& change_stream::table_of(std::uint32_t oid) {
   auto it = relations_.find(oid);
   if (it == relations_.end()) {
-    throw loader::replication_error("source " + run_.source.name + ": a change for relation " + std::to_string(oid) +
+    throw sluice::loader::replication_error("source " + run_.source.name + ": a change for relation " + std::to_string(oid) +
                                      " came before its Relation message");
   }
   // Not for a change put_change will skip (applied before a restart): it

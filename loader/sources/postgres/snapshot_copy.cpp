@@ -11,7 +11,7 @@ namespace sluice::loader {
 
 namespace {
 
-namespace pg = loader::pgoutput;
+namespace pg = sluice::loader::pgoutput;
 using warehouse::connection;
 
 // ------------------------------------------------ the snapshot's binary COPY

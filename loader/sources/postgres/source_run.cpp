@@ -12,7 +12,7 @@ namespace sluice::loader {
 
 namespace {
 
-namespace pg = loader::pgoutput;
+namespace pg = sluice::loader::pgoutput;
 using warehouse::connection;
 
 
@@ -42,7 +42,7 @@ if (!warehouse::claim_source(wh, source.name)) {
   postgres_log()->info("source {}: taken over", source.name);
 }
 auto source_row = wh.exec_params("select state, coalesce(last_error, '') from sluice.sources where name = $1", {source.name});
-if (source_row.rows() == 0) throw loader::replication_error("source " + source.name + ": no longer in sluice.sources");
+if (source_row.rows() == 0) throw sluice::loader::replication_error("source " + source.name + ": no longer in sluice.sources");
 state = std::string(source_row.text(0, 0));
 if (state == "stopped") {
   throw source_stopped(std::string(source_row.text(0, 1)).empty()
@@ -235,7 +235,7 @@ void source_run::copy_added(const std::string& schema, const std::string& name) 
   postgres_log()->info("source {}: {} is in the publication but was not copied (added since the source's snapshot):"
                        " copying it", source.name, qualified);
   warehouse::note_copy_begun(wh, source.name, qualified);
-  loader::replication_connection at_lsn(source.conninfo, source.name);
+  sluice::loader::replication_connection at_lsn(source.conninfo, source.name);
   auto created = at_lsn.create_slot(slot.substr(0, 58) + "_copy", true);
   connection src(source.conninfo);
   src.exec("begin isolation level repeatable read");

@@ -13,7 +13,7 @@ namespace sluice::loader {
 
 namespace {
 
-namespace pg = loader::pgoutput;
+namespace pg = sluice::loader::pgoutput;
 
 
 }  // namespace
@@ -132,7 +132,7 @@ std::string check_columns(connection& wh, const std::string& source, const std::
     have.erase(std::remove_if(have.begin(), have.end(), is_old), have.end());
   }
   auto stop = [&](const std::string& what) {
-    throw loader::replication_error(
+    throw sluice::loader::replication_error(
         "source " + source + ": " + table + " does not have the shape replication needs: " + what +
         ". Make it match (a pack that creates it must use the replicator's shape: _op, _lsn, _seq, _commit_at,"
         " _unchanged, _old_<key> per key column, then the source table's columns in order); sluice retries and"
@@ -146,7 +146,7 @@ std::string check_columns(connection& wh, const std::string& source, const std::
                      const std::string& also_fix) {
     std::string statements = "alter table " + table + " " + fix;
     if (!also.empty()) statements += "; alter table " + also + " " + also_fix;
-    throw loader::replication_error("source " + source + ": column " + column + " of " + from + " " + what +
+    throw sluice::loader::replication_error("source " + source + ": column " + column + " of " + from + " " + what +
                                      "; make the warehouse's tables match (" + statements +
                                      "): sluice retries and resumes from its applied LSN once they do");
   };

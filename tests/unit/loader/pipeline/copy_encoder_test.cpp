@@ -19,7 +19,7 @@ std::string bytes_of(copy_encoder& encoder) {
 }
 
 // Everything after the header, before the trailer.
-std::string body_of(copy_encoder& encoder) {
+std::string encoded_rows(copy_encoder& encoder) {
   auto all = bytes_of(encoder);
   REQUIRE(all.size() >= header.size() + 2);
   return all.substr(header.size(), all.size() - header.size() - 2);
@@ -48,66 +48,66 @@ TEST_CASE("each field type is encoded as a big-endian length and value", "[loade
   copy_encoder encoder;
   SECTION("int2") {
     encoder.put_int2(-2);
-    CHECK(body_of(encoder) == "\0\0\0\x02\xff\xfe"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x02\xff\xfe"s);
   }
   SECTION("int4") {
     encoder.put_int4(0x01020304);
-    CHECK(body_of(encoder) == "\0\0\0\x04\x01\x02\x03\x04"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x04\x01\x02\x03\x04"s);
   }
   SECTION("int4 negative") {
     encoder.put_int4(-1);
-    CHECK(body_of(encoder) == "\0\0\0\x04\xff\xff\xff\xff"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x04\xff\xff\xff\xff"s);
   }
   SECTION("int8") {
     encoder.put_int8(0x0102030405060708LL);
-    CHECK(body_of(encoder) == "\0\0\0\x08\x01\x02\x03\x04\x05\x06\x07\x08"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x08\x01\x02\x03\x04\x05\x06\x07\x08"s);
   }
   SECTION("int8 minimum") {
     encoder.put_int8(INT64_MIN);
-    CHECK(body_of(encoder) == "\0\0\0\x08\x80\0\0\0\0\0\0\0"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x08\x80\0\0\0\0\0\0\0"s);
   }
   SECTION("float4 as IEEE-754 single") {
     encoder.put_float4(1.5f);  // 0x3fc00000
-    CHECK(body_of(encoder) == "\0\0\0\x04\x3f\xc0\0\0"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x04\x3f\xc0\0\0"s);
   }
   SECTION("float8 as IEEE-754 double") {
     encoder.put_float8(-2.0);  // 0xc000000000000000
-    CHECK(body_of(encoder) == "\0\0\0\x08\xc0\0\0\0\0\0\0\0"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x08\xc0\0\0\0\0\0\0\0"s);
   }
   SECTION("bool") {
     encoder.put_bool(true);
     encoder.put_bool(false);
-    CHECK(body_of(encoder) == "\0\0\0\x01\x01\0\0\0\x01\0"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x01\x01\0\0\0\x01\0"s);
   }
   SECTION("text is its UTF-8 bytes") {
     encoder.put_text("h\xc3\xa9!");
-    CHECK(body_of(encoder) == "\0\0\0\x04h\xc3\xa9!"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x04h\xc3\xa9!"s);
   }
   SECTION("empty text is a zero length, not NULL") {
     encoder.put_text("");
-    CHECK(body_of(encoder) == "\0\0\0\0"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\0"s);
   }
   SECTION("bytea") {
     const std::string raw = "\0\x01\xff"s;
     encoder.put_bytea({raw.data(), raw.size()});
-    CHECK(body_of(encoder) == "\0\0\0\x03\0\x01\xff"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x03\0\x01\xff"s);
   }
   SECTION("jsonb is version byte 1 then the JSON text") {
     encoder.put_jsonb("{\"a\":1}");
-    CHECK(body_of(encoder) == "\0\0\0\x08\x01{\"a\":1}"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x08\x01{\"a\":1}"s);
   }
   SECTION("timestamp is int8 microseconds since 2000-01-01") {
     encoder.put_timestamp(599616000000000LL);  // 2019-01-01 00:00:00, 0x00022158faae8000
-    CHECK(body_of(encoder) == "\0\0\0\x08\x00\x02\x21\x58\xfa\xae\x80\x00"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x08\x00\x02\x21\x58\xfa\xae\x80\x00"s);
   }
   SECTION("date is int4 days since 2000-01-01") {
     encoder.put_date(-1);
     encoder.put_date(6940);  // 2019-01-01, 0x1b1c
-    CHECK(body_of(encoder) == "\0\0\0\x04\xff\xff\xff\xff\0\0\0\x04\0\0\x1b\x1c"s);
+    CHECK(encoded_rows(encoder) == "\0\0\0\x04\xff\xff\xff\xff\0\0\0\x04\0\0\x1b\x1c"s);
   }
   SECTION("NULL is length -1 and no bytes") {
     encoder.put_null();
-    CHECK(body_of(encoder) == "\xff\xff\xff\xff"s);
+    CHECK(encoded_rows(encoder) == "\xff\xff\xff\xff"s);
   }
 }
 

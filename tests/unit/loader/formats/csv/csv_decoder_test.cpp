@@ -13,7 +13,9 @@
 
 using namespace sluice::loader;
 using sluice::testing::big_endian;
+using sluice::testing::copy_body;
 using sluice::testing::generated_column;
+using sluice::testing::padded_record;
 
 namespace {
 
@@ -62,19 +64,6 @@ feed_plan sales_feed() {
   return feed;
 }
 
-struct padded_record {
-  std::string storage;
-  record rec;
-  explicit padded_record(std::string_view text, std::uint64_t ordinal = 1, flaw defect = flaw::none)
-      : storage(text) {
-    storage.append(64, ' ');
-    rec.text = std::string_view(storage.data(), text.size());
-    rec.ordinal = ordinal;
-    rec.line = ordinal + 1;
-    rec.size = text.size();
-    rec.defect = defect;
-  }
-};
 
 // The fields of the last row an encoder got: nullopt for NULL.
 std::vector<std::optional<std::string>> last_row(copy_encoder& encoder) {
@@ -124,7 +113,6 @@ struct csv_fixture {
   }
 };
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace
 
@@ -156,13 +144,13 @@ TEST_CASE("a header without a declared column makes every row of the file a reje
   record_decoder decoder{feed};
   std::vector<copy_encoder> rows(1);
   auto problem = decoder.bind_header(header_row{"Date,Location,SaleID,At,Small", 30});
-  CHECK(contains(problem, "no column Price"));
+  CHECK_THAT(problem, Catch::Contains("no column Price"));
   for (int attempt = 0; attempt < 3; ++attempt) {
     padded_record rec("2024-01-01,x,1,2024-01-01T00:00:00Z,1");
     reject_reason why;
     CHECK_FALSE(decoder.decode(rec.rec, 1, rows, why));
     CHECK(why.field == "Price");
-    CHECK(contains(why.reason, "staging.sales"));
+    CHECK_THAT(why.reason, Catch::Contains("staging.sales"));
   }
   CHECK(rows[0].rows() == 0);
   // The next file's header binds again.
@@ -175,44 +163,44 @@ TEST_CASE("bad csv rows are rejected with the header name, the value and what wa
   SECTION("a price with a unit") {
     auto why = fx.reject("2024-01-01,x,1,100USD,,1,e");
     CHECK(why.field == "Price");
-    CHECK(contains(why.reason, "\"100USD\""));
-    CHECK(contains(why.reason, "numeric(10,2)"));
-    CHECK(contains(why.reason, "expected digits"));
+    CHECK_THAT(why.reason, Catch::Contains("\"100USD\""));
+    CHECK_THAT(why.reason, Catch::Contains("numeric(10,2)"));
+    CHECK_THAT(why.reason, Catch::Contains("expected digits"));
   }
   SECTION("an impossible date") {
     auto why = fx.reject("2024-13-45,x,1,1,,1,e");
     CHECK(why.field == "Date");
-    CHECK(contains(why.reason, "month is not between 01 and 12"));
-    CHECK(contains(why.reason, "accepted formats: YYYY-MM-DD, YYYY/MM/DD"));
+    CHECK_THAT(why.reason, Catch::Contains("month is not between 01 and 12"));
+    CHECK_THAT(why.reason, Catch::Contains("accepted formats: YYYY-MM-DD, YYYY/MM/DD"));
   }
   SECTION("too many digits for numeric(5,2)") {
     auto why = fx.reject("2024-01-01,x,1,1,,1234.5,e");
     CHECK(why.field == "Small");
-    CHECK(contains(why.reason, "too many digits before the decimal point"));
+    CHECK_THAT(why.reason, Catch::Contains("too many digits before the decimal point"));
   }
   SECTION("NULL in a NOT NULL column") {
     auto why = fx.reject("2024-01-01,x,None,1,,1,e");
     CHECK(why.field == "SaleID");
-    CHECK(contains(why.reason, "NOT NULL"));
+    CHECK_THAT(why.reason, Catch::Contains("NOT NULL"));
   }
   SECTION("ragged rows") {
-    CHECK(contains(fx.reject("2024-01-01,x,1,1,,1").reason, "ragged row: 6 fields, but the header has 7"));
-    CHECK(contains(fx.reject("2024-01-01,x,1,1,,1,e,f").reason, "ragged row: 8 fields"));
+    CHECK_THAT(fx.reject("2024-01-01,x,1,1,,1").reason, Catch::Contains("ragged row: 6 fields, but the header has 7"));
+    CHECK_THAT(fx.reject("2024-01-01,x,1,1,,1,e,f").reason, Catch::Contains("ragged row: 8 fields"));
   }
   SECTION("an unterminated quote") {
-    CHECK(contains(fx.reject("2024-01-01,\"x,1,1,,1,e", flaw::truncated).reason, "unterminated quote"));
+    CHECK_THAT(fx.reject("2024-01-01,\"x,1,1,,1,e", flaw::truncated).reason, Catch::Contains("unterminated quote"));
   }
   SECTION("text after a closing quote") {
     auto why = fx.reject("2024-01-01,\"x\"y,1,1,,1,e");
     CHECK(why.field == "Location");
   }
   SECTION("invalid UTF-8") {
-    CHECK(contains(fx.reject("2024-01-01,\xff\xfe,1,1,,1,e").reason, "UTF-8"));
+    CHECK_THAT(fx.reject("2024-01-01,\xff\xfe,1,1,,1,e").reason, Catch::Contains("UTF-8"));
   }
   SECTION("an integer that is not one") {
     auto why = fx.reject("2024-01-01,x,1.5,1,,1,e");
     CHECK(why.field == "SaleID");
-    CHECK(contains(why.reason, "not an integer"));
+    CHECK_THAT(why.reason, Catch::Contains("not an integer"));
   }
   SECTION("a naive timestamp in a zone's skipped hour is read with the offset before, an offset is honoured") {
     reject_reason why;
@@ -228,11 +216,11 @@ TEST_CASE("a header row too long to read rejects every row of its file", "[loade
   record_decoder decoder{feed};
   std::vector<copy_encoder> rows(1);
   auto problem = decoder.bind_header(header_row{"Date,Locat", 99, true});
-  CHECK(contains(problem, "longer than the limit"));
+  CHECK_THAT(problem, Catch::Contains("longer than the limit"));
   padded_record rec("2024-01-01,x,1,1,,1,e");
   reject_reason why;
   CHECK_FALSE(decoder.decode(rec.rec, 1, rows, why));
-  CHECK(contains(why.reason, "header row is longer"));
+  CHECK_THAT(why.reason, Catch::Contains("header row is longer"));
 }
 
 TEST_CASE("csv columns by position, without a header", "[loader][csv_decoder]") {
@@ -266,6 +254,6 @@ TEST_CASE("csv columns by position, without a header", "[loader][csv_decoder]") 
   CHECK(row[1] == "x");
   padded_record short_row("x,y");
   CHECK_FALSE(decoder.decode(short_row.rec, 1, rows, why));
-  CHECK(contains(why.reason, "feed maps field 3"));
+  CHECK_THAT(why.reason, Catch::Contains("feed maps field 3"));
   CHECK(why.field.empty());
 }

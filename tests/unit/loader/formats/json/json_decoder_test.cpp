@@ -10,7 +10,9 @@
 #include <vector>
 
 using namespace sluice::loader;
+using sluice::testing::copy_body;
 using sluice::testing::generated_column;
+using sluice::testing::padded_record;
 using namespace std::string_literals;
 
 namespace {
@@ -62,18 +64,6 @@ feed_plan two_target_feed() {
   return feed;
 }
 
-// A record whose text is followed by padding, as record_reader guarantees.
-struct padded_record {
-  std::string storage;
-  record rec;
-  explicit padded_record(std::string_view text, std::uint64_t ordinal = 1) : storage(text) {
-    storage.append(64, ' ');
-    rec.text = std::string_view(storage.data(), text.size());
-    rec.ordinal = ordinal;
-    rec.line = ordinal;
-    rec.size = text.size();
-  }
-};
 
 struct decoder_fixture {
   feed_plan feed = two_target_feed();
@@ -106,18 +96,11 @@ struct decoder_fixture {
   }
 };
 
-std::string body_of(copy_encoder& encoder) {
-  auto all = encoder.finish();
-  return std::string(all.data(), all.size()).substr(19, all.size() - 19 - 2);
-}
 
 const std::string good_login =
     R"({"log_type":"LOGIN","account":7,"at":"2019-01-01T00:00:00-05:00","ip":"10.0.0.1"})";
 const std::string good_page = R"({"log_type":"PAGE_ACCESS","account":8,"page":"/home"})";
 
-bool contains(const std::string& text, std::string_view part) {
-  return text.find(part) != std::string::npos;
-}
 
 }  // namespace
 
@@ -140,7 +123,7 @@ TEST_CASE("a login row holds file id, ordinal, converted values and NULL for mis
   reject_reason why;
   REQUIRE(fixture.decode(good_login, why, 3));
   // 2019-01-01T05:00:00Z = 599616000000000 + 5 h = 599634000000000 = 0x0002215d2b90b400.
-  CHECK(body_of(fixture.rows[0]) ==
+  CHECK(copy_body(fixture.rows[0]) ==
         "\0\x08"s                                       // 8 fields
         + "\0\0\0\x08\0\0\0\0\0\0\0\x2a"s               // file_id 42
         + "\0\0\0\x08\0\0\0\0\0\0\0\x03"s               // record ordinal 3
@@ -159,7 +142,7 @@ TEST_CASE("a page row encodes jsonb, boolean and float8, and explicit null in a 
   REQUIRE(fixture.decode(
       R"({"log_type":"PAGE_ACCESS","account":8,"page":"/home","payload":{ "k" : [1, 2] },"ok":true,"score":null})",
       why));
-  CHECK(body_of(fixture.rows[1]) ==
+  CHECK(copy_body(fixture.rows[1]) ==
         "\0\x05"s + "\0\0\0\x04\0\0\0\x08"s + "\0\0\0\x05/home"s +
         "\0\0\0\x0c\x01{\"k\":[1,2]}"s + "\0\0\0\x01\x01"s + "\xff\xff\xff\xff"s);
 }
@@ -217,7 +200,7 @@ TEST_CASE("bad records are rejected with the field at fault and a reason a perso
   SECTION("a NOT NULL column after several converted ones") {
     auto why = fixture.reject(R"({"log_type":"PAGE_ACCESS","account":8})");
     CHECK(why.field == "/page");
-    CHECK(contains(why.reason, "staging.page_access.page is NOT NULL"));
+    CHECK_THAT(why.reason, Catch::Contains("staging.page_access.page is NOT NULL"));
   }
   SECTION("a string where an integer is expected") {
     auto why = fixture.reject(R"({"log_type":"LOGIN","account":"abc","at":"2019-01-01T00:00:00Z"})");
@@ -227,8 +210,8 @@ TEST_CASE("bad records are rejected with the field at fault and a reason a perso
   SECTION("a fraction where an integer is expected") {
     auto why = fixture.reject(R"({"log_type":"LOGIN","account":1.5,"at":"2019-01-01T00:00:00Z"})");
     CHECK(why.field == "/account");
-    CHECK(contains(why.reason, "expected an integer"));
-    CHECK(contains(why.reason, "got a number 1.5"));
+    CHECK_THAT(why.reason, Catch::Contains("expected an integer"));
+    CHECK_THAT(why.reason, Catch::Contains("got a number 1.5"));
   }
   SECTION("an integer out of range for int4") {
     auto why = fixture.reject(R"({"log_type":"LOGIN","account":3000000000,"at":"2019-01-01T00:00:00Z"})");
@@ -246,12 +229,12 @@ TEST_CASE("bad records are rejected with the field at fault and a reason a perso
     auto why = fixture.reject(
         R"({"log_type":"LOGIN","account":1,"at":"2019-01-01T00:00:00Z","big":18446744073709551615})");
     CHECK(why.field == "/big");
-    CHECK(contains(why.reason, "18446744073709551615 is out of range for bigint column big"));
+    CHECK_THAT(why.reason, Catch::Contains("18446744073709551615 is out of range for bigint column big"));
   }
   SECTION("a number too large for 64 bits") {
     auto why = fixture.reject(
         R"({"log_type":"LOGIN","account":99999999999999999999999,"at":"2019-01-01T00:00:00Z"})");
-    CHECK(contains(why.reason, "64 bits"));
+    CHECK_THAT(why.reason, Catch::Contains("64 bits"));
   }
   SECTION("an impossible date") {
     auto why = fixture.reject(
@@ -263,12 +246,12 @@ TEST_CASE("bad records are rejected with the field at fault and a reason a perso
   SECTION("a timestamp without an offset in a timestamptz column") {
     auto why = fixture.reject(R"({"log_type":"LOGIN","account":1,"at":"2019-01-01T00:00:00"})");
     CHECK(why.field == "/at");
-    CHECK(contains(why.reason, "is not a valid timestamp with time zone: no UTC offset"));
+    CHECK_THAT(why.reason, Catch::Contains("is not a valid timestamp with time zone: no UTC offset"));
   }
   SECTION("a date given as a number") {
     auto why = fixture.reject(R"({"log_type":"LOGIN","account":1,"at":20190101})");
     CHECK(why.field == "/at");
-    CHECK(contains(why.reason, "expected a string with a date or time"));
+    CHECK_THAT(why.reason, Catch::Contains("expected a string with a date or time"));
   }
   SECTION("an unknown route value lists the expected values") {
     auto why = fixture.reject(R"({"log_type":"LOGOUT","account":1})");
@@ -278,8 +261,8 @@ TEST_CASE("bad records are rejected with the field at fault and a reason a perso
   SECTION("a missing route field") {
     auto why = fixture.reject(R"({"account":1})");
     CHECK(why.field == "/log_type");
-    CHECK(contains(why.reason, "missing required field /log_type"));
-    CHECK(contains(why.reason, "LOGIN, PAGE_ACCESS"));
+    CHECK_THAT(why.reason, Catch::Contains("missing required field /log_type"));
+    CHECK_THAT(why.reason, Catch::Contains("LOGIN, PAGE_ACCESS"));
   }
   SECTION("a route field that is not a string") {
     auto why = fixture.reject(R"({"log_type":5,"account":1})");
@@ -289,14 +272,14 @@ TEST_CASE("bad records are rejected with the field at fault and a reason a perso
   SECTION("invalid UTF-8") {
     auto why = fixture.reject("{\"log_type\":\"LOGIN\",\"account\":1,\"ip\":\"\xff\xfe\"}");
     CHECK(why.field.empty());
-    CHECK(contains(why.reason, "not valid UTF-8"));
-    CHECK(contains(why.reason, "offset 38"));
+    CHECK_THAT(why.reason, Catch::Contains("not valid UTF-8"));
+    CHECK_THAT(why.reason, Catch::Contains("offset 38"));
   }
   SECTION("a NUL character in text") {
     auto why = fixture.reject(
         R"({"log_type":"LOGIN","account":1,"at":"2019-01-01T00:00:00Z","ip":"a\u0000b"})");
     CHECK(why.field == "/ip");
-    CHECK(contains(why.reason, "NUL"));
+    CHECK_THAT(why.reason, Catch::Contains("NUL"));
   }
   SECTION("a raw NUL byte inside a string") {
     auto why = fixture.reject("{\"log_type\":\"LOGIN\",\"account\":1,\"ip\":\"a\0b\"}"s);
@@ -306,12 +289,12 @@ TEST_CASE("bad records are rejected with the field at fault and a reason a perso
     auto why = fixture.reject(
         R"({"log_type":"PAGE_ACCESS","account":8,"page":"/","payload":{"s":"\u0000"}})");
     CHECK(why.field == "/payload");
-    CHECK(contains(why.reason, "\\u0000"));
+    CHECK_THAT(why.reason, Catch::Contains("\\u0000"));
   }
   SECTION("a boolean given as a string") {
     auto why = fixture.reject(R"({"log_type":"PAGE_ACCESS","account":8,"page":"/","ok":"yes"})");
     CHECK(why.field == "/ok");
-    CHECK(contains(why.reason, "expected true or false"));
+    CHECK_THAT(why.reason, Catch::Contains("expected true or false"));
   }
   SECTION("a record the reader flagged too long") {
     padded_record padded("{\"log_type\":");
@@ -320,15 +303,15 @@ TEST_CASE("bad records are rejected with the field at fault and a reason a perso
     reject_reason why;
     CHECK_FALSE(fixture.decoder.decode(padded.rec, 42, fixture.rows, why));
     CHECK(why.field.empty());
-    CHECK(contains(why.reason, "record is 5000 bytes"));
-    CHECK(contains(why.reason, "--max-record-mb"));
+    CHECK_THAT(why.reason, Catch::Contains("record is 5000 bytes"));
+    CHECK_THAT(why.reason, Catch::Contains("--max-record-mb"));
   }
   SECTION("a record the reader flagged truncated") {
     padded_record padded("{\"log_type\":");
     padded.rec.defect = flaw::truncated;
     reject_reason why;
     CHECK_FALSE(fixture.decoder.decode(padded.rec, 42, fixture.rows, why));
-    CHECK(contains(why.reason, "truncated JSON"));
+    CHECK_THAT(why.reason, Catch::Contains("truncated JSON"));
   }
   CHECK(fixture.rows[0].rows() == 1);
   CHECK(fixture.rows[1].rows() == 1);
@@ -338,7 +321,7 @@ TEST_CASE("a rejected record leaves every encoder byte for byte as before", "[lo
   decoder_fixture fixture;
   reject_reason why;
   REQUIRE(fixture.decode(good_login, why));
-  auto before = body_of(fixture.rows[0]);
+  auto before = copy_body(fixture.rows[0]);
 
   decoder_fixture second;
   REQUIRE(second.decode(good_login, why));
@@ -347,7 +330,7 @@ TEST_CASE("a rejected record leaves every encoder byte for byte as before", "[lo
       R"({"log_type":"LOGIN","account":7,"at":"2019-01-01T00:00:00Z","ip":"x","small":1,"day":"2019-01-01","big":"no"})",
       why));
   CHECK(why.field == "/big");
-  CHECK(body_of(second.rows[0]) == before);
+  CHECK(copy_body(second.rows[0]) == before);
   CHECK(second.rows[0].rows() == 1);
 }
 

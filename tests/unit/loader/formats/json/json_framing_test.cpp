@@ -15,11 +15,6 @@ using namespace sluice::testing;
 
 namespace {
 
-reader_options generated_options() {
-  auto initial = GENERATE(as<std::size_t>{}, 16, 64, 4096);
-  auto max = GENERATE(as<std::size_t>{}, 64, 100, 1 << 20);
-  return small_buffers(initial, max);
-}
 
 std::uint64_t newlines_in(std::string_view text) {
   return static_cast<std::uint64_t>(std::count(text.begin(), text.end(), '\n'));
@@ -44,7 +39,7 @@ const std::vector<std::uint64_t> array_lines = {2, 3, 4};
 
 TEST_CASE("a pretty-printed single object is one record starting on line 1",
           "[loader][record_reader][json]") {
-  auto options = generated_options();
+  auto options = generated_small_buffers(64);
   const std::string object = "{\n  \"a\": 1,\n  \"b\": \"x}\",\n  \"c\": [1, 2]\n}";
   const std::string content = object + "\n";
   temp_file file(content);
@@ -63,7 +58,7 @@ TEST_CASE("a pretty-printed single object is one record starting on line 1",
 
 TEST_CASE("concatenated JSON objects are one record each, with their lines and offsets",
           "[loader][record_reader][json]") {
-  auto options = generated_options();
+  auto options = generated_small_buffers(64);
   const std::string content = "{\"a\":1}{\"b\":\"}{\"}\n\n{\n  \"c\": 3\n}\n  {\"d\":[{}]}";
   temp_file file(content);
   record_reader reader(file.fd(), json_format(), {}, {}, file.size(), true, options);
@@ -90,7 +85,7 @@ TEST_CASE("concatenated JSON objects are one record each, with their lines and o
 
 TEST_CASE("the elements of a top-level array are the records, and brackets in strings or escaped quotes do not confuse it",
           "[loader][record_reader][json][array]") {
-  auto options = generated_options();
+  auto options = generated_small_buffers(64);
   temp_file file(array_file);
   record_reader reader(file.fd(), json_format(), {}, {}, file.size(), true, options);
   auto got = read_all(reader);
@@ -119,7 +114,7 @@ TEST_CASE("an empty top-level array has no records", "[loader][record_reader][js
 
 TEST_CASE("resuming in the middle of a top-level array gives the remaining elements",
           "[loader][record_reader][json][array]") {
-  auto options = generated_options();
+  auto options = generated_small_buffers(64);
   temp_file file(array_file);
   for (std::size_t stop_after = 0; stop_after <= array_elements.size(); ++stop_after) {
     INFO("stopping after " << stop_after << " records");
@@ -146,7 +141,7 @@ TEST_CASE("resuming in the middle of a top-level array gives the remaining eleme
 
 TEST_CASE("an array still being written is read element by element as it grows",
           "[loader][record_reader][json][array]") {
-  auto options = generated_options();
+  auto options = generated_small_buffers(64);
   temp_file file("[{\"a\":1},\n{\"b\"");
   record_reader growing(file.fd(), json_format(), {}, {}, file.size(), false, options);
   auto got = read_all(growing);
@@ -169,7 +164,7 @@ TEST_CASE("an array still being written is read element by element as it grows",
 
 TEST_CASE("a document cut off by the end of the file is truncated when final and held back otherwise",
           "[loader][record_reader][json][truncated]") {
-  auto options = generated_options();
+  auto options = generated_small_buffers(64);
   auto content = GENERATE(std::string("{\"a\":1}\n{\"b\": [1, \"}]"),
                           std::string("[{\"a\":1},\n {\"b\": [1, \"}]"));
   INFO(content);

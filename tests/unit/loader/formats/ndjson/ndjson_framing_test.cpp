@@ -48,18 +48,12 @@ void check_mixed(const std::vector<owned_record>& got, std::size_t count) {
   }
 }
 
-// Several (initial buffer, max record) pairs, so records straddle refills.
-reader_options generated_options() {
-  auto initial = GENERATE(as<std::size_t>{}, 16, 64, 4096);
-  auto max = GENERATE(as<std::size_t>{}, 20, 100, 1 << 20);
-  return small_buffers(initial, max);
-}
 
 }  // namespace
 
 TEST_CASE("ndjson records come back with ordinals, 1-based lines and byte offsets, blank lines counted",
           "[loader][record_reader][ndjson]") {
-  auto options = generated_options();
+  auto options = generated_small_buffers(20);
   INFO("initial_buffer_bytes " << options.initial_buffer_bytes << ", max_record_bytes "
                                << options.max_record_bytes);
   temp_file file(mixed);
@@ -74,7 +68,7 @@ TEST_CASE("ndjson records come back with ordinals, 1-based lines and byte offset
 
 TEST_CASE("a line without its newline is held back until the file settles",
           "[loader][record_reader][ndjson]") {
-  auto options = generated_options();
+  auto options = generated_small_buffers(20);
   temp_file file(mixed);
   record_reader reader(file.fd(), ndjson_format(), {}, {}, file.size(), false, options);
   auto got = read_all(reader);
@@ -115,7 +109,7 @@ TEST_CASE("a line without its newline is held back until the file settles",
 
 TEST_CASE("resuming from any consumed() position gives the same remaining records and hash",
           "[loader][record_reader][ndjson]") {
-  auto options = generated_options();
+  auto options = generated_small_buffers(20);
   temp_file file(mixed);
   record_reader whole(file.fd(), ndjson_format(), {}, {}, file.size(), true, options);
   auto all = read_all(whole);
@@ -264,7 +258,7 @@ TEST_CASE("a 1 MB valid line is returned whole", "[loader][record_reader][ndjson
 
 TEST_CASE("record views are followed by at least `padding` readable bytes",
           "[loader][record_reader][ndjson]") {
-  auto options = generated_options();
+  auto options = generated_small_buffers(20);
   temp_file file(mixed);
   record_reader reader(file.fd(), ndjson_format(), {}, {}, file.size(), true, options);
   while (auto rec = reader.next()) {
