@@ -197,7 +197,7 @@ TEST_CASE("the warehouse and then the source crashed (pg_ctl restart -m immediat
 
 TEST_CASE("a source transaction of 1M rows streams with flat memory and answered keepalives, also resumed mid-transaction"
           " after kill -9",
-          "[integration][cdc][exclusive]") {
+          "[integration][cdc][exclusive][slow]") {
   // The walsender gives up on a receiver silent for 5 s.
   server_setting timeout("wal_sender_timeout", "5s");
   sluice_fixture fx;
