@@ -204,4 +204,16 @@ void forget_copies(connection& conn, const std::string& source) {
   conn.exec_params("delete from sluice.source_copies where source = $1", {source});
 }
 
+bool keeps_every_change(connection& conn, const std::string& change_log) {
+  return conn.exec_params("select exists (select 1 from sluice.change_retention r"
+                          " where to_regclass(r.change_log) = $1::regclass and r.keep is null)",
+                          {change_log}).text(0, 0) == "t";
+}
+
+void mark_copy(connection& conn, const std::string& change_log, std::uint64_t lsn, std::int64_t snapshot_at) {
+  conn.exec_params("insert into " + change_log + " (_op, _lsn, _seq, _commit_at)"
+                   " values ('s', $1::pg_lsn, 0, timestamptz '2000-01-01 00:00:00+00' + $2::bigint * interval '1 microsecond')",
+                   {lsn_text(lsn), std::to_string(snapshot_at)});
+}
+
 }  // namespace sluice::warehouse

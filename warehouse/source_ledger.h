@@ -133,4 +133,17 @@ void record_copy(connection& conn, const std::string& source, const std::string&
 // inside the snapshot's transaction.
 void forget_copies(connection& conn, const std::string& source);
 
+// Whether a pack reads every change of `change_log` (a regclass text, e.g.
+// staging."shop_orders"), its first state included: sluice.change_retention
+// keeps it for ever (keep NULL). Its table's copies then write each row into
+// it too (an 'r' row), not only into the mirror.
+[[nodiscard]] bool keeps_every_change(connection& conn, const std::string& change_log);
+
+// Writes the marker of a table's copy into its change log: one row, _op 's',
+// at the copy's LSN (_seq 0, _commit_at the snapshot's time: `snapshot_at`
+// microseconds since 2000-01-01 UTC), every other column NULL. The mirror holds the table as
+// it stood there; the change log's changes after it follow. Inside the
+// transaction that holds the copy.
+void mark_copy(connection& conn, const std::string& change_log, std::uint64_t lsn, std::int64_t snapshot_at);
+
 }  // namespace sluice::warehouse

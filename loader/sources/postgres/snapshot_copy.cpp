@@ -90,25 +90,14 @@ class copy_row_splitter {
   bool ended_ = false;
 };
 
-}  // namespace
-
-
-// Reads `copy_out` from the source once and writes each row to both feeders:
-// to `change_log` after the fields in `prefix` (prefix_fields of them), to
-// `mirror` as it is.
-void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change_log, std::string_view prefix,
-              std::int16_t prefix_fields, copy_feeder& mirror) {
-  constexpr std::size_t chunk_bytes = 256 << 10;
-  auto header = copy_encoder::stream_header();
-  std::string to_log(header.data(), header.size());
-  std::string to_mirror(header.data(), header.size());
-  copy_row_splitter rows;
-  // A COPY the warehouse refused a row of (seldom seen before its end): the
-  // source's is read to its end all the same, so that its connection can go
-  // on (a careful copy follows). Any other failure ends the snapshot at once.
-  std::exception_ptr refused;
-  auto push = [&](copy_feeder& to, std::string& data) {
-    if (refused) {
+// What the fast copies push: once a feeder refused a row (a data error,
+// seldom seen before the COPY's end), the rest is dropped, so that the
+// source's COPY is still read to its end and its connection can go on (a
+// careful copy follows); any other failure ends the copy at once.
+class refusal_aware_push {
+ public:
+  void operator()(copy_feeder& to, std::string& data) {
+    if (refused_) {
       data.clear();
       return;
     }
@@ -116,9 +105,31 @@ void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change
       to.push(std::exchange(data, std::string()));
     } catch (const warehouse::db_error& e) {
       if (e.kind() != warehouse::error_kind::data) throw;
-      refused = std::current_exception();
+      refused_ = std::current_exception();
     }
-  };
+  }
+  void rethrow_refusal() const {
+    if (refused_) std::rethrow_exception(refused_);
+  }
+
+ private:
+  std::exception_ptr refused_;
+};
+
+constexpr std::size_t feeder_chunk_bytes = 256 << 10;
+
+}  // namespace
+
+// Reads `copy_out` from the source once and writes each row to both feeders:
+// to `change_log` after the fields in `prefix` (prefix_fields of them), to
+// `mirror` as it is.
+void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change_log, std::string_view prefix,
+              std::int16_t prefix_fields, copy_feeder& mirror) {
+  auto header = copy_encoder::stream_header();
+  std::string to_log(header.data(), header.size());
+  std::string to_mirror(header.data(), header.size());
+  copy_row_splitter rows;
+  refusal_aware_push push;
   warehouse::copy_out reading(from, copy_out);
   std::string chunk;
   while (reading.read(chunk)) {
@@ -129,10 +140,10 @@ void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change
       append_be(to_mirror, count, 2);
       to_mirror += fields;
     });
-    if (to_log.size() >= chunk_bytes) push(change_log, to_log);
-    if (to_mirror.size() >= chunk_bytes) push(mirror, to_mirror);
+    if (to_log.size() >= feeder_chunk_bytes) push(change_log, to_log);
+    if (to_mirror.size() >= feeder_chunk_bytes) push(mirror, to_mirror);
   }
-  if (refused) std::rethrow_exception(refused);
+  push.rethrow_refusal();
   if (!rows.ended()) throw replication_error("the source's COPY ended before its trailer");
   auto trailer = copy_encoder::stream_trailer();
   to_log.append(trailer.data(), trailer.size());
@@ -141,18 +152,32 @@ void tee_copy(connection& from, const std::string& copy_out, copy_feeder& change
   mirror.push(std::move(to_mirror));
 }
 
-// The snapshot's slow way, taken only after the fast one (tee_copy) met a row
-// the warehouse refuses: the change log's connection alone, with its trigger
-// on (it fills the mirror, as for streamed changes), in chunks of 4 MB, each
-// under a savepoint; a refused chunk is split down to its refused rows, which
-// become rejects: position the consistent point (`lsn`), record the row's
-// ordinal in the table's copy, raw the row as the source prints it. The
-// source's COPY (`copy_out`) ends each row with that text as one more column.
-// Returns how many rows were refused.
-std::uint64_t careful_copy(connection& from, const std::string& copy_out, connection& to, const table_info& t,
-                           std::string_view prefix, std::int16_t prefix_fields, std::uint64_t lsn,
-                           const std::string& source) {
+// Reads `copy_out` from the source and writes it, as it comes, to `mirror`:
+// the source's binary COPY is the mirror's (the same columns, in the same
+// order), so no row is taken apart.
+void copy_through(connection& from, const std::string& copy_out, copy_feeder& mirror) {
+  refusal_aware_push push;
+  warehouse::copy_out reading(from, copy_out);
+  std::string data;
+  std::string chunk;
+  while (reading.read(chunk)) {
+    data += chunk;
+    if (data.size() >= feeder_chunk_bytes) push(mirror, data);
+  }
+  push.rethrow_refusal();
+  // A COPY TO that ends is whole (read() checked its result): its trailer
+  // is in `data`.
+  mirror.push(std::move(data));
+}
+
+std::uint64_t careful_copy(connection& from, connection& to, const table_info& t, bool logged, pg::lsn copied_at,
+                           std::int64_t snapshot_at, const std::string& source) {
   constexpr std::size_t chunk_bytes = 4 << 20;
+  const auto lsn = static_cast<std::uint64_t>(copied_at);
+  const auto copy_out = snapshot_copy_out(t, true);
+  const auto copy_in = logged ? t.copy_statement : mirror_copy_in(t);
+  auto [prefix, prefix_fields] =
+      logged ? copy_prefix(t, copied_at, snapshot_at) : std::pair<std::string, std::int16_t>{};
   copy_encoder chunk;
   std::vector<std::string> raws;
   copy_encoder rejects;
@@ -164,7 +189,7 @@ std::uint64_t careful_copy(connection& from, const std::string& copy_out, connec
   auto flush = [&] {
     if (chunk.empty()) return;
     auto first_ordinal = ordinal - raws.size() + 1;
-    copy_around_refused(to, t.copy_statement, chunk, [&](std::size_t row, const warehouse::db_error& e) {
+    copy_around_refused(to, copy_in, chunk, [&](std::size_t row, const warehouse::db_error& e) {
       row_origin what;
       what.offset = lsn;
       what.record = first_ordinal + row;
@@ -203,6 +228,15 @@ std::uint64_t careful_copy(connection& from, const std::string& copy_out, connec
   if (!rows.ended()) throw replication_error("the source's COPY ended before its trailer");
   flush();
   return refused;
+}
+
+std::string snapshot_copy_out(const table_info& t, bool with_row_text) {
+  return "copy (select " + select_list(t) + (with_row_text ? ", row(sluice_row.*)::text" : "") + " from " +
+         quote(t.schema) + "." + quote(t.name) + " sluice_row) to stdout (format binary)";
+}
+
+std::string mirror_copy_in(const table_info& t) {
+  return "copy " + t.core + " (" + column_list(t) + ") from stdin (format binary)";
 }
 
 // The time of `src`'s snapshot, as binary COPY's timestamptz (microseconds

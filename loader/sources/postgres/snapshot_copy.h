@@ -1,7 +1,9 @@
 // The initial copy of a source's tables, in binary COPY: read once from the
-// source's snapshot and written to the change log and the mirror at once
-// (tee_copy), or, when the warehouse refuses a row of it, the careful way,
-// in chunks under savepoints that set refused rows aside (careful_copy).
+// source's snapshot and written into the mirror as it comes (copy_through),
+// or, for a change log a pack reads from its first state, to the change log
+// and the mirror at once (tee_copy); when the warehouse refuses a row of it,
+// the careful way, in chunks under savepoints that set refused rows aside
+// (careful_copy).
 //
 // Threading: a copy_feeder writes from a thread of its own; the functions
 // run on the caller's. Errors: db_error from either server;
@@ -26,8 +28,9 @@
 
 namespace sluice::loader {
 
-// One COPY ... FROM STDIN fed from a thread of its own, so that two fed from
-// one reader (the change log's and the mirror's) both keep their server busy.
+// One COPY ... FROM STDIN fed from a thread of its own, so that the source's
+// COPY is read while the warehouse writes (and two fed from one reader, a
+// change log's and its mirror's, both keep their server busy).
 // finish() ends the COPY and throws what writing it met; destroyed without
 // finish(), it makes the COPY fail (its copy_in does, once the thread is gone).
 class copy_feeder {
@@ -102,17 +105,31 @@ class copy_feeder {
 void tee_copy(warehouse::connection& from, const std::string& copy_out, copy_feeder& change_log, std::string_view prefix,
               std::int16_t prefix_fields, copy_feeder& mirror);
 
-// The snapshot's slow way, taken only after the fast one (tee_copy) met a row
-// the warehouse refuses: the change log's connection alone, with its trigger
-// on (it fills the mirror, as for streamed changes), in chunks of 4 MB, each
-// under a savepoint; a refused chunk is split down to its refused rows, which
-// become rejects: position the consistent point (`lsn`), record the row's
-// ordinal in the table's copy, raw the row as the source prints it. The
-// source's COPY (`copy_out`) ends each row with that text as one more column.
-// Returns how many rows were refused.
-[[nodiscard]] std::uint64_t careful_copy(warehouse::connection& from, const std::string& copy_out, warehouse::connection& to, const table_info& t,
-                           std::string_view prefix, std::int16_t prefix_fields, std::uint64_t lsn,
-                           const std::string& source);
+// Reads `copy_out` from the source and writes it, as it comes, to `mirror`:
+// the source's binary COPY is the mirror's (the same columns, in the same
+// order), so no row is taken apart.
+void copy_through(warehouse::connection& from, const std::string& copy_out, copy_feeder& mirror);
+
+// The snapshot's slow way, taken only after a fast one met a row the
+// warehouse refuses (and for a table added to the publication later): the
+// warehouse's connection alone, into the mirror, or, when `logged`, into the
+// change log (as 'r' rows, at the copy's LSN `copied_at` and time
+// `snapshot_at`),
+// whose trigger fills the mirror as for streamed changes; in chunks of 4 MB,
+// each under a savepoint. A refused chunk is split down to its refused rows,
+// which become rejects: position the consistent point, record the row's
+// ordinal in the table's copy, raw the row as the source prints it. Returns
+// how many rows were refused.
+[[nodiscard]] std::uint64_t careful_copy(warehouse::connection& from, warehouse::connection& to, const table_info& t,
+                                         bool logged, pgoutput::lsn copied_at, std::int64_t snapshot_at,
+                                         const std::string& source);
+
+// The source's COPY of table t's columns (for its mirror), in binary; with
+// `with_row_text`, each row ends with its text as the source prints it.
+[[nodiscard]] std::string snapshot_copy_out(const table_info& t, bool with_row_text = false);
+
+// The COPY into t's mirror of what snapshot_copy_out() reads.
+[[nodiscard]] std::string mirror_copy_in(const table_info& t);
 
 // The time of `src`'s snapshot, as binary COPY's timestamptz (microseconds
 // since 2000-01-01).
@@ -122,6 +139,7 @@ void tee_copy(warehouse::connection& from, const std::string& copy_out, copy_fee
 // same for every row: _op 'r', _lsn the copy's LSN, _seq 0, _commit_at the
 // snapshot's time, _unchanged and every _old_<key> NULL. Returns them as
 // binary COPY fields, and how many there are.
-[[nodiscard]] std::pair<std::string, std::int16_t> copy_prefix(const table_info& t, pgoutput::lsn at, std::int64_t snapshot_at);
+[[nodiscard]] std::pair<std::string, std::int16_t> copy_prefix(const table_info& t, pgoutput::lsn at,
+                                                              std::int64_t snapshot_at);
 
 }  // namespace sluice::loader

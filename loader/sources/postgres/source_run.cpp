@@ -124,34 +124,40 @@ void source_run::take_snapshot(replication_connection& repl) {
 void source_run::copy_snapshot(connection& src, const replication_connection::created_slot& created) {
   // The copy of every table and the source's first applied LSN: one
   // transaction. Each table is read once from the exported snapshot and
-  // written twice at once: as 'r' rows of the change log on this connection
-  // and into the mirror on a second one (the change log's trigger, which
-  // would insert every row again, is off meanwhile), each COPY fed by its
-  // own thread. The mirror's transaction commits just before this one;
+  // written once, into its mirror, on a second connection, by a thread of its
+  // own while this one reads; its change log gets one marker row ('s') at the
+  // consistent point, where its changes begin. A change log a pack reads from
+  // the table's first state (sluice.change_retention keeps it for ever) gets
+  // each row too, as an 'r' row, written on this connection at the same time
+  // (its trigger, which would insert every row into the mirror again, is off
+  // meanwhile). The mirrors' transaction commits just before this one;
   // should this one not commit, the state stays 'new' and the next run
   // empties the mirrors and copies again. A source copied afresh (state set
   // back to 'new') so starts its mirror again; its change log keeps the
   // history.
   auto snapshot_at = snapshot_time(src);
-  auto prefix_of = [&](const table_info& t) { return copy_prefix(t, created.consistent_point, snapshot_at); };
-  auto columns_of = [](const table_info& t) { return column_list(t); };
+  std::map<std::string, bool> logged;  // by table: its change log gets 'r' rows
+  for (auto& [name, t] : tables) logged[name] = warehouse::keeps_every_change(wh, t.staging);
   auto filled = std::make_unique<connection>(dsn);
   try {
     filled->exec("begin");
     wh.exec("begin");
     for (auto& [name, t] : tables) {
-      auto columns = columns_of(t);
-      auto [prefix, prefix_fields] = prefix_of(t);
       filled->exec("delete from " + t.core);
-      wh.exec("alter table " + t.staging + " disable trigger apply_to_mirror");
-      copy_feeder change_log(wh, t.copy_statement);
-      copy_feeder mirror(*filled, "copy " + t.core + " (" + columns + ") from stdin (format binary)");
-      tee_copy(src, "copy (select " + select_list(t) + " from " + quote(t.schema) + "." + quote(t.name) +
-                        ") to stdout (format binary)",
-               change_log, prefix, prefix_fields, mirror);
-      change_log.finish();
-      mirror.finish();
-      wh.exec("alter table " + t.staging + " enable trigger apply_to_mirror");
+      copy_feeder mirror(*filled, mirror_copy_in(t));
+      if (logged[name]) {
+        auto [prefix, prefix_fields] = copy_prefix(t, created.consistent_point, snapshot_at);
+        wh.exec("alter table " + t.staging + " disable trigger apply_to_mirror");
+        copy_feeder change_log(wh, t.copy_statement);
+        tee_copy(src, snapshot_copy_out(t), change_log, prefix, prefix_fields, mirror);
+        change_log.finish();
+        mirror.finish();
+        wh.exec("alter table " + t.staging + " enable trigger apply_to_mirror");
+      } else {
+        copy_through(src, snapshot_copy_out(t), mirror);
+        mirror.finish();
+      }
+      warehouse::mark_copy(wh, t.staging, created.consistent_point, snapshot_at);
     }
   } catch (const warehouse::db_error& e) {
     if (e.kind() != warehouse::error_kind::data || !wh.is_open()) throw;
@@ -165,12 +171,9 @@ void source_run::copy_snapshot(connection& src, const replication_connection::cr
     wh.exec("begin");
     std::uint64_t refused = 0;
     for (auto& [name, t] : tables) {
-      auto [prefix, prefix_fields] = prefix_of(t);
       wh.exec("delete from " + t.core);
-      refused += careful_copy(src,
-                              "copy (select " + select_list(t) + ", row(sluice_row.*)::text from " + quote(t.schema) +
-                                  "." + quote(t.name) + " sluice_row) to stdout (format binary)",
-                              wh, t, prefix, prefix_fields, created.consistent_point, source.name);
+      refused += careful_copy(src, wh, t, logged[name], created.consistent_point, snapshot_at, source.name);
+      warehouse::mark_copy(wh, t.staging, created.consistent_point, snapshot_at);
     }
     postgres_log()->warn("source {}: {} rows of the initial copy were refused; they are in sluice.rejects (source {})",
                          source.name, refused, source.name);
@@ -255,18 +258,17 @@ void source_run::copy_added(const std::string& schema, const std::string& name) 
   } else {
     t.columns = source_columns(src, std::string(oid.text(0, 0)), qualified + " on source " + source.name);
     ensure_tables(wh, source.name, t);
-    auto [prefix, prefix_fields] = copy_prefix(t, created.consistent_point, snapshot_time(src));
-    // The change log's trigger fills the mirror, as for streamed changes;
-    // a row the warehouse refuses is a reject at the copy's LSN.
+    auto snapshot_at = snapshot_time(src);
+    // Into the mirror, or, for a change log a pack reads from the table's
+    // first state, into the change log, whose trigger fills the mirror as
+    // for streamed changes; a row the warehouse refuses is a reject at the
+    // copy's LSN.
+    bool logged = warehouse::keeps_every_change(wh, t.staging);
     warehouse::transaction tx(wh);
     wh.exec("delete from " + t.core);
-    refused = careful_copy(src,
-                           "copy (select " + select_list(t) + ", row(sluice_row.*)::text from " + quote(schema) +
-                               "." + quote(name) + " sluice_row) to stdout (format binary)",
-                           wh, t, prefix, prefix_fields, created.consistent_point, source.name);
-    rows = static_cast<std::uint64_t>(
-        wh.exec("select count(*) from " + t.staging + " where _op = 'r' and _lsn = " +
-                literal(pg::format_lsn(created.consistent_point))).int64(0, 0));
+    refused = careful_copy(src, wh, t, logged, created.consistent_point, snapshot_at, source.name);
+    rows = static_cast<std::uint64_t>(wh.exec("select count(*) from " + t.core).int64(0, 0));
+    warehouse::mark_copy(wh, t.staging, created.consistent_point, snapshot_at);
     warehouse::record_copy(wh, source.name, qualified, created.consistent_point);
     tx.commit();
   }

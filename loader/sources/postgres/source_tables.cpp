@@ -261,8 +261,8 @@ std::string change_log_ddl(const table_info& t, const std::string& from, const s
          " _commit_at timestamptz, _unchanged text" + columns + ");\n";
   ddl += "comment on table " + t.staging + " is " +
          literal("Change log of " + from + " (sluice.sources): every change a row, in commit order (_lsn, _seq).") + ";\n";
-  ddl += "comment on column " + t.staging + "._op is 'r: from the initial snapshot; i: insert; u: update; o: the old row of the update of the same _seq (a table without a key, REPLICA IDENTITY FULL); d: delete (the key columns hold the old key, or the whole old row); t: truncate.';\n";
-  ddl += "comment on column " + t.staging + "._lsn is 'Commit LSN of the source transaction (the snapshot''s consistent point for r).';\n";
+  ddl += "select sluice.comment_change_log_op(" + literal(t.staging) + "::regclass);\n";
+  ddl += "comment on column " + t.staging + "._lsn is 'Commit LSN of the source transaction (the copy''s consistent point for s and r).';\n";
   ddl += "comment on column " + t.staging + "._seq is 'Order of the change within its transaction (0 for the snapshot).';\n";
   ddl += "comment on column " + t.staging + "._commit_at is 'When the source transaction committed.';\n";
   ddl += "comment on column " + t.staging + "._unchanged is 'Comma-separated columns an update did not send because their (TOASTed) value did not change; they are NULL here and keep their value in the mirror.';\n";
