@@ -150,11 +150,14 @@ if ! $keep; then
   source_pg destroy
   find data -mindepth 1 -maxdepth 1 ! -name inbox ! -name rerun.pid -exec rm -rf {} +
 fi
-mkdir -p data/inbox/hubdoc data/inbox/pleo/users data/inbox/pleo/cards data/inbox/orders
+mkdir -p data/inbox/hubdoc data/inbox/pleo/users data/inbox/pleo/cards data/inbox/orders data/inbox/order_totals \
+  data/inbox/sales
 
-# 3. Build (quiet unless it fails); the generator too, for trying things out.
+# 3. Build (quiet unless it fails); every generator the README names too, for
+# trying things out.
 echo "building sluice ..."
-sluice_build "$root" quiet sluice sluice-gen-hubdoc sluice-gen-orders || sluice_die "the build failed (output above)"
+sluice_build "$root" quiet sluice sluice-gen-hubdoc sluice-gen-orders sluice-gen-pleo sluice-gen-sales ||
+  sluice_die "the build failed (output above)"
 sluice=$root/build/app/sluice
 
 # 4. The warehouse.

@@ -1,7 +1,7 @@
 // sluice-gen-hubdoc: a fast, seeded generator of Hubdoc-shaped NDJSON event logs
 // for tests and scripts/bench.sh. Standard library only.
 //
-// The shape follows ../shared/samples/hubdoc/: one JSON object per line, keys in
+// The shape follows examples/hubdoc/: one JSON object per line, keys in
 // the order date, log_type, level, account, then details (LOGIN, PAGE_ACCESS,
 // UPLOAD: a string; PLAN_CHANGE: {change_date, from, to}) or plan, firstname,
 // lastname, address (SIGN_UP). Dates are America/Toronto local time with the

@@ -1,7 +1,7 @@
 // sluice-gen-pleo: a fast, seeded generator of Pleo-shaped event files for
 // tests and demos. Standard library only.
 //
-// The shape follows ../shared/samples/pleo/: one file per event, named
+// The shape follows examples/pleo/: one file per event, named
 // <event_id>.json, written in place (as the services do), pretty-printed the
 // way Python's json.dump(event, f, indent=2) prints it: two-space indent,
 // a bare "," at line ends, ": " after keys, \n escapes in strings, floats as

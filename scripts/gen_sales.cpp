@@ -2,7 +2,7 @@
 // header) for tests, the sales pack and scripts/bench.sh --csv. Standard
 // library only.
 //
-// The shape follows ../shared/samples/sales/export-sample.csv:
+// The shape follows examples/sales/export-sample.csv:
 //   SaleID,ProductID,ProductName,Brand,Category,RetailerID,RetailerName,Channel,Location,Quantity,Price,Date
 // one row per sale, Price = Quantity x the product's unit price, dates in one
 // month, rows out of date order (as exports are), online retailers without a
