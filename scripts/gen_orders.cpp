@@ -10,6 +10,11 @@
 //              named orders-YYYYMMDDTHHMMSSZ.csv (the export's time, which the
 //              pack uses as the rows' source time), each holding the orders
 //              placed in the three days before it, in their state at that time.
+//              Its order ids are 1,000,000,000 + (seed mod 1000) x 1,000,000
+//              + n: never the database's (which count from 1), nor another
+//              seed's, so exports and the demo shop never merge into one
+//              order. It never overwrites a file: when an export's name is
+//              taken in DIR, it writes nothing and says so.
 //
 // The choices a seed makes are the same on every machine (random_source.h);
 // against a database the ids come from the database.
@@ -50,7 +55,9 @@ usage: sluice-gen-orders --dsn DSN [--rate N] [--seconds S] [--seed S]
                     publication orders_pub if missing, then runs the workload
   --rate N          transactions a second (default 20)
   --seconds S       how long to run (default 10; 0: until SIGINT or SIGTERM)
-  --csv DIR         write CSV exports into DIR instead (created if missing)
+  --csv DIR         write CSV exports into DIR instead (created if missing;
+                    order ids from 1,000,000,000 + (seed mod 1000) x 1,000,000;
+                    an export name already in DIR: nothing is written)
   --orders N        --csv: orders placed over the whole period (default 500)
   --exports K       --csv: export files, one a day (default 5)
   --start DATE      --csv: first day orders are placed (default 2024-03-01)
@@ -355,6 +362,10 @@ struct sim_order {
   }
 };
 
+// The first order id of --csv exports: above any id the demo shop's database
+// will hand out.
+constexpr std::int64_t csv_first_id = 1'000'000'000;
+
 int run_csv(const std::string& dir, std::uint64_t orders, std::uint64_t exports, const std::string& start_day,
             std::uint64_t seed) {
   tm parts{};
@@ -370,7 +381,7 @@ int run_csv(const std::string& dir, std::uint64_t orders, std::uint64_t exports,
   const auto span = static_cast<std::int64_t>(exports) * day;
   for (std::uint64_t i = 0; i < orders; ++i) {
     sim_order o;
-    o.id = static_cast<std::int64_t>(i) + 1;
+    o.id = csv_first_id + static_cast<std::int64_t>(seed % 1000) * 1'000'000 + static_cast<std::int64_t>(i);
     o.customer = rng.between(1, 50);
     o.placed = start + rng.between(0, span - 1);
     auto fate = rng.uniform();
@@ -391,10 +402,21 @@ int run_csv(const std::string& dir, std::uint64_t orders, std::uint64_t exports,
     sim.push_back(std::move(o));
   }
   std::sort(sim.begin(), sim.end(), [](const sim_order& a, const sim_order& b) { return a.placed < b.placed; });
+  auto export_at = [&](std::uint64_t e) { return start + static_cast<std::int64_t>(e) * day; };  // midnight after each day
+  auto export_path = [&](std::uint64_t e) {
+    return std::filesystem::path(dir) / ("orders-" + iso_utc(export_at(e), true) + ".csv");
+  };
+  for (std::uint64_t e = 1; e <= exports; ++e) {
+    if (std::filesystem::exists(export_path(e))) {
+      std::fprintf(stderr, "sluice-gen-orders: %s exists; nothing written (move it, or give another --start or DIR)\n",
+                   export_path(e).c_str());
+      return 1;
+    }
+  }
   std::uint64_t rows = 0;
   for (std::uint64_t e = 1; e <= exports; ++e) {
-    const std::int64_t at = start + static_cast<std::int64_t>(e) * day;  // midnight after each day
-    auto path = std::filesystem::path(dir) / ("orders-" + iso_utc(at, true) + ".csv");
+    const std::int64_t at = export_at(e);
+    auto path = export_path(e);
     std::ofstream out(path, std::ios::binary);
     out << "order_id,ordered_at,customer_id,product_id,product_name,quantity,unit_price,status\n";
     for (const auto& o : sim) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <random>
 
@@ -164,6 +165,24 @@ TEST_CASE("the shop's CSV exports dropped into the inbox fill the same reports",
   CHECK(rows_of(fx.db(), "table reports.orders_daily") == rows_of(fx.db(), "select * from reports.orders_daily_full()"));
   CHECK(rows_of(fx.db(), "table reports.orders_product_pairs") ==
         rows_of(fx.db(), "select * from reports.orders_product_pairs_full()"));
+  // Its ids are above any the demo shop's database hands out, seed 5's own.
+  CHECK(fx.scalar("select count(*) from staging.orders_export where order_id not between 1005000000 and 1005000399") ==
+        0);
+
+  // Run again into the same folder: it overwrites nothing.
+  std::map<std::string, std::string> before;
+  for (const auto& entry : std::filesystem::directory_iterator(fx.inbox() / "orders")) {
+    before[entry.path().filename().string()] = read_file(entry.path());
+  }
+  auto again = generate(fx, {"--csv", (fx.inbox() / "orders").string(), "--orders", "400", "--exports", "4",
+                             "--seed", "6"}, "gen-csv-again.log");
+  CHECK_FALSE(again.ok());
+  CHECK(again.output.find("exists; nothing written") != std::string::npos);
+  std::map<std::string, std::string> after;
+  for (const auto& entry : std::filesystem::directory_iterator(fx.inbox() / "orders")) {
+    after[entry.path().filename().string()] = read_file(entry.path());
+  }
+  CHECK(after == before);
 }
 
 }  // namespace sluice::testing
