@@ -29,9 +29,11 @@ RUN apt-get update \
       libpq5 libsimdjson14 libspdlog1.10 libfmt9 libxxhash0 libdate-tz3 tzdata ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin sluice \
- && mkdir -p /inbox && chown sluice: /inbox
+ && mkdir -p /inbox /secrets && chown sluice: /inbox /secrets
 COPY --from=build /build/app/sluice /build/scripts/sluice-gen-hubdoc /build/scripts/sluice-gen-orders /usr/local/bin/
 USER sluice
-# The warehouse comes from SLUICE_DSN; the inbox is a volume.
+# The warehouse comes from SLUICE_DSN; the inbox is a volume. /secrets is
+# where docker-compose.yml's sluice-init keeps the roles' passwords (a named
+# volume takes this folder's owner).
 VOLUME ["/inbox"]
 ENTRYPOINT ["/bin/sh", "-c", "sluice migrate && exec sluice run --inbox /inbox \"$@\"", "sluice"]
