@@ -151,12 +151,13 @@ if ! $keep; then
   find data -mindepth 1 -maxdepth 1 ! -name inbox ! -name rerun.pid -exec rm -rf {} +
 fi
 mkdir -p data/inbox/hubdoc data/inbox/pleo/users data/inbox/pleo/cards data/inbox/orders data/inbox/order_totals \
-  data/inbox/sales
+  data/inbox/sales data/inbox/product_usage/events data/inbox/product_usage/dictionaries
 
 # 3. Build (quiet unless it fails); every generator the README names too, for
 # trying things out.
 echo "building sluice ..."
-sluice_build "$root" quiet sluice sluice-gen-hubdoc sluice-gen-orders sluice-gen-pleo sluice-gen-sales ||
+sluice_build "$root" quiet sluice sluice-gen-hubdoc sluice-gen-orders sluice-gen-pleo sluice-gen-sales \
+  sluice-gen-product-usage ||
   sluice_die "the build failed (output above)"
 sluice=$root/build/app/sluice
 

@@ -38,14 +38,17 @@ TEST_CASE("the samples in examples/ load as their README says, and every example
   REQUIRE(run.ok());
   CHECK(rows_of(fx.db(), "select feed, state, count(*) from sluice.files group by 1, 2") ==
         rows_of(fx.db(), "values ('hubdoc', 'loaded', 1::bigint), ('order_totals', 'loaded', 2), ('pleo_cards', 'loaded', 4),"
-                         " ('pleo_users', 'loaded', 2), ('sales', 'loaded', 1)"));
+                         " ('pleo_users', 'loaded', 2), ('product_usage_events', 'loaded', 2),"
+                         " ('product_usage_feature_releases', 'loaded', 1), ('product_usage_releases', 'loaded', 1),"
+                         " ('product_usage_users', 'loaded', 1), ('sales', 'loaded', 1)"));
   CHECK(fx.scalar("select count(*) from sluice.files where reason is not null") == 0);
   // The rejects the samples mean, and no other.
   CHECK(rows_of(fx.db(), "select feed, field from sluice.rejects") ==
         rows_of(fx.db(), "values ('pleo_cards', '/payload/user_id'), ('sales', 'Price'), ('sales', 'SaleID')"));
   // Each pack's reports have something in them.
   for (const auto* report : {"reports.orders_weekly", "reports.orders_quality", "reports.sales_data_quality",
-                             "reports.pleo_cards_per_user", "reports.hubdoc_signup_plans", "reports.hubdoc_active_by_province"}) {
+                             "reports.pleo_cards_per_user", "reports.hubdoc_signup_plans", "reports.hubdoc_active_by_province",
+                             "reports.product_upgrades", "reports.product_new_user_adoption"}) {
     INFO(report);
     CHECK(fx.scalar(std::string("select count(*) from ") + report) > 0);
   }
