@@ -34,8 +34,9 @@ scripts/install-deps.sh clang-14 libclang-rt-14-dev
 build=$root/build-fuzz
 targets=(fuzz_csv fuzz_record_reader fuzz_pgoutput)
 if [[ -n "$only" ]]; then targets=("$only"); fi
+sluice_ccache "$root"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DSLUICE_FUZZ=ON -DSLUICE_BUILD_TESTS=ON -DSLUICE_WERROR="${SLUICE_WERROR:-OFF}" >/dev/null
+  -DSLUICE_FUZZ=ON -DSLUICE_BUILD_TESTS=ON -DSLUICE_WERROR="${SLUICE_WERROR:-OFF}" "${sluice_launcher[@]}" >/dev/null
 cmake --build "$build" -j "${SLUICE_JOBS:-$(nproc)}" --target "${targets[@]}"
 
 # Two targets at a time (SLUICE_FUZZ_JOBS): each is one process on one core.

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config                 # toolchain
+  build-essential cmake ninja-build pkg-config ccache          # toolchain (ccache: CI's compile cache)
   libpq-dev libboost-dev libsimdjson-dev libspdlog-dev libfmt-dev
   libcli11-dev libxxhash-dev zlib1g-dev catch2
   libhowardhinnant-date-dev                                    # libraries (date/tz.h: time zones)

@@ -195,13 +195,27 @@ sluice_throwaway_cluster_remove() {
 # The repository root (the directory above scripts/).
 sluice_repo_root() { (cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P); }
 
+# sluice_ccache ROOT: sets sluice_launcher to the cmake argument that compiles
+# through ccache (SLUICE_CCACHE=1 and ccache installed; paths under ROOT are
+# hashed relative to it, so another clone hits the same cache), or that
+# compiles without it.
+sluice_ccache() {
+  if [[ "${SLUICE_CCACHE:-}" == 1 ]] && command -v ccache >/dev/null; then
+    sluice_launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+    export CCACHE_BASEDIR=$1 CCACHE_NOHASHDIR=1
+  else
+    sluice_launcher=(-UCMAKE_CXX_COMPILER_LAUNCHER)
+  fi
+}
+
 # Configure (once) and build targets into build/ with Ninja, RelWithDebInfo.
 # sluice_build ROOT [quiet] [targets...]
 # SLUICE_BUILD_DIR names another folder (a sanitizer build's), SLUICE_SANITIZE
 # the sanitizers it is built with, SLUICE_WERROR=ON makes warnings errors,
 # SLUICE_UNITY_BUILD=ON compiles each target's files in batches of 8 (half the
 # compile time: headers and templates once per batch, not once per file),
-# SLUICE_PREBUILT=1 builds nothing.
+# SLUICE_CCACHE=1 compiles through ccache (sluice_ccache), SLUICE_PREBUILT=1
+# builds nothing.
 sluice_build() {
   local root=$1 quiet=${2:-} build=${SLUICE_BUILD_DIR:-$1/build} log
   shift 2 || shift $#
@@ -227,6 +241,8 @@ sluice_build() {
                    "-DSLUICE_SANITIZE=${SLUICE_SANITIZE:-}" "-DSLUICE_WERROR=${SLUICE_WERROR:-OFF}"
                    "-DSLUICE_DEBUG_INFO=${SLUICE_DEBUG_INFO:-full}"
                    "-DCMAKE_UNITY_BUILD=${SLUICE_UNITY_BUILD:-OFF}")
+  sluice_ccache "$root"
+  configure+=("${sluice_launcher[@]}")
   if [[ "$quiet" == quiet ]]; then
     # Quiet, but not silent: a first build takes minutes, so every 5 s the
     # step it is at ("[57/109]") goes to stderr, on a terminal on one line.
