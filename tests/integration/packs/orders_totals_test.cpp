@@ -43,8 +43,8 @@ std::string rounded(std::int64_t value, std::int64_t divisor, int places) {
   std::int64_t scale = 1;
   for (int i = 0; i < places; ++i) scale *= 10;
   bool negative = value < 0;
-  __int128 a = negative ? -static_cast<__int128>(value) : value;
-  auto q = static_cast<std::int64_t>((2 * a * scale + divisor) / (2 * static_cast<__int128>(divisor)));
+  std::int64_t a = negative ? -value : value;  // cents or seconds: far from overflowing here
+  auto q = (2 * a * scale + divisor) / (2 * divisor);
   auto frac = std::to_string(q % scale);
   return std::string(negative && q != 0 ? "-" : "") + std::to_string(q / scale) + "." +
          std::string(static_cast<std::size_t>(places) - frac.size(), '0') + frac;
