@@ -757,12 +757,29 @@ class Soak:
                         p.kill()
                         killed = f'killed -9 after {kill_after:.2f} s, then '
                     p.wait(60)
-                r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=400)
+            # The warehouse crashing or its disk filling (the faults) fails a
+            # reload as it fails any client; the operator runs it again, and it
+            # goes on with the reload begun. Any other failure is the soak's.
+            retried = 0
+            while True:
+                start = os.path.getsize(log)
+                with open(log, 'ab') as f:
+                    r = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=400)
+                with open(log, 'rb') as f:
+                    f.seek(start)
+                    attempt = f.read().decode('utf-8', 'replace')
+                if r.returncode == 0 or retried >= 5 or not re.search(
+                        r'server closed the connection|cannot connect|could not connect|terminating connection'
+                        r'|the database system is|No space left on device', attempt):
+                    break
+                retried += 1
+                time.sleep(2)
             with open(log, 'rb') as f:
                 said = f.read().decode('utf-8', 'replace')
             last = next((l for l in reversed(said.splitlines()) if ' [sluice] ' in l), said.strip()[-200:])
             resumed = 'resumed the reload begun before; ' if 'was begun before: loading it' in said else ''
-            t.note(f'sluice reload {src.path}: {killed}{resumed}exit {r.returncode}: {last[-200:]}')
+            again = f'run again {retried} time(s) after the warehouse went away, ' if retried else ''
+            t.note(f'sluice reload {src.path}: {killed}{resumed}{again}exit {r.returncode}: {last[-200:]}')
             if r.returncode != 0:
                 self.errors.append(f'step {t.step}: sluice reload {src.path} exited {r.returncode}: {last[:300]}')
         return f'sluice reload {src.path}{" (killed -9 mid-way, then again)" if kill_after is not None else ""}', run

@@ -195,6 +195,8 @@ TEST_CASE("a warehouse made before the packs were uniform migrates forward with 
   // of the old files keep when they were applied.
   CHECK(old.scalar("select count(*) from sluice.pack_migrations") == builtin_migrations(all));
   for (const auto& p : warehouse::builtin_packs()) {
+    // The packs it has (a pack added to sluice since is not installed here).
+    if (p.name != "sluice" && std::find(all.begin(), all.end(), p.name) == all.end()) continue;
     for (const auto& m : p.migrations) {
       INFO(m.origin);
       CHECK(old.text("select name || ' ' || checksum from sluice.pack_migrations where pack = $1 and version = $2",
@@ -217,7 +219,7 @@ TEST_CASE("a warehouse made before the packs were uniform migrates forward with 
 
   // The same schema as a new warehouse's (tables, columns in their order,
   // functions, triggers, comments).
-  sluice_fixture fresh;
+  sluice_fixture fresh(fixture_options{true, {"--packs", "hubdoc,orders,pleo,sales"}});  // the packs it has
   auto difference = schema_difference(old, schema_of(old), schema_of(fresh));
   INFO(difference);
   CHECK(difference.empty());

@@ -18,7 +18,7 @@
 namespace sluice::testing {
 namespace {
 
-const char* const reports[] = {"product_feature_retention", "product_new_user_adoption", "product_upgrades"};
+const char* const usage_reports[] = {"product_feature_retention", "product_new_user_adoption", "product_upgrades"};
 
 void run_ok(sluice_fixture& fx) {
   auto run = fx.run_once();
@@ -116,7 +116,7 @@ TEST_CASE("product_usage: re-exported days in random order give the reports of t
         0);
   CHECK(fx.scalar("select count(*) from reports.product_new_user_adoption where adopters > 0") > 0);
   CHECK(fx.scalar("select count(*) from reports.product_upgrades where upgraded > 0") > 0);
-  for (const auto* report : reports) {
+  for (const auto* report : usage_reports) {
     INFO(report);
     CHECK(rows_of(fx.db(), std::string("table reports.") + report) ==
           rows_of(fx.db(), std::string("select * from reports.") + report + "_full()"));
@@ -127,7 +127,7 @@ TEST_CASE("product_usage: re-exported days in random order give the reports of t
   load_dictionaries(newest, out);
   for (const auto& d : days) newest.write_file("product_usage/events/" + d, read_file(out / "events" / d));
   run_ok(newest);
-  for (const auto* report : reports) {
+  for (const auto* report : usage_reports) {
     INFO(report);
     CHECK(rows_of(fx.db(), std::string("table reports.") + report) ==
           rows_of(newest.db(), std::string("table reports.") + report));
