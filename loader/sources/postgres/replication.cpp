@@ -129,18 +129,37 @@ void replication_connection::run_waiting_for_slot(const std::string& command, in
   }
 }
 
+// The walsender sends each message on its own. Woken for each one, this
+// process spent more time in select and recv than in all the rest (1.2 s of
+// system time to catch up 60,000 pgbench transactions: 360,000 messages), time
+// the walsender and the warehouse's backend needed on the same cores. So while
+// messages keep coming, it waits a moment when it has read all there was, and
+// the next read takes what gathered meanwhile (about a hundred messages at
+// catch-up speed). A message after a quiet spell is read at once.
+constexpr auto gather_while_flowing = std::chrono::microseconds(300);
+constexpr auto flowing_within = std::chrono::milliseconds(2);
+
 std::optional<std::string> replication_connection::next(std::chrono::milliseconds wait) {
-  auto deadline = std::chrono::steady_clock::now() + wait;
+  auto now = std::chrono::steady_clock::now();
+  auto deadline = now + wait;
+  bool gathered = now - last_message_ > flowing_within;
   while (true) {
     char* buffer = nullptr;
     int n = PQgetCopyData(conn_.get(), &buffer, /*async=*/1);
     if (n > 0) {
       std::string out(buffer, static_cast<std::size_t>(n));
       PQfreemem(buffer);
+      last_message_ = std::chrono::steady_clock::now();
       return out;
     }
     if (n == -1) fail("the replication stream ended");
     if (n == -2) fail("the replication stream failed");
+    if (!gathered) {
+      gathered = true;
+      std::this_thread::sleep_for(gather_while_flowing);
+      if (PQconsumeInput(conn_.get()) == 0) fail("the replication connection broke");
+      continue;
+    }
     auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::milliseconds(0)) return std::nullopt;
     int socket = PQsocket(conn_.get());

@@ -92,6 +92,9 @@ class replication_connection {
   };
   std::unique_ptr<pg_conn, finish_conn> conn_;
   std::string label_;
+  // When next() last returned a message: while they keep coming, it lets the
+  // next ones gather before reading (next()).
+  std::chrono::steady_clock::time_point last_message_{};
 };
 
 // Microseconds since 2000-01-01 UTC, now (for status updates).
