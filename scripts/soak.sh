@@ -10,14 +10,16 @@
 # inbox while a scheduler driven by one random.Random(seed) starts writers
 # and faults at random, overlapping:
 #   writers: inplace pleo rename csv log gzip rotate cp-loaded cp-loading
-#            mv-back delete truncate same-size slow-json rotate-midline
+#            mv-back delete truncate same-size slow-json rotate-midline reload
+#            cdc (transactions on a replicated source database)
 #   faults:  kill pg-crash disk-full stop second-daemon
 # Every record carries a unique id. At quiet points (every few dozen steps:
 # writers done, faults over, the daemon idle) and at the end, an oracle
 # checks each record in staging and sluice.rejects (exactly once; at most
 # once for records a writer destroyed before they could be read; a `cp` of a
 # loaded file adds nothing) and that the pleo and sales reports equal their
-# full recompute. On failure it prints the seed, the schedule, the first
+# full recompute, and that the replicated source's mirrors equal its tables
+# and each of its transactions is in the change logs once. On failure it prints the seed, the schedule, the first
 # offending records and the daemon's log tail. The last line is a summary;
 # exit 0 only when the oracle passed.
 #

@@ -37,12 +37,12 @@ import time
 import traceback
 
 WRITERS = ['inplace', 'pleo', 'rename', 'csv', 'log', 'gzip', 'rotate', 'cp-loaded', 'cp-loading',
-           'mv-back', 'delete', 'truncate', 'same-size', 'slow-json', 'rotate-midline', 'reload']
+           'mv-back', 'delete', 'truncate', 'same-size', 'slow-json', 'rotate-midline', 'reload', 'cdc']
 FAULTS = ['kill', 'pg-crash', 'disk-full', 'stop', 'second-daemon']
 WEIGHTS = {
     'inplace': 10, 'pleo': 5, 'rename': 8, 'csv': 6, 'log': 5, 'gzip': 3, 'rotate': 6,
     'cp-loaded': 4, 'cp-loading': 2, 'mv-back': 3, 'delete': 4, 'truncate': 3, 'same-size': 3,
-    'slow-json': 2, 'rotate-midline': 2, 'reload': 2,
+    'slow-json': 2, 'rotate-midline': 2, 'reload': 2, 'cdc': 4,
     'kill': 2.5, 'pg-crash': 1, 'disk-full': 1, 'stop': 2, 'second-daemon': 1.5,
 }
 RID_SPAN = 100000          # rids of step s are s*RID_SPAN + 1 ..
@@ -104,6 +104,80 @@ REPORT_CHECKS = [
      'select retailer_id, retailer_name, channel, location, sale_date, count(*) '
      'from core.sales_latest_rows() group by 1, 2, 3, 4, 5'),
 ]
+
+# The replicated source (writer `cdc`): database soak_source of the same
+# cluster, so that pg-crash crashes the source and the warehouse at once.
+# acct has a primary key (its key changes too); hist has none (REPLICA
+# IDENTITY FULL), holds exact copies of its rows at times, and is truncated at
+# times; txlog gets one row per source transaction, in that transaction, with
+# how many change-log rows it must make (a keyless update is two: its old row
+# and its new one). The source's txlog is the truth of what committed, also
+# through crashes that cut a writer's session.
+CDC_SOURCE = 'soakdb'
+CDC_TABLES = ('acct', 'hist', 'txlog')
+CDC_SETUP = r"""
+create table acct (id bigint primary key, step int not null, v int not null, note text);
+create table hist (step int, tx int, n int, note text);
+alter table hist replica identity full;
+create table txlog (step int, tx int, changes int not null, primary key (step, tx));
+create publication soak_pub for table acct, hist, txlog;
+-- One source transaction of the cdc writer: random changes, counted.
+create function soak_tx(p_step int, p_tx int, p_seed float8) returns int language plpgsql as $f$
+declare
+  changes int := 0;
+  n int;
+  r float8;
+  base bigint := p_step::bigint * 100000 + p_tx * 1000;
+begin
+  perform setseed(p_seed);
+  r := random();
+  if r < 0.01 then
+    truncate hist;
+    changes := 1;
+  elsif r < 0.03 then
+    -- larger than a batch (4 MB): committed in more than one
+    insert into hist select p_step, p_tx, g, repeat(md5(g::text), 20) from generate_series(1, 8000) g;
+    changes := 8000;
+  else
+    for i in 1 .. 1 + floor(random() * 8)::int loop
+      r := random();
+      if r < 0.30 then
+        insert into acct values (base + i, p_step, 0, md5(random()::text));
+        n := 1;
+      elsif r < 0.50 then
+        update acct set v = v + 1, note = md5(random()::text)
+         where id = (select id from acct offset floor(random() * 50)::int limit 1);
+        get diagnostics n = row_count;
+      elsif r < 0.57 then
+        update acct set id = base + 500 + i
+         where id = (select id from acct offset floor(random() * 50)::int limit 1);
+        get diagnostics n = row_count;
+      elsif r < 0.65 then
+        delete from acct where id = (select id from acct offset floor(random() * 50)::int limit 1);
+        get diagnostics n = row_count;
+      elsif r < 0.82 then
+        insert into hist values (p_step, p_tx, i, md5(random()::text));
+        n := 1;
+      elsif r < 0.86 then
+        insert into hist select * from hist offset floor(random() * 50)::int limit 1;
+        get diagnostics n = row_count;
+      elsif r < 0.94 then
+        update hist set note = md5(random()::text)
+         where ctid = (select ctid from hist offset floor(random() * 50)::int limit 1);
+        get diagnostics n = row_count;
+        n := 2 * n;
+      else
+        delete from hist where ctid = (select ctid from hist offset floor(random() * 50)::int limit 1);
+        get diagnostics n = row_count;
+      end if;
+      changes := changes + n;
+    end loop;
+  end if;
+  insert into txlog values (p_step, p_tx, changes);
+  return changes;
+end
+$f$;
+"""
 
 SANITIZER = re.compile(r'ERROR: (AddressSanitizer|LeakSanitizer|ThreadSanitizer)|runtime error:')
 
@@ -279,6 +353,10 @@ class Soak:
         self.quiet_points = 0
         self.last_check = None
         self.env = dict(os.environ, PGCONNECT_TIMEOUT='5')
+        self.cdc = 'cdc' in self.writers
+        self.src_dsn = re.sub(r'dbname=\S+', 'dbname=soak_source', self.dsn)
+        self.cdc_markers = 0
+        self.cdc_last = None      # (transactions, change rows) at the last check
 
     @staticmethod
     def parse_list(text, known, what):
@@ -302,10 +380,10 @@ class Soak:
     def say(self, text):
         print(f'[{self.now():7.1f}s] {text}', flush=True)
 
-    def psql(self, sql, timeout=120):
+    def psql(self, sql, timeout=120, dsn=None):
         try:
             r = subprocess.run(['psql', '-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
-                                '-d', self.dsn, '-c', sql],
+                                '-d', dsn or self.dsn, '-c', sql],
                                capture_output=True, text=True, timeout=timeout, env=self.env)
         except subprocess.TimeoutExpired:
             raise DbError(f'psql timed out after {timeout} s')
@@ -313,11 +391,11 @@ class Soak:
             raise DbError(r.stderr.strip() or f'psql exited {r.returncode}')
         return [line.split('\t') for line in r.stdout.splitlines() if line != '']
 
-    def psql_retry(self, sql, within=120):
+    def psql_retry(self, sql, within=120, dsn=None):
         deadline = time.monotonic() + within
         while True:
             try:
-                return self.psql(sql)
+                return self.psql(sql, dsn=dsn)
             except DbError as e:
                 if time.monotonic() > deadline:
                     raise
@@ -1091,6 +1169,111 @@ class Soak:
 
     # ---------------------------------------------------------------- faults
 
+    # ---------------------------------------------------------------- change data capture
+
+    def setup_cdc(self):
+        """The source database, its tables and publication, and the source in sluice.sources.
+        Before the daemon starts: its first run copies the (empty) tables and streams from there."""
+        if not self.cdc:
+            return
+        # A commit the warehouse acknowledged must outlive a crash (the
+        # throwaway cluster commits asynchronously): sluice confirms the slot
+        # of the source up to what the warehouse committed.
+        self.psql("alter system set synchronous_commit = on")
+        self.psql("select pg_reload_conf()")
+        self.psql('create database soak_source')
+        self.psql(CDC_SETUP, dsn=self.src_dsn)
+        self.psql(f"insert into sluice.sources (name, conninfo, publication, slot_name) "
+                  f"values ('{CDC_SOURCE}', '{self.src_dsn}', 'soak_pub', 'sluice_{CDC_SOURCE}')")
+
+    def wait_cdc_streaming(self, within=120):
+        if not self.cdc:
+            return
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            self.check_daemons()
+            rows = self.psql(f"select state, coalesce(last_error, '') from sluice.sources where name = '{CDC_SOURCE}'")
+            if rows and rows[0][0] == 'streaming':
+                self.say(f'cdc: source {CDC_SOURCE} streams (soak_source: acct, hist, txlog)')
+                return
+            time.sleep(0.25)
+        self.fail(f'cdc: source {CDC_SOURCE} not streaming after {within} s: {rows}')
+
+    def plan_cdc(self, t):
+        n = t.rng.randint(1, 12)
+        seeds = [t.rng.uniform(-1, 1) for _ in range(n)]
+        pauses = [t.rng.choice((0, 0, t.rng.uniform(0, 0.3))) for _ in range(n)]
+
+        def run():
+            made, failed = 0, 0
+            for i in range(n):
+                time.sleep(pauses[i])
+                try:
+                    self.psql(f'select soak_tx({t.step}, {i + 1}, {seeds[i]})', timeout=60, dsn=self.src_dsn)
+                    made += 1
+                except DbError:
+                    # A crash of the source, a deadlock: whether it committed,
+                    # the source's txlog says.
+                    failed += 1
+            t.note(f'{made} source transactions' + (f', {failed} cut (crash or deadlock)' if failed else ''))
+        return f'{n} transactions on the source (acct keyed, hist keyless FULL, txlog)', run
+
+    def cdc_check(self, within=150):
+        """Mirrors equal the source's tables, and each source transaction is in the change logs once,
+        with as many rows as it made changes. Returns a list of problems."""
+        if not self.cdc:
+            return []
+        # A published commit after everything: once its row is in the mirror,
+        # every transaction before it was streamed.
+        self.cdc_markers += 1
+        self.psql_retry(f'insert into txlog values (0, {self.cdc_markers}, 0)', dsn=self.src_dsn)
+        deadline = time.monotonic() + within
+        while True:
+            self.check_daemons()
+            try:
+                if self.psql(f'select 1 from core.{CDC_SOURCE}_txlog where step = 0 and tx = {self.cdc_markers}'):
+                    break
+            except DbError:
+                pass
+            if time.monotonic() > deadline:
+                state = self.psql_retry(f"select state, coalesce(last_error, '') from sluice.sources "
+                                        f"where name = '{CDC_SOURCE}'")
+                return [f'cdc: the marker committed on the source is not in core.{CDC_SOURCE}_txlog after '
+                        f'{within} s (source: {state})']
+            time.sleep(0.25)
+        problems = []
+        fingerprint = "select '{0}', count(*), coalesce(sum(hashtext(t::text)), 0) from {1} t"
+        want = self.psql_retry(' union all '.join(fingerprint.format(tb, tb) for tb in CDC_TABLES), dsn=self.src_dsn)
+        got = self.psql_retry(' union all '.join(fingerprint.format(tb, f'core.{CDC_SOURCE}_{tb}')
+                                                  for tb in CDC_TABLES))
+        for w, g in zip(want, got):
+            if w != g:
+                problems.append(f'cdc: mirror core.{CDC_SOURCE}_{w[0]} differs from the source '
+                                f'({g[1]} rows, hash {g[2]}; source {w[1]} rows, hash {w[2]})')
+        truth = self.psql_retry('select step, tx, changes from txlog', dsn=self.src_dsn)
+        values = ', '.join(f'({a}, {b}, {c})' for a, b, c in truth)
+        log = f'staging.{CDC_SOURCE}'
+        rows = self.psql_retry(
+            f"with expected(step, tx, changes) as (values {values}), "
+            f"logged as (select step, tx, count(*) as n, min(_lsn) as lsn from {log}_txlog where _op = 'i' "
+            f"  group by step, tx), "
+            f"changed as (select _lsn, count(*) as n from (select _lsn from {log}_acct where _op <> 's' "
+            f"  union all select _lsn from {log}_hist where _op <> 's') c group by _lsn) "
+            f"select 'missing or doubled', e.step, e.tx, e.changes, coalesce(l.n, 0), coalesce(c.n, 0) "
+            f"  from expected e left join logged l using (step, tx) left join changed c on c._lsn = l.lsn "
+            f" where coalesce(l.n, 0) <> 1 or coalesce(c.n, 0) <> e.changes "
+            f"union all select 'not on the source', l.step, l.tx, null, l.n, null from logged l "
+            f" where not exists (select 1 from expected e where e.step = l.step and e.tx = l.tx) "
+            f"union all select 'of no transaction', null, null, null, null, c.n from changed c "
+            f" where not exists (select 1 from logged l where l.lsn = c._lsn)")
+        if rows:
+            problems.append(f'cdc: {len(rows)} source transactions not in the change logs exactly once '
+                            '(what, step, tx, changes made, txlog rows, change rows): '
+                            + '; '.join(' '.join(r) for r in rows[:8]))
+        if not problems:
+            self.cdc_last = (len(truth) - self.cdc_markers, sum(int(c) for _, _, c in truth))
+        return problems
+
     def plan_kill(self, t):
         down = t.rng.uniform(0, 2)
 
@@ -1321,6 +1504,7 @@ class Soak:
             problems.append(f'{len(res["lost"])} lost, {len(res["doubled"])} doubled, '
                             f'{len(res["misplaced"])} misplaced, {len(res["unknown"])} unknown, '
                             f'{len(res["unattributed"])} unattributed rejects')
+        problems.extend(self.cdc_check())
         diffs = self.reports()
         res['reports'] = diffs
         if diffs:
@@ -1331,8 +1515,11 @@ class Soak:
             problems.append('sanitizer reports:\n  ' + '\n  '.join(san))
         self.say(f'{label}: {fmt_int(res["records"])} records checked in {self.now() - began:.1f} s: '
                  + ('; '.join(problems) if problems else
-                    f'all as promised ({res["atmost_seen"]} of {res["atmost"]} at-most-once records stored)'))
-        if problems and self.bad_count(res) == 0 and not diffs and not san:
+                    f'all as promised ({res["atmost_seen"]} of {res["atmost"]} at-most-once records stored'
+                    + (f'; cdc: {fmt_int(self.cdc_last[0])} source transactions, each once' if self.cdc_last else '')
+                    + ')'))
+        if problems and self.bad_count(res) == 0 and not diffs and not san and not any(
+                p.startswith('cdc:') for p in problems):
             # Only "still loading": the records are all there; say so and go on.
             return
         if problems:
@@ -1454,6 +1641,8 @@ class Soak:
                 f': {fmt_int(len(res["lost"]))} lost, {fmt_int(len(res["doubled"]))} doubled, '
                 + ''.join(f'{fmt_int(len(res[k]))} {k}, ' for k in ('misplaced', 'unknown', 'unattributed')
                           if res.get(k)) + reports
+                + (f'; cdc: {fmt_int(self.cdc_last[0])} source transactions, {fmt_int(self.cdc_last[1])} changes, '
+                   'each once, mirrors equal' if self.cdc_last else '')
                 + ('' if verdict else ' -- FAILED'))
 
     # ---------------------------------------------------------------- main loop
@@ -1465,7 +1654,9 @@ class Soak:
         for d in ('inbox/soak/logs', 'inbox/pleo/users', 'inbox/pleo/cards', 'inbox/sales', 'outside', 'logs'):
             os.makedirs(os.path.join(self.work, d), exist_ok=True)
         self.setup_disk()
+        self.setup_cdc()
         self.primary.start()
+        self.wait_cdc_streaming()
         actions = self.writers + self.faults
         if not actions:
             sys.exit('error: no writers and no faults to run')
