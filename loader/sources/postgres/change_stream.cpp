@@ -392,12 +392,28 @@ void change_stream::on_relation(const pg::relation_message& r) {
   }
   auto& t = tables[schema + "." + r.name];
   std::vector<column_info> columns;
-  std::unique_ptr<warehouse::connection> catalog;  // the source's, for types it made (enums, domains)
+  // The source's, for types it made (enums, domains) and a FULL identity's key.
+  std::unique_ptr<warehouse::connection> catalog;
+  // Under REPLICA IDENTITY FULL the message flags every column as the key:
+  // the table's primary key, if it has one now, is asked of the source (a
+  // key added since the mirror was made then keys it, as under DEFAULT).
+  std::set<std::string> full_key;
+  if (r.replica_identity == 'f') {
+    catalog = std::make_unique<warehouse::connection>(run_.source.conninfo);
+    auto key = catalog->exec_params(
+        "select a.attname from pg_index i join pg_attribute a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)"
+        " where i.indrelid = $1::oid and i.indisprimary",
+        {std::to_string(r.oid)});
+    for (int row = 0; row < key.rows(); ++row) full_key.emplace(key.text(row, 0));
+  }
+  auto is_key = [&](const pg::relation_column& column) {
+    return r.replica_identity == 'f' ? full_key.count(column.name) > 0 : column.key;
+  };
   for (const auto& column : r.columns) {
     if (column.type_oid < first_user_oid) {
       auto type = run_.wh.exec_params("select format_type($1::oid, $2::int)",
                                       {std::to_string(column.type_oid), std::to_string(column.type_modifier)});
-      columns.push_back({column.name, std::string(type.text(0, 0)), column.key, {}, 0, {}});
+      columns.push_back({column.name, std::string(type.text(0, 0)), is_key(column), {}, 0, {}});
       continue;
     }
     auto key = std::pair{column.type_oid, static_cast<int>(column.type_modifier)};
@@ -408,7 +424,7 @@ void change_stream::on_relation(const pg::relation_message& r) {
     }
     auto kept = known->second;
     kept.name = column.name;
-    kept.key = column.key;
+    kept.key = is_key(column);
     columns.push_back(std::move(kept));
   }
   name_columns(columns, schema + "." + r.name + " on source " + run_.source.name);

@@ -217,11 +217,12 @@ std::string check_columns(connection& wh, const std::string& source, const std::
 namespace {
 
 // The key columns of t, as the warehouse's tables say them (when they
-// exist): a Relation message flags the replica identity's columns instead,
-// which under REPLICA IDENTITY FULL are all. Except for a mirror without a
-// key whose table has one on the source now (a primary key added since, or
-// an identity index): its Relation message's key is taken, and true
-// returned (the mirror is to be keyed from now on).
+// exist): a Relation message flags the replica identity's columns instead
+// (under REPLICA IDENTITY FULL every one; on_relation then asks the source
+// for its primary key). Except for a mirror without a key whose table has
+// one on the source now (a primary key added since, or an identity index):
+// that key is taken, and true returned (the mirror is to be keyed from now
+// on).
 bool read_keys(connection& wh, table_info& t) {
   bool mirror = wh.exec("select to_regclass(" + literal(t.core) + ") is not null").text(0, 0) == "t";
   bool known = mirror || wh.exec("select to_regclass(" + literal(t.staging) + ") is not null").text(0, 0) == "t";
@@ -233,7 +234,7 @@ bool read_keys(connection& wh, table_info& t) {
                               ") and i.indisprimary")
                     : wh.exec("select substr(attname, 6) from pg_attribute where attrelid = to_regclass(" +
                               literal(t.staging) + ") and attname like '\\_old\\_%' and attnum > 0 and not attisdropped");
-  bool announced_key = (t.identity == 'd' || t.identity == 'i') &&
+  bool announced_key = (t.identity == 'd' || t.identity == 'i' || t.identity == 'f') &&
                        std::any_of(t.columns.begin(), t.columns.end(), [](const auto& c) { return c.key; });
   if (mirror && key.rows() == 0 && announced_key) return true;
   for (auto& c : t.columns) {

@@ -322,6 +322,59 @@ TEST_CASE("a primary key added on the source to a table without one keys its mir
   CHECK(rows_of(fx.db(), "select id, msg from core.app_logs") == rows_of(src.db(), "select id, msg from logs"));
 }
 
+// BUG (issue 15, left open until 2026-12-07): under REPLICA IDENTITY FULL
+// the Relation message flags every column as the key, and a primary key added
+// to such a table keyed its mirror by all of them: a row with a NULL in any
+// column was then refused.
+TEST_CASE("a primary key added under REPLICA IDENTITY FULL keys the mirror from then on", "[integration][cdc]") {
+  sluice_fixture fx;
+  source_db src(source_name(fx));
+  src.db().exec(
+      "create table logs (id int not null, msg text);"
+      "alter table logs replica identity full;"
+      "insert into logs select i, 'm' || i from generate_series(1, 10) i;"
+      "create publication pub for table logs;");
+  add_source(fx, "app", src, "pub");
+  auto first = fx.run_once();
+  INFO(first.describe());
+  REQUIRE(first.ok());
+  auto primary_key = [&] {
+    return fx.scalar("select count(*) from pg_index where indrelid = 'core.app_logs'::regclass and indisprimary");
+  };
+  REQUIRE(primary_key() == 0);
+  src.db().exec("update logs set msg = 'keyless' where id = 2;");  // matched by its whole old row
+  REQUIRE(fx.run_once().ok());
+
+  src.db().exec(
+      "alter table logs add primary key (id);"
+      "update logs set msg = 'changed' where id <= 3;"
+      "update logs set id = 100 where id = 4;"
+      "delete from logs where id = 10;"
+      "insert into logs values (12, 'after the key'), (13, null);");
+  auto second = fx.run_once();
+  INFO(second.describe());
+  REQUIRE(second.ok());
+  CHECK(fx.text("select state from sluice.sources where name = 'app'") == "streaming");
+  CHECK(primary_key() == 1);
+  // Keyed by the source's key, not by every column the message flagged (a
+  // NULL in msg was then refused).
+  CHECK(fx.scalar("select count(*) from sluice.rejects") == 0);
+  CHECK(fx.text("select string_agg(a.attname, ',') from pg_index i join pg_attribute a on a.attrelid = i.indrelid"
+                " and a.attnum = any(i.indkey) where i.indrelid = 'core.app_logs'::regclass and i.indisprimary") == "id");
+  CHECK(rows_of(fx.db(), "select id, msg from core.app_logs") == rows_of(src.db(), "select id, msg from logs"));
+  CHECK(fx.scalar("select count(*) from staging.app_logs where _op = 'u' and _old_id = 4 and id = 100") == 1);
+  // The update is one change row now, no longer an 'o' row and a 'u' row.
+  CHECK(fx.scalar("select count(*) from staging.app_logs where _op = 'o' and id = 1") == 0);
+
+  // After a restart too: the Relation message comes again, still all flagged.
+  src.db().exec("update logs set msg = 'again', id = 101 where id = 100; delete from logs where id = 1;");
+  auto third = fx.run_once();
+  INFO(third.describe());
+  REQUIRE(third.ok());
+  CHECK(primary_key() == 1);
+  CHECK(rows_of(fx.db(), "select id, msg from core.app_logs") == rows_of(src.db(), "select id, msg from logs"));
+}
+
 TEST_CASE("a key added on the source that the mirror's rows cannot take stops the source, saying why",
           "[integration][cdc]") {
   sluice_fixture fx;
