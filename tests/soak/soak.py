@@ -1169,6 +1169,23 @@ class Soak:
 
     # ---------------------------------------------------------------- faults
 
+    def file_counts_check(self):
+        """The ledger's counts by feed and state (sluice.status() shows them; statement triggers
+        keep them, two daemons and crashes included) equal a count of sluice.files."""
+        rows = self.psql_retry(
+            'with kept as (select feed, state, incomplete, sum(files) as n from (select feed, state, incomplete, files '
+            '  from sluice.file_counts union all select feed, state, incomplete, files from sluice.file_count_changes) c '
+            '  group by feed, state, incomplete having sum(files) <> 0), '
+            'counted as (select feed, state, reason is not null as incomplete, count(*) as n from sluice.files '
+            '  group by feed, state, reason is not null) '
+            'select feed, state, incomplete, k.n, c.n from kept k full join counted c using (feed, state, incomplete) '
+            'where k.n is distinct from c.n')
+        if not rows:
+            return []
+        return ['file counts (sluice.file_counts and its changes) differ from sluice.files '
+                '(feed, state, incomplete, counted by the triggers, counted now): '
+                + '; '.join(' '.join(r) for r in rows[:8])]
+
     # ---------------------------------------------------------------- change data capture
 
     def setup_cdc(self):
@@ -1505,6 +1522,7 @@ class Soak:
                             f'{len(res["misplaced"])} misplaced, {len(res["unknown"])} unknown, '
                             f'{len(res["unattributed"])} unattributed rejects')
         problems.extend(self.cdc_check())
+        problems.extend(self.file_counts_check())
         diffs = self.reports()
         res['reports'] = diffs
         if diffs:
