@@ -1200,6 +1200,11 @@ class Soak:
         self.psql("select pg_reload_conf()")
         self.psql('create database soak_source')
         self.psql(CDC_SETUP, dsn=self.src_dsn)
+        # Half the seeds replicate acct under REPLICA IDENTITY FULL: keyed by
+        # the source's primary key all the same, its updates and deletes
+        # carrying the whole old row.
+        if self.seed % 2:
+            self.psql('alter table acct replica identity full', dsn=self.src_dsn)
         self.psql(f"insert into sluice.sources (name, conninfo, publication, slot_name) "
                   f"values ('{CDC_SOURCE}', '{self.src_dsn}', 'soak_pub', 'sluice_{CDC_SOURCE}')")
 
@@ -1211,7 +1216,8 @@ class Soak:
             self.check_daemons()
             rows = self.psql(f"select state, coalesce(last_error, '') from sluice.sources where name = '{CDC_SOURCE}'")
             if rows and rows[0][0] == 'streaming':
-                self.say(f'cdc: source {CDC_SOURCE} streams (soak_source: acct, hist, txlog)')
+                self.say(f'cdc: source {CDC_SOURCE} streams (soak_source: acct, replica identity '
+                         f'{"full" if self.seed % 2 else "default"}; hist; txlog)')
                 return
             time.sleep(0.25)
         self.fail(f'cdc: source {CDC_SOURCE} not streaming after {within} s: {rows}')
